@@ -1,0 +1,57 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "mie-verifier",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "mie-verifier", targets: ["mie-verifier"]),
+        .library(name: "AuthenticatorVerification", targets: ["AuthenticatorVerification"]),
+        .library(name: "VerificationRequests", targets: ["VerificationRequests"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries: a module map and one-line shims, nothing else.
+        .systemLibrary(name: "CCBOR", pkgConfig: "libcbor", providers: [.apt(["libcbor-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPCSCLite", pkgConfig: "libpcsclite", providers: [.apt(["libpcsclite-dev"])]),
+
+        .target(name: "CBORDecoding", dependencies: ["CCBOR"], swiftSettings: strict),
+        .target(name: "SignatureVerification", dependencies: ["COpenSSL"], swiftSettings: strict),
+        .target(
+            name: "AuthenticatorVerification",
+            dependencies: ["CBORDecoding", "SignatureVerification"],
+            swiftSettings: strict),
+        .target(
+            name: "VerificationRequests",
+            dependencies: ["AuthenticatorVerification"],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "mie-verifier",
+            dependencies: [
+                "VerificationRequests",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+
+        // Fuzz entry points; built only by Tools/fuzz.sh with -sanitize=fuzzer.
+        .executableTarget(
+            name: "FuzzTargets",
+            dependencies: ["CBORDecoding", "AuthenticatorVerification"],
+            path: "Tools/fuzz/FuzzTargets",
+            swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
+
+        .testTarget(name: "CBORDecodingTests", dependencies: ["CBORDecoding"]),
+        .testTarget(name: "SignatureVerificationTests", dependencies: ["SignatureVerification"]),
+        .testTarget(
+            name: "AuthenticatorVerificationTests",
+            dependencies: ["AuthenticatorVerification", "VerificationRequests", "CBORDecoding"]),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CSQLite", "CPCSCLite"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,33 @@
+import SignatureVerification
+
+/// What an attestation statement proved (WebAuthn L3 §6.5.3 attestation types).
+public struct AttestationResult: Sendable {
+    public enum AttestationType: String, Sendable, Codable {
+        case none
+        case `self` = "self"
+        case basic
+        case attCA
+        case anonCA
+    }
+
+    public let format: String
+    public let type: AttestationType
+    /// The certificates the statement carried, leaf first, as received.
+    public let certificates: [Certificate]
+    /// The verified path from the leaf to an anchor, when one was found.
+    public let verifiedPath: [Certificate]
+    /// Why no trusted path was found (nil when trusted or when there was nothing to chain).
+    public let untrustedReason: String?
+
+    public var isTrusted: Bool { !verifiedPath.isEmpty && untrustedReason == nil }
+}
+
+/// Inputs every statement verifier needs.
+struct AttestationContext {
+    let authenticatorData: AuthenticatorData
+    let credential: AuthenticatorData.AttestedCredentialData
+    let clientDataHash: [UInt8]
+    let trust: any AttestationTrustSource
+    let policy: VerificationPolicy
+    let time: Double
+}

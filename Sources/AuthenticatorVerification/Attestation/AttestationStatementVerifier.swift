@@ -1,0 +1,112 @@
+import CBORDecoding
+import Foundation
+import SignatureVerification
+
+/// Verifies the attestation statement of one format (WebAuthn L3 §8).
+protocol AttestationFormatVerifier: Sendable {
+    static var format: String { get }
+    func verify(_ statement: CBORMap, _ context: AttestationContext) throws(VerificationFailure) -> AttestationResult
+}
+
+/// Dispatches a statement to its format's verifier.
+public enum AttestationStatementVerifier {
+    /// Longest x5c accepted; real chains have two or three certificates.
+    public static let maximumCertificates = 8
+
+    static let verifiers: [String: any AttestationFormatVerifier] = [
+        NoneAttestation.format: NoneAttestation(),
+        PackedAttestation.format: PackedAttestation(),
+        FIDOU2FAttestation.format: FIDOU2FAttestation(),
+    ]
+
+    public static var supportedFormats: [String] { verifiers.keys.sorted() }
+
+    /// Verifies an attestation object's statement against a client data hash (§7.1 steps
+    /// 21–24). Used by registration, and on its own for statement-only checks.
+    public static func verify(
+        _ object: AttestationObject, clientDataHash: [UInt8], policy: VerificationPolicy,
+        trust: any AttestationTrustSource, at time: Date
+    ) throws(VerificationFailure) -> AttestationResult {
+        guard let credential = object.authenticatorData.attestedCredentialData else {
+            throw VerificationFailure(.missingAttestedCredentialData, "authenticatorData of a registration has no attested credential data")
+        }
+        guard let verifier = verifiers[object.format] else {
+            throw VerificationFailure(.attestationFormatUnsupported, "attestation format \"\(object.format)\" is not supported")
+        }
+        let context = AttestationContext(
+            authenticatorData: object.authenticatorData, credential: credential, clientDataHash: clientDataHash,
+            trust: trust, policy: policy, time: time.timeIntervalSince1970)
+        let result = try verifier.verify(object.statement, context)
+        try enforce(policy, on: result)
+        return result
+    }
+
+    /// §7.1 step 24 under the relying party's policy.
+    static func enforce(_ policy: VerificationPolicy, on result: AttestationResult) throws(VerificationFailure) {
+        guard policy.attestation == .trusted, !result.isTrusted else { return }
+        switch result.type {
+        case .none, .self:
+            throw VerificationFailure(.attestationRequired, "policy requires trusted attestation; got \(result.type.rawValue) attestation")
+        case .basic, .attCA, .anonCA:
+            throw VerificationFailure(
+                .attestationChainUntrusted, "attestation chain does not reach a trust anchor: \(result.untrustedReason ?? "no anchor")")
+        }
+    }
+
+    // MARK: Shared statement pieces
+
+    static func malformed(_ format: String, _ what: String) -> VerificationFailure {
+        VerificationFailure(.malformedAttestationStatement, "\(format) attStmt: \(what)")
+    }
+
+    /// Reads `x5c`: a non-empty array of DER certificates, leaf first.
+    static func certificates(_ statement: CBORMap, format: String) throws(VerificationFailure) -> [Certificate]? {
+        guard let value = statement[text: "x5c"] else { return nil }
+        guard let items = value.array, !items.isEmpty else { throw malformed(format, "x5c must be a non-empty array") }
+        guard items.count <= maximumCertificates else {
+            throw malformed(format, "x5c holds \(items.count) certificates, more than \(maximumCertificates)")
+        }
+        var certificates: [Certificate] = []
+        for item in items {
+            guard let der = item.bytes else { throw malformed(format, "x5c entries must be byte strings") }
+            do {
+                certificates.append(try Certificate(der: der))
+            } catch {
+                throw malformed(format, "x5c certificate: \(error.message)")
+            }
+        }
+        return certificates
+    }
+
+    static func signature(_ statement: CBORMap, format: String) throws(VerificationFailure) -> ArraySlice<UInt8> {
+        guard let sig = statement[text: "sig"]?.bytes else { throw malformed(format, "sig must be a byte string") }
+        return sig
+    }
+
+    /// Chains the leaf to the anchors the trust source gives for this authenticator.
+    static func evaluateTrust(
+        format: String, type: AttestationResult.AttestationType, certificates: [Certificate], _ context: AttestationContext
+    ) -> AttestationResult {
+        let anchors = context.trust.trustAnchors(aaguid: context.credential.aaguid, format: format)
+        let outcome = CertificateChainVerifier.verify(
+            leaf: certificates[0], intermediates: Array(certificates.dropFirst()), anchors: anchors,
+            at: Date(timeIntervalSince1970: context.time))
+        return AttestationResult(
+            format: format, type: type, certificates: certificates, verifiedPath: outcome.path, untrustedReason: outcome.failure)
+    }
+
+    /// id-fido-gen-ce-aaguid (1.3.6.1.4.1.45724.1.1.4): when present it must be non-critical and
+    /// hold the authenticator's AAGUID as an OCTET STRING.
+    static func checkAAGUIDExtension(_ certificate: Certificate, aaguid: [UInt8], format: String) throws(VerificationFailure) {
+        guard let ext = certificate.extensionValue(oid: "1.3.6.1.4.1.45724.1.1.4") else { return }
+        guard !ext.critical else {
+            throw VerificationFailure(.attestationCertificateInvalid, "\(format): AAGUID extension must not be critical")
+        }
+        guard ext.value.count == 18, ext.value[0] == 0x04, ext.value[1] == 0x10 else {
+            throw malformed(format, "AAGUID extension is not a 16-byte OCTET STRING")
+        }
+        guard Array(ext.value[2...]) == aaguid else {
+            throw VerificationFailure(.aaguidMismatch, "\(format): certificate AAGUID differs from authenticatorData's")
+        }
+    }
+}

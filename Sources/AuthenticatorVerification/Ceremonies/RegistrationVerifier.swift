@@ -1,0 +1,78 @@
+import CBORDecoding
+import Foundation
+import SignatureVerification
+
+/// A registration as the client sent it (the parts of `PublicKeyCredential` the relying party
+/// needs), untrusted.
+public struct RegistrationResponse: Sendable {
+    public var rawID: [UInt8]
+    public var clientDataJSON: [UInt8]
+    public var attestationObject: [UInt8]
+
+    public init(rawID: [UInt8], clientDataJSON: [UInt8], attestationObject: [UInt8]) {
+        self.rawID = rawID
+        self.clientDataJSON = clientDataJSON
+        self.attestationObject = attestationObject
+    }
+}
+
+/// A registration that passed every check: what the relying party stores.
+public struct VerifiedRegistration: Sendable {
+    public let credentialID: [UInt8]
+    public let publicKey: CredentialPublicKey
+    public let signCount: UInt32
+    public let aaguid: [UInt8]
+    public let flags: AuthenticatorData.Flags
+    public let attestation: AttestationResult
+    public let extensions: CBORMap?
+    public let clientData: CollectedClientData
+}
+
+/// Registration ceremony verification (WebAuthn L3 §7.1). Pure: the time, trust anchors and
+/// policy are inputs.
+public enum RegistrationVerifier {
+    public static func verify(
+        _ response: RegistrationResponse, expecting expectation: CeremonyExpectation,
+        policy: VerificationPolicy = .strict, trust: any AttestationTrustSource, at time: Date
+    ) throws(VerificationFailure) -> VerifiedRegistration {
+        let clientData = try CollectedClientData.parse(response.clientDataJSON)
+        try CeremonyChecks.checkType(clientData, is: "webauthn.create")
+        try CeremonyChecks.checkChallenge(clientData, expectation.challenge)
+        try CeremonyChecks.checkOrigin(clientData, expectation.origins)
+        try CeremonyChecks.checkCrossOrigin(clientData, policy)
+        let clientDataHash = Digest.sha256(response.clientDataJSON)
+
+        let object = try AttestationObject.parse(response.attestationObject)
+        let authenticatorData = object.authenticatorData
+        try CeremonyChecks.checkRPIDHash(authenticatorData, expectation.rpID)
+        try CeremonyChecks.checkUser(authenticatorData.flags, expectation.userVerification)
+        try CeremonyChecks.checkBackupFlags(authenticatorData.flags)
+        let credential = try attestedCredential(authenticatorData)
+        try checkCredentialID(credential, matches: response.rawID)
+        try CeremonyChecks.checkAlgorithm(credential.credentialPublicKey.algorithm, policy)
+
+        let attestation = try AttestationStatementVerifier.verify(
+            object, clientDataHash: clientDataHash, policy: policy, trust: trust, at: time)
+        return VerifiedRegistration(
+            credentialID: credential.credentialID, publicKey: credential.credentialPublicKey,
+            signCount: authenticatorData.signCount, aaguid: credential.aaguid, flags: authenticatorData.flags,
+            attestation: attestation, extensions: authenticatorData.extensions, clientData: clientData)
+    }
+
+    /// §7.1 step 13 (AT flag): a registration must carry the new credential.
+    static func attestedCredential(_ authenticatorData: AuthenticatorData) throws(VerificationFailure) -> AuthenticatorData.AttestedCredentialData {
+        guard let credential = authenticatorData.attestedCredentialData else {
+            throw VerificationFailure(.missingAttestedCredentialData, "registration authenticatorData has no attested credential data")
+        }
+        return credential
+    }
+
+    /// The credential's `rawId` is the ID inside authenticatorData.
+    static func checkCredentialID(
+        _ credential: AuthenticatorData.AttestedCredentialData, matches rawID: [UInt8]
+    ) throws(VerificationFailure) {
+        guard credential.credentialID == rawID else {
+            throw VerificationFailure(.credentialIDMismatch, "rawId differs from the credential ID in authenticatorData")
+        }
+    }
+}

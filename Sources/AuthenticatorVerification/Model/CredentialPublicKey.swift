@@ -1,0 +1,96 @@
+import CBORDecoding
+import SignatureVerification
+
+/// A credential public key in COSE_Key form (RFC 9052 §7, RFC 9053), decoded into an OpenSSL
+/// key. `encoded` keeps the exact received bytes.
+public struct CredentialPublicKey: Sendable {
+    public let algorithm: COSEAlgorithm
+    public let key: PublicKey
+    public let encoded: [UInt8]
+
+    enum KeyType: Int64 {
+        case okp = 1
+        case ec2 = 2
+        case rsa = 3
+        case akp = 7
+    }
+
+    /// Decodes and validates COSE_Key bytes (a complete CBOR item).
+    public static func decode(_ encoded: [UInt8]) throws(VerificationFailure) -> CredentialPublicKey {
+        let value: CBORValue
+        do {
+            value = try CBORDecoder().decode(encoded)
+        } catch {
+            throw VerificationFailure(.malformedCOSEKey, "COSE key is not CBOR: \(error)")
+        }
+        return try CredentialPublicKey(value, encoded: encoded)
+    }
+
+    /// Builds the key from an already decoded COSE_Key map.
+    init(_ value: CBORValue, encoded: [UInt8]) throws(VerificationFailure) {
+        func fail(_ what: String) -> VerificationFailure { VerificationFailure(.malformedCOSEKey, "COSE key: \(what)") }
+        guard let map = value.map else { throw fail("not a map") }
+        guard let ktyValue = map[int: 1]?.integer else { throw fail("kty (1) missing or not an integer") }
+        guard let algValue = map[int: 3]?.integer else { throw fail("alg (3) missing or not an integer") }
+        guard let algorithm = COSEAlgorithm(rawValue: algValue) else {
+            throw VerificationFailure(.algorithmUnsupported, "COSE algorithm \(algValue) is not supported")
+        }
+        guard let kty = KeyType(rawValue: ktyValue) else { throw fail("unknown kty \(ktyValue)") }
+        self.algorithm = algorithm
+        self.encoded = encoded
+        do {
+            switch (kty, algorithm) {
+            case (.ec2, .es256), (.ec2, .esp256), (.ec2, .es384), (.ec2, .esp384), (.ec2, .es512), (.ec2, .esp512), (.ec2, .es256k):
+                let curve = try Self.curve(map, for: algorithm)
+                guard let x = map[int: -2]?.bytes else { throw fail("EC2 x (-2) missing") }
+                guard let y = map[int: -3]?.bytes else { throw fail("EC2 y (-3) missing or compressed") }
+                key = try PublicKey.ec(curve: curve, x: x, y: y)
+            case (.okp, .edDSA), (.okp, .ed25519), (.okp, .ed448):
+                guard let crv = map[int: -1]?.integer else { throw fail("OKP crv (-1) missing") }
+                let curve: EdwardsCurve
+                switch (crv, algorithm) {
+                case (6, .edDSA), (6, .ed25519): curve = .ed25519
+                case (7, .edDSA), (7, .ed448): curve = .ed448
+                default: throw fail("OKP curve \(crv) does not fit \(algorithm.name)")
+                }
+                guard let x = map[int: -2]?.bytes else { throw fail("OKP x (-2) missing") }
+                key = try PublicKey.edwards(curve: curve, x: x)
+            case (.rsa, .rs256), (.rsa, .rs384), (.rsa, .rs512), (.rsa, .rs1), (.rsa, .ps256), (.rsa, .ps384), (.rsa, .ps512):
+                guard let n = map[int: -1]?.bytes else { throw fail("RSA n (-1) missing") }
+                guard let e = map[int: -2]?.bytes else { throw fail("RSA e (-2) missing") }
+                key = try PublicKey.rsa(modulus: n, exponent: e)
+            case (.akp, _) where !algorithm.isSupported:
+                throw VerificationFailure(.algorithmUnsupported, "\(algorithm.name) keys need OpenSSL 3.5; this build has none")
+            default:
+                throw fail("key type \(ktyValue) does not fit algorithm \(algorithm.name)")
+            }
+        } catch let failure as VerificationFailure {
+            throw failure
+        } catch let error as OpenSSLError {
+            throw fail(error.message)
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+
+    private static func curve(_ map: CBORMap, for algorithm: COSEAlgorithm) throws(VerificationFailure) -> EllipticCurve {
+        guard let crv = map[int: -1]?.integer else { throw VerificationFailure(.malformedCOSEKey, "COSE key: EC2 crv (-1) missing") }
+        switch (crv, algorithm) {
+        case (1, .es256), (1, .esp256): return .p256
+        case (2, .es384), (2, .esp384): return .p384
+        case (3, .es512), (3, .esp512): return .p521
+        case (8, .es256k): return .secp256k1
+        default:
+            throw VerificationFailure(.malformedCOSEKey, "COSE key: curve \(crv) does not fit \(algorithm.name)")
+        }
+    }
+
+    /// Checks a signature made with this credential over `first ‖ second`.
+    public func isValidSignature(
+        _ signature: some ContiguousBytesSequence, over first: some ContiguousBytesSequence,
+        _ second: some ContiguousBytesSequence = [UInt8]()
+    ) -> Bool {
+        guard let scheme = algorithm.scheme else { return false }
+        return key.isValidSignature(signature, over: first, second, scheme: scheme)
+    }
+}

@@ -1,0 +1,47 @@
+/// The relying party's rules for a ceremony. `.strict` is the default; every relaxation is a
+/// named property that reads as one.
+public struct VerificationPolicy: Sendable, Equatable {
+    public enum AttestationRequirement: String, Sendable, Codable {
+        /// The statement must verify and its chain reach a trust anchor.
+        case trusted
+        /// The statement's signature must still verify, but self, none and untrusted chains are
+        /// accepted and reported as untrusted.
+        case any
+    }
+
+    public var attestation: AttestationRequirement
+    /// Credential key algorithms accepted. RS1 is never in the default set.
+    public var allowedAlgorithms: Set<COSEAlgorithm>
+    /// Accept `crossOrigin: true` (the ceremony ran in a cross-origin iframe).
+    public var allowsCrossOrigin: Bool
+    /// Top-level origins accepted for cross-origin ceremonies.
+    public var allowedTopOrigins: [String]
+    /// Accept attestation statements signed with SHA-1 (some TPMs). Reported in the result.
+    public var allowsSHA1AttestationSignatures: Bool
+
+    public init(
+        attestation: AttestationRequirement = .trusted,
+        allowedAlgorithms: Set<COSEAlgorithm> = COSEAlgorithm.defaultAllowed,
+        allowsCrossOrigin: Bool = false,
+        allowedTopOrigins: [String] = [],
+        allowsSHA1AttestationSignatures: Bool = false
+    ) {
+        self.attestation = attestation
+        self.allowedAlgorithms = allowedAlgorithms
+        self.allowsCrossOrigin = allowsCrossOrigin
+        self.allowedTopOrigins = allowedTopOrigins
+        self.allowsSHA1AttestationSignatures = allowsSHA1AttestationSignatures
+    }
+
+    /// Trusted attestation required, default algorithms, no cross-origin use.
+    public static let strict = VerificationPolicy()
+
+    /// Accepts self, none and untrusted attestation (still reported as untrusted). For tests
+    /// and for deployments that decide trust later from the referencing list.
+    public static let acceptUntrustedAttestationForTesting = VerificationPolicy(attestation: .any)
+}
+
+/// What the relying party asked the authenticator for.
+public enum UserVerificationRequirement: String, Sendable, Codable {
+    case required, preferred, discouraged
+}

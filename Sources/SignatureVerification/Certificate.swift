@@ -1,0 +1,167 @@
+internal import COpenSSL
+import Foundation
+
+/// An X.509 certificate parsed by OpenSSL from DER. Immutable; safe to share.
+public final class Certificate: @unchecked Sendable {
+    let x509: OpaquePointer
+    /// The exact DER bytes received.
+    public let der: [UInt8]
+
+    /// Certificates larger than this are refused before parsing.
+    public static let maximumSize = 16 * 1024
+
+    public init(der: some Collection<UInt8>) throws(OpenSSLError) {
+        let bytes = Array(der)
+        guard !bytes.isEmpty, bytes.count <= Certificate.maximumSize else {
+            throw OpenSSLError(.invalidCertificate, "certificate size \(bytes.count) is outside 1...\(Certificate.maximumSize)")
+        }
+        let parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            guard let x509 = d2i_X509(nil, &cursor, buffer.count) else { return nil }
+            guard cursor == buffer.baseAddress! + buffer.count else {
+                X509_free(x509)
+                return nil
+            }
+            return x509
+        }
+        guard let parsed else { throw OpenSSLError.fromQueue(.invalidCertificate, "unreadable X.509 DER") }
+        self.x509 = parsed
+        self.der = bytes
+    }
+
+    /// Parses PEM text holding one or more certificates.
+    public static func fromPEM(_ text: String) throws(OpenSSLError) -> [Certificate] {
+        var result: [Certificate] = []
+        var body = ""
+        var inside = false
+        for line in text.split(whereSeparator: \.isNewline) {
+            if line.hasPrefix("-----BEGIN CERTIFICATE") { inside = true; body = ""; continue }
+            if line.hasPrefix("-----END CERTIFICATE") {
+                inside = false
+                guard let der = Data(base64Encoded: body) else {
+                    throw OpenSSLError(.invalidCertificate, "bad base64 in PEM")
+                }
+                result.append(try Certificate(der: der))
+                continue
+            }
+            if inside { body += line.trimmingCharacters(in: .whitespaces) }
+        }
+        return result
+    }
+
+    deinit {
+        X509_free(x509)
+    }
+
+    /// The X.509 version as written (3 for v3).
+    public var version: Int { Int(X509_get_version(x509)) + 1 }
+
+    public enum NameAttribute: Sendable {
+        case country, organization, organizationalUnit, commonName
+
+        var nid: Int32 {
+            switch self {
+            case .country: NID_countryName
+            case .organization: NID_organizationName
+            case .organizationalUnit: NID_organizationalUnitName
+            case .commonName: NID_commonName
+            }
+        }
+    }
+
+    /// Every value of `attribute` in the subject, in order.
+    public func subject(_ attribute: NameAttribute) -> [String] {
+        guard let name = X509_get_subject_name(x509) else { return [] }
+        var values: [String] = []
+        var index: Int32 = -1
+        while true {
+            index = X509_NAME_get_index_by_NID(name, attribute.nid, index)
+            if index < 0 { break }
+            guard let entry = X509_NAME_get_entry(name, index), let data = X509_NAME_ENTRY_get_data(entry) else { continue }
+            var utf8: UnsafeMutablePointer<UInt8>? = nil
+            let length = ASN1_STRING_to_UTF8(&utf8, data)
+            if length >= 0, let utf8 {
+                values.append(String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self))
+                mie_openssl_free(utf8)
+            }
+        }
+        return values
+    }
+
+    /// True when the subject name has no attributes at all.
+    public var hasEmptySubject: Bool {
+        guard let name = X509_get_subject_name(x509) else { return true }
+        return X509_NAME_entry_count(name) == 0
+    }
+
+    public var subjectDescription: String { nameText(X509_get_subject_name(x509)) }
+    public var issuerDescription: String { nameText(X509_get_issuer_name(x509)) }
+
+    private func nameText(_ name: OpaquePointer?) -> String {
+        guard let name, let bio = BIO_new(BIO_s_mem()) else { return "" }
+        defer { BIO_free(bio) }
+        X509_NAME_print_ex(bio, name, 0, mie_xn_flag_rfc2253())
+        var pointer: UnsafeMutablePointer<CChar>? = nil
+        let length = BIO_ctrl(bio, BIO_CTRL_INFO, 0, &pointer)
+        guard length > 0, let pointer else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
+    }
+
+    /// Whether the certificate has a basicConstraints extension saying it is a CA.
+    public var isCertificateAuthority: Bool {
+        let flags = X509_get_extension_flags(x509)
+        return flags & UInt32(EXFLAG_CA) != 0
+    }
+
+    public struct Extension: Sendable {
+        public let critical: Bool
+        /// The extnValue OCTET STRING contents (itself DER).
+        public let value: [UInt8]
+    }
+
+    /// The extension with dotted OID `oid`, when present exactly once.
+    public func extensionValue(oid: String) -> Extension? {
+        guard let object = OBJ_txt2obj(oid, 1) else { return nil }
+        defer { ASN1_OBJECT_free(object) }
+        let index = X509_get_ext_by_OBJ(x509, object, -1)
+        guard index >= 0, X509_get_ext_by_OBJ(x509, object, index) < 0,
+              let ext = X509_get_ext(x509, index), let data = X509_EXTENSION_get_data(ext)
+        else { return nil }
+        let length = Int(ASN1_STRING_length(data))
+        let bytes = ASN1_STRING_get0_data(data).map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
+        return Extension(critical: X509_EXTENSION_get_critical(ext) != 0, value: bytes)
+    }
+
+    /// The certificate's public key.
+    public func publicKey() throws(OpenSSLError) -> PublicKey {
+        guard let pkey = X509_get_pubkey(x509) else {
+            throw OpenSSLError.fromQueue(.invalidKey, "certificate public key unreadable")
+        }
+        return try PublicKey.adopt(pkey, spki: nil)
+    }
+
+    public var notBefore: Date? { date(X509_get0_notBefore(x509)) }
+    public var notAfter: Date? { date(X509_get0_notAfter(x509)) }
+
+    private func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
+        guard let time else { return nil }
+        var parts = tm()
+        guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
+
+    /// The signature algorithm's long name (for example "ecdsa-with-SHA256").
+    public var signatureAlgorithmName: String {
+        let nid = X509_get_signature_nid(x509)
+        guard let name = OBJ_nid2ln(nid) else { return "unknown" }
+        return String(cString: name)
+    }
+
+    /// Certificates signed with SHA-1 or MD5 are reported as weak.
+    public var hasWeakSignatureAlgorithm: Bool {
+        let name = signatureAlgorithmName.lowercased()
+        return name.contains("sha1") || name.contains("md5") || name.contains("md2")
+    }
+
+    public var sha256Fingerprint: [UInt8] { Digest.sha256(der) }
+}

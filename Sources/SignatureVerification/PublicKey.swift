@@ -1,0 +1,252 @@
+internal import COpenSSL
+
+/// Elliptic curves for ECDSA keys.
+public enum EllipticCurve: String, Sendable, CaseIterable {
+    case p256 = "P-256"
+    case p384 = "P-384"
+    case p521 = "P-521"
+    case secp256k1
+
+    /// Length of one affine coordinate in bytes.
+    public var coordinateSize: Int {
+        switch self {
+        case .p256, .secp256k1: 32
+        case .p384: 48
+        case .p521: 66
+        }
+    }
+
+    var oid: [UInt8] {
+        switch self {
+        case .p256: ObjectIdentifierDER.prime256v1
+        case .p384: ObjectIdentifierDER.secp384r1
+        case .p521: ObjectIdentifierDER.secp521r1
+        case .secp256k1: ObjectIdentifierDER.secp256k1
+        }
+    }
+}
+
+/// Edwards curves for EdDSA keys.
+public enum EdwardsCurve: String, Sendable, CaseIterable {
+    case ed25519 = "Ed25519"
+    case ed448 = "Ed448"
+
+    public var keySize: Int {
+        switch self {
+        case .ed25519: 32
+        case .ed448: 57
+        }
+    }
+
+    var oid: [UInt8] {
+        switch self {
+        case .ed25519: ObjectIdentifierDER.ed25519
+        case .ed448: ObjectIdentifierDER.ed448
+        }
+    }
+}
+
+/// A public key decoded once into an OpenSSL `EVP_PKEY` and reused for every verification.
+///
+/// Decoding a key costs several times a P-256 signature check in OpenSSL 3, so stored
+/// credentials keep a `PublicKey` rather than their COSE bytes (see `PreparedKeyCache`).
+/// Instances are immutable and safe to share between threads: OpenSSL only reads a key while
+/// verifying with it.
+public final class PublicKey: @unchecked Sendable {
+    public enum KeyType: Sendable, Equatable {
+        case ec(EllipticCurve)
+        case edwards(EdwardsCurve)
+        case rsa(modulusBits: Int)
+    }
+
+    /// Bounds on RSA moduli: smaller keys are broken, larger ones make verification a
+    /// denial-of-service lever.
+    public static let minimumRSABits = 1024
+    public static let maximumRSABits = 8192
+
+    let pkey: OpaquePointer
+    public let type: KeyType
+    /// The key as DER SubjectPublicKeyInfo.
+    public let subjectPublicKeyInfo: [UInt8]
+
+    private init(pkey: OpaquePointer, type: KeyType, spki: [UInt8]) {
+        self.pkey = pkey
+        self.type = type
+        self.subjectPublicKeyInfo = spki
+    }
+
+    deinit {
+        EVP_PKEY_free(pkey)
+    }
+
+    /// An ECDSA key from its affine coordinates (each exactly `curve.coordinateSize` bytes).
+    /// OpenSSL rejects points that are not on the curve.
+    public static func ec(curve: EllipticCurve, x: some Collection<UInt8>, y: some Collection<UInt8>) throws(OpenSSLError) -> PublicKey {
+        guard x.count == curve.coordinateSize, y.count == curve.coordinateSize else {
+            throw OpenSSLError(.invalidKey, "\(curve.rawValue) coordinates must be \(curve.coordinateSize) bytes")
+        }
+        let point: [UInt8] = [0x04] + x + y
+        let spki = DER.sequence(DER.sequence(ObjectIdentifierDER.ecPublicKey, curve.oid), DER.bitString(point))
+        return try decode(spki, expecting: .ec(curve))
+    }
+
+    /// An EdDSA key from its encoded point.
+    public static func edwards(curve: EdwardsCurve, x: some Collection<UInt8>) throws(OpenSSLError) -> PublicKey {
+        guard x.count == curve.keySize else {
+            throw OpenSSLError(.invalidKey, "\(curve.rawValue) keys are \(curve.keySize) bytes")
+        }
+        let spki = DER.sequence(DER.sequence(curve.oid), DER.bitString(x))
+        return try decode(spki, expecting: .edwards(curve))
+    }
+
+    /// An RSA key from its modulus and public exponent (big-endian magnitudes).
+    public static func rsa(modulus: some Collection<UInt8>, exponent: some Collection<UInt8>) throws(OpenSSLError) -> PublicKey {
+        let n = Array(modulus.drop(while: { $0 == 0 }))
+        let e = Array(exponent.drop(while: { $0 == 0 }))
+        let bits = n.isEmpty ? 0 : (n.count - 1) * 8 + (8 - n[0].leadingZeroBitCount)
+        guard bits >= minimumRSABits, bits <= maximumRSABits else {
+            throw OpenSSLError(.invalidKey, "RSA modulus of \(bits) bits is outside \(minimumRSABits)...\(maximumRSABits)")
+        }
+        guard !e.isEmpty, e.count <= 8, e.last! & 1 == 1, e != [1] else {
+            throw OpenSSLError(.invalidKey, "RSA public exponent must be odd, greater than 1 and at most 64 bits")
+        }
+        let rsaKey = DER.sequence(DER.unsignedInteger(n), DER.unsignedInteger(e))
+        let spki = DER.sequence(DER.sequence(ObjectIdentifierDER.rsaEncryption, DER.null), DER.bitString(rsaKey))
+        return try decode(spki, expecting: .rsa(modulusBits: bits))
+    }
+
+    /// A key from DER SubjectPublicKeyInfo (as found in certificates).
+    public static func subjectPublicKeyInfo(_ der: some Collection<UInt8>) throws(OpenSSLError) -> PublicKey {
+        let bytes = Array(der)
+        guard let pkey = parse(bytes) else { throw OpenSSLError.fromQueue(.invalidKey, "unreadable SubjectPublicKeyInfo") }
+        return try adopt(pkey, spki: bytes)
+    }
+
+    /// Wraps an `EVP_PKEY` whose reference this key now owns.
+    static func adopt(_ pkey: OpaquePointer, spki: [UInt8]?) throws(OpenSSLError) -> PublicKey {
+        let type: KeyType
+        switch EVP_PKEY_get_base_id(pkey) {
+        case EVP_PKEY_EC:
+            var name = [CChar](repeating: 0, count: 64)
+            var length = 0
+            EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, &name, name.count, &length)
+            let group = String(decoding: name.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            switch group {
+            case "prime256v1", "P-256": type = .ec(.p256)
+            case "secp384r1", "P-384": type = .ec(.p384)
+            case "secp521r1", "P-521": type = .ec(.p521)
+            case "secp256k1": type = .ec(.secp256k1)
+            default:
+                EVP_PKEY_free(pkey)
+                throw OpenSSLError(.unsupported, "unsupported EC group \(group)")
+            }
+        case EVP_PKEY_ED25519: type = .edwards(.ed25519)
+        case EVP_PKEY_ED448: type = .edwards(.ed448)
+        case EVP_PKEY_RSA:
+            let bits = Int(EVP_PKEY_get_bits(pkey))
+            guard bits >= minimumRSABits, bits <= maximumRSABits else {
+                EVP_PKEY_free(pkey)
+                throw OpenSSLError(.invalidKey, "RSA modulus of \(bits) bits is outside \(minimumRSABits)...\(maximumRSABits)")
+            }
+            type = .rsa(modulusBits: bits)
+        default:
+            EVP_PKEY_free(pkey)
+            throw OpenSSLError(.unsupported, "unsupported public key type")
+        }
+        let encoded = spki ?? encodeSubjectPublicKeyInfo(pkey)
+        return PublicKey(pkey: pkey, type: type, spki: encoded)
+    }
+
+    private static func parse(_ spki: [UInt8]) -> OpaquePointer? {
+        spki.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            let pkey = d2i_PUBKEY(nil, &cursor, buffer.count)
+            // Reject DER with bytes after the key.
+            if let pkey, let cursor, cursor != buffer.baseAddress! + buffer.count {
+                EVP_PKEY_free(pkey)
+                return nil
+            }
+            return pkey
+        }
+    }
+
+    private static func decode(_ spki: [UInt8], expecting expected: KeyType) throws(OpenSSLError) -> PublicKey {
+        guard let pkey = parse(spki) else { throw OpenSSLError.fromQueue(.invalidKey, "OpenSSL rejected the key") }
+        let key = try adopt(pkey, spki: spki)
+        guard key.type == expected else { throw OpenSSLError(.invalidKey, "decoded key type differs from the requested one") }
+        return key
+    }
+
+    private static func encodeSubjectPublicKeyInfo(_ pkey: OpaquePointer) -> [UInt8] {
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_PUBKEY(pkey, &out)
+        guard length > 0, let out else { return [] }
+        defer { mie_openssl_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+    }
+
+    /// Whether `scheme` can be used with this key at all.
+    public func accepts(_ scheme: SignatureScheme) -> Bool {
+        switch (type, scheme) {
+        case (.ec, .ecdsa), (.edwards, .eddsa), (.rsa, .rsaPKCS1v15), (.rsa, .rsaPSS): true
+        default: false
+        }
+    }
+
+    /// Checks `signature` over the concatenation `first ‖ second` (pass an empty second part
+    /// for a single message). Returns false for a wrong or malformed signature and for a scheme
+    /// that does not fit the key.
+    public func isValidSignature(
+        _ signature: some ContiguousBytesSequence,
+        over first: some ContiguousBytesSequence,
+        _ second: some ContiguousBytesSequence = [UInt8](),
+        scheme: SignatureScheme
+    ) -> Bool {
+        guard accepts(scheme) else { return false }
+        guard let ctx = EVP_MD_CTX_new() else { return false }
+        defer { EVP_MD_CTX_free(ctx) }
+        let digests = FetchedDigests.shared
+        var pctx: OpaquePointer? = nil
+        let md: OpaquePointer?
+        switch scheme {
+        case .ecdsa(let d), .rsaPKCS1v15(let d), .rsaPSS(let d): md = digests.md(d)
+        case .eddsa: md = nil
+        }
+        guard EVP_DigestVerifyInit(ctx, &pctx, md, nil, pkey) == 1 else {
+            ERR_clear_error()
+            return false
+        }
+        if case .rsaPSS = scheme {
+            guard EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1,
+                  EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1,
+                  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1
+            else {
+                ERR_clear_error()
+                return false
+            }
+        }
+        let result: Int32 = signature.withBytes { sig in
+            first.withBytes { a in
+                second.withBytes { b in
+                    if case .eddsa = scheme {
+                        // EdDSA is one-shot only: join the parts.
+                        if b.isEmpty {
+                            return EVP_DigestVerify(ctx, sig.baseAddress, sig.count, a.baseAddress, a.count)
+                        }
+                        var joined = [UInt8](a)
+                        joined.append(contentsOf: b)
+                        return joined.withUnsafeBufferPointer {
+                            EVP_DigestVerify(ctx, sig.baseAddress, sig.count, $0.baseAddress, $0.count)
+                        }
+                    }
+                    guard EVP_DigestVerifyUpdate(ctx, a.baseAddress, a.count) == 1,
+                          b.isEmpty || EVP_DigestVerifyUpdate(ctx, b.baseAddress, b.count) == 1
+                    else { return 0 }
+                    return EVP_DigestVerifyFinal(ctx, sig.baseAddress?.assumingMemoryBound(to: UInt8.self), sig.count)
+                }
+            }
+        }
+        if result != 1 { ERR_clear_error() }
+        return result == 1
+    }
+}

@@ -1,0 +1,806 @@
+#!/usr/bin/env python3
+"""MIE Verifier software authenticator: writes deterministic WebAuthn test vectors.
+
+Every key, certificate and signature below comes from fixed seeds, so running this twice gives
+the same bytes (RSA keys are grown from a seeded prime search; ECDSA signs per RFC 6979; PSS
+salts are derived from the seed). Output, committed under TestVectors/generated/:
+
+  vectors.jsonl       registration and assertion vectors, valid ones and "valid + one mutation"
+                      negatives, in the schema of the external corpus (see TestVectors/README.md)
+  trust_anchors.json  the test attestation root and an unrelated root, by name
+  cbor.jsonl          hostile and edge-case CBOR items for the decoder's own tests
+  ../samples/*.json   CLI requests for the README and `make run`
+
+Needs only the `cryptography` package (pip). Run: python3 Tools/vectorgen/generate.py
+"""
+
+import base64
+import datetime
+import hashlib
+import json
+import random
+import struct
+import sys
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.x509.oid import NameOID, ObjectIdentifier
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "TestVectors" / "generated"
+SAMPLES = ROOT / "TestVectors" / "samples"
+SOURCE = "MIE Verifier Tools/vectorgen/generate.py (software authenticator, fixed seeds)"
+
+RP_ID = "mie.example"
+ORIGIN = "https://mie.example"
+AAGUID = bytes.fromhex("4d49452d56657269666965722d546573")  # "MIE-Verifier-Tes"
+
+
+def b64u(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def seed_bytes(label: str, length: int) -> bytes:
+    out = b""
+    counter = 0
+    while len(out) < length:
+        out += hashlib.sha512(f"mie-verifier/{label}/{counter}".encode()).digest()
+        counter += 1
+    return out[:length]
+
+
+# ---------------------------------------------------------------------------------------------
+# CBOR (RFC 8949) encoding: definite lengths, maps in the order given.
+
+class Raw(bytes):
+    """Bytes inserted into CBOR output as they are (for hand-made hostile items)."""
+
+
+def cbor_head(major: int, value: int) -> bytes:
+    if value < 24:
+        return bytes([major << 5 | value])
+    if value < 0x100:
+        return bytes([major << 5 | 24, value])
+    if value < 0x10000:
+        return bytes([major << 5 | 25]) + struct.pack(">H", value)
+    if value < 0x100000000:
+        return bytes([major << 5 | 26]) + struct.pack(">I", value)
+    return bytes([major << 5 | 27]) + struct.pack(">Q", value)
+
+
+def cbor(value) -> bytes:
+    if isinstance(value, Raw):
+        return bytes(value)
+    if isinstance(value, bool):
+        return b"\xf5" if value else b"\xf4"
+    if value is None:
+        return b"\xf6"
+    if isinstance(value, int):
+        return cbor_head(0, value) if value >= 0 else cbor_head(1, -1 - value)
+    if isinstance(value, (bytes, bytearray)):
+        return cbor_head(2, len(value)) + bytes(value)
+    if isinstance(value, str):
+        encoded = value.encode()
+        return cbor_head(3, len(encoded)) + encoded
+    if isinstance(value, list):
+        return cbor_head(4, len(value)) + b"".join(cbor(v) for v in value)
+    if isinstance(value, dict):
+        return cbor_head(5, len(value)) + b"".join(cbor(k) + cbor(v) for k, v in value.items())
+    raise TypeError(type(value))
+
+
+# ---------------------------------------------------------------------------------------------
+# Deterministic keys.
+
+def _is_probable_prime(n: int, rng: random.Random) -> bool:
+    if n < 2:
+        return False
+    for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):
+        if n % p == 0:
+            return n == p
+    d, r = n - 1, 0
+    while d % 2 == 0:
+        d //= 2
+        r += 1
+    for _ in range(40):
+        a = rng.randrange(2, n - 2)
+        x = pow(a, d, n)
+        if x in (1, n - 1):
+            continue
+        for _ in range(r - 1):
+            x = pow(x, 2, n)
+            if x == n - 1:
+                break
+        else:
+            return False
+    return True
+
+
+def seeded_rsa_key(label: str, bits: int = 2048) -> rsa.RSAPrivateKey:
+    rng = random.Random(seed_bytes(label, 32))
+    e = 65537
+
+    def prime() -> int:
+        while True:
+            candidate = rng.getrandbits(bits // 2) | (3 << (bits // 2 - 2)) | 1
+            if (candidate - 1) % e != 0 and _is_probable_prime(candidate, rng):
+                return candidate
+
+    p = prime()
+    q = prime()
+    while q == p:
+        q = prime()
+    n = p * q
+    d = pow(e, -1, (p - 1) * (q - 1))
+    numbers = rsa.RSAPrivateNumbers(
+        p=p, q=q, d=d, dmp1=d % (p - 1), dmq1=d % (q - 1), iqmp=pow(q, -1, p),
+        public_numbers=rsa.RSAPublicNumbers(e, n))
+    return numbers.private_key()
+
+
+CURVES = {
+    "P-256": (ec.SECP256R1(), 1, 32),
+    "P-384": (ec.SECP384R1(), 2, 48),
+    "P-521": (ec.SECP521R1(), 3, 66),
+    "secp256k1": (ec.SECP256K1(), 8, 32),
+}
+
+HASHES = {"SHA1": hashes.SHA1, "SHA256": hashes.SHA256, "SHA384": hashes.SHA384, "SHA512": hashes.SHA512}
+
+
+class CredentialKey:
+    """A credential key pair that signs like an authenticator and exports its COSE_Key."""
+
+    # name: (COSE alg, kind, parameter, hash)
+    ALGORITHMS = {
+        "ES256": (-7, "ec", "P-256", "SHA256"),
+        "ESP256": (-9, "ec", "P-256", "SHA256"),
+        "ES384": (-35, "ec", "P-384", "SHA384"),
+        "ES512": (-36, "ec", "P-521", "SHA512"),
+        "ES256K": (-47, "ec", "secp256k1", "SHA256"),
+        "EdDSA": (-8, "okp", "Ed25519", None),
+        "Ed25519": (-19, "okp", "Ed25519", None),
+        "Ed448": (-53, "okp", "Ed448", None),
+        "RS256": (-257, "rsa", "pkcs1", "SHA256"),
+        "RS384": (-258, "rsa", "pkcs1", "SHA384"),
+        "RS512": (-259, "rsa", "pkcs1", "SHA512"),
+        "RS1": (-65535, "rsa", "pkcs1", "SHA1"),
+        "PS256": (-37, "rsa", "pss", "SHA256"),
+        "PS384": (-38, "rsa", "pss", "SHA384"),
+        "PS512": (-39, "rsa", "pss", "SHA512"),
+    }
+
+    def __init__(self, name: str, label: str):
+        self.name = name
+        self.alg, self.kind, self.param, self.hash = self.ALGORITHMS[name]
+        self.label = label
+        if self.kind == "ec":
+            curve, _, size = CURVES[self.param]
+            scalar = int.from_bytes(seed_bytes(label, size + 8), "big") % (1 << (size * 8 - 2)) + 1
+            self.private = ec.derive_private_key(scalar, curve)
+        elif self.param == "Ed25519":
+            self.private = ed25519.Ed25519PrivateKey.from_private_bytes(seed_bytes(label, 32))
+        elif self.param == "Ed448":
+            self.private = ed448.Ed448PrivateKey.from_private_bytes(seed_bytes(label, 57))
+        else:
+            self.private = seeded_rsa_key(label)
+
+    def cose(self) -> bytes:
+        public = self.private.public_key()
+        if self.kind == "ec":
+            _, crv, size = CURVES[self.param]
+            numbers = public.public_numbers()
+            return cbor({1: 2, 3: self.alg, -1: crv, -2: numbers.x.to_bytes(size, "big"),
+                         -3: numbers.y.to_bytes(size, "big")})
+        if self.kind == "okp":
+            raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            return cbor({1: 1, 3: self.alg, -1: 6 if self.param == "Ed25519" else 7, -2: raw})
+        numbers = public.public_numbers()
+        n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
+        return cbor({1: 3, 3: self.alg, -1: n, -2: numbers.e.to_bytes(3, "big")})
+
+    def sign(self, message: bytes) -> bytes:
+        if self.kind == "ec":
+            return self.private.sign(message, ec.ECDSA(HASHES[self.hash](), deterministic_signing=True))
+        if self.kind == "okp":
+            return self.private.sign(message)
+        if self.param == "pkcs1":
+            return self.private.sign(message, padding.PKCS1v15(), HASHES[self.hash]())
+        return pss_sign(self.private, message, self.hash, seed_bytes(self.label + "/salt/" + message.hex()[:64], 64))
+
+
+def pss_sign(key: rsa.RSAPrivateKey, message: bytes, hash_name: str, salt_seed: bytes) -> bytes:
+    """RSASSA-PSS (RFC 8017 §8.1) with MGF1 and a salt as long as the digest, from a seed."""
+    h = getattr(hashlib, hash_name.lower())
+    h_len = h().digest_size
+    salt = salt_seed[:h_len]
+    numbers = key.private_numbers()
+    n = numbers.public_numbers.n
+    em_bits = n.bit_length() - 1
+    em_len = (em_bits + 7) // 8
+    m_hash = h(message).digest()
+    m_prime = b"\x00" * 8 + m_hash + salt
+    digest = h(m_prime).digest()
+    ps = b"\x00" * (em_len - len(salt) - h_len - 2)
+    db = ps + b"\x01" + salt
+    mask = b""
+    counter = 0
+    while len(mask) < len(db):
+        mask += h(digest + counter.to_bytes(4, "big")).digest()
+        counter += 1
+    masked = bytes(a ^ b for a, b in zip(db, mask))
+    masked = bytes([masked[0] & (0xFF >> (8 * em_len - em_bits))]) + masked[1:]
+    em = masked + digest + b"\xbc"
+    signature = pow(int.from_bytes(em, "big"), numbers.d, n)
+    return signature.to_bytes((n.bit_length() + 7) // 8, "big")
+
+
+# ---------------------------------------------------------------------------------------------
+# Test PKI (attestation CAs).
+
+NOT_BEFORE = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+NOT_AFTER = datetime.datetime(2045, 1, 1, tzinfo=datetime.timezone.utc)
+VERIFICATION_TIME = "2026-11-29T00:00:00Z"
+EXPIRED_TIME = "2046-01-01T00:00:00Z"
+
+
+def name(cn: str, ou: str = "MIE Verifier Test PKI", org: str = "MIE Verifier Tests") -> x509.Name:
+    return x509.Name([
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "FR"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, ou),
+        x509.NameAttribute(NameOID.COMMON_NAME, cn),
+    ])
+
+
+def certificate(subject, subject_key, issuer, issuer_key, serial, ca, aaguid=None, aaguid_critical=False,
+                not_after=NOT_AFTER) -> x509.Certificate:
+    builder = (x509.CertificateBuilder()
+               .subject_name(subject).issuer_name(issuer)
+               .public_key(subject_key.public_key())
+               .serial_number(serial)
+               .not_valid_before(NOT_BEFORE).not_valid_after(not_after)
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None if ca else None), critical=True))
+    if ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                          encipher_only=False, decipher_only=False), critical=True)
+    if aaguid is not None:
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4"), b"\x04\x10" + aaguid),
+            critical=aaguid_critical)
+    if isinstance(issuer_key, ec.EllipticCurvePrivateKey):
+        return builder.sign(issuer_key, hashes.SHA256(), ecdsa_deterministic=True)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+class TestPKI:
+    def __init__(self):
+        self.root_key = CredentialKey("ES256", "pki/root").private
+        self.root = certificate(name("MIE Verifier Test Attestation Root CA"), self.root_key,
+                                name("MIE Verifier Test Attestation Root CA"), self.root_key, 1, ca=True)
+        self.ca_key = CredentialKey("ES256", "pki/intermediate").private
+        self.ca = certificate(name("MIE Verifier Test Attestation CA 1"), self.ca_key, self.root.subject,
+                              self.root_key, 2, ca=True)
+        self.unrelated_key = CredentialKey("ES256", "pki/unrelated-root").private
+        self.unrelated = certificate(name("Unrelated Test Root CA"), self.unrelated_key,
+                                     name("Unrelated Test Root CA"), self.unrelated_key, 3, ca=True)
+        attestation_name = name("MIE Verifier Test Authenticator", ou="Authenticator Attestation")
+        self.leaf_signer = CredentialKey("ES256", "pki/packed-leaf")
+        self.leaf = certificate(attestation_name, self.leaf_signer.private, self.ca.subject, self.ca_key, 10,
+                                ca=False, aaguid=AAGUID)
+        self.leaf_other_aaguid = certificate(attestation_name, self.leaf_signer.private, self.ca.subject,
+                                             self.ca_key, 11, ca=False, aaguid=bytes(16))
+        self.leaf_ca_true = certificate(attestation_name, self.leaf_signer.private, self.ca.subject,
+                                        self.ca_key, 12, ca=True, aaguid=AAGUID)
+        self.rsa_leaf_signer = CredentialKey("RS256", "pki/packed-rsa-leaf")
+        self.rsa_leaf = certificate(attestation_name, self.rsa_leaf_signer.private, self.ca.subject, self.ca_key,
+                                    13, ca=False, aaguid=AAGUID)
+        self.u2f_signer = CredentialKey("ES256", "pki/u2f-leaf")
+        # U2F attestation certificates predate the packed subject rules.
+        self.u2f_leaf = certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "MIE Verifier Test U2F")]),
+                                    self.u2f_signer.private, self.ca.subject, self.ca_key, 14, ca=False)
+
+    def anchors(self) -> dict:
+        return {
+            "mie-test-attestation-root": {"der_b64url": b64u(der(self.root)), "note": "root of the generated test PKI"},
+            "mie-unrelated-root": {"der_b64url": b64u(der(self.unrelated)), "note": "a root that issued none of the vectors"},
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Ceremonies.
+
+UP, UV, BE, BS, AT, ED = 0x01, 0x04, 0x08, 0x10, 0x40, 0x80
+
+
+def client_data(ceremony_type: str, challenge: bytes, origin: str = ORIGIN, cross_origin: bool = False,
+                top_origin: str | None = None, extra: str = "") -> bytes:
+    text = '{"type":"%s","challenge":"%s","origin":"%s","crossOrigin":%s' % (
+        ceremony_type, b64u(challenge), origin, "true" if cross_origin else "false")
+    if top_origin:
+        text += ',"topOrigin":"%s"' % top_origin
+    return (text + extra + "}").encode()
+
+
+def auth_data(flags: int, count: int, rp_id: str = RP_ID, attested: bytes = b"", extensions: bytes = b"") -> bytes:
+    return hashlib.sha256(rp_id.encode()).digest() + bytes([flags]) + struct.pack(">I", count) + attested + extensions
+
+
+def attested_data(credential_id: bytes, cose_key: bytes, aaguid: bytes = AAGUID) -> bytes:
+    return aaguid + struct.pack(">H", len(credential_id)) + credential_id + cose_key
+
+
+class Vectors:
+    def __init__(self):
+        self.items = []
+        self.pki = TestPKI()
+
+    def add(self, vector: dict):
+        assert not any(v["id"] == vector["id"] for v in self.items), vector["id"]
+        base = {"source_repo": "mie-verifier", "source_path": SOURCE, "source_commit": None}
+        base.update(vector)
+        self.items.append(base)
+
+    # -- registration ---------------------------------------------------------------------------
+
+    def registration(self, vid: str, key: CredentialKey, fmt: str, *, flags: int = UP | UV | AT, count: int = 0,
+                     credential_id: bytes | None = None, cd: bytes | None = None, challenge: bytes | None = None,
+                     expected: str = "valid", notes: str = "", trust_anchor: str | None = None,
+                     att_stmt: dict | None = None, authenticator_data: bytes | None = None,
+                     attestation_object: bytes | None = None, extra: dict | None = None, x5c_leaf=None,
+                     cose: bytes | None = None) -> dict:
+        challenge = challenge if challenge is not None else seed_bytes(vid + "/challenge", 32)
+        credential_id = credential_id if credential_id is not None else seed_bytes(vid + "/id", 32)
+        cd = cd if cd is not None else client_data("webauthn.create", challenge)
+        cose = cose if cose is not None else key.cose()
+        ad = authenticator_data if authenticator_data is not None else auth_data(
+            flags, count, attested=attested_data(credential_id, cose) if flags & AT else b"")
+        cdh = hashlib.sha256(cd).digest()
+        if att_stmt is None:
+            att_stmt = self.statement(fmt, key, ad, cdh, credential_id, x5c_leaf)
+        obj = attestation_object if attestation_object is not None else cbor(
+            {"fmt": fmt, "attStmt": att_stmt, "authData": ad})
+        vector = {
+            "id": vid, "ceremony": "registration", "rp_id": RP_ID, "origin": ORIGIN,
+            "challenge_b64url": b64u(challenge), "client_data_json_b64url": b64u(cd),
+            "attestation_object_b64url": b64u(obj), "expected": expected, "fmt": fmt, "alg": key.name,
+            "credential_id_b64url": b64u(credential_id), "credential_public_key_cose_b64url": b64u(cose),
+            "verification_time": VERIFICATION_TIME, "require_user_verification": True, "notes": notes,
+        }
+        if trust_anchor:
+            vector["trust_anchor"] = trust_anchor
+        vector.update(extra or {})
+        self.add(vector)
+        return vector
+
+    def statement(self, fmt: str, key: CredentialKey, ad: bytes, cdh: bytes, credential_id: bytes, leaf=None) -> dict:
+        if fmt == "none":
+            return {}
+        if fmt == "packed-self":
+            raise ValueError("use packed with leaf=None")
+        if fmt == "packed":
+            if leaf is None:
+                return {"alg": key.alg, "sig": key.sign(ad + cdh)}
+            cert, signer, chain = leaf
+            return {"alg": signer.alg, "sig": signer.sign(ad + cdh), "x5c": [der(cert)] + [der(c) for c in chain]}
+        if fmt == "fido-u2f":
+            numbers = key.private.public_key().public_numbers()
+            point = b"\x04" + numbers.x.to_bytes(32, "big") + numbers.y.to_bytes(32, "big")
+            data = b"\x00" + ad[:32] + cdh + credential_id + point
+            return {"sig": self.pki.u2f_signer.sign(data), "x5c": [der(self.pki.u2f_leaf)]}
+        raise ValueError(fmt)
+
+    # -- assertion ------------------------------------------------------------------------------
+
+    def assertion(self, vid: str, key: CredentialKey, *, flags: int = UP | UV, count: int = 1, before: int = 0,
+                  cd: bytes | None = None, challenge: bytes | None = None, rp_id: str = RP_ID,
+                  expected: str = "valid", notes: str = "", extra: dict | None = None,
+                  authenticator_data: bytes | None = None, signature: bytes | None = None,
+                  cose: bytes | None = None, credential_id: bytes | None = None) -> dict:
+        challenge = challenge if challenge is not None else seed_bytes(vid + "/challenge", 32)
+        credential_id = credential_id if credential_id is not None else seed_bytes(key.label + "/id", 32)
+        cd = cd if cd is not None else client_data("webauthn.get", challenge)
+        ad = authenticator_data if authenticator_data is not None else auth_data(flags, count, rp_id=rp_id)
+        sig = signature if signature is not None else key.sign(ad + hashlib.sha256(cd).digest())
+        vector = {
+            "id": vid, "ceremony": "authentication", "rp_id": RP_ID, "origin": ORIGIN,
+            "challenge_b64url": b64u(challenge), "client_data_json_b64url": b64u(cd),
+            "authenticator_data_b64url": b64u(ad), "signature_b64url": b64u(sig),
+            "credential_public_key_cose_b64url": b64u(cose if cose is not None else key.cose()),
+            "credential_id_b64url": b64u(credential_id), "sign_count_before": before,
+            "expected": expected, "fmt": None, "alg": key.name, "require_user_verification": True, "notes": notes,
+        }
+        vector.update(extra or {})
+        self.add(vector)
+        return vector
+
+
+def flip_last(data: bytes) -> bytes:
+    return data[:-1] + bytes([data[-1] ^ 0x01])
+
+
+def nested_arrays(depth: int) -> Raw:
+    return Raw(b"\x81" * (depth - 1) + b"\x00")
+
+
+def build() -> Vectors:
+    v = Vectors()
+    pki = v.pki
+    keys = {name: CredentialKey(name, f"credential/{name}") for name in CredentialKey.ALGORITHMS}
+    es256 = keys["ES256"]
+    packed_leaf = (pki.leaf, pki.leaf_signer, [pki.ca])
+
+    # Valid registrations: every algorithm with none, packed self and packed x5c attestation.
+    for alg, key in keys.items():
+        policy = {"allowed_algs": [key.alg]} if alg == "RS1" else None
+        extra = {"policy": policy} if policy else None
+        v.registration(f"gen-reg-none-{alg}", key, "none", notes=f"{alg} credential, none attestation", extra=extra,
+                       credential_id=seed_bytes(key.label + "/id", 32))
+        v.registration(f"gen-reg-packed-self-{alg}", key, "packed", notes=f"{alg} credential, packed self attestation",
+                       extra=extra)
+        v.registration(f"gen-reg-packed-x5c-{alg}", key, "packed", x5c_leaf=packed_leaf,
+                       trust_anchor="mie-test-attestation-root",
+                       notes=f"{alg} credential, packed full attestation by the test CA (ES256 leaf)", extra=extra)
+    v.registration("gen-reg-packed-x5c-rsa-leaf", es256, "packed",
+                   x5c_leaf=(pki.rsa_leaf, pki.rsa_leaf_signer, [pki.ca]), trust_anchor="mie-test-attestation-root",
+                   notes="packed full attestation signed RS256 by an RSA-2048 leaf")
+    v.registration("gen-reg-fido-u2f-ES256", es256, "fido-u2f", flags=UP | AT, trust_anchor="mie-test-attestation-root",
+                   notes="U2F authenticator (no UV) through fido-u2f attestation",
+                   extra={"require_user_verification": False})
+    v.registration("gen-reg-packed-x5c-extensions", es256, "packed", x5c_leaf=packed_leaf,
+                   trust_anchor="mie-test-attestation-root", flags=UP | UV | AT | ED,
+                   authenticator_data=auth_data(UP | UV | AT | ED, 0,
+                                                attested=attested_data(seed_bytes("gen-reg-packed-x5c-extensions/id", 32),
+                                                                       es256.cose()),
+                                                extensions=cbor({"credProtect": 2})),
+                   notes="authenticator extension outputs (credProtect) after the credential")
+    v.registration("gen-reg-none-indefinite-map", es256, "none",
+                   attestation_object=Raw(b"\xbf" + cbor("fmt") + cbor("none") + cbor("attStmt") + b"\xbf\xff" +
+                                          cbor("authData") + cbor(auth_data(UP | UV | AT, 0, attested=attested_data(
+                                              seed_bytes("gen-reg-none-indefinite-map/id", 32), es256.cose()))) +
+                                          b"\xff"),
+                   notes="attestation object as an indefinite-length map, as some authenticators emit")
+    v.registration("gen-reg-none-long-credential-id", es256, "none", credential_id=seed_bytes("long-id", 1023),
+                   notes="credential ID of 1023 bytes, the longest allowed")
+    v.registration("gen-reg-none-be-bs", es256, "none", flags=UP | UV | AT | BE | BS,
+                   notes="backup eligible and backed up (a synced passkey)")
+    v.registration("gen-reg-none-cross-origin-allowed", es256, "none",
+                   cd=client_data("webauthn.create", seed_bytes("gen-reg-none-cross-origin-allowed/challenge", 32),
+                                  cross_origin=True, top_origin="https://portal.example"),
+                   extra={"top_origin": "https://portal.example",
+                          "policy": {"allow_cross_origin": True, "top_origins": ["https://portal.example"]}},
+                   notes="cross-origin iframe ceremony under a policy that allows it")
+    v.registration("gen-reg-none-unknown-client-data-members", es256, "none",
+                   cd=client_data("webauthn.create", seed_bytes("gen-reg-none-unknown-client-data-members/challenge", 32),
+                                  extra=',"other_keys_can_be_added_here":"do not compare clientDataJSON against a '
+                                        'template","nested":{"a":[1,2.5e3,null,true]},"esc":"\\u00e9\\ud83d\\ude00"'),
+                   notes="unknown clientDataJSON members of every JSON type are tolerated")
+
+    # Registration negatives: the valid vector above, one mutation each.
+    def reg_neg(suffix: str, code: str, notes: str, key=es256, fmt="none", **kw):
+        return v.registration(f"gen-reg-neg-{suffix}", key, fmt, expected=f"invalid:{code}", notes=notes, **kw)
+
+    reg_neg("wrong-challenge", "mismatch.challenge", "expected challenge differs from clientData's",
+            cd=client_data("webauthn.create", b"another challenge, 32 bytes long"))
+    reg_neg("wrong-origin", "mismatch.origin", "clientData origin is another site",
+            cd=client_data("webauthn.create", seed_bytes("gen-reg-neg-wrong-origin/challenge", 32),
+                           origin="https://evil.example"))
+    reg_neg("origin-subdomain", "mismatch.origin", "a subdomain without a wildcard entry",
+            cd=client_data("webauthn.create", seed_bytes("gen-reg-neg-origin-subdomain/challenge", 32),
+                           origin="https://sub.mie.example"))
+    reg_neg("origin-port", "mismatch.origin", "same host on another port",
+            cd=client_data("webauthn.create", seed_bytes("gen-reg-neg-origin-port/challenge", 32),
+                           origin="https://mie.example:8443"))
+    reg_neg("wrong-rp-id", "mismatch.rp-id", "authData rpIdHash is for another RP ID",
+            authenticator_data=auth_data(UP | UV | AT, 0, rp_id="other.example",
+                                         attested=attested_data(seed_bytes("gen-reg-neg-wrong-rp-id/id", 32), es256.cose())))
+    reg_neg("type-get", "mismatch.type", "clientData type is webauthn.get",
+            cd=client_data("webauthn.get", seed_bytes("gen-reg-neg-type-get/challenge", 32)))
+    reg_neg("up-cleared", "policy.user-not-present", "UP flag not set", flags=UV | AT)
+    reg_neg("uv-cleared", "policy.user-not-verified", "UV flag not set while required", flags=UP | AT)
+    reg_neg("bs-without-be", "malformed.backup-state-without-eligibility", "BS set, BE not", flags=UP | UV | AT | BS)
+    reg_neg("no-attested-data", "malformed.no-attested-credential-data", "AT flag and credential data absent",
+            flags=UP | UV)
+    reg_neg("ed-without-extensions", "malformed.authenticator-data", "ED flag set, nothing follows the key",
+            flags=UP | UV | AT | ED)
+    good = auth_data(UP | UV | AT, 0, attested=attested_data(seed_bytes("gen-reg-neg-authdata-trailing/id", 32), es256.cose()))
+    reg_neg("authdata-trailing", "malformed.authenticator-data", "two bytes after the COSE key",
+            authenticator_data=good + b"\x00\x00")
+    reg_neg("authdata-truncated", "malformed.authenticator-data", "authData cut inside the AAGUID",
+            authenticator_data=good[:45])
+    reg_neg("authdata-short", "malformed.authenticator-data", "authData shorter than 37 bytes",
+            authenticator_data=good[:36])
+    reg_neg("credential-id-1024", "malformed.credential-id", "credential ID of 1024 bytes",
+            credential_id=seed_bytes("oversize-id", 1024))
+    reg_neg("credential-id-length-beyond-data", "malformed.authenticator-data",
+            "credentialIdLength claims more bytes than authData has",
+            authenticator_data=good[:53] + b"\x03\xff" + good[55:])
+    reg_neg("cose-key-bad-curve", "malformed.cose-key", "EC2 key claiming curve 2 (P-384) with alg ES256",
+            cose=cbor({1: 2, 3: -7, -1: 2, -2: bytes(32), -3: bytes(32)}))
+    reg_neg("cose-key-not-on-curve", "malformed.cose-key", "P-256 point that is not on the curve",
+            cose=cbor({1: 2, 3: -7, -1: 1, -2: bytes(31) + b"\x01", -3: bytes(31) + b"\x01"}))
+    reg_neg("cose-key-missing-alg", "malformed.cose-key", "COSE key without alg",
+            cose=cbor({1: 2, -1: 1, -2: bytes(32), -3: bytes(32)}))
+    reg_neg("cose-key-ml-dsa", "alg.unsupported", "AKP key with ML-DSA-44 (OpenSSL 3.0 has no ML-DSA)",
+            cose=cbor({1: 7, 3: -48, -1: bytes(1312)}))
+    reg_neg("rs1-not-allowed", "policy.algorithm-not-allowed", "RS1 credential under the default algorithms",
+            key=keys["RS1"])
+    reg_neg("alg-not-in-policy", "policy.algorithm-not-allowed", "RS256 credential, policy allows ES256 only",
+            key=keys["RS256"], extra={"policy": {"allowed_algs": [-7]}})
+    ad_unknown = auth_data(UP | UV | AT, 0, attested=attested_data(seed_bytes("gen-reg-neg-fmt-unknown/id", 32), es256.cose()))
+    reg_neg("fmt-unknown", "attestation.format-unsupported", "fmt is not a registered format",
+            authenticator_data=ad_unknown, attestation_object=cbor({"fmt": "mie-unknown", "attStmt": {}, "authData": ad_unknown}))
+    reg_neg("none-with-statement", "malformed.attestation-statement", "none attestation with a non-empty attStmt",
+            att_stmt={"sig": b"\x00"})
+    reg_neg("none-under-trusted-policy", "policy.attestation-required",
+            "none attestation when the policy requires trusted attestation",
+            extra={"policy": {"attestation": "trusted"}})
+    reg_neg("rawid-mismatch", "mismatch.credential-id", "response rawId differs from authData's credential ID",
+            extra={"raw_id_b64url": b64u(b"another credential id")})
+    reg_neg("cross-origin", "policy.cross-origin", "crossOrigin true under the default policy",
+            cd=client_data("webauthn.create", seed_bytes("gen-reg-neg-cross-origin/challenge", 32), cross_origin=True))
+    reg_neg("top-origin-not-listed", "policy.top-origin", "cross-origin allowed but topOrigin is not listed",
+            cd=client_data("webauthn.create", seed_bytes("gen-reg-neg-top-origin-not-listed/challenge", 32),
+                           cross_origin=True, top_origin="https://evil.example"),
+            extra={"policy": {"allow_cross_origin": True, "top_origins": ["https://portal.example"]}})
+    reg_neg("client-data-not-json", "malformed.client-data", "clientDataJSON is not JSON", cd=b"type=webauthn.create")
+    reg_neg("client-data-duplicate-challenge", "malformed.client-data",
+            "clientDataJSON names challenge twice (parsers could disagree on which counts)",
+            cd=client_data("webauthn.create", seed_bytes("gen-reg-neg-client-data-duplicate-challenge/challenge", 32),
+                           extra=',"challenge":"AAAA"'))
+    reg_neg("client-data-missing-origin", "malformed.client-data", "clientDataJSON without origin",
+            cd=b'{"type":"webauthn.create","challenge":"%s"}' %
+               b64u(seed_bytes("gen-reg-neg-client-data-missing-origin/challenge", 32)).encode())
+    reg_neg("token-binding-bad-status", "malformed.client-data", "Level 2 tokenBinding with an unknown status",
+            cd=client_data("webauthn.create", seed_bytes("gen-reg-neg-token-binding-bad-status/challenge", 32),
+                           extra=',"tokenBinding":{"status":"bogus"}'))
+
+    # CBOR-level attacks on the attestation object.
+    ad_cbor = auth_data(UP | UV | AT, 0, attested=attested_data(seed_bytes("cbor/id", 32), es256.cose()))
+    valid_obj = cbor({"fmt": "none", "attStmt": {}, "authData": ad_cbor})
+    cbor_cases = [
+        ("trailing-bytes", valid_obj + b"\x00", "one byte after the attestation object"),
+        ("truncated", valid_obj[:-10], "attestation object cut short"),
+        ("hostile-array-header", b"\x9a\x10\x00\x00\x00", "array header claiming 2^28 items (cbor_load costs ~2 GB)"),
+        ("hostile-array-header-2", b"\x9a\x26\x21\x21\x21", "array header claiming ~640M items"),
+        ("hostile-map-header", b"\xbb\x00\x00\x00\x01\x00\x00\x00\x00", "map header claiming 2^32 pairs"),
+        ("hostile-bytes-header", b"\xa1\x63fmt\x5b\x7f\xff\xff\xff\xff\xff\xff\xff", "byte string claiming 2^63 bytes"),
+        ("depth-17", cbor({"fmt": "none", "attStmt": {"x": nested_arrays(15)}, "authData": ad_cbor}),
+         "arrays nested to depth 17"),
+        ("duplicate-key", Raw(b"\xa4") + cbor("fmt") + cbor("none") + cbor("attStmt") + cbor({}) + cbor("authData") +
+         cbor(ad_cbor) + cbor("fmt") + cbor("packed"), "fmt twice in the attestation object"),
+        ("reserved-additional-info", b"\xa3\x1c", "reserved additional information 28"),
+        ("unexpected-break", valid_obj[:-1] + b"\xff", "a break code outside an indefinite item"),
+        ("invalid-utf8-key", b"\xa1\x62\xff\xfe\x00", "text key that is not UTF-8"),
+        ("empty", b"", "no bytes at all"),
+    ]
+    for suffix, blob, notes in cbor_cases:
+        v.registration(f"gen-reg-neg-cbor-{suffix}", es256, "none", expected="invalid:malformed.cbor", notes=notes,
+                       attestation_object=Raw(blob))
+    v.registration("gen-reg-neg-attestation-object-not-map", es256, "none",
+                   expected="invalid:malformed.attestation-object", attestation_object=cbor([1, 2, 3]),
+                   notes="attestation object is an array")
+    v.registration("gen-reg-neg-attestation-object-no-authdata", es256, "none",
+                   expected="invalid:malformed.attestation-object",
+                   attestation_object=cbor({"fmt": "none", "attStmt": {}}), notes="authData missing")
+
+    # Packed and fido-u2f negatives.
+    cid = seed_bytes("gen-reg-neg-packed-bad-signature/id", 32)
+    ad_p = auth_data(UP | UV | AT, 0, attested=attested_data(cid, es256.cose()))
+    ch = seed_bytes("gen-reg-neg-packed-bad-signature/challenge", 32)
+    cdh = hashlib.sha256(client_data("webauthn.create", ch)).digest()
+    good_stmt = v.statement("packed", es256, ad_p, cdh, cid, packed_leaf)
+    reg_neg("packed-bad-signature", "mismatch.attestation-signature", "packed x5c signature with one bit flipped",
+            fmt="packed", trust_anchor="mie-test-attestation-root", credential_id=cid, challenge=ch,
+            authenticator_data=ad_p, att_stmt=dict(good_stmt, sig=flip_last(good_stmt["sig"])))
+    reg_neg("packed-self-bad-signature", "mismatch.attestation-signature", "packed self signature over other data",
+            fmt="packed", att_stmt={"alg": -7, "sig": es256.sign(b"something else")})
+    reg_neg("packed-self-alg-mismatch", "mismatch.attestation-algorithm", "self attestation alg differs from the key's",
+            fmt="packed", att_stmt={"alg": -257, "sig": b"\x00" * 256})
+    reg_neg("packed-alg-not-integer", "malformed.attestation-statement", "packed alg is a string",
+            fmt="packed", att_stmt={"alg": "ES256", "sig": b"\x00"})
+    reg_neg("packed-x5c-empty", "malformed.attestation-statement", "packed x5c is an empty array",
+            fmt="packed", att_stmt={"alg": -7, "sig": b"\x00", "x5c": []})
+    reg_neg("packed-x5c-garbage", "malformed.attestation-statement", "packed x5c entry is not a certificate",
+            fmt="packed", att_stmt={"alg": -7, "sig": b"\x00", "x5c": [b"\x30\x03\x02\x01\x01"]})
+    reg_neg("packed-untrusted-root", "untrusted.attestation-chain", "chain verified against an unrelated root",
+            fmt="packed", x5c_leaf=packed_leaf, trust_anchor="mie-unrelated-root")
+    reg_neg("packed-no-anchor", "untrusted.attestation-chain", "trusted attestation required, no anchor known",
+            fmt="packed", x5c_leaf=packed_leaf, extra={"policy": {"attestation": "trusted"}})
+    reg_neg("packed-expired-chain", "untrusted.attestation-chain", "verified after the certificates expired",
+            fmt="packed", x5c_leaf=packed_leaf, trust_anchor="mie-test-attestation-root",
+            extra={"verification_time": EXPIRED_TIME})
+    reg_neg("packed-aaguid-extension-mismatch", "mismatch.aaguid", "leaf AAGUID extension is all zeros",
+            fmt="packed", x5c_leaf=(pki.leaf_other_aaguid, pki.leaf_signer, [pki.ca]),
+            trust_anchor="mie-test-attestation-root")
+    reg_neg("packed-leaf-is-ca", "untrusted.attestation-certificate", "leaf certificate says CA=true",
+            fmt="packed", x5c_leaf=(pki.leaf_ca_true, pki.leaf_signer, [pki.ca]),
+            trust_anchor="mie-test-attestation-root")
+    reg_neg("packed-leaf-subject", "untrusted.attestation-certificate",
+            "leaf subject OU is not \"Authenticator Attestation\"", fmt="packed",
+            x5c_leaf=(pki.u2f_leaf, pki.u2f_signer, [pki.ca]), trust_anchor="mie-test-attestation-root")
+    reg_neg("packed-self-under-trusted", "policy.attestation-required", "self attestation, trusted attestation required",
+            fmt="packed", extra={"policy": {"attestation": "trusted"}})
+    cid = seed_bytes("gen-reg-neg-u2f-bad-signature/id", 32)
+    ad_u = auth_data(UP | AT, 0, attested=attested_data(cid, es256.cose()))
+    ch = seed_bytes("gen-reg-neg-u2f-bad-signature/challenge", 32)
+    u2f = v.statement("fido-u2f", es256, ad_u, hashlib.sha256(client_data("webauthn.create", ch)).digest(), cid)
+    reg_neg("u2f-bad-signature", "mismatch.attestation-signature", "fido-u2f signature with one bit flipped",
+            fmt="fido-u2f", credential_id=cid, challenge=ch, authenticator_data=ad_u, flags=UP | AT,
+            att_stmt=dict(u2f, sig=flip_last(u2f["sig"])), trust_anchor="mie-test-attestation-root",
+            extra={"require_user_verification": False})
+    reg_neg("u2f-two-certificates", "malformed.attestation-statement", "fido-u2f x5c with two certificates",
+            fmt="fido-u2f", flags=UP | AT, extra={"require_user_verification": False},
+            att_stmt={"sig": b"\x00", "x5c": [der(pki.u2f_leaf), der(pki.ca)]})
+    reg_neg("u2f-rsa-credential", "malformed.attestation-statement", "fido-u2f with an RSA credential key",
+            key=keys["RS256"], fmt="fido-u2f", flags=UP | AT, extra={"require_user_verification": False},
+            att_stmt={"sig": b"\x00", "x5c": [der(pki.u2f_leaf)]})
+
+    # Valid assertions for every algorithm.
+    for alg, key in keys.items():
+        extra = {"policy": {"allowed_algs": [key.alg]}} if alg == "RS1" else None
+        v.assertion(f"gen-auth-{alg}", key, count=7, before=6, notes=f"{alg} assertion, counter 6 -> 7", extra=extra)
+    v.assertion("gen-auth-zero-counters", es256, count=0, before=0, notes="authenticator without a counter (0 and 0)")
+    v.assertion("gen-auth-user-handle", es256, notes="userHandle returned and matching",
+                extra={"user_handle_b64url": b64u(b"user-42"), "expected_user_handle_b64url": b64u(b"user-42")})
+    v.assertion("gen-auth-be-bs", es256, flags=UP | UV | BE | BS, notes="backed-up credential, BE unchanged",
+                extra={"backup_eligible_before": True})
+    v.assertion("gen-auth-uv-preferred", es256, flags=UP, notes="UV not set when only preferred",
+                extra={"require_user_verification": False})
+
+    def auth_neg(suffix: str, code: str, notes: str, key=es256, **kw):
+        return v.assertion(f"gen-auth-neg-{suffix}", key, expected=f"invalid:{code}", notes=notes, **kw)
+
+    ch = seed_bytes("gen-auth-neg-bad-signature/challenge", 32)
+    cd = client_data("webauthn.get", ch)
+    ad = auth_data(UP | UV, 1)
+    auth_neg("bad-signature", "mismatch.signature", "signature with one bit flipped", challenge=ch, cd=cd,
+             authenticator_data=ad, signature=flip_last(es256.sign(ad + hashlib.sha256(cd).digest())))
+    auth_neg("signature-empty", "mismatch.signature", "empty signature", signature=b"")
+    auth_neg("signature-raw-rs", "mismatch.signature", "raw r||s instead of DER", signature=bytes(64))
+    auth_neg("wrong-key", "mismatch.signature", "verified with another credential's key",
+             cose=CredentialKey("ES256", "credential/other").cose())
+    auth_neg("rsa-bad-signature", "mismatch.signature", "RS256 signature over other data", key=keys["RS256"],
+             signature=keys["RS256"].sign(b"other data"))
+    auth_neg("eddsa-bad-signature", "mismatch.signature", "Ed25519 signature over other data", key=keys["EdDSA"],
+             signature=keys["EdDSA"].sign(b"other data"))
+    auth_neg("wrong-challenge", "mismatch.challenge", "clientData challenge is not the expected one",
+             cd=client_data("webauthn.get", b"some other challenge of 32 bytes"))
+    auth_neg("wrong-origin", "mismatch.origin", "clientData origin is another site",
+             cd=client_data("webauthn.get", seed_bytes("gen-auth-neg-wrong-origin/challenge", 32), origin="https://evil.example"))
+    auth_neg("wrong-rp-id", "mismatch.rp-id", "authData rpIdHash is for another RP ID", rp_id="other.example")
+    auth_neg("type-create", "mismatch.type", "clientData type is webauthn.create",
+             cd=client_data("webauthn.create", seed_bytes("gen-auth-neg-type-create/challenge", 32)))
+    auth_neg("up-cleared", "policy.user-not-present", "UP flag not set (re-signed)", flags=UV)
+    auth_neg("uv-cleared", "policy.user-not-verified", "UV flag not set while required (re-signed)", flags=UP)
+    auth_neg("bs-without-be", "malformed.backup-state-without-eligibility", "BS set, BE not (re-signed)",
+             flags=UP | UV | BS)
+    auth_neg("be-changed", "mismatch.backup-eligibility", "BE set although the credential was registered without it",
+             flags=UP | UV | BE, extra={"backup_eligible_before": False})
+    auth_neg("counter-regression", "mismatch.sign-count", "counter 5 after a stored 10", count=5, before=10)
+    auth_neg("counter-equal", "mismatch.sign-count", "counter equal to the stored one", count=10, before=10)
+    auth_neg("counter-zero-after-nonzero", "mismatch.sign-count", "counter 0 after a stored 3", count=0, before=3)
+    auth_neg("credential-id-mismatch", "mismatch.credential-id", "rawId is not the stored credential's ID",
+             extra={"expected_credential_id_b64url": b64u(b"the credential the RP looked up")})
+    auth_neg("user-handle-mismatch", "mismatch.user-handle", "userHandle of another user",
+             extra={"user_handle_b64url": b64u(b"user-43"), "expected_user_handle_b64url": b64u(b"user-42")})
+    auth_neg("authdata-truncated", "malformed.authenticator-data", "authData of 36 bytes",
+             authenticator_data=auth_data(UP | UV, 1)[:36])
+    auth_neg("authdata-trailing", "malformed.authenticator-data", "a byte after the counter",
+             authenticator_data=auth_data(UP | UV, 1) + b"\x00")
+    auth_neg("rs1-not-allowed", "policy.algorithm-not-allowed", "RS1 credential under the default algorithms",
+             key=keys["RS1"])
+    auth_neg("stored-key-ml-dsa", "alg.unsupported", "stored ML-DSA-44 key",
+             cose=cbor({1: 7, 3: -48, -1: bytes(1312)}))
+    auth_neg("stored-key-hostile-cbor", "malformed.cose-key", "stored key is a hostile CBOR header",
+             cose=b"\x9a\x10\x00\x00\x00")
+    auth_neg("client-data-not-object", "malformed.client-data", "clientDataJSON is a JSON array", cd=b"[1,2]")
+    auth_neg("cross-origin", "policy.cross-origin", "crossOrigin true under the default policy",
+             cd=client_data("webauthn.get", seed_bytes("gen-auth-neg-cross-origin/challenge", 32), cross_origin=True))
+    return v
+
+
+def cbor_cases() -> list:
+    """Decoder-level cases: hex input, expected outcome (ok or a CBORDecodingError reason)."""
+    return [
+        {"id": "uint-0", "hex": "00", "expected": "ok"},
+        {"id": "uint-max", "hex": "1bffffffffffffffff", "expected": "ok"},
+        {"id": "negint-min", "hex": "3bffffffffffffffff", "expected": "ok"},
+        {"id": "definite-map", "hex": cbor({1: 2, "a": b"\x01"}).hex(), "expected": "ok"},
+        {"id": "indefinite-array", "hex": "9f0102ff", "expected": "ok"},
+        {"id": "indefinite-map", "hex": "bf6161f5ff", "expected": "ok"},
+        {"id": "indefinite-bytes", "hex": "5f4201024103ff", "expected": "ok"},
+        {"id": "indefinite-text", "hex": "7f616161626163ff", "expected": "ok"},
+        {"id": "tag", "hex": "c11a514b67b0", "expected": "ok"},
+        {"id": "floats", "hex": "83f93c00fa47c35000fb3ff199999999999a", "expected": "ok"},
+        {"id": "simple-values", "hex": "84f4f5f6f7", "expected": "ok"},
+        {"id": "depth-16", "hex": "81" * 15 + "00", "expected": "ok"},
+        {"id": "depth-17", "hex": "81" * 16 + "00", "expected": "depth-exceeded"},
+        {"id": "tag-depth-17", "hex": "c1" * 16 + "00", "expected": "depth-exceeded"},
+        {"id": "empty", "hex": "", "expected": "empty"},
+        {"id": "trailing", "hex": "0000", "expected": "trailing-bytes"},
+        {"id": "truncated-uint", "hex": "19", "expected": "truncated"},
+        {"id": "truncated-array", "hex": "820102"[:4], "expected": "length-exceeds-input"},
+        {"id": "truncated-array-2", "hex": "83010203"[:6], "expected": "length-exceeds-input"},
+        {"id": "truncated-bytes", "hex": "4401", "expected": "truncated"},
+        {"id": "hostile-array-2^28", "hex": "9a10000000", "expected": "length-exceeds-input"},
+        {"id": "hostile-array-2^64", "hex": "9bffffffffffffffff", "expected": "length-exceeds-input"},
+        {"id": "hostile-map-2^32", "hex": "bb0000000100000000", "expected": "length-exceeds-input"},
+        {"id": "hostile-bytes-2^63", "hex": "5b7fffffffffffffff", "expected": "truncated"},
+        {"id": "hostile-text-2^32", "hex": "7b0000000100000000", "expected": "truncated"},
+        {"id": "duplicate-int-key", "hex": "a201020103", "expected": "duplicate-map-key"},
+        {"id": "duplicate-text-key", "hex": "a2616101616102", "expected": "duplicate-map-key"},
+        {"id": "duplicate-key-indefinite", "hex": "bf01020103ff", "expected": "duplicate-map-key"},
+        {"id": "duplicate-key-large-map", "hex": "b818" + "".join(cbor(i).hex() + "00" for i in range(23)) + "0000",
+         "expected": "duplicate-map-key"},
+        {"id": "same-value-different-type-keys", "hex": "a20100410100", "expected": "ok"},
+        {"id": "break-outside", "hex": "ff", "expected": "malformed"},
+        {"id": "break-in-definite", "hex": "8201ff", "expected": "unexpected-break"},
+        {"id": "indefinite-map-odd", "hex": "bf01ff", "expected": "malformed"},
+        {"id": "indefinite-bytes-bad-chunk", "hex": "5f01ff", "expected": "invalid-indefinite-chunk"},
+        {"id": "indefinite-text-bytes-chunk", "hex": "7f4101ff", "expected": "invalid-indefinite-chunk"},
+        {"id": "indefinite-unterminated", "hex": "9f0102", "expected": "truncated"},
+        {"id": "reserved-ai-28", "hex": "1c", "expected": "malformed"},
+        {"id": "invalid-utf8", "hex": "62c328", "expected": "invalid-utf8"},
+        {"id": "invalid-utf8-indefinite", "hex": "7f61c3ff", "expected": "invalid-utf8"},
+        {"id": "too-many-items", "hex": "9f" + "00" * 4096 + "ff", "expected": "too-many-items"},
+        {"id": "many-items-within-limit", "hex": "9f" + "00" * 4094 + "ff", "expected": "ok"},
+    ]
+
+
+def sample_request(vector: dict, anchors: dict, ceremony: str) -> dict:
+    if ceremony == "registration":
+        response = {"clientDataJSON": vector["client_data_json_b64url"],
+                    "attestationObject": vector["attestation_object_b64url"], "transports": ["usb"]}
+    else:
+        response = {"clientDataJSON": vector["client_data_json_b64url"],
+                    "authenticatorData": vector["authenticator_data_b64url"], "signature": vector["signature_b64url"]}
+    request = {
+        "response": {"id": vector["credential_id_b64url"], "rawId": vector["credential_id_b64url"], "type": "public-key",
+                     "response": response, "clientExtensionResults": {}, "authenticatorAttachment": "cross-platform"},
+        "expected": {"challenge": vector["challenge_b64url"], "origins": [ORIGIN], "rpId": RP_ID,
+                     "userVerification": "required"},
+        "at": VERIFICATION_TIME,
+    }
+    if ceremony == "registration":
+        request["policy"] = {"attestation": "trusted"}
+        request["trustAnchors"] = [anchors[vector["trust_anchor"]]["der_b64url"]]
+    else:
+        request["expected"]["credential"] = {"publicKey": vector["credential_public_key_cose_b64url"],
+                                             "signCount": vector["sign_count_before"], "backupEligible": False}
+    return request
+
+
+def main() -> int:
+    vectors = build()
+    OUT.mkdir(parents=True, exist_ok=True)
+    SAMPLES.mkdir(parents=True, exist_ok=True)
+    with open(OUT / "vectors.jsonl", "w") as f:
+        for item in vectors.items:
+            f.write(json.dumps(item, sort_keys=True) + "\n")
+    anchors = vectors.pki.anchors()
+    (OUT / "trust_anchors.json").write_text(json.dumps(anchors, indent=1, sort_keys=True) + "\n")
+    with open(OUT / "cbor.jsonl", "w") as f:
+        for case in cbor_cases():
+            f.write(json.dumps(case, sort_keys=True) + "\n")
+    by_id = {v["id"]: v for v in vectors.items}
+    samples = {
+        "registration-packed-es256.json": sample_request(by_id["gen-reg-packed-x5c-ES256"], anchors, "registration"),
+        "assertion-es256.json": sample_request(by_id["gen-auth-ES256"], anchors, "assertion"),
+    }
+    for file, request in samples.items():
+        (SAMPLES / file).write_text(json.dumps(request, indent=2) + "\n")
+    print(f"{len(vectors.items)} vectors, {len(cbor_cases())} CBOR cases, {len(samples)} samples")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
