@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "mie-verifier", targets: ["mie-verifier"]),
         .library(name: "AuthenticatorVerification", targets: ["AuthenticatorVerification"]),
         .library(name: "VerificationRequests", targets: ["VerificationRequests"]),
+        .library(name: "CBORDecoding", targets: ["CBORDecoding"]),
+        .library(name: "SignatureVerification", targets: ["SignatureVerification"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,13 +40,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
-
-        // Fuzz entry points; built only by Tools/fuzz.sh with -sanitize=fuzzer.
-        .executableTarget(
-            name: "FuzzTargets",
-            dependencies: ["CBORDecoding", "AuthenticatorVerification"],
-            path: "Tools/fuzz/FuzzTargets",
-            swiftSettings: strict + [.unsafeFlags(["-parse-as-library"])]),
 
         .testTarget(name: "CBORDecodingTests", dependencies: ["CBORDecoding"]),
         .testTarget(name: "SignatureVerificationTests", dependencies: ["SignatureVerification"]),

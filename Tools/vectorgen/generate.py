@@ -159,6 +159,8 @@ class CredentialKey:
         "ESP256": (-9, "ec", "P-256", "SHA256"),
         "ES384": (-35, "ec", "P-384", "SHA384"),
         "ES512": (-36, "ec", "P-521", "SHA512"),
+        "ESP384": (-51, "ec", "P-384", "SHA384"),
+        "ESP512": (-52, "ec", "P-521", "SHA512"),
         "ES256K": (-47, "ec", "secp256k1", "SHA256"),
         "EdDSA": (-8, "okp", "Ed25519", None),
         "Ed25519": (-19, "okp", "Ed25519", None),
@@ -178,7 +180,7 @@ class CredentialKey:
         self.label = label
         if self.kind == "ec":
             curve, _, size = CURVES[self.param]
-            scalar = int.from_bytes(seed_bytes(label, size + 8), "big") % (1 << (size * 8 - 2)) + 1
+            scalar = int.from_bytes(seed_bytes(label, size + 8), "big") % (1 << (curve.key_size - 1)) + 1
             self.private = ec.derive_private_key(scalar, curve)
         elif self.param == "Ed25519":
             self.private = ed25519.Ed25519PrivateKey.from_private_bytes(seed_bytes(label, 32))
@@ -304,9 +306,10 @@ class TestPKI:
         self.rsa_leaf = certificate(attestation_name, self.rsa_leaf_signer.private, self.ca.subject, self.ca_key,
                                     13, ca=False, aaguid=AAGUID)
         self.u2f_signer = CredentialKey("ES256", "pki/u2f-leaf")
-        # U2F attestation certificates predate the packed subject rules.
+        # U2F attestation certificates predate the packed subject rules; fido-u2f allows one
+        # certificate only, so the root issues it directly.
         self.u2f_leaf = certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "MIE Verifier Test U2F")]),
-                                    self.u2f_signer.private, self.ca.subject, self.ca_key, 14, ca=False)
+                                    self.u2f_signer.private, self.root.subject, self.root_key, 14, ca=False)
 
     def anchors(self) -> dict:
         return {
@@ -427,8 +430,9 @@ def flip_last(data: bytes) -> bytes:
     return data[:-1] + bytes([data[-1] ^ 0x01])
 
 
-def nested_arrays(depth: int) -> Raw:
-    return Raw(b"\x81" * (depth - 1) + b"\x00")
+def nested_arrays(count: int) -> Raw:
+    """`count` arrays, each holding the next, the innermost holding 0."""
+    return Raw(b"\x81" * count + b"\x00")
 
 
 def build() -> Vectors:
@@ -574,11 +578,11 @@ def build() -> Vectors:
         ("hostile-map-header", b"\xbb\x00\x00\x00\x01\x00\x00\x00\x00", "map header claiming 2^32 pairs"),
         ("hostile-bytes-header", b"\xa1\x63fmt\x5b\x7f\xff\xff\xff\xff\xff\xff\xff", "byte string claiming 2^63 bytes"),
         ("depth-17", cbor({"fmt": "none", "attStmt": {"x": nested_arrays(15)}, "authData": ad_cbor}),
-         "arrays nested to depth 17"),
+         "two maps and 15 nested arrays: depth 17"),
         ("duplicate-key", Raw(b"\xa4") + cbor("fmt") + cbor("none") + cbor("attStmt") + cbor({}) + cbor("authData") +
          cbor(ad_cbor) + cbor("fmt") + cbor("packed"), "fmt twice in the attestation object"),
         ("reserved-additional-info", b"\xa3\x1c", "reserved additional information 28"),
-        ("unexpected-break", valid_obj[:-1] + b"\xff", "a break code outside an indefinite item"),
+        ("unexpected-break", b"\xa1" + cbor("fmt") + b"\xff", "a break code where a map value belongs"),
         ("invalid-utf8-key", b"\xa1\x62\xff\xfe\x00", "text key that is not UTF-8"),
         ("empty", b"", "no bytes at all"),
     ]

@@ -63,6 +63,7 @@ public enum AssertionVerifier {
         try CeremonyChecks.checkChallenge(clientData, expectation.challenge)
         try CeremonyChecks.checkOrigin(clientData, expectation.origins)
         try CeremonyChecks.checkCrossOrigin(clientData, policy)
+        try CeremonyChecks.checkTokenBinding(clientData, policy)
         let authenticatorData = try AuthenticatorData.parse(response.authenticatorData)
         try CeremonyChecks.checkRPIDHash(authenticatorData, expectation.rpID)
         try CeremonyChecks.checkUser(authenticatorData.flags, expectation.userVerification)

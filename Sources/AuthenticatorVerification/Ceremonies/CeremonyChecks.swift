@@ -54,6 +54,14 @@ enum CeremonyChecks {
         }
     }
 
+    /// Level 2 §7.1 step 10 (removed in Level 3), when the policy asks for it.
+    static func checkTokenBinding(_ clientData: CollectedClientData, _ policy: VerificationPolicy) throws(VerificationFailure) {
+        guard policy.enforcesLevel2TokenBinding, let status = clientData.tokenBindingStatus else { return }
+        guard status == "present" || status == "supported" else {
+            throw VerificationFailure(.malformedClientData, "tokenBinding.status \"\(status)\" is not present or supported")
+        }
+    }
+
     /// §7.1 step 13 / §7.2 step 15: rpIdHash is SHA-256 of the expected RP ID.
     static func checkRPIDHash(_ authenticatorData: AuthenticatorData, _ rpID: String) throws(VerificationFailure) {
         guard authenticatorData.rpIDHash.elementsEqual(Digest.sha256(Array(rpID.utf8))) else {

@@ -40,6 +40,7 @@ public enum RegistrationVerifier {
         try CeremonyChecks.checkChallenge(clientData, expectation.challenge)
         try CeremonyChecks.checkOrigin(clientData, expectation.origins)
         try CeremonyChecks.checkCrossOrigin(clientData, policy)
+        try CeremonyChecks.checkTokenBinding(clientData, policy)
         let clientDataHash = Digest.sha256(response.clientDataJSON)
 
         let object = try AttestationObject.parse(response.attestationObject)

@@ -31,8 +31,9 @@ public struct CollectedClientData: Sendable, Equatable {
         self.topOrigin = members.topOrigin
         self.crossOrigin = members.crossOrigin ?? false
         self.tokenBindingStatus = members.tokenBindingStatus ?? nil
-        if let status = members.tokenBindingStatus, status != "present", status != "supported" {
-            throw VerificationFailure(.malformedClientData, "tokenBinding.status must be \"present\" or \"supported\"")
+        // Level 3 dropped token binding; a status is still refused when no level ever defined it.
+        if let status = members.tokenBindingStatus, !["present", "supported", "not-supported"].contains(status) {
+            throw VerificationFailure(.malformedClientData, "tokenBinding.status must be present, supported or not-supported")
         }
     }
 

@@ -64,7 +64,14 @@ struct ClientDataParser {
                 case "origin": members.origin = try parseStringMember(name)
                 case "topOrigin": members.topOrigin = try parseStringMember(name)
                 case "crossOrigin": members.crossOrigin = try parseBoolMember(name)
-                case "tokenBinding": members.tokenBindingStatus = try parseTokenBinding()
+                case "tokenBinding":
+                    // Level 1/2 member, gone from Level 3: checked when it is an object, as
+                    // Level 2 defined it, and otherwise ignored like any unknown member.
+                    if index < bytes.count, bytes[index] == UInt8(ascii: "{") {
+                        members.tokenBindingStatus = try parseTokenBinding()
+                    } else {
+                        try skipValue(depth: 1)
+                    }
                 default: try skipValue(depth: 1)
                 }
                 skipWhitespace()
@@ -90,9 +97,8 @@ struct ClientDataParser {
         throw fail("\"\(name)\" must be a boolean")
     }
 
-    /// Legacy (Level 2) member: `{"status": "present" | "supported", "id"?: ...}`.
+    /// Legacy member: `{"status": "present" | "supported" | "not-supported", "id"?: ...}`.
     private mutating func parseTokenBinding() throws(VerificationFailure) -> String? {
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { throw fail("\"tokenBinding\" must be an object") }
         index += 1
         var status: String?
         var seen = Set<String>()

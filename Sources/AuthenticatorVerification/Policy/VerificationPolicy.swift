@@ -18,6 +18,9 @@ public struct VerificationPolicy: Sendable, Equatable {
     public var allowedTopOrigins: [String]
     /// Accept attestation statements signed with SHA-1 (some TPMs). Reported in the result.
     public var allowsSHA1AttestationSignatures: Bool
+    /// Apply WebAuthn Level 2's token binding rule (`tokenBinding.status` must be "present" or
+    /// "supported"). Level 3 removed token binding, so by default any defined status passes.
+    public var enforcesLevel2TokenBinding: Bool = false
 
     public init(
         attestation: AttestationRequirement = .trusted,

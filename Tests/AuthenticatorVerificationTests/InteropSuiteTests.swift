@@ -1,0 +1,86 @@
+import AuthenticatorVerification
+import Foundation
+import Testing
+
+/// The public corpus of other projects' vectors, read in place (never copied here). Its
+/// location comes from `MIE_EXTERNAL_VECTORS` (CI passes `../shared/vectors/external`), or the
+/// sibling `../shared/vectors/external` of a development checkout.
+enum ExternalCorpus {
+    static let location: URL? = {
+        if let path = ProcessInfo.processInfo.environment["MIE_EXTERNAL_VECTORS"], !path.isEmpty {
+            let url = URL(fileURLWithPath: path, relativeTo: packageRoot).standardizedFileURL
+            return url
+        }
+        let sibling = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors/external")
+        return FileManager.default.fileExists(atPath: sibling.path) ? sibling : nil
+    }()
+
+    /// Formats whose statements this verifier handles; the others arrive with issue #3.
+    static let formatsInScope: Set<String> = ["none", "packed", "fido-u2f"]
+
+    /// Whether a vector exercises only what this verifier supports. Registrations with an
+    /// unparsable or unknown format are in scope: rejecting them is our job.
+    static func inScope(_ vector: Vector) -> Bool {
+        if let alg = vector.algorithm, alg.hasPrefix("ML-DSA") { return false }
+        if vector.ceremony == "registration", let format = vector.format {
+            let known = ["none", "packed", "fido-u2f", "tpm", "android-key", "android-safetynet", "apple", "compound"]
+            return formatsInScope.contains(format) || !known.contains(format)
+        }
+        return true
+    }
+}
+
+@Suite(.enabled(if: ExternalCorpus.location != nil, "set MIE_EXTERNAL_VECTORS to the external corpus"))
+struct InteropSuiteTests {
+    struct Row {
+        var matched = 0, mismatched = 0, outOfScope = 0, outOfScopeAgreeing = 0
+    }
+
+    @Test func everyInScopeVectorMatchesItsExpectedVerdict() throws {
+        let directory = try #require(ExternalCorpus.location)
+        let vectors = VectorCorpus.load(directory)
+        try #require(!vectors.isEmpty, "no vectors.jsonl under \(directory.path)")
+        let runner = VectorRunner(anchors: VectorCorpus.anchors(directory))
+        var rows: [String: Row] = [:]
+        var mismatches: [String] = []
+        for vector in vectors {
+            let (verdict, message) = runner.run(vector)
+            let agrees = ExternalReasons.matches(verdict, expected: vector.expected)
+            if ExternalCorpus.inScope(vector) {
+                if agrees {
+                    rows[vector.folder, default: Row()].matched += 1
+                } else {
+                    rows[vector.folder, default: Row()].mismatched += 1
+                    mismatches.append("\(vector.id): expected \(vector.expected), got \(verdict) (\(message))")
+                }
+            } else {
+                rows[vector.folder, default: Row()].outOfScope += 1
+                if agrees { rows[vector.folder, default: Row()].outOfScopeAgreeing += 1 }
+            }
+        }
+        print(Self.table(rows))
+        for line in mismatches { print("MISMATCH \(line)") }
+        #expect(mismatches.isEmpty, "\(mismatches.count) in-scope mismatches")
+        #expect(rows.values.reduce(0) { $0 + $1.matched } > 100)
+    }
+
+    static func table(_ rows: [String: Row]) -> String {
+        var lines = ["interop  folder            matched  mismatched  out-of-scope (agreeing)"]
+        var total = Row()
+        for (folder, row) in rows.sorted(by: { $0.key < $1.key }) {
+            lines.append(format(folder, row))
+            total.matched += row.matched
+            total.mismatched += row.mismatched
+            total.outOfScope += row.outOfScope
+            total.outOfScopeAgreeing += row.outOfScopeAgreeing
+        }
+        lines.append(format("total", total))
+        return lines.joined(separator: "\n")
+    }
+
+    private static func format(_ folder: String, _ row: Row) -> String {
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        return "interop  " + pad(folder, 18) + pad(String(row.matched), 9) + pad(String(row.mismatched), 12)
+            + "\(row.outOfScope) (\(row.outOfScopeAgreeing))"
+    }
+}

@@ -1,0 +1,248 @@
+import AuthenticatorVerification
+import CBORDecoding
+import Foundation
+import SignatureVerification
+import Testing
+
+/// The package's root folder, found from this file's location.
+let packageRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// One test vector in the corpus schema (external corpus README; TestVectors/README.md).
+struct Vector: Sendable, CustomTestStringConvertible {
+    let folder: String
+    let fields: [String: JSONField]
+
+    var id: String { fields["id"]?.string ?? "?" }
+    var testDescription: String { id }
+    var ceremony: String { fields["ceremony"]?.string ?? "" }
+    var format: String? { fields["fmt"]?.string }
+    var algorithm: String? { fields["alg"]?.string }
+    var expected: String { fields["expected"]?.string ?? "" }
+
+    func bytes(_ key: String) -> [UInt8]? {
+        fields[key]?.string.flatMap(Base64URL.decode)
+    }
+
+    var policyFields: [String: JSONField] { fields["policy"]?.object ?? [:] }
+}
+
+/// A JSON value kept as a Sendable enum.
+enum JSONField: Sendable {
+    case string(String), number(Double), bool(Bool), array([JSONField]), object([String: JSONField]), null
+
+    init(_ any: Any) {
+        switch any {
+        case let b as Bool where type(of: any) == Bool.self: self = .bool(b)
+        case let s as String: self = .string(s)
+        case let n as NSNumber:
+            self = String(cString: n.objCType) == "c" ? .bool(n.boolValue) : .number(n.doubleValue)
+        case let a as [Any]: self = .array(a.map(JSONField.init))
+        case let o as [String: Any]: self = .object(o.mapValues(JSONField.init))
+        default: self = .null
+        }
+    }
+
+    var string: String? { if case .string(let s) = self { s } else { nil } }
+    var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
+    var object: [String: JSONField]? { if case .object(let o) = self { o } else { nil } }
+    var array: [JSONField]? { if case .array(let a) = self { a } else { nil } }
+    var integer: Int64? {
+        switch self {
+        case .number(let n): Int64(exactly: n)
+        case .string(let s): Int64(s)
+        default: nil
+        }
+    }
+}
+
+enum VectorCorpus {
+    /// Every vector of every `vectors.jsonl` below `directory`, sorted by folder and id.
+    static func load(_ directory: URL) -> [Vector] {
+        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return [] }
+        var vectors: [Vector] = []
+        for case let url as URL in enumerator where url.lastPathComponent == "vectors.jsonl" {
+            let folder = url.deletingLastPathComponent().lastPathComponent
+            guard let text = try? String(contentsOf: url, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n") where !line.isEmpty {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+                vectors.append(Vector(folder: folder, fields: object.mapValues(JSONField.init)))
+            }
+        }
+        return vectors.sorted { ($0.folder, $0.id) < ($1.folder, $1.id) }
+    }
+
+    /// `trust_anchors.json` of each folder below `directory`, by folder then name.
+    static func anchors(_ directory: URL) -> [String: [String: Certificate]] {
+        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return [:] }
+        var result: [String: [String: Certificate]] = [:]
+        for case let url as URL in enumerator where url.lastPathComponent == "trust_anchors.json" {
+            let folder = url.deletingLastPathComponent().lastPathComponent
+            guard let data = try? Data(contentsOf: url),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Any]]
+            else { continue }
+            for (name, entry) in object {
+                if let text = entry["der_b64url"] as? String, let der = Base64URL.decode(text), let cert = try? Certificate(der: der) {
+                    result[folder, default: [:]][name] = cert
+                }
+            }
+        }
+        return result
+    }
+}
+
+/// Replays a vector through the core and says what the core decided.
+struct VectorRunner: Sendable {
+    let anchors: [String: [String: Certificate]]
+
+    enum Verdict: Equatable, CustomStringConvertible {
+        case valid
+        case invalid(FailureCode)
+
+        var description: String {
+            switch self {
+            case .valid: "valid"
+            case .invalid(let code): "invalid:\(code.rawValue)"
+            }
+        }
+    }
+
+    func run(_ vector: Vector) -> (Verdict, String) {
+        do {
+            try verify(vector)
+            return (.valid, "")
+        } catch let failure as VerificationFailure {
+            return (.invalid(failure.code), failure.message)
+        } catch {
+            return (.invalid(.internalError), "\(error)")
+        }
+    }
+
+    /// The relying-party policy a vector assumes, from its `policy` member. Attestation must be
+    /// trusted when the vector names an anchor, and is reported otherwise. Two named profiles
+    /// stand for the RPs the external corpus was produced under (docs/interop.md):
+    /// - "library defaults": external vectors state verdicts under their libraries' default
+    ///   algorithm lists, which include RS1; without `allowed_algs` they run with every
+    ///   supported algorithm. Our own default refuses RS1 credentials.
+    /// - "W3C test-vector RP": the spec's vectors come from an RP that embeds itself
+    ///   cross-origin: cross-origin allowed, the vector's topOrigin listed.
+    /// - "py_webauthn RP": py_webauthn enforces Level 2's token binding rule.
+    func policy(for vector: Vector) -> VerificationPolicy {
+        let fields = vector.policyFields
+        var policy = VerificationPolicy.strict
+        policy.attestation = vector.fields["trust_anchor"] != nil ? .trusted : .any
+        if vector.folder != "generated" {
+            policy.allowedAlgorithms = Set(COSEAlgorithm.allCases.filter(\.isSupported))
+        }
+        if let attestation = fields["attestation"]?.string, let value = VerificationPolicy.AttestationRequirement(rawValue: attestation) {
+            policy.attestation = value
+        }
+        if let algs = fields["allowed_algs"]?.array {
+            policy.allowedAlgorithms = Set(algs.compactMap { $0.integer.flatMap(COSEAlgorithm.init(rawValue:)) })
+        }
+        if let sha1 = fields["allow_sha1_attestation"]?.bool { policy.allowsSHA1AttestationSignatures = sha1 }
+        if let cross = fields["allow_cross_origin"]?.bool { policy.allowsCrossOrigin = cross }
+        if let tops = fields["top_origins"]?.array { policy.allowedTopOrigins = tops.compactMap(\.string) }
+        if vector.folder == "py_webauthn" {
+            policy.enforcesLevel2TokenBinding = true
+        }
+        if vector.folder == "w3c-spec" {
+            policy.allowsCrossOrigin = true
+            policy.allowedTopOrigins = vector.fields["top_origin"]?.string.map { [$0] } ?? []
+        }
+        return policy
+    }
+
+    func expectation(for vector: Vector) -> CeremonyExpectation {
+        let origins = vector.fields["expected_origins"]?.array?.compactMap(\.string) ?? [vector.fields["origin"]?.string ?? ""]
+        let required = vector.fields["require_user_verification"]?.bool ?? vector.policyFields["require_user_verification"]?.bool
+        return CeremonyExpectation(
+            challenge: vector.bytes("challenge_b64url") ?? [], origins: origins, rpID: vector.fields["rp_id"]?.string ?? "",
+            userVerification: required == true ? .required : .preferred)
+    }
+
+    func time(for vector: Vector) -> Date {
+        if let text = vector.fields["verification_time"]?.string, let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) {
+            return date
+        }
+        return Date()
+    }
+
+    func trust(for vector: Vector) -> FixedTrustAnchors {
+        guard let name = vector.fields["trust_anchor"]?.string, let cert = anchors[vector.folder]?[name] else { return .none }
+        return FixedTrustAnchors([cert])
+    }
+
+    private func verify(_ vector: Vector) throws {
+        let policy = policy(for: vector)
+        if vector.ceremony == "registration" {
+            let object = vector.bytes("attestation_object_b64url") ?? []
+            if vector.fields["statement_only"]?.bool == true {
+                let parsed = try AttestationObject.parse(object)
+                _ = try AttestationStatementVerifier.verify(
+                    parsed, clientDataHash: vector.bytes("client_data_hash_b64url") ?? [], policy: policy,
+                    trust: trust(for: vector), at: time(for: vector))
+                return
+            }
+            let rawID = vector.bytes("raw_id_b64url") ?? vector.bytes("credential_id_b64url")
+                ?? (try? AttestationObject.parse(object))?.authenticatorData.attestedCredentialData?.credentialID ?? []
+            let response = RegistrationResponse(
+                rawID: rawID, clientDataJSON: vector.bytes("client_data_json_b64url") ?? [], attestationObject: object)
+            _ = try RegistrationVerifier.verify(
+                response, expecting: expectation(for: vector), policy: policy, trust: trust(for: vector), at: time(for: vector))
+        } else {
+            let key = try CredentialPublicKey.decode(vector.bytes("credential_public_key_cose_b64url") ?? [])
+            let stored = StoredCredential(
+                id: vector.bytes("expected_credential_id_b64url"), publicKey: key,
+                signCount: UInt32(clamping: vector.fields["sign_count_before"]?.integer ?? 0),
+                backupEligible: vector.fields["backup_eligible_before"]?.bool,
+                userHandle: vector.bytes("expected_user_handle_b64url"))
+            let response = AssertionResponse(
+                rawID: vector.bytes("credential_id_b64url") ?? [], clientDataJSON: vector.bytes("client_data_json_b64url") ?? [],
+                authenticatorData: vector.bytes("authenticator_data_b64url") ?? [], signature: vector.bytes("signature_b64url") ?? [],
+                userHandle: vector.bytes("user_handle_b64url"))
+            _ = try AssertionVerifier.verify(response, expecting: expectation(for: vector), credential: stored, policy: policy)
+        }
+    }
+}
+
+/// How the external corpus names failures, and the codes of ours that mean the same.
+enum ExternalReasons {
+    static let codes: [String: Set<FailureCode>] = [
+        "challenge_mismatch": [.challengeMismatch],
+        "origin_mismatch": [.originMismatch],
+        "rp_id_hash_mismatch": [.rpIDMismatch],
+        "client_data_type": [.typeMismatch],
+        "cross_origin_not_allowed": [.crossOriginNotAllowed],
+        "user_not_present": [.userNotPresent],
+        "user_not_verified": [.userNotVerified],
+        "backup_state_without_eligibility": [.backupStateWithoutEligibility],
+        "sign_count_regression": [.signCountRegression],
+        "bad_signature": [.signatureInvalid],
+        // A self-attestation key that cannot be decoded cannot verify the statement either; we
+        // name the earlier fault (webauthn-rs's Solo V2 vector has a COSE key without x).
+        "bad_attestation_signature": [.attestationSignatureInvalid, .malformedCOSEKey],
+        "attestation_alg_mismatch": [.attestationAlgorithmMismatch],
+        "aaguid_extension_mismatch": [.aaguidMismatch],
+        "attestation_untrusted_chain": [.attestationChainUntrusted],
+        "attestation_statement_malformed": [.malformedAttestationStatement],
+        "unsupported_attestation_format": [.attestationFormatUnsupported],
+        "alg_not_allowed": [.algorithmNotAllowed],
+        "insecure_attestation_alg": [.algorithmNotAllowed],
+        // A broken attestation object: libraries differ on whether CBOR or structure is blamed.
+        "malformed_cbor": [.malformedCBOR, .malformedAttestationObject],
+        "malformed_authenticator_data": [.malformedAuthenticatorData, .malformedCBOR, .malformedCredentialID],
+        "malformed_cose_key": [.malformedCOSEKey],
+        "missing_attested_credential_data": [.missingAttestedCredentialData],
+        "token_binding_status_invalid": [.malformedClientData],
+    ]
+
+    /// Whether `verdict` is what `expected` (`valid`, `invalid:<reason>` or `invalid:<our code>`) asks.
+    static func matches(_ verdict: VectorRunner.Verdict, expected: String) -> Bool {
+        if expected == "valid" { return verdict == .valid }
+        guard expected.hasPrefix("invalid:"), case .invalid(let code) = verdict else { return false }
+        let reason = String(expected.dropFirst("invalid:".count))
+        if let ours = FailureCode(rawValue: reason) { return code == ours }
+        return codes[reason]?.contains(code) ?? false
+    }
+}

@@ -1,0 +1,37 @@
+import AuthenticatorVerification
+import CBORDecoding
+import Foundation
+
+/// The parsers under fuzzing. Each must return or throw its own error type for every input,
+/// never crash, hang or allocate without bound.
+enum FuzzTarget: String, CaseIterable {
+    case cbor
+    case authenticatorData = "authenticator-data"
+    case coseKey = "cose-key"
+    case attestationObject = "attestation-object"
+    case clientData = "client-data"
+
+    static let selected: FuzzTarget = {
+        let name = ProcessInfo.processInfo.environment["MIE_FUZZ_TARGET"] ?? "cbor"
+        return FuzzTarget(rawValue: name) ?? .cbor
+    }()
+
+    func run(_ bytes: [UInt8]) {
+        switch self {
+        case .cbor:
+            _ = try? CBORDecoder().decode(bytes)
+        case .authenticatorData:
+            _ = try? AuthenticatorData.parse(bytes)
+        case .coseKey:
+            _ = try? CredentialPublicKey.decode(bytes)
+        case .attestationObject:
+            // Parse, then run the statement verifiers over whatever parsed.
+            guard let object = try? AttestationObject.parse(bytes) else { return }
+            _ = try? AttestationStatementVerifier.verify(
+                object, clientDataHash: [UInt8](repeating: 0, count: 32), policy: .acceptUntrustedAttestationForTesting,
+                trust: FixedTrustAnchors.none, at: Date(timeIntervalSince1970: 1_800_000_000))
+        case .clientData:
+            _ = try? CollectedClientData.parse(bytes)
+        }
+    }
+}
