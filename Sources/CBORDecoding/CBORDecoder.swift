@@ -138,9 +138,15 @@ private struct ItemBuilder {
         stack.append(Frame(kind: kind, remaining: remaining, headerOffset: offset))
     }
 
-    private func slice(_ pointer: UnsafePointer<UInt8>?, _ length: Int, base: UnsafePointer<UInt8>) -> ArraySlice<UInt8> {
+    /// The input bytes a string callback pointed at. libcbor only reports a definite string
+    /// once all of it is in the buffer; the bounds are checked again all the same.
+    private func slice(_ pointer: UnsafePointer<UInt8>?, _ length: Int, base: UnsafePointer<UInt8>) throws(CBORDecodingError) -> ArraySlice<UInt8> {
         guard let pointer, length > 0 else { return input[input.startIndex..<input.startIndex] }
-        let start = input.startIndex + (pointer - base)
+        let offset = pointer - base
+        guard offset >= 0, offset <= input.count, length <= input.count - offset else {
+            throw CBORDecodingError(.lengthExceedsInput, at: max(0, offset))
+        }
+        let start = input.startIndex + offset
         return input[start..<(start + length)]
     }
 
@@ -152,11 +158,11 @@ private struct ItemBuilder {
             switch (top.kind, event) {
             case (.indefiniteBytes, .bytes(let p, let n)):
                 try countItem(at: offset)
-                stack[stack.count - 1].chunks.append(contentsOf: slice(p, n, base: base))
+                stack[stack.count - 1].chunks.append(contentsOf: try slice(p, n, base: base))
                 return
             case (.indefiniteText, .text(let p, let n)):
                 try countItem(at: offset)
-                stack[stack.count - 1].chunks.append(contentsOf: slice(p, n, base: base))
+                stack[stack.count - 1].chunks.append(contentsOf: try slice(p, n, base: base))
                 return
             case (.indefiniteBytes, .breakMark), (.indefiniteText, .breakMark):
                 break
@@ -178,10 +184,10 @@ private struct ItemBuilder {
             try complete(.negative(n), at: offset)
         case .bytes(let p, let n):
             try countItem(at: offset)
-            try complete(.bytes(slice(p, n, base: base)), at: offset)
+            try complete(.bytes(try slice(p, n, base: base)), at: offset)
         case .text(let p, let n):
             try countItem(at: offset)
-            guard let string = String(validating: slice(p, n, base: base), as: UTF8.self) else {
+            guard let string = String(validating: try slice(p, n, base: base), as: UTF8.self) else {
                 throw CBORDecodingError(.invalidUTF8, at: offset)
             }
             try complete(.text(string), at: offset)
@@ -193,12 +199,13 @@ private struct ItemBuilder {
             try open(.indefiniteText, remaining: nil, at: offset)
         case .arrayStart(let count):
             try countItem(at: offset)
-            // Every item takes at least one byte.
-            guard count <= bytesLeft else { throw CBORDecodingError(.lengthExceedsInput, at: offset) }
+            // Every item takes at least one byte. Counts arrive as size_t, imported as Int: a
+            // count above Int.max shows up negative.
+            guard count >= 0, count <= bytesLeft else { throw CBORDecodingError(.lengthExceedsInput, at: offset) }
             try open(.array, remaining: count, at: offset)
         case .mapStart(let count):
             try countItem(at: offset)
-            guard count <= bytesLeft / 2 else { throw CBORDecodingError(.lengthExceedsInput, at: offset) }
+            guard count >= 0, count <= bytesLeft / 2 else { throw CBORDecodingError(.lengthExceedsInput, at: offset) }
             try open(.map, remaining: count * 2, at: offset)
         case .indefiniteArrayStart:
             try countItem(at: offset)
