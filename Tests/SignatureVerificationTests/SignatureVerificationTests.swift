@@ -1,0 +1,197 @@
+import Foundation
+import SignatureVerification
+import Testing
+
+/// Reads generated vectors and anchors without the WebAuthn layer.
+enum Fixtures {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("TestVectors/generated")
+
+    static func base64url(_ text: String) -> [UInt8] {
+        var s = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while s.count % 4 != 0 { s += "=" }
+        return Array(Data(base64Encoded: s) ?? Data())
+    }
+
+    static func anchor(_ name: String) throws -> Certificate {
+        let data = try Data(contentsOf: root.appendingPathComponent("trust_anchors.json"))
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: String]])
+        return try Certificate(der: base64url(try #require(object[name]?["der_b64url"])))
+    }
+
+    /// The x5c of the packed ES256 registration, read from its CBOR by locating the DER
+    /// certificates (0x30 0x82 length) in the attestation object.
+    static func packedChain() throws -> [Certificate] {
+        let text = try String(contentsOf: root.appendingPathComponent("vectors.jsonl"), encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.contains("\"gen-reg-packed-x5c-ES256\"") })
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let bytes = base64url(try #require(object["attestation_object_b64url"] as? String))
+        var certificates: [Certificate] = []
+        var index = 0
+        while index + 4 < bytes.count {
+            if bytes[index] == 0x30, bytes[index + 1] == 0x82 {
+                let length = Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
+                if index + 4 + length <= bytes.count, let cert = try? Certificate(der: bytes[index..<(index + 4 + length)]) {
+                    certificates.append(cert)
+                    index += 4 + length
+                    continue
+                }
+            }
+            index += 1
+        }
+        return certificates
+    }
+}
+
+@Suite struct PublicKeyTests {
+    // A P-256 point: the generator G.
+    let gx: [UInt8] = Array(hex: "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296")
+    let gy: [UInt8] = Array(hex: "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5")
+
+    @Test func ecKeyFromCoordinates() throws {
+        let key = try PublicKey.ec(curve: .p256, x: gx, y: gy)
+        #expect(key.type == .ec(.p256))
+        #expect(key.subjectPublicKeyInfo.count == 91)
+        #expect(key.accepts(.ecdsa(.sha256)))
+        #expect(!key.accepts(.eddsa))
+    }
+
+    @Test func pointOffTheCurveIsRefused() {
+        var y = gy
+        y[31] ^= 1
+        #expect(throws: OpenSSLError.self) { try PublicKey.ec(curve: .p256, x: gx, y: y) }
+    }
+
+    @Test func coordinatesOfTheWrongLengthAreRefused() {
+        #expect(throws: OpenSSLError.self) { try PublicKey.ec(curve: .p256, x: gx.dropFirst(), y: gy) }
+        #expect(throws: OpenSSLError.self) { try PublicKey.ec(curve: .p384, x: gx, y: gy) }
+    }
+
+    @Test func rsaBoundsAreEnforced() {
+        let small = [UInt8](repeating: 0xFF, count: 64)  // 512 bits
+        #expect(throws: OpenSSLError.self) { try PublicKey.rsa(modulus: small, exponent: [0x01, 0x00, 0x01]) }
+        let huge = [UInt8](repeating: 0xFF, count: 1025)  // 8200 bits
+        #expect(throws: OpenSSLError.self) { try PublicKey.rsa(modulus: huge, exponent: [0x01, 0x00, 0x01]) }
+        let fine = [UInt8](repeating: 0xFF, count: 256)
+        #expect(throws: OpenSSLError.self) { try PublicKey.rsa(modulus: fine, exponent: [0x01, 0x00, 0x00]) }
+        #expect(throws: OpenSSLError.self) { try PublicKey.rsa(modulus: fine, exponent: [0x01]) }
+    }
+
+    @Test func edwardsKeyLengths() throws {
+        #expect(try PublicKey.edwards(curve: .ed25519, x: [UInt8](repeating: 0x11, count: 32)).type == .edwards(.ed25519))
+        #expect(throws: OpenSSLError.self) { try PublicKey.edwards(curve: .ed448, x: [UInt8](repeating: 0x11, count: 32)) }
+    }
+
+    @Test func wrongSchemeOrGarbageSignatureIsFalseNotACrash() throws {
+        let key = try PublicKey.ec(curve: .p256, x: gx, y: gy)
+        #expect(!key.isValidSignature([UInt8](), over: [1, 2, 3], scheme: .ecdsa(.sha256)))
+        #expect(!key.isValidSignature([0x30, 0x02, 0x00], over: [1, 2, 3], scheme: .ecdsa(.sha256)))
+        #expect(!key.isValidSignature([UInt8](repeating: 0, count: 64), over: [1], scheme: .rsaPSS(.sha256)))
+    }
+
+    @Test func subjectPublicKeyInfoRoundTrips() throws {
+        let key = try PublicKey.ec(curve: .p256, x: gx, y: gy)
+        let again = try PublicKey.subjectPublicKeyInfo(key.subjectPublicKeyInfo)
+        #expect(again.subjectPublicKeyInfo == key.subjectPublicKeyInfo)
+        #expect(throws: OpenSSLError.self) { try PublicKey.subjectPublicKeyInfo(key.subjectPublicKeyInfo + [0]) }
+    }
+
+    @Test func digestsMatchKnownAnswers() {
+        #expect(Digest.sha256([UInt8]("abc".utf8)) == Array(hex: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+        #expect(Digest.hash(.sha1, [UInt8]("abc".utf8)) == Array(hex: "a9993e364706816aba3e25717850c26c9cd0d89d"))
+    }
+}
+
+@Suite struct CertificateTests {
+    @Test func parsesTheGeneratedChain() throws {
+        let chain = try Fixtures.packedChain()
+        try #require(chain.count == 2)
+        let leaf = chain[0]
+        #expect(leaf.version == 3)
+        #expect(leaf.subject(.organizationalUnit) == ["Authenticator Attestation"])
+        #expect(leaf.subject(.country) == ["FR"])
+        #expect(!leaf.isCertificateAuthority)
+        #expect(chain[1].isCertificateAuthority)
+        let aaguid = try #require(leaf.extensionValue(oid: "1.3.6.1.4.1.45724.1.1.4"))
+        #expect(!aaguid.critical && aaguid.value.count == 18)
+        #expect(leaf.notBefore == Date(timeIntervalSince1970: 1_704_067_200))
+        #expect(leaf.signatureAlgorithmName == "ecdsa-with-SHA256")
+        #expect(!leaf.hasWeakSignatureAlgorithm)
+        #expect(try leaf.publicKey().type == .ec(.p256))
+    }
+
+    @Test func trailingBytesAndGarbageAreRefused() throws {
+        let leaf = try #require(try Fixtures.packedChain().first)
+        #expect(throws: OpenSSLError.self) { try Certificate(der: leaf.der + [0]) }
+        #expect(throws: OpenSSLError.self) { try Certificate(der: [0x30, 0x03, 0x02, 0x01, 0x01]) }
+        #expect(throws: OpenSSLError.self) { try Certificate(der: [UInt8]()) }
+        #expect(throws: OpenSSLError.self) { try Certificate(der: [UInt8](repeating: 0x30, count: Certificate.maximumSize + 1)) }
+    }
+
+    @Test func chainReachesItsRootAtAGivenTime() throws {
+        let chain = try Fixtures.packedChain()
+        let root = try Fixtures.anchor("mie-test-attestation-root")
+        let now = Date(timeIntervalSince1970: 1_795_000_000)  // 2026-11
+        let trusted = CertificateChainVerifier.verify(leaf: chain[0], intermediates: [chain[1]], anchors: [root], at: now)
+        #expect(trusted.isTrusted)
+        #expect(trusted.path.count == 3)
+        // The intermediate alone is an acceptable anchor (partial chain).
+        #expect(CertificateChainVerifier.verify(leaf: chain[0], intermediates: [], anchors: [chain[1]], at: now).isTrusted)
+    }
+
+    @Test func chainFailsOutsideValidityOrWithAnotherRoot() throws {
+        let chain = try Fixtures.packedChain()
+        let root = try Fixtures.anchor("mie-test-attestation-root")
+        let other = try Fixtures.anchor("mie-unrelated-root")
+        let now = Date(timeIntervalSince1970: 1_795_000_000)
+        let expired = CertificateChainVerifier.verify(
+            leaf: chain[0], intermediates: [chain[1]], anchors: [root], at: Date(timeIntervalSince1970: 2_400_000_000))
+        #expect(!expired.isTrusted)
+        #expect(expired.failure?.contains("expired") == true)
+        let early = CertificateChainVerifier.verify(
+            leaf: chain[0], intermediates: [chain[1]], anchors: [root], at: Date(timeIntervalSince1970: 1_600_000_000))
+        #expect(early.failure?.contains("not yet valid") == true)
+        #expect(!CertificateChainVerifier.verify(leaf: chain[0], intermediates: [chain[1]], anchors: [other], at: now).isTrusted)
+        #expect(!CertificateChainVerifier.verify(leaf: chain[0], intermediates: [], anchors: [root], at: now).isTrusted)
+        #expect(CertificateChainVerifier.verify(leaf: chain[0], intermediates: [chain[1]], anchors: [], at: now).failure == "no trust anchors")
+    }
+
+    @Test func pemWithSeveralCertificates() throws {
+        let chain = try Fixtures.packedChain()
+        let pem = chain.map { "-----BEGIN CERTIFICATE-----\n" + Data($0.der).base64EncodedString(options: .lineLength64Characters) + "\n-----END CERTIFICATE-----\n" }.joined()
+        let parsed = try Certificate.fromPEM(pem)
+        #expect(parsed.map(\.der) == chain.map(\.der))
+    }
+}
+
+@Suite struct PreparedKeyCacheTests {
+    @Test func decodesOnceAndStaysBounded() throws {
+        let cache = PreparedKeyCache<Int>(capacity: 4)
+        var decodes = 0
+        for round in 0..<3 {
+            for n in 0..<4 {
+                let value = cache.key(for: [UInt8(n)]) { bytes in
+                    decodes += 1
+                    return Int(bytes[0]) * 10
+                }
+                #expect(value == n * 10, "round \(round)")
+            }
+        }
+        #expect(decodes == 4)
+        for n in 4..<20 { _ = cache.key(for: [UInt8(n)]) { _ in 0 } }
+        #expect(cache.count <= 4)
+    }
+}
+
+extension Array where Element == UInt8 {
+    init(hex: String) {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2)
+            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
+            index = next
+        }
+        self = bytes
+    }
+}
