@@ -16,3 +16,5 @@
 static inline void mie_openssl_free(void *pointer) { OPENSSL_free(pointer); }
 // XN_FLAG_RFC2253 is a composite macro.
 static inline unsigned long mie_xn_flag_rfc2253(void) { return XN_FLAG_RFC2253; }
+// EVP_PKEY_PUBLIC_KEY is a composite selection macro.
+static inline int mie_evp_pkey_public_key_selection(void) { return EVP_PKEY_PUBLIC_KEY; }

@@ -16,6 +16,15 @@ public enum EllipticCurve: String, Sendable, CaseIterable {
         }
     }
 
+    var openSSLGroupName: String {
+        switch self {
+        case .p256: "prime256v1"
+        case .p384: "secp384r1"
+        case .p521: "secp521r1"
+        case .secp256k1: "secp256k1"
+        }
+    }
+
     var oid: [UInt8] {
         switch self {
         case .p256: ObjectIdentifierDER.prime256v1
@@ -81,13 +90,45 @@ public final class PublicKey: @unchecked Sendable {
 
     /// An ECDSA key from its affine coordinates (each exactly `curve.coordinateSize` bytes).
     /// OpenSSL rejects points that are not on the curve.
+    ///
+    /// Built with `EVP_PKEY_fromdata`: OpenSSL 3's DER decoder (`d2i_PUBKEY`) costs more than a
+    /// signature check, the parameter import a fraction of one.
     public static func ec(curve: EllipticCurve, x: some Collection<UInt8>, y: some Collection<UInt8>) throws(OpenSSLError) -> PublicKey {
         guard x.count == curve.coordinateSize, y.count == curve.coordinateSize else {
             throw OpenSSLError(.invalidKey, "\(curve.rawValue) coordinates must be \(curve.coordinateSize) bytes")
         }
-        let point: [UInt8] = [0x04] + x + y
+        var point: [UInt8] = [0x04]
+        point.reserveCapacity(1 + 2 * curve.coordinateSize)
+        point += x
+        point += y
+        let pkey: OpaquePointer? = curve.openSSLGroupName.withCString { group in
+            point.withUnsafeMutableBytes { pointBytes in
+                importKey(
+                    type: "EC",
+                    [
+                        OSSL_PARAM_construct_utf8_string(ParameterName.group, UnsafeMutablePointer(mutating: group), 0),
+                        OSSL_PARAM_construct_octet_string(ParameterName.publicKey, pointBytes.baseAddress, pointBytes.count),
+                    ])
+            }
+        }
+        guard let pkey else { throw OpenSSLError.fromQueue(.invalidKey, "OpenSSL rejected the \(curve.rawValue) point") }
         let spki = DER.sequence(DER.sequence(ObjectIdentifierDER.ecPublicKey, curve.oid), DER.bitString(point))
-        return try decode(spki, expecting: .ec(curve))
+        return PublicKey(pkey: pkey, type: .ec(curve), spki: spki)
+    }
+
+    /// `EVP_PKEY_fromdata` for a public key of `type` from parameters (end marker added here).
+    private static func importKey(type: String, _ parameters: [OSSL_PARAM]) -> OpaquePointer? {
+        guard let context = EVP_PKEY_CTX_new_from_name(nil, type, nil) else { return nil }
+        defer { EVP_PKEY_CTX_free(context) }
+        guard EVP_PKEY_fromdata_init(context) == 1 else { return nil }
+        var list = parameters
+        list.append(OSSL_PARAM_construct_end())
+        var pkey: OpaquePointer? = nil
+        let status = list.withUnsafeMutableBufferPointer { buffer in
+            EVP_PKEY_fromdata(context, &pkey, mie_evp_pkey_public_key_selection(), buffer.baseAddress)
+        }
+        guard status == 1, let pkey else { return nil }
+        return pkey
     }
 
     /// An EdDSA key from its encoded point.
@@ -95,8 +136,13 @@ public final class PublicKey: @unchecked Sendable {
         guard x.count == curve.keySize else {
             throw OpenSSLError(.invalidKey, "\(curve.rawValue) keys are \(curve.keySize) bytes")
         }
-        let spki = DER.sequence(DER.sequence(curve.oid), DER.bitString(x))
-        return try decode(spki, expecting: .edwards(curve))
+        let raw = Array(x)
+        let type = curve == .ed25519 ? EVP_PKEY_ED25519 : EVP_PKEY_ED448
+        guard let pkey = raw.withUnsafeBufferPointer({ EVP_PKEY_new_raw_public_key(type, nil, $0.baseAddress, $0.count) }) else {
+            throw OpenSSLError.fromQueue(.invalidKey, "OpenSSL rejected the \(curve.rawValue) key")
+        }
+        let spki = DER.sequence(DER.sequence(curve.oid), DER.bitString(raw))
+        return PublicKey(pkey: pkey, type: .edwards(curve), spki: spki)
     }
 
     /// An RSA key from its modulus and public exponent (big-endian magnitudes).
@@ -110,9 +156,23 @@ public final class PublicKey: @unchecked Sendable {
         guard !e.isEmpty, e.count <= 8, e.last! & 1 == 1, e != [1] else {
             throw OpenSSLError(.invalidKey, "RSA public exponent must be odd, greater than 1 and at most 64 bits")
         }
+        // OSSL_PARAM BIGNUMs are native-endian (little-endian here) unsigned magnitudes.
+        var nLittle = Array(n.reversed())
+        var eLittle = Array(e.reversed())
+        let pkey: OpaquePointer? = nLittle.withUnsafeMutableBufferPointer { nBuffer in
+            eLittle.withUnsafeMutableBufferPointer { eBuffer in
+                importKey(
+                    type: "RSA",
+                    [
+                        OSSL_PARAM_construct_BN(ParameterName.rsaModulus, nBuffer.baseAddress, nBuffer.count),
+                        OSSL_PARAM_construct_BN(ParameterName.rsaExponent, eBuffer.baseAddress, eBuffer.count),
+                    ])
+            }
+        }
+        guard let pkey else { throw OpenSSLError.fromQueue(.invalidKey, "OpenSSL rejected the RSA key") }
         let rsaKey = DER.sequence(DER.unsignedInteger(n), DER.unsignedInteger(e))
         let spki = DER.sequence(DER.sequence(ObjectIdentifierDER.rsaEncryption, DER.null), DER.bitString(rsaKey))
-        return try decode(spki, expecting: .rsa(modulusBits: bits))
+        return PublicKey(pkey: pkey, type: .rsa(modulusBits: bits), spki: spki)
     }
 
     /// A key from DER SubjectPublicKeyInfo (as found in certificates).
@@ -168,13 +228,6 @@ public final class PublicKey: @unchecked Sendable {
             }
             return pkey
         }
-    }
-
-    private static func decode(_ spki: [UInt8], expecting expected: KeyType) throws(OpenSSLError) -> PublicKey {
-        guard let pkey = parse(spki) else { throw OpenSSLError.fromQueue(.invalidKey, "OpenSSL rejected the key") }
-        let key = try adopt(pkey, spki: spki)
-        guard key.type == expected else { throw OpenSSLError(.invalidKey, "decoded key type differs from the requested one") }
-        return key
     }
 
     private static func encodeSubjectPublicKeyInfo(_ pkey: OpaquePointer) -> [UInt8] {
@@ -248,5 +301,18 @@ public final class PublicKey: @unchecked Sendable {
         }
         if result != 1 { ERR_clear_error() }
         return result == 1
+    }
+}
+
+/// OSSL_PARAM keeps a pointer to its key name, so names must outlive the call that builds the
+/// parameter: static string literals (NUL-terminated in the binary), not bridged Swift strings.
+private enum ParameterName {
+    static var group: UnsafePointer<CChar> { cString("group") }
+    static var publicKey: UnsafePointer<CChar> { cString("pub") }
+    static var rsaModulus: UnsafePointer<CChar> { cString("n") }
+    static var rsaExponent: UnsafePointer<CChar> { cString("e") }
+
+    private static func cString(_ literal: StaticString) -> UnsafePointer<CChar> {
+        UnsafeRawPointer(literal.utf8Start).assumingMemoryBound(to: CChar.self)
     }
 }
