@@ -1,11 +1,15 @@
 internal import COpenSSL
 import Foundation
+import Synchronization
 
 /// An X.509 certificate parsed by OpenSSL from DER. Immutable; safe to share.
 public final class Certificate: @unchecked Sendable {
     let x509: OpaquePointer
     /// The exact DER bytes received.
     public let der: [UInt8]
+    /// Decoded on first use: the key and the fingerprint are asked for on every verification.
+    private let decodedKey = Mutex<PublicKey?>(nil)
+    public let sha256Fingerprint: [UInt8]
 
     /// Certificates larger than this are refused before parsing.
     public static let maximumSize = 16 * 1024
@@ -18,7 +22,7 @@ public final class Certificate: @unchecked Sendable {
         let parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             guard let x509 = d2i_X509(nil, &cursor, buffer.count) else { return nil }
-            guard cursor == buffer.baseAddress! + buffer.count else {
+            guard let cursor, cursor == buffer.baseAddress.map({ $0 + buffer.count }) else {
                 X509_free(x509)
                 return nil
             }
@@ -27,6 +31,7 @@ public final class Certificate: @unchecked Sendable {
         guard let parsed else { throw OpenSSLError.fromQueue(.invalidCertificate, "unreadable X.509 DER") }
         self.x509 = parsed
         self.der = bytes
+        self.sha256Fingerprint = Digest.sha256(bytes)
     }
 
     /// Parses PEM text holding one or more certificates.
@@ -132,12 +137,25 @@ public final class Certificate: @unchecked Sendable {
         return Extension(critical: X509_EXTENSION_get_critical(ext) != 0, value: bytes)
     }
 
-    /// The certificate's public key.
+    /// The certificate's public key, decoded once.
     public func publicKey() throws(OpenSSLError) -> PublicKey {
+        if let key = decodedKey.withLock({ $0 }) { return key }
         guard let pkey = X509_get_pubkey(x509) else {
             throw OpenSSLError.fromQueue(.invalidKey, "certificate public key unreadable")
         }
-        return try PublicKey.adopt(pkey, spki: nil)
+        let key = try PublicKey.adopt(pkey, spki: subjectPublicKeyInfo())
+        decodedKey.withLock { $0 = key }
+        return key
+    }
+
+    /// The SubjectPublicKeyInfo as it stands in the certificate.
+    private func subjectPublicKeyInfo() -> [UInt8]? {
+        guard let info = X509_get_X509_PUBKEY(x509) else { return nil }
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_X509_PUBKEY(info, &out)
+        guard length > 0, let out else { return nil }
+        defer { mie_openssl_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
     }
 
     public var notBefore: Date? { date(X509_get0_notBefore(x509)) }
@@ -163,5 +181,4 @@ public final class Certificate: @unchecked Sendable {
         return name.contains("sha1") || name.contains("md5") || name.contains("md2")
     }
 
-    public var sha256Fingerprint: [UInt8] { Digest.sha256(der) }
 }

@@ -18,9 +18,19 @@ public enum CertificateChainVerifier {
     }
 
     public static func verify(
-        leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], at time: Date
+        leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], at time: Date,
+        cache: ChainVerificationCache? = nil
     ) -> Outcome {
         guard !anchors.isEmpty else { return Outcome(path: [], failure: "no trust anchors") }
+        guard let cache else { return build(leaf: leaf, intermediates: intermediates, anchors: anchors, at: time) }
+        let key = ChainVerificationCache.key(leaf: leaf, intermediates: intermediates, anchors: anchors)
+        if let path = cache.lookup(key, at: time) { return Outcome(path: path, failure: nil) }
+        let outcome = build(leaf: leaf, intermediates: intermediates, anchors: anchors, at: time)
+        if outcome.isTrusted { cache.store(key, path: outcome.path) }
+        return outcome
+    }
+
+    private static func build(leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], at time: Date) -> Outcome {
         guard let store = X509_STORE_new() else { return Outcome(path: [], failure: "out of memory") }
         defer { X509_STORE_free(store) }
         for anchor in anchors {

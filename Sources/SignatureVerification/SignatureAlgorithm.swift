@@ -71,7 +71,8 @@ public enum Digest {
                 EVP_Digest(input.baseAddress, input.count, out.baseAddress, &length, md, nil)
             }
         }
-        // EVP_Digest with a fetched digest and memory buffers only fails on allocation failure.
+        // EVP_Digest over memory with a fetched digest fails only when allocation fails, which no
+        // input can cause; continuing with a wrong digest would be worse than stopping.
         precondition(ok == 1 && Int(length) == algorithm.outputSize, "EVP_Digest failed")
         return output
     }

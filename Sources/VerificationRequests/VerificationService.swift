@@ -33,13 +33,13 @@ public struct VerificationOutcome: Sendable {
 /// its COSE key once.
 public final class VerificationService: Sendable {
     public let trust: any AttestationTrustSource
-    public let keyCache: PreparedKeyCache<CredentialPublicKey>
+    public let caches: VerificationCaches
     /// Largest request accepted, in bytes.
     public static let maximumRequestSize = 256 * 1024
 
-    public init(trust: any AttestationTrustSource = FixedTrustAnchors.none, keyCache: PreparedKeyCache<CredentialPublicKey> = PreparedKeyCache()) {
+    public init(trust: any AttestationTrustSource = FixedTrustAnchors.none, caches: VerificationCaches = VerificationCaches()) {
         self.trust = trust
-        self.keyCache = keyCache
+        self.caches = caches
     }
 
     public func verify(_ ceremony: Ceremony, requestJSON: Data, now: Date = Date()) -> VerificationOutcome {
@@ -62,17 +62,17 @@ public final class VerificationService: Sendable {
     public func verify(_ ceremony: Ceremony, request: VerificationRequest, now: Date = Date()) -> VerificationOutcome {
         do {
             let inputs = try RequestInputs(request, ceremony: ceremony, now: now)
-            switch ceremony {
-            case .registration:
+            switch inputs.response {
+            case .registration(let response):
                 let trust: any AttestationTrustSource =
                     inputs.anchors.isEmpty ? self.trust : CombinedTrustSource([self.trust, FixedTrustAnchors(inputs.anchors)])
                 let verified = try RegistrationVerifier.verify(
-                    inputs.registration!, expecting: inputs.expectation, policy: inputs.policy, trust: trust, at: inputs.time)
+                    response, expecting: inputs.expectation, policy: inputs.policy, trust: trust, at: inputs.time, caches: caches)
                 return VerificationOutcome(disposition: .verified, result: .registration(verified))
-            case .assertion:
+            case .assertion(let response):
                 let stored = try storedCredential(request)
                 let verified = try AssertionVerifier.verify(
-                    inputs.assertion!, expecting: inputs.expectation, credential: stored, policy: inputs.policy)
+                    response, expecting: inputs.expectation, credential: stored, policy: inputs.policy)
                 return VerificationOutcome(disposition: .verified, result: .assertion(verified))
             }
         } catch let error as RequestError {
@@ -91,7 +91,7 @@ public final class VerificationService: Sendable {
     private func storedCredential(_ request: VerificationRequest) throws -> StoredCredential {
         guard let json = request.expected.credential else { throw RequestError("expected.credential is required for an assertion") }
         let encoded = try RequestInputs.bytes(json.publicKey, "expected.credential.publicKey")
-        let key = try keyCache.credentialKey(for: encoded)
+        let key = try caches.credentialKey(for: encoded)
         return StoredCredential(
             id: try json.id.map { try RequestInputs.bytes($0, "expected.credential.id") }, publicKey: key,
             signCount: json.signCount, backupEligible: json.backupEligible,
@@ -122,21 +122,18 @@ public final class VerificationService: Sendable {
     }
 }
 
-extension PreparedKeyCache where Value == CredentialPublicKey {
-    /// A credential key decoded from COSE bytes, cached by those bytes.
-    func credentialKey(for encoded: [UInt8]) throws(VerificationFailure) -> CredentialPublicKey {
-        try key(for: encoded) { (bytes: [UInt8]) throws(VerificationFailure) in try CredentialPublicKey.decode(bytes) }
-    }
-}
-
 /// A request's fields turned into the core's types.
 struct RequestInputs {
     let expectation: CeremonyExpectation
     let policy: VerificationPolicy
     let time: Date
     let anchors: [Certificate]
-    let registration: RegistrationResponse?
-    let assertion: AssertionResponse?
+    let response: Response
+
+    enum Response {
+        case registration(RegistrationResponse)
+        case assertion(AssertionResponse)
+    }
 
     static func bytes(_ text: String, _ field: String) throws -> [UInt8] {
         guard let bytes = Base64URL.decode(text) else { throw RequestError("\(field) is not base64url") }
@@ -198,20 +195,20 @@ struct RequestInputs {
             guard let attestationObject = credential.response.attestationObject else {
                 throw RequestError("response.response.attestationObject is required for a registration")
             }
-            registration = RegistrationResponse(
-                rawID: rawID, clientDataJSON: clientDataJSON,
-                attestationObject: try Self.bytes(attestationObject, "response.response.attestationObject"))
-            assertion = nil
+            response = .registration(
+                RegistrationResponse(
+                    rawID: rawID, clientDataJSON: clientDataJSON,
+                    attestationObject: try Self.bytes(attestationObject, "response.response.attestationObject")))
         case .assertion:
             guard let authenticatorData = credential.response.authenticatorData, let signature = credential.response.signature else {
                 throw RequestError("response.response.authenticatorData and signature are required for an assertion")
             }
-            assertion = AssertionResponse(
-                rawID: rawID, clientDataJSON: clientDataJSON,
-                authenticatorData: try Self.bytes(authenticatorData, "response.response.authenticatorData"),
-                signature: try Self.bytes(signature, "response.response.signature"),
-                userHandle: try credential.response.userHandle.map { try Self.bytes($0, "response.response.userHandle") })
-            registration = nil
+            response = .assertion(
+                AssertionResponse(
+                    rawID: rawID, clientDataJSON: clientDataJSON,
+                    authenticatorData: try Self.bytes(authenticatorData, "response.response.authenticatorData"),
+                    signature: try Self.bytes(signature, "response.response.signature"),
+                    userHandle: try credential.response.userHandle.map { try Self.bytes($0, "response.response.userHandle") }))
         }
     }
 

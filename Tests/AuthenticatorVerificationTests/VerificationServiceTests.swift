@@ -40,7 +40,7 @@ import VerificationRequests
             #expect(json["signCount"] as? Int == 7)
             #expect(json["userVerified"] as? Bool == true)
         }
-        #expect(service.keyCache.count == 1)
+        #expect(service.caches.credentialKeys.count == 1)
     }
 
     @Test func withoutTheAnchorTheSameRegistrationIsUntrusted() throws {

@@ -96,6 +96,28 @@ enum Fixtures {
         #expect(throws: OpenSSLError.self) { try PublicKey.subjectPublicKeyInfo(key.subjectPublicKeyInfo + [0]) }
     }
 
+    /// The generated ES256 assertion verifies through both backends, and a flipped bit through
+    /// neither; the OpenSSL key of a P-256 credential is imported on that first request.
+    @Test func bothBackendsAgreeOnTheGeneratedAssertion() throws {
+        let text = try String(contentsOf: Fixtures.root.appendingPathComponent("vectors.jsonl"), encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.contains("\"gen-auth-ES256\"") })
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        func field(_ name: String) throws -> [UInt8] { Fixtures.base64url(try #require(object[name] as? String)) }
+        // COSE EC2 P-256 key: a5 01 02 03 26 20 01 21 58 20 <x> 22 58 20 <y>
+        let cose = try field("credential_public_key_cose_b64url")
+        let key = try PublicKey.ec(curve: .p256, x: cose[10..<42], y: cose[45..<77])
+        let message = try field("authenticator_data_b64url") + Digest.sha256(try field("client_data_json_b64url"))
+        let signature = try field("signature_b64url")
+        for backend in [SignatureBackend.fastest, .openSSL] {
+            #expect(key.isValidSignature(signature, over: message, scheme: .ecdsa(.sha256), backend: backend))
+            var bad = signature
+            bad[bad.count - 1] ^= 1
+            #expect(!key.isValidSignature(bad, over: message, scheme: .ecdsa(.sha256), backend: backend))
+        }
+        // Same key, another digest: only OpenSSL can do it.
+        #expect(!key.isValidSignature(signature, over: message, scheme: .ecdsa(.sha384)))
+    }
+
     @Test func digestsMatchKnownAnswers() {
         #expect(Digest.sha256([UInt8]("abc".utf8)) == Array(hex: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
         #expect(Digest.hash(.sha1, [UInt8]("abc".utf8)) == Array(hex: "a9993e364706816aba3e25717850c26c9cd0d89d"))
@@ -164,13 +186,13 @@ enum Fixtures {
     }
 }
 
-@Suite struct PreparedKeyCacheTests {
+@Suite struct DecodingCacheTests {
     @Test func decodesOnceAndStaysBounded() throws {
-        let cache = PreparedKeyCache<Int>(capacity: 4)
+        let cache = DecodingCache<Int>(capacity: 4)
         var decodes = 0
         for round in 0..<3 {
             for n in 0..<4 {
-                let value = cache.key(for: [UInt8(n)]) { bytes in
+                let value = cache.value(for: [UInt8(n)]) { bytes in
                     decodes += 1
                     return Int(bytes[0]) * 10
                 }
@@ -178,7 +200,7 @@ enum Fixtures {
             }
         }
         #expect(decodes == 4)
-        for n in 4..<20 { _ = cache.key(for: [UInt8(n)]) { _ in 0 } }
+        for n in 4..<20 { _ = cache.value(for: [UInt8(n)]) { _ in 0 } }
         #expect(cache.count <= 4)
     }
 }

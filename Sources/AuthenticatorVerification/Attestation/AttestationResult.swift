@@ -30,4 +30,5 @@ struct AttestationContext {
     let trust: any AttestationTrustSource
     let policy: VerificationPolicy
     let time: Double
+    let caches: VerificationCaches?
 }

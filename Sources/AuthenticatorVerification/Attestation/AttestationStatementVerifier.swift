@@ -25,7 +25,7 @@ public enum AttestationStatementVerifier {
     /// 21–24). Used by registration, and on its own for statement-only checks.
     public static func verify(
         _ object: AttestationObject, clientDataHash: [UInt8], policy: VerificationPolicy,
-        trust: any AttestationTrustSource, at time: Date
+        trust: any AttestationTrustSource, at time: Date, caches: VerificationCaches? = nil
     ) throws(VerificationFailure) -> AttestationResult {
         guard let credential = object.authenticatorData.attestedCredentialData else {
             throw VerificationFailure(.missingAttestedCredentialData, "authenticatorData of a registration has no attested credential data")
@@ -35,7 +35,7 @@ public enum AttestationStatementVerifier {
         }
         let context = AttestationContext(
             authenticatorData: object.authenticatorData, credential: credential, clientDataHash: clientDataHash,
-            trust: trust, policy: policy, time: time.timeIntervalSince1970)
+            trust: trust, policy: policy, time: time.timeIntervalSince1970, caches: caches)
         let result = try verifier.verify(object.statement, context)
         try enforce(policy, on: result)
         return result
@@ -60,7 +60,9 @@ public enum AttestationStatementVerifier {
     }
 
     /// Reads `x5c`: a non-empty array of DER certificates, leaf first.
-    static func certificates(_ statement: CBORMap, format: String) throws(VerificationFailure) -> [Certificate]? {
+    static func certificates(
+        _ statement: CBORMap, format: String, _ context: AttestationContext
+    ) throws(VerificationFailure) -> [Certificate]? {
         guard let value = statement[text: "x5c"] else { return nil }
         guard let items = value.array, !items.isEmpty else { throw malformed(format, "x5c must be a non-empty array") }
         guard items.count <= maximumCertificates else {
@@ -70,7 +72,11 @@ public enum AttestationStatementVerifier {
         for item in items {
             guard let der = item.bytes else { throw malformed(format, "x5c entries must be byte strings") }
             do {
-                certificates.append(try Certificate(der: der))
+                if let cache = context.caches?.certificates {
+                    certificates.append(try cache.value(for: Array(der)) { (bytes: [UInt8]) throws(OpenSSLError) in try Certificate(der: bytes) })
+                } else {
+                    certificates.append(try Certificate(der: der))
+                }
             } catch {
                 throw malformed(format, "x5c certificate: \(error.message)")
             }
@@ -90,7 +96,7 @@ public enum AttestationStatementVerifier {
         let anchors = context.trust.trustAnchors(aaguid: context.credential.aaguid, format: format)
         let outcome = CertificateChainVerifier.verify(
             leaf: certificates[0], intermediates: Array(certificates.dropFirst()), anchors: anchors,
-            at: Date(timeIntervalSince1970: context.time))
+            at: Date(timeIntervalSince1970: context.time), cache: context.caches?.chains)
         return AttestationResult(
             format: format, type: type, certificates: certificates, verifiedPath: outcome.path, untrustedReason: outcome.failure)
     }

@@ -9,7 +9,7 @@ struct FIDOU2FAttestation: AttestationFormatVerifier {
     func verify(_ statement: CBORMap, _ context: AttestationContext) throws(VerificationFailure) -> AttestationResult {
         typealias Shared = AttestationStatementVerifier
         let signature = try Shared.signature(statement, format: Self.format)
-        guard let certificates = try Shared.certificates(statement, format: Self.format) else {
+        guard let certificates = try Shared.certificates(statement, format: Self.format, context) else {
             throw Shared.malformed(Self.format, "x5c is required")
         }
         guard certificates.count == 1 else { throw Shared.malformed(Self.format, "x5c must hold exactly one certificate") }

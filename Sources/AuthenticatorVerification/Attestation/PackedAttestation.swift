@@ -17,7 +17,7 @@ struct PackedAttestation: AttestationFormatVerifier {
         }
         let signed = context.authenticatorData.bytes
 
-        guard let certificates = try Shared.certificates(statement, format: Self.format) else {
+        guard let certificates = try Shared.certificates(statement, format: Self.format, context) else {
             // Self attestation: signed by the credential key itself, with its algorithm.
             let credentialKey = context.credential.credentialPublicKey
             guard algorithm == credentialKey.algorithm else {

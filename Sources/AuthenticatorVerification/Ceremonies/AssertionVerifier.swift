@@ -22,7 +22,7 @@ public struct AssertionResponse: Sendable {
 public struct StoredCredential: Sendable {
     /// The credential ID; nil skips the check (the caller already looked it up by ID).
     public var id: [UInt8]?
-    /// The decoded key; decode it once and keep it (see `PreparedKeyCache`).
+    /// The decoded key; decode it once and keep it (see `DecodingCache`).
     public var publicKey: CredentialPublicKey
     public var signCount: UInt32
     /// The BE flag seen at registration; nil when unknown.

@@ -29,11 +29,12 @@ public struct VerifiedRegistration: Sendable {
 }
 
 /// Registration ceremony verification (WebAuthn L3 §7.1). Pure: the time, trust anchors and
-/// policy are inputs.
+/// policy are inputs; `caches` only saves work.
 public enum RegistrationVerifier {
     public static func verify(
         _ response: RegistrationResponse, expecting expectation: CeremonyExpectation,
-        policy: VerificationPolicy = .strict, trust: any AttestationTrustSource, at time: Date
+        policy: VerificationPolicy = .strict, trust: any AttestationTrustSource, at time: Date,
+        caches: VerificationCaches? = nil
     ) throws(VerificationFailure) -> VerifiedRegistration {
         let clientData = try CollectedClientData.parse(response.clientDataJSON)
         try CeremonyChecks.checkType(clientData, is: "webauthn.create")
@@ -53,7 +54,7 @@ public enum RegistrationVerifier {
         try CeremonyChecks.checkAlgorithm(credential.credentialPublicKey.algorithm, policy)
 
         let attestation = try AttestationStatementVerifier.verify(
-            object, clientDataHash: clientDataHash, policy: policy, trust: trust, at: time)
+            object, clientDataHash: clientDataHash, policy: policy, trust: trust, at: time, caches: caches)
         return VerifiedRegistration(
             credentialID: credential.credentialID, publicKey: credential.credentialPublicKey,
             signCount: authenticatorData.signCount, aaguid: credential.aaguid, flags: authenticatorData.flags,

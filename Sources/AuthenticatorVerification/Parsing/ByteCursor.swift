@@ -30,7 +30,8 @@ struct ByteCursor {
     }
 
     mutating func readUInt8(_ what: String) throws(VerificationFailure) -> UInt8 {
-        try read(1, what).first!
+        let byte = try read(1, what)
+        return byte[byte.startIndex]
     }
 
     mutating func readUInt16(_ what: String) throws(VerificationFailure) -> UInt16 {

@@ -46,7 +46,9 @@ struct ClientDataParser {
     private mutating func parseDocument() throws(VerificationFailure) -> CollectedClientData {
         // A UTF-8 byte order mark is not part of the JSON text the client produced.
         var members = CollectedClientData.Members()
-        var seen = Set<String>()
+        // A handful of members: a linear scan beats hashing every name.
+        var seen: [String] = []
+        seen.reserveCapacity(8)
         try expect(UInt8(ascii: "{"))
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -55,7 +57,8 @@ struct ClientDataParser {
             while true {
                 skipWhitespace()
                 let name = try parseString()
-                guard seen.insert(name).inserted else { throw fail("duplicate member \"\(name)\"") }
+                guard !seen.contains(name) else { throw fail("duplicate member \"\(name)\"") }
+                seen.append(name)
                 try expect(UInt8(ascii: ":"))
                 skipWhitespace()
                 switch name {

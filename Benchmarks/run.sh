@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Benchmarks, one core each, side by side with py_webauthn on the same generated inputs.
+#   Benchmarks/run.sh [SECONDS_PER_CASE]      (default 3)
+# Prints mie-bench's table, py_webauthn's, the ratios, and the CLI's --jsonl throughput on all
+# cores. Results land in Benchmarks/results/ (not committed).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+seconds=${1:-3}
+out="$here/results"
+mkdir -p "$out"
+cd "$root"
+
+echo "== building (release)"
+swift build -c release --package-path "$here" >"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+swift build -c release --product mie-verifier >>"$out/build.log" 2>&1 || { tail -30 "$out/build.log"; exit 1; }
+interposer="$here/.build/release/libMallocInterposerSwift.so"
+
+echo "== mie-bench"
+LD_PRELOAD="$interposer" taskset -c 0 "$here/.build/release/mie-bench" --seconds "$seconds" --json "$out/mie.json"
+
+echo
+echo "== py_webauthn"
+if [ ! -x "$here/.venv/bin/python" ]; then python3 -m venv "$here/.venv"; fi
+"$here/.venv/bin/pip" install -q "webauthn==3.0.1"
+taskset -c 0 "$here/.venv/bin/python" "$here/py_webauthn_bench.py" --seconds "$seconds" --json "$out/py_webauthn.json"
+
+echo
+echo "== ratios (mie-verifier / py_webauthn, one core each)"
+python3 - "$out/mie.json" "$out/py_webauthn.json" <<'PY'
+import json, sys
+mie = {m["name"]: m["opsPerSecond"] for m in json.load(open(sys.argv[1]))}
+py = json.load(open(sys.argv[2]))
+targets = {"assertion-es256-prepared-key": 2.5, "registration-packed-x5c-es256": 4.0,
+           "registration-packed-x5c-es256-cold": None, "registration-none-es256": 4.0}
+for name, target in targets.items():
+    key = name if name in py else name.replace("-cold", "")
+    ratio = mie[name] / py[key]
+    goal = f"(target >= {target})" if target else "(no caches: every chain built afresh)"
+    print(f"{name:<40} {mie[name]:>9.0f} vs {py[key]:>7.0f} ops/s   {ratio:5.2f}x  {goal}")
+PY
+
+echo
+echo "== CLI: mie-verifier verify assertion --jsonl, all cores, 20000 requests"
+python3 - "$root/TestVectors/samples/assertion-es256.json" "$out/assertions.jsonl" <<'PY'
+import json, sys
+line = json.dumps(json.load(open(sys.argv[1])), separators=(",", ":"))
+open(sys.argv[2], "w").write((line + "\n") * 20000)
+PY
+start=$(date +%s.%N)
+"$root/.build/release/mie-verifier" verify assertion --jsonl --request "$out/assertions.jsonl" >"$out/assertions.out"
+end=$(date +%s.%N)
+verified=$(grep -c '"verified":true' "$out/assertions.out")
+python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'{int(sys.argv[3])} verified in {s:.2f} s: {int(sys.argv[3])/s:.0f} requests/s (JSON in and out, $(nproc) cores)')" "$start" "$end" "$verified"

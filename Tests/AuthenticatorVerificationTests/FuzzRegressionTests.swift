@@ -1,0 +1,54 @@
+import AuthenticatorVerification
+import CBORDecoding
+import Foundation
+import Testing
+
+/// Inputs that once crashed a parser (TestVectors/fuzz-regressions/<target>/) are replayed
+/// through the same parser: each must now be rejected with its layer's error.
+@Suite struct FuzzRegressionTests {
+    struct Input: Sendable, CustomTestStringConvertible {
+        let target: String
+        let name: String
+        let bytes: [UInt8]
+        var testDescription: String { "\(target)/\(name)" }
+    }
+
+    static let inputs: [Input] = {
+        let root = packageRoot.appendingPathComponent("TestVectors/fuzz-regressions")
+        let targets = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        return targets.sorted().flatMap { target in
+            let folder = root.appendingPathComponent(target)
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            return files.sorted().compactMap { name in
+                (try? Data(contentsOf: folder.appendingPathComponent(name))).map { Input(target: target, name: name, bytes: Array($0)) }
+            }
+        }
+    }()
+
+    @Test func regressionsArePresent() {
+        #expect(!Self.inputs.isEmpty)
+    }
+
+    @Test(arguments: inputs)
+    func inputIsRejectedCleanly(_ input: Input) {
+        switch input.target {
+        case "cbor":
+            #expect(throws: CBORDecodingError.self) { try CBORDecoder().decode(input.bytes) }
+        case "authenticator-data":
+            #expect(throws: VerificationFailure.self) { try AuthenticatorData.parse(input.bytes) }
+        case "cose-key":
+            #expect(throws: VerificationFailure.self) { try CredentialPublicKey.decode(input.bytes) }
+        case "attestation-object":
+            #expect(throws: VerificationFailure.self) {
+                let object = try AttestationObject.parse(input.bytes)
+                _ = try AttestationStatementVerifier.verify(
+                    object, clientDataHash: [UInt8](repeating: 0, count: 32), policy: .acceptUntrustedAttestationForTesting,
+                    trust: FixedTrustAnchors.none, at: Date(timeIntervalSince1970: 1_800_000_000))
+            }
+        case "client-data":
+            #expect(throws: VerificationFailure.self) { try CollectedClientData.parse(input.bytes) }
+        default:
+            Issue.record("unknown fuzz target folder \(input.target)")
+        }
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env python3
+"""Writes libFuzzer seed corpora from TestVectors/ (one file per input, per target)."""
+import base64
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+
+def b64(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def main(root: str, here: str) -> None:
+    vectors = [json.loads(line) for line in open(Path(root) / "TestVectors/generated/vectors.jsonl")]
+    cbor_cases = [json.loads(line) for line in open(Path(root) / "TestVectors/generated/cbor.jsonl")]
+    seeds = {name: [] for name in ("cbor", "authenticator-data", "cose-key", "attestation-object", "client-data")}
+    for v in vectors:
+        if v.get("attestation_object_b64url"):
+            seeds["attestation-object"].append(b64(v["attestation_object_b64url"]))
+            seeds["cbor"].append(b64(v["attestation_object_b64url"]))
+        if v.get("authenticator_data_b64url"):
+            seeds["authenticator-data"].append(b64(v["authenticator_data_b64url"]))
+        if v.get("credential_public_key_cose_b64url"):
+            seeds["cose-key"].append(b64(v["credential_public_key_cose_b64url"]))
+        if v.get("client_data_json_b64url"):
+            seeds["client-data"].append(b64(v["client_data_json_b64url"]))
+    seeds["cbor"] += [bytes.fromhex(c["hex"]) for c in cbor_cases]
+    for name, items in seeds.items():
+        folder = Path(here) / f"corpus-{name}"
+        folder.mkdir(exist_ok=True)
+        for item in items[:400]:
+            (folder / hashlib.sha1(item).hexdigest()).write_bytes(item)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
