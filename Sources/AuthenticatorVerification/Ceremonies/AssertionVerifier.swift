@@ -58,12 +58,7 @@ public enum AssertionVerifier {
     ) throws(VerificationFailure) -> VerifiedAssertion {
         try checkCredentialID(response, credential)
         try checkUserHandle(response, credential)
-        let clientData = try CollectedClientData.parse(response.clientDataJSON)
-        try CeremonyChecks.checkType(clientData, is: "webauthn.get")
-        try CeremonyChecks.checkChallenge(clientData, expectation.challenge)
-        try CeremonyChecks.checkOrigin(clientData, expectation.origins)
-        try CeremonyChecks.checkCrossOrigin(clientData, policy)
-        try CeremonyChecks.checkTokenBinding(clientData, policy)
+        _ = try CeremonyChecks.checkClientData(response.clientDataJSON, type: "webauthn.get", expectation, policy)
         let authenticatorData = try AuthenticatorData.parse(response.authenticatorData)
         try CeremonyChecks.checkRPIDHash(authenticatorData, expectation.rpID)
         try CeremonyChecks.checkUser(authenticatorData.flags, expectation.userVerification)

@@ -18,6 +18,20 @@ public struct CeremonyExpectation: Sendable {
 
 /// The steps both ceremonies share (WebAuthn L3 §7.1 and §7.2), one function each.
 enum CeremonyChecks {
+    /// §7.1 steps 5–10 / §7.2 steps 9–14: parse clientDataJSON and check what the client
+    /// reports against the relying party's expectation and policy.
+    static func checkClientData(
+        _ json: [UInt8], type: String, _ expectation: CeremonyExpectation, _ policy: VerificationPolicy
+    ) throws(VerificationFailure) -> CollectedClientData {
+        let clientData = try CollectedClientData.parse(json)
+        try checkType(clientData, is: type)
+        try checkChallenge(clientData, expectation.challenge)
+        try checkOrigin(clientData, expectation.origins)
+        try checkCrossOrigin(clientData, policy)
+        try checkTokenBinding(clientData, policy)
+        return clientData
+    }
+
     /// §7.1 step 7 / §7.2 step 11: `type`.
     static func checkType(_ clientData: CollectedClientData, is expected: String) throws(VerificationFailure) {
         guard clientData.type == expected else {

@@ -36,12 +36,7 @@ public enum RegistrationVerifier {
         policy: VerificationPolicy = .strict, trust: any AttestationTrustSource, at time: Date,
         caches: VerificationCaches? = nil
     ) throws(VerificationFailure) -> VerifiedRegistration {
-        let clientData = try CollectedClientData.parse(response.clientDataJSON)
-        try CeremonyChecks.checkType(clientData, is: "webauthn.create")
-        try CeremonyChecks.checkChallenge(clientData, expectation.challenge)
-        try CeremonyChecks.checkOrigin(clientData, expectation.origins)
-        try CeremonyChecks.checkCrossOrigin(clientData, policy)
-        try CeremonyChecks.checkTokenBinding(clientData, policy)
+        let clientData = try CeremonyChecks.checkClientData(response.clientDataJSON, type: "webauthn.create", expectation, policy)
         let clientDataHash = Digest.sha256(response.clientDataJSON)
 
         let object = try AttestationObject.parse(response.attestationObject)
