@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // P-256 ECDSA verification only: BoringSSL's is 1.27x OpenSSL 3.0's here (Benchmarks/).
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // DER inside X.509 extensions (Android KeyDescription, Apple nonce, TPM names).
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
     ],
     targets: [
         // System libraries: a module map and one-line shims, nothing else.
@@ -32,7 +34,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "AuthenticatorVerification",
-            dependencies: ["CBORDecoding", "SignatureVerification"],
+            dependencies: ["CBORDecoding", "SignatureVerification", .product(name: "SwiftASN1", package: "swift-asn1")],
             swiftSettings: strict),
         .target(
             name: "VerificationRequests",

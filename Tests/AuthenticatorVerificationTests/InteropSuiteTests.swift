@@ -16,7 +16,7 @@ enum ExternalCorpus {
     }()
 
     /// Formats whose statements this verifier handles; the others arrive with issue #3.
-    static let formatsInScope: Set<String> = ["none", "packed", "fido-u2f"]
+    static let formatsInScope: Set<String> = ["none", "packed", "fido-u2f", "tpm"]
 
     /// Whether a vector exercises only what this verifier supports. Registrations with an
     /// unparsable or unknown format are in scope: rejecting them is our job.

@@ -18,6 +18,25 @@ public struct AttestationResult: Sendable {
     public let verifiedPath: [Certificate]
     /// Why no trusted path was found (nil when trusted or when there was nothing to chain).
     public let untrustedReason: String?
+    /// What the statement said about the authenticator (TPM manufacturer, Android security
+    /// level, …), by dotted name.
+    public var properties: [String: String] = [:]
+    /// Things a relying party should know although the statement verified (a deprecated
+    /// format, an unknown TPM manufacturer, a SHA-1 signature).
+    public var warnings: [String] = []
+    /// Sub-statements of a compound attestation, in order.
+    public var components: [AttestationResult] = []
+
+    init(
+        format: String, type: AttestationType, certificates: [Certificate], verifiedPath: [Certificate],
+        untrustedReason: String?
+    ) {
+        self.format = format
+        self.type = type
+        self.certificates = certificates
+        self.verifiedPath = verifiedPath
+        self.untrustedReason = untrustedReason
+    }
 
     public var isTrusted: Bool { !verifiedPath.isEmpty && untrustedReason == nil }
 }

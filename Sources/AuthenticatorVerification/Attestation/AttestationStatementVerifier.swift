@@ -17,6 +17,7 @@ public enum AttestationStatementVerifier {
         NoneAttestation.format: NoneAttestation(),
         PackedAttestation.format: PackedAttestation(),
         FIDOU2FAttestation.format: FIDOU2FAttestation(),
+        TPMAttestation.format: TPMAttestation(),
     ]
 
     public static var supportedFormats: [String] { verifiers.keys.sorted() }
@@ -99,6 +100,13 @@ public enum AttestationStatementVerifier {
             at: Date(timeIntervalSince1970: context.time), cache: context.caches?.chains)
         return AttestationResult(
             format: format, type: type, certificates: certificates, verifiedPath: outcome.path, untrustedReason: outcome.failure)
+    }
+
+    /// SHA-1 attestation signatures only under a policy that names them.
+    static func checkSHA1(_ algorithm: COSEAlgorithm, _ context: AttestationContext, format: String) throws(VerificationFailure) {
+        if algorithm == .rs1, !context.policy.allowsSHA1AttestationSignatures {
+            throw VerificationFailure(.algorithmNotAllowed, "\(format): SHA-1 attestation signatures are refused unless the policy allows them")
+        }
     }
 
     /// id-fido-gen-ce-aaguid (1.3.6.1.4.1.45724.1.1.4): when present it must be non-critical and

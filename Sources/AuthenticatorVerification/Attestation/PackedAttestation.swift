@@ -38,7 +38,7 @@ struct PackedAttestation: AttestationFormatVerifier {
         } catch {
             throw VerificationFailure(.attestationCertificateInvalid, "packed attestation certificate key: \(error.message)")
         }
-        try checkSHA1(algorithm, context)
+        try AttestationStatementVerifier.checkSHA1(algorithm, context, format: Self.format)
         guard leafKey.accepts(scheme) else {
             throw VerificationFailure(.attestationAlgorithmMismatch, "packed alg \(algorithm.name) does not fit the certificate's key")
         }
@@ -47,12 +47,6 @@ struct PackedAttestation: AttestationFormatVerifier {
         }
         try checkCertificateRequirements(leaf, aaguid: context.credential.aaguid)
         return Shared.evaluateTrust(format: Self.format, type: .basic, certificates: certificates, context)
-    }
-
-    private func checkSHA1(_ algorithm: COSEAlgorithm, _ context: AttestationContext) throws(VerificationFailure) {
-        if algorithm == .rs1, !context.policy.allowsSHA1AttestationSignatures {
-            throw VerificationFailure(.algorithmNotAllowed, "SHA-1 attestation signatures are refused unless the policy allows them")
-        }
     }
 
     /// §8.2.1 packed attestation statement certificate requirements.

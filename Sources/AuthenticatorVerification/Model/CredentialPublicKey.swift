@@ -4,9 +4,17 @@ import SignatureVerification
 /// A credential public key in COSE_Key form (RFC 9052 §7, RFC 9053), decoded into an OpenSSL
 /// key. `encoded` keeps the exact received bytes.
 public struct CredentialPublicKey: Sendable {
+    /// The key's own numbers, as the COSE_Key gave them.
+    public enum Parameters: Sendable, Equatable {
+        case ec2(EllipticCurve, x: [UInt8], y: [UInt8])
+        case okp(EdwardsCurve, x: [UInt8])
+        case rsa(modulus: [UInt8], exponent: [UInt8])
+    }
+
     public let algorithm: COSEAlgorithm
     public let key: PublicKey
     public let encoded: [UInt8]
+    public let parameters: Parameters
 
     enum KeyType: Int64 {
         case okp = 1
@@ -45,6 +53,7 @@ public struct CredentialPublicKey: Sendable {
                 guard let x = map[int: -2]?.bytes else { throw fail("EC2 x (-2) missing") }
                 guard let y = map[int: -3]?.bytes else { throw fail("EC2 y (-3) missing or compressed") }
                 key = try PublicKey.ec(curve: curve, x: x, y: y)
+                parameters = .ec2(curve, x: Array(x), y: Array(y))
             case (.okp, .edDSA), (.okp, .ed25519), (.okp, .ed448):
                 guard let crv = map[int: -1]?.integer else { throw fail("OKP crv (-1) missing") }
                 let curve: EdwardsCurve
@@ -55,10 +64,12 @@ public struct CredentialPublicKey: Sendable {
                 }
                 guard let x = map[int: -2]?.bytes else { throw fail("OKP x (-2) missing") }
                 key = try PublicKey.edwards(curve: curve, x: x)
+                parameters = .okp(curve, x: Array(x))
             case (.rsa, .rs256), (.rsa, .rs384), (.rsa, .rs512), (.rsa, .rs1), (.rsa, .ps256), (.rsa, .ps384), (.rsa, .ps512):
                 guard let n = map[int: -1]?.bytes else { throw fail("RSA n (-1) missing") }
                 guard let e = map[int: -2]?.bytes else { throw fail("RSA e (-2) missing") }
                 key = try PublicKey.rsa(modulus: n, exponent: e)
+                parameters = .rsa(modulus: Array(n), exponent: Array(e))
             case (.akp, _) where !algorithm.isSupported:
                 throw VerificationFailure(.algorithmUnsupported, "\(algorithm.name) keys need OpenSSL 3.5; this build has none")
             default:

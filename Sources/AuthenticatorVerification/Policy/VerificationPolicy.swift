@@ -21,6 +21,21 @@ public struct VerificationPolicy: Sendable, Equatable {
     /// Apply WebAuthn Level 2's token binding rule (`tokenBinding.status` must be "present" or
     /// "supported"). Level 3 removed token binding, so by default any defined status passes.
     public var enforcesLevel2TokenBinding: Bool = false
+    /// Refuse TPM attestation from a manufacturer outside `TPMManufacturers.known`. Off by
+    /// default: an unknown manufacturer is reported as a warning and trust rests on the chain.
+    public var requiresKnownTPMManufacturer: Bool = false
+    /// Accept a `tpm` statement that lacks `ver` (it must still not be anything but "2.0").
+    /// A relaxation for replaying statement-level test data that dropped the member; never
+    /// needed with real authenticators.
+    public var allowsTPMStatementWithoutVersion: Bool = false
+    /// Android key attestation: require origin and purpose in the TEE-enforced list (hardware
+    /// backed keys only) rather than in either list.
+    public var requiresAndroidTEEEnforcement: Bool = false
+    /// SafetyNet: require `ctsProfileMatch` (the device passed compatibility checks).
+    public var requiresSafetyNetCTSProfileMatch: Bool = true
+    /// SafetyNet: the JWS timestamp must lie within this many seconds before the verification
+    /// time; nil disables the check (replaying old vectors).
+    public var safetyNetMaximumAge: Double? = 60
 
     public init(
         attestation: AttestationRequirement = .trusted,

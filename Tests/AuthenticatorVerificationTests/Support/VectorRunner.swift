@@ -122,17 +122,21 @@ struct VectorRunner: Sendable {
     /// trusted when the vector names an anchor, and is reported otherwise. Two named profiles
     /// stand for the RPs the external corpus was produced under (docs/interop.md):
     /// - "library defaults": external vectors state verdicts under their libraries' default
-    ///   algorithm lists, which include RS1; without `allowed_algs` they run with every
-    ///   supported algorithm. Our own default refuses RS1 credentials.
+    ///   algorithm lists, which include RS1, and accept SHA-1 attestation signatures; without
+    ///   `allowed_algs` / `allow_sha1_attestation` they run that way. Our own default refuses
+    ///   both.
     /// - "W3C test-vector RP": the spec's vectors come from an RP that embeds itself
     ///   cross-origin: cross-origin allowed, the vector's topOrigin listed.
     /// - "py_webauthn RP": py_webauthn enforces Level 2's token binding rule.
+    /// - "python-fido2 statements": the corpus re-assembled these statement-level vectors and
+    ///   its TPM statement lacks `ver`; tolerated there only.
     func policy(for vector: Vector) -> VerificationPolicy {
         let fields = vector.policyFields
         var policy = VerificationPolicy.strict
         policy.attestation = vector.fields["trust_anchor"] != nil ? .trusted : .any
         if vector.folder != "generated" {
             policy.allowedAlgorithms = Set(COSEAlgorithm.allCases.filter(\.isSupported))
+            policy.allowsSHA1AttestationSignatures = true
         }
         if let attestation = fields["attestation"]?.string, let value = VerificationPolicy.AttestationRequirement(rawValue: attestation) {
             policy.attestation = value
@@ -143,6 +147,9 @@ struct VectorRunner: Sendable {
         if let sha1 = fields["allow_sha1_attestation"]?.bool { policy.allowsSHA1AttestationSignatures = sha1 }
         if let cross = fields["allow_cross_origin"]?.bool { policy.allowsCrossOrigin = cross }
         if let tops = fields["top_origins"]?.array { policy.allowedTopOrigins = tops.compactMap(\.string) }
+        if vector.folder == "python-fido2" {
+            policy.allowsTPMStatementWithoutVersion = true
+        }
         if vector.folder == "py_webauthn" {
             policy.enforcesLevel2TokenBinding = true
         }
