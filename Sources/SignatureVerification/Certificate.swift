@@ -112,6 +112,14 @@ public final class Certificate: @unchecked Sendable {
         return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
     }
 
+    /// Whether the certificate is issued to `hostname` (subjectAltName dNSName, or subject CN
+    /// when there is no SAN), per RFC 6125 as OpenSSL implements it.
+    public func matchesHostname(_ hostname: String) -> Bool {
+        let result = hostname.withCString { X509_check_host(x509, $0, strlen($0), 0, nil) }
+        ERR_clear_error()
+        return result == 1
+    }
+
     /// Whether the certificate has a basicConstraints extension saying it is a CA.
     public var isCertificateAuthority: Bool {
         let flags = X509_get_extension_flags(x509)

@@ -311,6 +311,17 @@ public final class PublicKey: @unchecked Sendable {
         return Array(UnsafeBufferPointer(start: out, count: Int(length)))
     }
 
+    /// Whether both keys are the same public key (same type and numbers), whatever the
+    /// encoding they arrived in.
+    public func isSameKey(as other: PublicKey) -> Bool {
+        guard type == other.type else { return false }
+        if subjectPublicKeyInfo == other.subjectPublicKeyInfo { return true }
+        guard let a = pkey, let b = other.pkey else { return false }
+        let equal = EVP_PKEY_eq(a, b) == 1
+        ERR_clear_error()
+        return equal
+    }
+
     /// Whether `scheme` can be used with this key at all.
     public func accepts(_ scheme: SignatureScheme) -> Bool {
         switch (type, scheme) {

@@ -71,9 +71,15 @@ public struct VerificationRequest: Decodable, Sendable {
         public var allowCrossOrigin: Bool?
         public var topOrigins: [String]?
         public var allowSHA1Attestation: Bool?
+        public var formats: [String]?
+        public var androidKeyAuthorization: String?
+        public var requireKnownTPMManufacturer: Bool?
+        public var safetyNetMaxAgeSeconds: Double?
+        public var requireSafetyNetCTSProfileMatch: Bool?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case attestation, algorithms, allowCrossOrigin, topOrigins, allowSHA1Attestation
+            case attestation, algorithms, allowCrossOrigin, topOrigins, allowSHA1Attestation, formats
+            case androidKeyAuthorization, requireKnownTPMManufacturer, safetyNetMaxAgeSeconds, requireSafetyNetCTSProfileMatch
         }
 
         public init(from decoder: any Decoder) throws {
@@ -84,6 +90,11 @@ public struct VerificationRequest: Decodable, Sendable {
             allowCrossOrigin = try c.decodeIfPresent(Bool.self, forKey: .allowCrossOrigin)
             topOrigins = try c.decodeIfPresent([String].self, forKey: .topOrigins)
             allowSHA1Attestation = try c.decodeIfPresent(Bool.self, forKey: .allowSHA1Attestation)
+            formats = try c.decodeIfPresent([String].self, forKey: .formats)
+            androidKeyAuthorization = try c.decodeIfPresent(String.self, forKey: .androidKeyAuthorization)
+            requireKnownTPMManufacturer = try c.decodeIfPresent(Bool.self, forKey: .requireKnownTPMManufacturer)
+            safetyNetMaxAgeSeconds = try c.decodeIfPresent(Double.self, forKey: .safetyNetMaxAgeSeconds)
+            requireSafetyNetCTSProfileMatch = try c.decodeIfPresent(Bool.self, forKey: .requireSafetyNetCTSProfileMatch)
         }
     }
 

@@ -36,6 +36,21 @@ public struct VerificationResult: Encodable, Sendable {
         let trustPath: [String]
         /// Why the chain is not trusted, when it is not.
         let untrustedReason: String?
+        let properties: [String: String]?
+        let warnings: [String]?
+        /// The statements of a compound attestation.
+        let components: [Attestation]?
+
+        init(_ a: AttestationResult) {
+            format = a.format
+            type = a.type.rawValue
+            trusted = a.isTrusted
+            trustPath = a.certificates.map { Base64URL.encode($0.der) }
+            untrustedReason = a.isTrusted ? nil : a.untrustedReason
+            properties = a.properties.isEmpty ? nil : a.properties
+            warnings = a.warnings.isEmpty ? nil : a.warnings
+            components = a.components.isEmpty ? nil : a.components.map(Attestation.init)
+        }
     }
 
     public struct Failure: Encodable, Sendable {
@@ -62,10 +77,7 @@ public struct VerificationResult: Encodable, Sendable {
                 alg: r.publicKey.algorithm.name, signCount: r.signCount, aaguid: uuidString(r.aaguid),
                 backupEligible: r.flags.backupEligible, backupState: r.flags.backupState),
             signCount: nil, flags: Flags(r.flags), backupState: nil, userVerified: nil,
-            attestation: Attestation(
-                format: r.attestation.format, type: r.attestation.type.rawValue, trusted: r.attestation.isTrusted,
-                trustPath: r.attestation.certificates.map { Base64URL.encode($0.der) },
-                untrustedReason: r.attestation.isTrusted ? nil : r.attestation.untrustedReason),
+            attestation: Attestation(r.attestation),
             extensions: r.extensions.map { CBORJSON(.map($0)) }, error: nil)
     }
 

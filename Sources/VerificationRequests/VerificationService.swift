@@ -163,6 +163,25 @@ struct RequestInputs {
             if let allow = p.allowCrossOrigin { policy.allowsCrossOrigin = allow }
             if let top = p.topOrigins { policy.allowedTopOrigins = top }
             if let sha1 = p.allowSHA1Attestation { policy.allowsSHA1AttestationSignatures = sha1 }
+            if let formats = p.formats {
+                let supported = Set(AttestationStatementVerifier.supportedFormats)
+                if let unknown = formats.first(where: { !supported.contains($0) }) {
+                    throw RequestError("policy.formats: unknown attestation format \"\(unknown)\"")
+                }
+                policy.allowedAttestationFormats = Set(formats)
+            }
+            if let name = p.androidKeyAuthorization {
+                guard let value = VerificationPolicy.AndroidKeyAuthorization(rawValue: name) else {
+                    throw RequestError("policy.androidKeyAuthorization must be teeEnforced, teeOrSoftwareEnforced or notCheckedForTesting")
+                }
+                policy.androidKeyAuthorization = value
+            }
+            if let known = p.requireKnownTPMManufacturer { policy.requiresKnownTPMManufacturer = known }
+            if let age = p.safetyNetMaxAgeSeconds {
+                guard age >= 0, age.isFinite else { throw RequestError("policy.safetyNetMaxAgeSeconds must be a non-negative number") }
+                policy.safetyNetMaximumAge = age
+            }
+            if let cts = p.requireSafetyNetCTSProfileMatch { policy.requiresSafetyNetCTSProfileMatch = cts }
         }
         self.policy = policy
 

@@ -8,6 +8,8 @@ public struct AttestationResult: Sendable {
         case basic
         case attCA
         case anonCA
+        /// Several statements, each with its own type (`components`).
+        case compound
     }
 
     public let format: String
@@ -38,7 +40,11 @@ public struct AttestationResult: Sendable {
         self.untrustedReason = untrustedReason
     }
 
-    public var isTrusted: Bool { !verifiedPath.isEmpty && untrustedReason == nil }
+    /// A compound attestation is trusted when every one of its statements is.
+    public var isTrusted: Bool {
+        if type == .compound { return !components.isEmpty && components.allSatisfy(\.isTrusted) }
+        return !verifiedPath.isEmpty && untrustedReason == nil
+    }
 }
 
 /// Inputs every statement verifier needs.

@@ -18,9 +18,12 @@ public enum AttestationStatementVerifier {
         PackedAttestation.format: PackedAttestation(),
         FIDOU2FAttestation.format: FIDOU2FAttestation(),
         TPMAttestation.format: TPMAttestation(),
+        AndroidKeyAttestation.format: AndroidKeyAttestation(),
+        AppleAttestation.format: AppleAttestation(),
+        SafetyNetAttestation.format: SafetyNetAttestation(),
     ]
 
-    public static var supportedFormats: [String] { verifiers.keys.sorted() }
+    public static var supportedFormats: [String] { (verifiers.keys + [CompoundAttestation.format]).sorted() }
 
     /// Verifies an attestation object's statement against a client data hash (§7.1 steps
     /// 21–24). Used by registration, and on its own for statement-only checks.
@@ -31,24 +34,42 @@ public enum AttestationStatementVerifier {
         guard let credential = object.authenticatorData.attestedCredentialData else {
             throw VerificationFailure(.missingAttestedCredentialData, "authenticatorData of a registration has no attested credential data")
         }
-        guard let verifier = verifiers[object.format] else {
-            throw VerificationFailure(.attestationFormatUnsupported, "attestation format \"\(object.format)\" is not supported")
-        }
         let context = AttestationContext(
             authenticatorData: object.authenticatorData, credential: credential, clientDataHash: clientDataHash,
             trust: trust, policy: policy, time: time.timeIntervalSince1970, caches: caches)
-        let result = try verifier.verify(object.statement, context)
+        let result = try verify(format: object.format, statement: object.statement, context)
         try enforce(policy, on: result)
         return result
+    }
+
+    /// One statement of `format` (compound attestation calls this for each of its parts).
+    static func verify(format: String, statement: CBORValue, _ context: AttestationContext) throws(VerificationFailure) -> AttestationResult {
+        let verifier = verifiers[format]
+        guard verifier != nil || format == CompoundAttestation.format else {
+            throw VerificationFailure(.attestationFormatUnsupported, "attestation format \"\(format.prefix(64))\" is not supported")
+        }
+        if let allowed = context.policy.allowedAttestationFormats, !allowed.contains(format) {
+            throw VerificationFailure(.attestationFormatNotAllowed, "attestation format \"\(format)\" is not allowed by the policy")
+        }
+        if let verifier {
+            guard let map = statement.map else { throw malformed(format, "attStmt must be a map") }
+            return try verifier.verify(map, context)
+        }
+        guard let items = statement.array else { throw malformed(format, "attStmt must be an array of statements") }
+        return try CompoundAttestation().verify(items, context)
     }
 
     /// §7.1 step 24 under the relying party's policy.
     static func enforce(_ policy: VerificationPolicy, on result: AttestationResult) throws(VerificationFailure) {
         guard policy.attestation == .trusted, !result.isTrusted else { return }
+        if result.type == .compound {
+            for component in result.components { try enforce(policy, on: component) }
+            return
+        }
         switch result.type {
         case .none, .self:
             throw VerificationFailure(.attestationRequired, "policy requires trusted attestation; got \(result.type.rawValue) attestation")
-        case .basic, .attCA, .anonCA:
+        case .basic, .attCA, .anonCA, .compound:
             throw VerificationFailure(
                 .attestationChainUntrusted, "attestation chain does not reach a trust anchor: \(result.untrustedReason ?? "no anchor")")
         }
@@ -106,6 +127,19 @@ public enum AttestationStatementVerifier {
     static func checkSHA1(_ algorithm: COSEAlgorithm, _ context: AttestationContext, format: String) throws(VerificationFailure) {
         if algorithm == .rs1, !context.policy.allowsSHA1AttestationSignatures {
             throw VerificationFailure(.algorithmNotAllowed, "\(format): SHA-1 attestation signatures are refused unless the policy allows them")
+        }
+    }
+
+    /// The attestation certificate's key must be the credential key (android-key, apple).
+    static func checkLeafKeyIsCredentialKey(_ leaf: Certificate, _ context: AttestationContext, format: String) throws(VerificationFailure) {
+        let leafKey: PublicKey
+        do {
+            leafKey = try leaf.publicKey()
+        } catch {
+            throw VerificationFailure(.attestationCertificateInvalid, "\(format) certificate key: \(error.message)")
+        }
+        guard leafKey.isSameKey(as: context.credential.credentialPublicKey.key) else {
+            throw VerificationFailure(.attestationCertificateInvalid, "\(format): the certificate's key is not the credential key")
         }
     }
 

@@ -24,6 +24,7 @@ public enum FailureCode: String, CaseIterable, Sendable, Codable {
     case attestationSignatureInvalid = "mismatch.attestation-signature"
     case attestationAlgorithmMismatch = "mismatch.attestation-algorithm"
     case aaguidMismatch = "mismatch.aaguid"
+    case attestationNonceMismatch = "mismatch.attestation-nonce"
     case signCountRegression = "mismatch.sign-count"
     case backupEligibilityChanged = "mismatch.backup-eligibility"
     // Refused by the relying party's policy.
@@ -33,6 +34,9 @@ public enum FailureCode: String, CaseIterable, Sendable, Codable {
     case topOriginNotAllowed = "policy.top-origin"
     case algorithmNotAllowed = "policy.algorithm-not-allowed"
     case attestationRequired = "policy.attestation-required"
+    case attestationFormatNotAllowed = "policy.attestation-format-not-allowed"
+    case safetyNetIntegrityFailed = "policy.safetynet-integrity"
+    case safetyNetStale = "policy.safetynet-stale"
     // The attestation does not lead to a trusted anchor.
     case attestationCertificateInvalid = "untrusted.attestation-certificate"
     case attestationChainUntrusted = "untrusted.attestation-chain"

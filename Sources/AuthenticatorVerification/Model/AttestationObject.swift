@@ -3,7 +3,8 @@ import CBORDecoding
 /// The attestation object (WebAuthn L3 §6.5): format, statement and authenticator data.
 public struct AttestationObject: Sendable {
     public let format: String
-    public let statement: CBORMap
+    /// `attStmt`: a map, or for compound attestation an array of statements.
+    public let statement: CBORValue
     public let authenticatorData: AuthenticatorData
     /// The exact bytes received.
     public let bytes: [UInt8]
@@ -21,8 +22,8 @@ public struct AttestationObject: Sendable {
         guard let format = map[text: "fmt"]?.text else {
             throw VerificationFailure(.malformedAttestationObject, "attestationObject has no text \"fmt\"")
         }
-        guard let statement = map[text: "attStmt"]?.map else {
-            throw VerificationFailure(.malformedAttestationObject, "attestationObject has no map \"attStmt\"")
+        guard let statement = map[text: "attStmt"], statement.map != nil || statement.array != nil else {
+            throw VerificationFailure(.malformedAttestationObject, "attestationObject has no map (or array) \"attStmt\"")
         }
         guard let authData = map[text: "authData"]?.bytes else {
             throw VerificationFailure(.malformedAttestationObject, "attestationObject has no byte string \"authData\"")

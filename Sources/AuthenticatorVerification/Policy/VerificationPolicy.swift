@@ -24,13 +24,23 @@ public struct VerificationPolicy: Sendable, Equatable {
     /// Refuse TPM attestation from a manufacturer outside `TPMManufacturers.known`. Off by
     /// default: an unknown manufacturer is reported as a warning and trust rests on the chain.
     public var requiresKnownTPMManufacturer: Bool = false
+    /// Attestation formats accepted; nil accepts every supported one.
+    public var allowedAttestationFormats: Set<String>? = nil
     /// Accept a `tpm` statement that lacks `ver` (it must still not be anything but "2.0").
     /// A relaxation for replaying statement-level test data that dropped the member; never
     /// needed with real authenticators.
     public var allowsTPMStatementWithoutVersion: Bool = false
-    /// Android key attestation: require origin and purpose in the TEE-enforced list (hardware
-    /// backed keys only) rather than in either list.
-    public var requiresAndroidTEEEnforcement: Bool = false
+    /// Where android-key attestation must show origin = generated and purpose = sign (§8.4).
+    public enum AndroidKeyAuthorization: String, Sendable {
+        /// In the TEE-enforced list: hardware-backed keys only.
+        case teeEnforced
+        /// In either list (the spec's default).
+        case teeOrSoftwareEnforced
+        /// Not checked: a relaxation for synthetic test data with empty authorization lists.
+        case notCheckedForTesting
+    }
+
+    public var androidKeyAuthorization: AndroidKeyAuthorization = .teeOrSoftwareEnforced
     /// SafetyNet: require `ctsProfileMatch` (the device passed compatibility checks).
     public var requiresSafetyNetCTSProfileMatch: Bool = true
     /// SafetyNet: the JWS timestamp must lie within this many seconds before the verification

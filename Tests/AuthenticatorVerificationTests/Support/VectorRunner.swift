@@ -126,8 +126,10 @@ struct VectorRunner: Sendable {
     ///   `allowed_algs` / `allow_sha1_attestation` they run that way. Our own default refuses
     ///   both.
     /// - "W3C test-vector RP": the spec's vectors come from an RP that embeds itself
-    ///   cross-origin: cross-origin allowed, the vector's topOrigin listed.
+    ///   cross-origin: cross-origin allowed, the vector's topOrigin listed; its android-key
+    ///   certificate carries empty authorization lists, so origin/purpose are not checked.
     /// - "py_webauthn RP": py_webauthn enforces Level 2's token binding rule.
+    /// - "webauthn-rs RP": webauthn-rs accepts no android-safetynet attestation.
     /// - "python-fido2 statements": the corpus re-assembled these statement-level vectors and
     ///   its TPM statement lacks `ver`; tolerated there only.
     func policy(for vector: Vector) -> VerificationPolicy {
@@ -147,11 +149,19 @@ struct VectorRunner: Sendable {
         if let sha1 = fields["allow_sha1_attestation"]?.bool { policy.allowsSHA1AttestationSignatures = sha1 }
         if let cross = fields["allow_cross_origin"]?.bool { policy.allowsCrossOrigin = cross }
         if let tops = fields["top_origins"]?.array { policy.allowedTopOrigins = tops.compactMap(\.string) }
+        if fields["safetynet_timestamp_check"]?.bool == false { policy.safetyNetMaximumAge = nil }
+        if let cts = fields["attestationSafetyNetEnforceCTSCheck"]?.bool { policy.requiresSafetyNetCTSProfileMatch = cts }
+        if vector.folder == "webauthn-rs" {
+            policy.allowedAttestationFormats = Set(AttestationStatementVerifier.supportedFormats).subtracting(["android-safetynet"])
+        }
         if vector.folder == "python-fido2" {
             policy.allowsTPMStatementWithoutVersion = true
         }
         if vector.folder == "py_webauthn" {
             policy.enforcesLevel2TokenBinding = true
+        }
+        if vector.folder == "w3c-spec" {
+            policy.androidKeyAuthorization = .notCheckedForTesting
         }
         if vector.folder == "w3c-spec" {
             policy.allowsCrossOrigin = true
@@ -242,6 +252,10 @@ enum ExternalReasons {
         "malformed_cose_key": [.malformedCOSEKey],
         "missing_attested_credential_data": [.missingAttestedCredentialData],
         "token_binding_status_invalid": [.malformedClientData],
+        "apple_nonce_mismatch": [.attestationNonceMismatch],
+        "safetynet_wrong_hostname": [.attestationCertificateInvalid],
+        "safetynet_cts_profile_mismatch": [.safetyNetIntegrityFailed],
+        "attestation_not_supported": [.attestationFormatNotAllowed],
     ]
 
     /// Whether `verdict` is what `expected` (`valid`, `invalid:<reason>` or `invalid:<our code>`) asks.
