@@ -311,6 +311,11 @@ class TestPKI:
         self.u2f_leaf = certificate(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "MIE Verifier Test U2F")]),
                                     self.u2f_signer.private, self.root.subject, self.root_key, 14, ca=False)
 
+        self.aik_signer = CredentialKey("RS256", "pki/tpm-aik")
+        self.aik_ecc_signer = CredentialKey("ES256", "pki/tpm-aik-ecc")
+        self.aik_rs1_signer = CredentialKey("RS1", "pki/tpm-aik")
+        self.safetynet_signer = CredentialKey("RS256", "pki/safetynet")
+
     def anchors(self) -> dict:
         return {
             "mie-test-attestation-root": {"der_b64url": b64u(der(self.root)), "note": "root of the generated test PKI"},
@@ -433,6 +438,346 @@ def flip_last(data: bytes) -> bytes:
 def nested_arrays(count: int) -> Raw:
     """`count` arrays, each holding the next, the innermost holding 0."""
     return Raw(b"\x81" * count + b"\x00")
+
+
+# ---------------------------------------------------------------------------------------------
+# DER by hand, for the extensions cryptography does not build (KeyDescription, Apple nonce).
+
+def der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def der_tlv(tag: int | bytes, content: bytes) -> bytes:
+    tag_bytes = bytes([tag]) if isinstance(tag, int) else tag
+    return tag_bytes + der_length(len(content)) + content
+
+
+def der_int(value: int, tag: int = 0x02) -> bytes:
+    body = value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big")
+    return der_tlv(tag, body)
+
+
+def context_tag(number: int) -> bytes:
+    """The identifier of [number] EXPLICIT (context-specific, constructed)."""
+    if number < 31:
+        return bytes([0xA0 | number])
+    digits = []
+    while number:
+        digits.insert(0, number & 0x7F)
+        number >>= 7
+    return bytes([0xBF] + [d | 0x80 for d in digits[:-1]] + [digits[-1]])
+
+
+def key_description(challenge: bytes, *, origin: int | None = 0, purposes=(2,), all_applications=False,
+                    in_tee: bool = True) -> bytes:
+    """Android Keystore KeyDescription (attestation version 3, TEE)."""
+    entries = b""
+    if purposes is not None:
+        entries += der_tlv(context_tag(1), der_tlv(0x31, b"".join(der_int(p) for p in purposes)))
+    if all_applications:
+        entries += der_tlv(context_tag(600), der_tlv(0x05, b""))
+    if origin is not None:
+        entries += der_tlv(context_tag(702), der_int(origin))
+    authorizations = der_tlv(0x30, entries)
+    empty = der_tlv(0x30, b"")
+    software, tee = (empty, authorizations) if in_tee else (authorizations, empty)
+    return der_tlv(0x30, der_int(3) + der_int(1, 0x0A) + der_int(4) + der_int(1, 0x0A) + der_tlv(0x04, challenge)
+               + der_tlv(0x04, b"") + software + tee)
+
+
+def apple_nonce_extension(nonce: bytes) -> bytes:
+    return der_tlv(0x30, der_tlv(context_tag(1), der_tlv(0x04, nonce)))
+
+
+# ---------------------------------------------------------------------------------------------
+# TPM 2.0 structures.
+
+TPM_GENERATED_VALUE = 0xFF544347
+TPM_ST_ATTEST_CERTIFY = 0x8017
+TPM_ALG = {"SHA1": 0x0004, "SHA256": 0x000B, "SHA384": 0x000C, "SHA512": 0x000D}
+
+
+def tpm2b(data: bytes) -> bytes:
+    return struct.pack(">H", len(data)) + data
+
+
+def tpm_pub_area(key: "CredentialKey", name_alg: str = "SHA256") -> bytes:
+    attributes = struct.pack(">I", 0x00060472)
+    head = struct.pack(">HH", 0x0001 if key.kind == "rsa" else 0x0023, TPM_ALG[name_alg]) + attributes + tpm2b(b"")
+    numbers = key.private.public_key().public_numbers()
+    if key.kind == "rsa":
+        modulus = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
+        # symmetric NULL, scheme NULL, keyBits, exponent 0 (= 65537), unique.
+        return head + struct.pack(">HHHI", 0x0010, 0x0010, numbers.n.bit_length(), 0) + tpm2b(modulus)
+    curve_id = {"P-256": 0x0003, "P-384": 0x0004, "P-521": 0x0005}[key.param]
+    size = CURVES[key.param][2]
+    # symmetric NULL, scheme ECDSA with SHA-256, curve, kdf NULL, unique x and y.
+    return (head + struct.pack(">HHHHH", 0x0010, 0x0018, 0x000B, curve_id, 0x0010)
+            + tpm2b(numbers.x.to_bytes(size, "big")) + tpm2b(numbers.y.to_bytes(size, "big")))
+
+
+def tpm_cert_info(extra_data: bytes, pub_area: bytes, name_alg: str = "SHA256", magic: int = TPM_GENERATED_VALUE) -> bytes:
+    name = struct.pack(">H", TPM_ALG[name_alg]) + getattr(hashlib, name_alg.lower())(pub_area).digest()
+    signer = struct.pack(">H", 0x000B) + hashlib.sha256(b"mie test TPM signer").digest()
+    clock = struct.pack(">QIIB", 12345678, 3, 4, 1)
+    return (struct.pack(">IH", magic, TPM_ST_ATTEST_CERTIFY) + tpm2b(signer) + tpm2b(extra_data) + clock
+            + struct.pack(">Q", 0x0002000100040000) + tpm2b(name) + tpm2b(signer))
+
+
+def aik_certificate(pki, serial: int, *, manufacturer: str = "id:FFFFF1D0", eku: str = "2.23.133.8.3",
+                    subject: x509.Name | None = None, ca: bool = False, signer=None) -> x509.Certificate:
+    signer = signer or pki.aik_signer
+    tpm_name = x509.Name([
+        x509.NameAttribute(ObjectIdentifier("2.23.133.2.1"), manufacturer),
+        x509.NameAttribute(ObjectIdentifier("2.23.133.2.2"), "MIE-TPM"),
+        x509.NameAttribute(ObjectIdentifier("2.23.133.2.3"), "id:13"),
+    ])
+    builder = (x509.CertificateBuilder()
+               .subject_name(subject or x509.Name([])).issuer_name(pki.ca.subject)
+               .public_key(signer.private.public_key()).serial_number(serial)
+               .not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+               .add_extension(x509.SubjectAlternativeName([x509.DirectoryName(tpm_name)]), critical=subject is None)
+               .add_extension(x509.ExtendedKeyUsage([ObjectIdentifier(eku)]), critical=False)
+               .add_extension(x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4"), b"\x04\x10" + AAGUID),
+                              critical=False))
+    return builder.sign(pki.ca_key, hashes.SHA256(), ecdsa_deterministic=True)
+
+
+def leaf_for_key(pki, public_key, serial: int, name_: x509.Name, extensions=(), san=None) -> x509.Certificate:
+    builder = (x509.CertificateBuilder()
+               .subject_name(name_).issuer_name(pki.ca.subject).public_key(public_key).serial_number(serial)
+               .not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
+               .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+    for oid, value in extensions:
+        builder = builder.add_extension(x509.UnrecognizedExtension(ObjectIdentifier(oid), value), critical=False)
+    if san:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+    return builder.sign(pki.ca_key, hashes.SHA256(), ecdsa_deterministic=True)
+
+
+def jws(header: dict, payload: dict, signer: "CredentialKey", corrupt: bool = False) -> bytes:
+    signing_input = (b64u(json.dumps(header, separators=(",", ":")).encode()) + "." +
+                     b64u(json.dumps(payload, separators=(",", ":")).encode())).encode()
+    signature = signer.sign(signing_input)
+    if corrupt:
+        signature = flip_last(signature)
+    return signing_input + b"." + b64u(signature).encode()
+
+
+def add_format_vectors(v: "Vectors", keys: dict) -> None:
+    """tpm, android-key, apple, android-safetynet and compound, each valid and mutated."""
+    pki = v.pki
+    es256, rs256 = keys["ES256"], keys["RS256"]
+    anchor = "mie-test-attestation-root"
+    ca_der = der_cert(pki.ca)
+
+    def registration_parts(vid: str, key, flags=UP | UV | AT):
+        challenge = seed_bytes(vid + "/challenge", 32)
+        credential_id = seed_bytes(vid + "/id", 32)
+        cd = client_data("webauthn.create", challenge)
+        ad = auth_data(flags, 0, attested=attested_data(credential_id, key.cose()))
+        return challenge, credential_id, cd, ad, hashlib.sha256(cd).digest()
+
+    def emit(vid, key, fmt, stmt, parts, expected="valid", notes="", extra=None, trust=anchor):
+        challenge, credential_id, cd, ad, _ = parts
+        v.registration(vid, key, fmt, challenge=challenge, credential_id=credential_id, cd=cd, authenticator_data=ad,
+                       att_stmt=stmt, expected=expected, notes=notes, trust_anchor=trust, extra=extra)
+
+    # -- tpm ------------------------------------------------------------------------------------
+    aik = aik_certificate(pki, 30)
+
+    def tpm_statement(key, parts, *, aik_cert=aik, alg_key=None, extra_data=None, pub_area=None, magic=TPM_GENERATED_VALUE,
+                      ver="2.0", corrupt=False):
+        signer = alg_key or pki.aik_signer
+        _, _, _, ad, cdh = parts
+        pub = pub_area or tpm_pub_area(key)
+        digest = getattr(hashlib, signer.hash.lower())(ad + cdh).digest()
+        info = tpm_cert_info(extra_data if extra_data is not None else digest, pub, magic=magic)
+        sig = signer.sign(info)
+        stmt = {"ver": ver, "alg": signer.alg, "x5c": [der_cert(aik_cert), ca_der],
+                "sig": flip_last(sig) if corrupt else sig, "certInfo": info, "pubArea": pub}
+        return stmt
+
+    for label, key in (("RS256", rs256), ("ES256", es256)):
+        parts = registration_parts(f"gen-reg-tpm-{label}", key)
+        emit(f"gen-reg-tpm-{label}", key, "tpm", tpm_statement(key, parts), parts,
+             notes=f"TPM attestation of a {label} credential by an RSA AIK (manufacturer id:FFFFF1D0)")
+    parts = registration_parts("gen-reg-tpm-ecc-aik", es256)
+    ecc_aik = aik_certificate(pki, 31, signer=pki.aik_ecc_signer)
+    emit("gen-reg-tpm-ecc-aik", es256, "tpm", tpm_statement(es256, parts, aik_cert=ecc_aik, alg_key=pki.aik_ecc_signer),
+         parts, notes="TPM attestation signed ES256 by an ECC AIK")
+    unknown_aik = aik_certificate(pki, 32, manufacturer="id:00000000")
+    parts = registration_parts("gen-reg-tpm-unknown-manufacturer", rs256)
+    emit("gen-reg-tpm-unknown-manufacturer", rs256, "tpm", tpm_statement(rs256, parts, aik_cert=unknown_aik), parts,
+         notes="manufacturer id:00000000 is not a TCG vendor: accepted with a warning by default")
+    parts = registration_parts("gen-reg-neg-tpm-unknown-manufacturer-refused", rs256)
+    emit("gen-reg-neg-tpm-unknown-manufacturer-refused", rs256, "tpm", tpm_statement(rs256, parts, aik_cert=unknown_aik),
+         parts, expected="invalid:untrusted.attestation-certificate",
+         notes="unknown manufacturer under a policy that requires a known one",
+         extra={"policy": {"require_known_tpm_manufacturer": True}})
+    tpm_negatives = [
+        ("tpm-bad-signature", {"corrupt": True}, "mismatch.attestation-signature", "certInfo signature with a bit flipped"),
+        ("tpm-extra-data", {"extra_data": hashlib.sha256(b"other registration").digest()}, "mismatch.attestation-signature",
+         "certInfo.extraData hashes other data"),
+        ("tpm-pub-area-other-key", {"pub_area": tpm_pub_area(keys["PS256"])}, "mismatch.attestation-signature",
+         "pubArea describes another RSA key"),
+        ("tpm-magic", {"magic": 0xFF544348}, "malformed.attestation-statement", "certInfo.magic is not TPM_GENERATED_VALUE"),
+        ("tpm-ver", {"ver": "1.0"}, "malformed.attestation-statement", "ver is 1.0"),
+        ("tpm-eku", {"aik_cert": aik_certificate(pki, 33, eku="1.3.6.1.5.5.7.3.2")}, "untrusted.attestation-certificate",
+         "AIK certificate without tcg-kp-AIKCertificate"),
+        ("tpm-aik-subject", {"aik_cert": aik_certificate(pki, 34, subject=name("AIK with a subject"))},
+         "untrusted.attestation-certificate", "AIK certificate with a non-empty subject"),
+        ("tpm-aik-ca", {"aik_cert": aik_certificate(pki, 35, ca=True)}, "untrusted.attestation-certificate",
+         "AIK certificate says CA=true"),
+        ("tpm-sha1", {"alg_key": pki.aik_rs1_signer}, "policy.algorithm-not-allowed",
+         "certInfo signed RS1 under the default policy"),
+    ]
+    for suffix, options, code, notes in tpm_negatives:
+        vid = f"gen-reg-neg-{suffix}"
+        parts = registration_parts(vid, rs256)
+        emit(vid, rs256, "tpm", tpm_statement(rs256, parts, **options), parts, expected=f"invalid:{code}", notes=notes)
+    parts = registration_parts("gen-reg-tpm-sha1-allowed", rs256)
+    emit("gen-reg-tpm-sha1-allowed", rs256, "tpm", tpm_statement(rs256, parts, alg_key=pki.aik_rs1_signer), parts,
+         notes="certInfo signed RS1 under a policy that allows SHA-1 attestation",
+         extra={"policy": {"allow_sha1_attestation": True}})
+
+    # -- android-key ----------------------------------------------------------------------------
+    android_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Android Keystore Key")])
+
+    def android_statement(key, parts, *, description=None, cert_key=None, corrupt=False):
+        _, _, _, ad, cdh = parts
+        ext = description if description is not None else key_description(cdh)
+        cert = leaf_for_key(pki, (cert_key or key).private.public_key(), 40, android_name,
+                            [("1.3.6.1.4.1.11129.2.1.17", ext)])
+        signer = cert_key or key
+        sig = signer.sign(ad + cdh)
+        return {"alg": signer.alg, "sig": flip_last(sig) if corrupt else sig, "x5c": [der_cert(cert), ca_der]}
+
+    parts = registration_parts("gen-reg-android-key-ES256", es256)
+    emit("gen-reg-android-key-ES256", es256, "android-key", android_statement(es256, parts), parts,
+         notes="Android Keystore key (TEE) attested by the test CA")
+    android_negatives = [
+        ("android-key-challenge", lambda cdh: {"description": key_description(hashlib.sha256(b"x").digest())},
+         "mismatch.attestation-nonce", "attestationChallenge is not the clientDataHash"),
+        ("android-key-all-applications", lambda cdh: {"description": key_description(cdh, all_applications=True)},
+         "untrusted.attestation-certificate", "allApplications present"),
+        ("android-key-imported", lambda cdh: {"description": key_description(cdh, origin=2)},
+         "untrusted.attestation-certificate", "origin is KM_ORIGIN_IMPORTED"),
+        ("android-key-verify-only", lambda cdh: {"description": key_description(cdh, purposes=(3,))},
+         "untrusted.attestation-certificate", "purpose is VERIFY only"),
+        ("android-key-other-key", lambda cdh: {"cert_key": keys["ESP256"]}, "untrusted.attestation-certificate",
+         "the certificate holds another key than the credential"),
+        ("android-key-bad-signature", lambda cdh: {"corrupt": True}, "mismatch.attestation-signature",
+         "signature with a bit flipped"),
+    ]
+    for suffix, options, code, notes in android_negatives:
+        vid = f"gen-reg-neg-{suffix}"
+        parts = registration_parts(vid, es256)
+        emit(vid, es256, "android-key", android_statement(es256, parts, **options(parts[4])), parts,
+             expected=f"invalid:{code}", notes=notes)
+    vid = "gen-reg-neg-android-key-software-under-tee-policy"
+    parts = registration_parts(vid, es256)
+    emit(vid, es256, "android-key", android_statement(es256, parts, description=key_description(parts[4], in_tee=False)),
+         parts, expected="invalid:untrusted.attestation-certificate",
+         notes="origin and purpose only software-enforced, policy requires TEE", extra={"policy": {"android_key_authorization": "teeEnforced"}})
+    vid = "gen-reg-android-key-software-enforced"
+    parts = registration_parts(vid, es256)
+    emit(vid, es256, "android-key", android_statement(es256, parts, description=key_description(parts[4], in_tee=False)),
+         parts, notes="origin and purpose software-enforced: accepted under the default (either list)")
+
+    # -- apple ----------------------------------------------------------------------------------
+    apple_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "MIE Apple-style credential")])
+
+    def apple_statement(key, parts, *, nonce=None, cert_key=None, with_extension=True):
+        _, _, _, ad, cdh = parts
+        value = nonce if nonce is not None else hashlib.sha256(ad + cdh).digest()
+        extensions = [("1.2.840.113635.100.8.2", apple_nonce_extension(value))] if with_extension else []
+        cert = leaf_for_key(pki, (cert_key or key).private.public_key(), 50, apple_name, extensions)
+        return {"x5c": [der_cert(cert), ca_der]}
+
+    parts = registration_parts("gen-reg-apple-ES256", es256)
+    emit("gen-reg-apple-ES256", es256, "apple", apple_statement(es256, parts), parts, notes="Apple-style anonymous attestation")
+    for suffix, options, code, notes in [
+        ("apple-nonce", {"nonce": hashlib.sha256(b"other").digest()}, "mismatch.attestation-nonce", "nonce of other data"),
+        ("apple-other-key", {"cert_key": keys["ESP256"]}, "untrusted.attestation-certificate", "certificate key is not the credential's"),
+        ("apple-no-nonce", {"with_extension": False}, "untrusted.attestation-certificate", "nonce extension missing"),
+    ]:
+        vid = f"gen-reg-neg-{suffix}"
+        parts = registration_parts(vid, es256)
+        emit(vid, es256, "apple", apple_statement(es256, parts, **options), parts, expected=f"invalid:{code}", notes=notes)
+    vid = "gen-reg-neg-apple-untrusted-root"
+    parts = registration_parts(vid, es256)
+    emit(vid, es256, "apple", apple_statement(es256, parts), parts, expected="invalid:untrusted.attestation-chain",
+         notes="chain checked against an unrelated root", trust="mie-unrelated-root")
+
+    # -- android-safetynet ----------------------------------------------------------------------
+    def safetynet_statement(parts, *, host="attest.android.com", cts=True, age_ms=0, nonce=None, corrupt=False):
+        _, _, _, ad, cdh = parts
+        cert = leaf_for_key(pki, pki.safetynet_signer.private.public_key(), 60,
+                            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]), san=host)
+        timestamp = int(datetime.datetime.fromisoformat(VERIFICATION_TIME.replace("Z", "+00:00")).timestamp() * 1000) - age_ms
+        payload = {"nonce": base64.b64encode(nonce or hashlib.sha256(ad + cdh).digest()).decode(), "timestampMs": timestamp,
+                   "apkPackageName": "com.google.android.gms", "ctsProfileMatch": cts, "basicIntegrity": True}
+        header = {"alg": "RS256", "x5c": [base64.b64encode(der_cert(cert)).decode(), base64.b64encode(ca_der).decode()]}
+        return {"ver": "214815000", "response": jws(header, payload, pki.safetynet_signer, corrupt)}
+
+    parts = registration_parts("gen-reg-android-safetynet-ES256", es256)
+    emit("gen-reg-android-safetynet-ES256", es256, "android-safetynet", safetynet_statement(parts), parts,
+         notes="SafetyNet JWS (RS256) from a test 'attest.android.com' certificate, fresh timestamp")
+    for suffix, options, code, notes, extra in [
+        ("safetynet-hostname", {"host": "attest.evil.example"}, "untrusted.attestation-certificate", "leaf issued to another host", None),
+        ("safetynet-cts", {"cts": False}, "policy.safetynet-integrity", "ctsProfileMatch false", None),
+        ("safetynet-stale", {"age_ms": 3_600_000}, "policy.safetynet-stale", "timestamp an hour before the verification", None),
+        ("safetynet-nonce", {"nonce": hashlib.sha256(b"other").digest()}, "mismatch.attestation-nonce", "nonce of other data", None),
+        ("safetynet-bad-signature", {"corrupt": True}, "mismatch.attestation-signature", "JWS signature with a bit flipped", None),
+        ("safetynet-format-not-allowed", {}, "policy.attestation-format-not-allowed", "policy lists packed and tpm only",
+         {"policy": {"allowed_formats": ["packed", "tpm"]}}),
+    ]:
+        vid = f"gen-reg-neg-{suffix}"
+        parts = registration_parts(vid, es256)
+        emit(vid, es256, "android-safetynet", safetynet_statement(parts, **options), parts, expected=f"invalid:{code}",
+             notes=notes, extra=extra)
+    vid = "gen-reg-android-safetynet-stale-allowed"
+    parts = registration_parts(vid, es256)
+    emit(vid, es256, "android-safetynet", safetynet_statement(parts, age_ms=3_600_000), parts,
+         notes="an hour-old timestamp under a policy allowing two hours", extra={"policy": {"safetynet_max_age": 7200}})
+
+    # -- compound -------------------------------------------------------------------------------
+    def compound_parts(vid):
+        parts = registration_parts(vid, es256)
+        _, credential_id, _, ad, cdh = parts
+        self_stmt = {"fmt": "packed", "attStmt": {"alg": es256.alg, "sig": es256.sign(ad + cdh)}}
+        full = v.statement("packed", es256, ad, cdh, credential_id, (pki.leaf, pki.leaf_signer, [pki.ca]))
+        return parts, self_stmt, {"fmt": "packed", "attStmt": full}
+
+    parts, self_stmt, full_stmt = compound_parts("gen-reg-compound")
+    emit("gen-reg-compound", es256, "compound", [full_stmt, self_stmt], parts, trust=None,
+         notes="compound: packed x5c and packed self about one credential (attestation any)")
+    parts, self_stmt, full_stmt = compound_parts("gen-reg-compound-trusted")
+    emit("gen-reg-compound-trusted", es256, "compound", [full_stmt, full_stmt], parts,
+         notes="compound of two trusted statements under the trusted policy")
+    parts, self_stmt, full_stmt = compound_parts("gen-reg-neg-compound-self-under-trusted")
+    emit("gen-reg-neg-compound-self-under-trusted", es256, "compound", [full_stmt, self_stmt], parts,
+         expected="invalid:policy.attestation-required", notes="one self statement while trusted attestation is required")
+    parts, self_stmt, full_stmt = compound_parts("gen-reg-neg-compound-bad-part")
+    bad = {"fmt": "packed", "attStmt": dict(self_stmt["attStmt"], sig=flip_last(self_stmt["attStmt"]["sig"]))}
+    emit("gen-reg-neg-compound-bad-part", es256, "compound", [full_stmt, bad], parts, trust=None,
+         expected="invalid:mismatch.attestation-signature", notes="second statement's signature flipped")
+    parts, self_stmt, full_stmt = compound_parts("gen-reg-neg-compound-single")
+    emit("gen-reg-neg-compound-single", es256, "compound", [self_stmt], parts, trust=None,
+         expected="invalid:malformed.attestation-statement", notes="a single statement")
+    parts, self_stmt, full_stmt = compound_parts("gen-reg-neg-compound-nested")
+    emit("gen-reg-neg-compound-nested", es256, "compound", [self_stmt, {"fmt": "compound", "attStmt": [self_stmt, self_stmt]}],
+         parts, trust=None, expected="invalid:malformed.attestation-statement", notes="a compound inside a compound")
+
+
+def der_cert(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
 
 
 def build() -> Vectors:
@@ -709,6 +1054,7 @@ def build() -> Vectors:
     auth_neg("client-data-not-object", "malformed.client-data", "clientDataJSON is a JSON array", cd=b"[1,2]")
     auth_neg("cross-origin", "policy.cross-origin", "crossOrigin true under the default policy",
              cd=client_data("webauthn.get", seed_bytes("gen-auth-neg-cross-origin/challenge", 32), cross_origin=True))
+    add_format_vectors(v, keys)
     return v
 
 

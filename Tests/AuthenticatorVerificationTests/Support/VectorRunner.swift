@@ -150,6 +150,14 @@ struct VectorRunner: Sendable {
         if let cross = fields["allow_cross_origin"]?.bool { policy.allowsCrossOrigin = cross }
         if let tops = fields["top_origins"]?.array { policy.allowedTopOrigins = tops.compactMap(\.string) }
         if fields["safetynet_timestamp_check"]?.bool == false { policy.safetyNetMaximumAge = nil }
+        if let age = fields["safetynet_max_age"]?.integer { policy.safetyNetMaximumAge = Double(age) }
+        if let known = fields["require_known_tpm_manufacturer"]?.bool { policy.requiresKnownTPMManufacturer = known }
+        if let name = fields["android_key_authorization"]?.string,
+           let value = VerificationPolicy.AndroidKeyAuthorization(rawValue: name)
+        {
+            policy.androidKeyAuthorization = value
+        }
+        if let formats = fields["allowed_formats"]?.array { policy.allowedAttestationFormats = Set(formats.compactMap(\.string)) }
         if let cts = fields["attestationSafetyNetEnforceCTSCheck"]?.bool { policy.requiresSafetyNetCTSProfileMatch = cts }
         if vector.folder == "webauthn-rs" {
             policy.allowedAttestationFormats = Set(AttestationStatementVerifier.supportedFormats).subtracting(["android-safetynet"])
