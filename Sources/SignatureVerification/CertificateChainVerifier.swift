@@ -8,29 +8,44 @@ public enum CertificateChainVerifier {
     /// Longest path accepted, anchors included.
     public static let maximumDepth = 8
 
+    /// How far revocation was checked on a verified path.
+    public enum Revocation: String, Sendable {
+        /// No CRL was supplied.
+        case notChecked = "not-checked"
+        /// Every certificate below the anchor was checked against its issuer's CRL.
+        case checked
+        /// Some certificates were checked; others had no CRL from their issuer.
+        case partial
+    }
+
     public struct Outcome: Sendable {
         /// The path from leaf to anchor, when one was found and verified.
         public let path: [Certificate]
         /// OpenSSL's reason when no valid path was found.
         public let failure: String?
+        /// Whether the failure is a revoked certificate.
+        public var isRevoked: Bool = false
+        public var revocation: Revocation = .notChecked
 
         public var isTrusted: Bool { failure == nil }
     }
 
     public static func verify(
         leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], at time: Date,
-        cache: ChainVerificationCache? = nil
+        crls: [CertificateRevocationList] = [], cache: ChainVerificationCache? = nil
     ) -> Outcome {
         guard !anchors.isEmpty else { return Outcome(path: [], failure: "no trust anchors") }
-        guard let cache else { return build(leaf: leaf, intermediates: intermediates, anchors: anchors, at: time) }
-        let key = ChainVerificationCache.key(leaf: leaf, intermediates: intermediates, anchors: anchors)
-        if let path = cache.lookup(key, at: time) { return Outcome(path: path, failure: nil) }
-        let outcome = build(leaf: leaf, intermediates: intermediates, anchors: anchors, at: time)
-        if outcome.isTrusted { cache.store(key, path: outcome.path) }
+        guard let cache else { return build(leaf: leaf, intermediates: intermediates, anchors: anchors, crls: crls, at: time) }
+        let key = ChainVerificationCache.key(leaf: leaf, intermediates: intermediates, anchors: anchors, crls: crls)
+        if let hit = cache.lookup(key, at: time) { return hit }
+        let outcome = build(leaf: leaf, intermediates: intermediates, anchors: anchors, crls: crls, at: time)
+        if outcome.isTrusted { cache.store(key, outcome: outcome, crls: crls) }
         return outcome
     }
 
-    private static func build(leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], at time: Date) -> Outcome {
+    private static func build(
+        leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList], at time: Date
+    ) -> Outcome {
         guard let store = X509_STORE_new() else { return Outcome(path: [], failure: "out of memory") }
         defer { X509_STORE_free(store) }
         for anchor in anchors {
@@ -43,12 +58,25 @@ public enum CertificateChainVerifier {
             OPENSSL_sk_push(untrusted, UnsafeRawPointer(certificate.x509))
         }
         guard let context = X509_STORE_CTX_new() else { return Outcome(path: [], failure: "out of memory") }
+        var crlStacks: [OpaquePointer] = []
         defer { X509_STORE_CTX_free(context) }
         guard X509_STORE_CTX_init(context, store, leaf.x509, untrusted) == 1 else {
             return Outcome(path: [], failure: OpenSSLError.fromQueue(.internalFailure, "X509_STORE_CTX_init").message)
         }
         let parameters = X509_STORE_CTX_get0_param(context)
-        X509_VERIFY_PARAM_set_flags(parameters, UInt(X509_V_FLAG_PARTIAL_CHAIN))
+        var flags = UInt(X509_V_FLAG_PARTIAL_CHAIN)
+        if !crls.isEmpty {
+            // Check every certificate whose issuer supplied a CRL; a missing CRL is not an
+            // error (the callback below), and the outcome says how far the check reached.
+            guard let stack = OPENSSL_sk_new_null() else { return Outcome(path: [], failure: "out of memory") }
+            for crl in crls { OPENSSL_sk_push(stack, UnsafeRawPointer(crl.crl)) }
+            X509_STORE_CTX_set0_crls(context, stack)
+            flags |= UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL)
+            X509_STORE_CTX_set_verify_cb(context, toleratingMissingCRL)
+            crlStacks.append(stack)
+        }
+        defer { for stack in crlStacks { OPENSSL_sk_free(stack) } }
+        X509_VERIFY_PARAM_set_flags(parameters, flags)
         X509_VERIFY_PARAM_set_time(parameters, time_t(time.timeIntervalSince1970.rounded(.down)))
         X509_VERIFY_PARAM_set_depth(parameters, Int32(maximumDepth))
         let verified = X509_verify_cert(context) == 1
@@ -56,7 +84,9 @@ public enum CertificateChainVerifier {
         guard verified else {
             let code = X509_STORE_CTX_get_error(context)
             let reason = String(cString: X509_verify_cert_error_string(Int(code)))
-            return Outcome(path: [], failure: reason)
+            var outcome = Outcome(path: [], failure: reason)
+            outcome.isRevoked = code == X509_V_ERR_CERT_REVOKED
+            return outcome
         }
         var path: [Certificate] = []
         if let chain = X509_STORE_CTX_get0_chain(context) {
@@ -69,6 +99,22 @@ public enum CertificateChainVerifier {
                 }
             }
         }
-        return Outcome(path: path, failure: nil)
+        var outcome = Outcome(path: path, failure: nil)
+        if !crls.isEmpty {
+            // Every certificate of the path that an anchor does not end: was its issuer's CRL there?
+            let checked = path.dropLast().map { certificate in crls.contains { $0.covers(certificate) } }
+            outcome.revocation = checked.allSatisfy { $0 } ? .checked : checked.contains(true) ? .partial : .notChecked
+        }
+        return outcome
     }
+}
+
+/// Verification callback: a certificate without a CRL from its issuer is accepted (reported
+/// as partial revocation checking); every other error stands.
+private func toleratingMissingCRL(_ ok: Int32, _ context: OpaquePointer?) -> Int32 {
+    if ok == 0, let context, X509_STORE_CTX_get_error(context) == X509_V_ERR_UNABLE_TO_GET_CRL {
+        X509_STORE_CTX_set_error(context, X509_V_OK)
+        return 1
+    }
+    return ok
 }

@@ -9,7 +9,7 @@ import Synchronization
 /// function: the answer for (chain, anchors, time) is what `CertificateChainVerifier` would say.
 public final class ChainVerificationCache: Sendable {
     struct Entry {
-        let path: [Certificate]
+        let outcome: CertificateChainVerifier.Outcome
         let validFrom: Date
         let validUntil: Date
     }
@@ -26,7 +26,9 @@ public final class ChainVerificationCache: Sendable {
     }
 
     /// The cache key: a digest over every certificate involved, each length-prefixed.
-    static func key(leaf: Certificate, intermediates: [Certificate], anchors: [Certificate]) -> [UInt8] {
+    static func key(
+        leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], crls: [CertificateRevocationList]
+    ) -> [UInt8] {
         var material: [UInt8] = []
         func add(_ certificate: Certificate) {
             let count = certificate.der.count
@@ -38,23 +40,27 @@ public final class ChainVerificationCache: Sendable {
         intermediates.forEach(add)
         material.append(0x02)
         anchors.forEach(add)
+        material.append(0x03)
+        for crl in crls { material += crl.sha256Fingerprint }
         return Digest.sha256(material)
     }
 
-    func lookup(_ key: [UInt8], at time: Date) -> [Certificate]? {
+    func lookup(_ key: [UInt8], at time: Date) -> CertificateChainVerifier.Outcome? {
         state.withLock { state in
             guard let entry = state.entries[key], entry.validFrom <= time, time <= entry.validUntil else { return nil }
-            return entry.path
+            return entry.outcome
         }
     }
 
-    func store(_ key: [UInt8], path: [Certificate]) {
-        let from = path.compactMap(\.notBefore).max() ?? .distantFuture
-        let until = path.compactMap(\.notAfter).min() ?? .distantPast
+    /// Keeps a verified outcome for the window in which every certificate and CRL is current.
+    func store(_ key: [UInt8], outcome: CertificateChainVerifier.Outcome, crls: [CertificateRevocationList]) {
+        let path = outcome.path
+        let from = (path.compactMap(\.notBefore) + crls.compactMap(\.thisUpdate)).max() ?? .distantFuture
+        let until = (path.compactMap(\.notAfter) + crls.compactMap(\.nextUpdate)).min() ?? .distantPast
         guard from <= until else { return }
         state.withLock { state in
             if state.entries.count >= capacity { state.entries.removeAll(keepingCapacity: true) }
-            state.entries[key] = Entry(path: path, validFrom: from, validUntil: until)
+            state.entries[key] = Entry(outcome: outcome, validFrom: from, validUntil: until)
         }
     }
 

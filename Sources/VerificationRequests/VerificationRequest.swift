@@ -103,9 +103,11 @@ public struct VerificationRequest: Decodable, Sendable {
     public var policy: Policy?
     public var at: String?
     public var trustAnchors: [String]?
+    /// CRLs (DER, base64url) to check attestation paths against.
+    public var crls: [String]?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case response, expected, policy, at, trustAnchors
+        case response, expected, policy, at, trustAnchors, crls
     }
 
     public init(from decoder: any Decoder) throws {
@@ -116,5 +118,6 @@ public struct VerificationRequest: Decodable, Sendable {
         policy = try c.decodeIfPresent(Policy.self, forKey: .policy)
         at = try c.decodeIfPresent(String.self, forKey: .at)
         trustAnchors = try c.decodeIfPresent([String].self, forKey: .trustAnchors)
+        crls = try c.decodeIfPresent([String].self, forKey: .crls)
     }
 }

@@ -36,6 +36,8 @@ public struct VerificationResult: Encodable, Sendable {
         let trustPath: [String]
         /// Why the chain is not trusted, when it is not.
         let untrustedReason: String?
+        /// not-checked, checked or partial.
+        let revocation: String
         let properties: [String: String]?
         let warnings: [String]?
         /// The statements of a compound attestation.
@@ -47,6 +49,7 @@ public struct VerificationResult: Encodable, Sendable {
             trusted = a.isTrusted
             trustPath = a.certificates.map { Base64URL.encode($0.der) }
             untrustedReason = a.isTrusted ? nil : a.untrustedReason
+            revocation = a.revocation.rawValue
             properties = a.properties.isEmpty ? nil : a.properties
             warnings = a.warnings.isEmpty ? nil : a.warnings
             components = a.components.isEmpty ? nil : a.components.map(Attestation.init)

@@ -65,7 +65,8 @@ public final class VerificationService: Sendable {
             switch inputs.response {
             case .registration(let response):
                 let trust: any AttestationTrustSource =
-                    inputs.anchors.isEmpty ? self.trust : CombinedTrustSource([self.trust, FixedTrustAnchors(inputs.anchors)])
+                    inputs.anchors.isEmpty && inputs.crls.isEmpty
+                    ? self.trust : CombinedTrustSource([self.trust, FixedTrustAnchors(inputs.anchors, crls: inputs.crls)])
                 let verified = try RegistrationVerifier.verify(
                     response, expecting: inputs.expectation, policy: inputs.policy, trust: trust, at: inputs.time, caches: caches)
                 return VerificationOutcome(disposition: .verified, result: .registration(verified))
@@ -128,6 +129,7 @@ struct RequestInputs {
     let policy: VerificationPolicy
     let time: Date
     let anchors: [Certificate]
+    let crls: [CertificateRevocationList]
     let response: Response
 
     enum Response {
@@ -198,6 +200,15 @@ struct RequestInputs {
                 return try Certificate(der: der)
             } catch {
                 throw RequestError("trustAnchors[\(index)] is not a DER certificate")
+            }
+        }
+
+        crls = try (request.crls ?? []).enumerated().map { index, text in
+            let der = try Self.bytes(text, "crls[\(index)]")
+            do {
+                return try CertificateRevocationList(der: der)
+            } catch {
+                throw RequestError("crls[\(index)] is not a DER CRL")
             }
         }
 

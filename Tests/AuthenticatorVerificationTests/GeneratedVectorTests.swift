@@ -7,7 +7,7 @@ import Testing
 @Suite struct GeneratedVectorTests {
     static let directory = packageRoot.appendingPathComponent("TestVectors/generated")
     static let vectors = VectorCorpus.load(directory)
-    static let runner = VectorRunner(anchors: VectorCorpus.anchors(directory))
+    static let runner = VectorRunner(anchors: VectorCorpus.anchors(directory), crls: VectorCorpus.crls(directory))
 
     @Test func corpusIsPresent() {
         #expect(Self.vectors.count >= 150)

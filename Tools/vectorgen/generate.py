@@ -349,6 +349,7 @@ def attested_data(credential_id: bytes, cose_key: bytes, aaguid: bytes = AAGUID)
 class Vectors:
     def __init__(self):
         self.items = []
+        self.crls = {}
         self.pki = TestPKI()
 
     def add(self, vector: dict):
@@ -775,6 +776,41 @@ def add_format_vectors(v: "Vectors", keys: dict) -> None:
          parts, trust=None, expected="invalid:malformed.attestation-statement", notes="a compound inside a compound")
 
 
+def crl(issuer_cert, issuer_key, revoked_serials=(), next_update=NOT_AFTER) -> bytes:
+    builder = (x509.CertificateRevocationListBuilder()
+               .issuer_name(issuer_cert.subject).last_update(NOT_BEFORE).next_update(next_update))
+    for serial in revoked_serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOT_BEFORE).build())
+    return builder.sign(issuer_key, hashes.SHA256(), ecdsa_deterministic=True).public_bytes(serialization.Encoding.DER)
+
+
+def add_revocation_vectors(v: "Vectors", keys: dict) -> dict:
+    """Packed registrations checked against generated CRLs; returns the CRLs by name."""
+    pki = v.pki
+    crls = {
+        "ca-revokes-packed-leaf": crl(pki.ca, pki.ca_key, revoked_serials=(10,)),
+        "ca-revokes-nothing": crl(pki.ca, pki.ca_key),
+        "root-revokes-nothing": crl(pki.root, pki.root_key),
+    }
+    leaf = (pki.leaf, pki.leaf_signer, [pki.ca])
+    es256 = keys["ES256"]
+    v.registration("gen-reg-packed-crl-checked", es256, "packed", x5c_leaf=leaf, trust_anchor="mie-test-attestation-root",
+                   extra={"crls": ["ca-revokes-nothing", "root-revokes-nothing"]},
+                   notes="packed x5c with CRLs for every certificate of the path: revocation checked")
+    v.registration("gen-reg-packed-crl-partial", es256, "packed", x5c_leaf=leaf, trust_anchor="mie-test-attestation-root",
+                   extra={"crls": ["ca-revokes-nothing"]}, notes="a CRL for the leaf only: revocation partial")
+    v.registration("gen-reg-neg-packed-revoked-leaf", es256, "packed", x5c_leaf=leaf,
+                   trust_anchor="mie-test-attestation-root", expected="invalid:untrusted.certificate-revoked",
+                   extra={"crls": ["ca-revokes-packed-leaf", "root-revokes-nothing"]},
+                   notes="the CA's CRL lists the packed leaf (serial 10)")
+    v.registration("gen-reg-neg-packed-revoked-leaf-untrusted-policy", es256, "packed", x5c_leaf=leaf,
+                   trust_anchor="mie-test-attestation-root", expected="invalid:untrusted.certificate-revoked",
+                   extra={"crls": ["ca-revokes-packed-leaf"], "policy": {"attestation": "any"}},
+                   notes="a revoked leaf is refused even when untrusted attestation is accepted")
+    return {name: {"der_b64url": b64u(data)} for name, data in crls.items()}
+
+
 def der_cert(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
@@ -1055,6 +1091,7 @@ def build() -> Vectors:
     auth_neg("cross-origin", "policy.cross-origin", "crossOrigin true under the default policy",
              cd=client_data("webauthn.get", seed_bytes("gen-auth-neg-cross-origin/challenge", 32), cross_origin=True))
     add_format_vectors(v, keys)
+    v.crls = add_revocation_vectors(v, keys)
     return v
 
 
@@ -1146,6 +1183,7 @@ def main() -> int:
             f.write(json.dumps(item, sort_keys=True) + "\n")
     anchors = vectors.pki.anchors()
     (OUT / "trust_anchors.json").write_text(json.dumps(anchors, indent=1, sort_keys=True) + "\n")
+    (OUT / "crls.json").write_text(json.dumps(vectors.crls, indent=1, sort_keys=True) + "\n")
     with open(OUT / "cbor.jsonl", "w") as f:
         for case in cbor_cases():
             f.write(json.dumps(case, sort_keys=True) + "\n")

@@ -40,7 +40,7 @@ struct AndroidKeyAttestation: AttestationFormatVerifier {
             throw VerificationFailure(.attestationNonceMismatch, "android-key attestationChallenge is not the clientDataHash")
         }
         try check(description, context.policy)
-        var result = Shared.evaluateTrust(format: Self.format, type: .basic, certificates: certificates, context)
+        var result = try Shared.evaluateTrust(format: Self.format, type: .basic, certificates: certificates, context)
         result.properties["android.attestationSecurityLevel"] = KeyDescription.securityLevelName(description.attestationSecurityLevel)
         result.properties["android.keymasterSecurityLevel"] = KeyDescription.securityLevelName(description.keymasterSecurityLevel)
         result.properties["android.attestationVersion"] = String(description.attestationVersion)

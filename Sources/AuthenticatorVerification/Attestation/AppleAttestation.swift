@@ -27,6 +27,6 @@ struct AppleAttestation: AttestationFormatVerifier {
             throw VerificationFailure(.attestationNonceMismatch, "apple nonce is not SHA-256(authenticatorData ‖ clientDataHash)")
         }
         try Shared.checkLeafKeyIsCredentialKey(leaf, context, format: Self.format)
-        return Shared.evaluateTrust(format: Self.format, type: .anonCA, certificates: certificates, context)
+        return try Shared.evaluateTrust(format: Self.format, type: .anonCA, certificates: certificates, context)
     }
 }

@@ -26,6 +26,8 @@ public struct AttestationResult: Sendable {
     /// Things a relying party should know although the statement verified (a deprecated
     /// format, an unknown TPM manufacturer, a SHA-1 signature).
     public var warnings: [String] = []
+    /// How far the path was checked for revocation.
+    public var revocation: CertificateChainVerifier.Revocation = .notChecked
     /// Sub-statements of a compound attestation, in order.
     public var components: [AttestationResult] = []
 

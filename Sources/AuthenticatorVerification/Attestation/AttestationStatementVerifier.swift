@@ -112,15 +112,26 @@ public enum AttestationStatementVerifier {
     }
 
     /// Chains the leaf to the anchors the trust source gives for this authenticator.
+    /// A revoked certificate is refused whatever the policy: it means a compromised key.
     static func evaluateTrust(
         format: String, type: AttestationResult.AttestationType, certificates: [Certificate], _ context: AttestationContext
-    ) -> AttestationResult {
-        let anchors = context.trust.trustAnchors(aaguid: context.credential.aaguid, format: format)
+    ) throws(VerificationFailure) -> AttestationResult {
+        let aaguid = context.credential.aaguid
+        let anchors = context.trust.trustAnchors(aaguid: aaguid, format: format)
         let outcome = CertificateChainVerifier.verify(
             leaf: certificates[0], intermediates: Array(certificates.dropFirst()), anchors: anchors,
-            at: Date(timeIntervalSince1970: context.time), cache: context.caches?.chains)
-        return AttestationResult(
+            at: Date(timeIntervalSince1970: context.time), crls: context.trust.revocationLists(aaguid: aaguid, format: format),
+            cache: context.caches?.chains)
+        if outcome.isRevoked {
+            throw VerificationFailure(.certificateRevoked, "\(format): an attestation certificate is revoked")
+        }
+        var result = AttestationResult(
             format: format, type: type, certificates: certificates, verifiedPath: outcome.path, untrustedReason: outcome.failure)
+        result.revocation = outcome.revocation
+        for certificate in outcome.path where certificate.hasWeakSignatureAlgorithm {
+            result.warnings.append("a certificate of the path is signed with \(certificate.signatureAlgorithmName)")
+        }
+        return result
     }
 
     /// SHA-1 attestation signatures only under a policy that names them.

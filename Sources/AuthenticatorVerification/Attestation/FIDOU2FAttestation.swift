@@ -37,6 +37,6 @@ struct FIDOU2FAttestation: AttestationFormatVerifier {
         guard leafKey.isValidSignature(signature, over: verificationData, scheme: .ecdsa(.sha256)) else {
             throw VerificationFailure(.attestationSignatureInvalid, "fido-u2f attestation signature does not verify")
         }
-        return Shared.evaluateTrust(format: Self.format, type: .basic, certificates: certificates, context)
+        return try Shared.evaluateTrust(format: Self.format, type: .basic, certificates: certificates, context)
     }
 }

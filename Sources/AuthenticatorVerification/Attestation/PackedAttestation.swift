@@ -46,7 +46,7 @@ struct PackedAttestation: AttestationFormatVerifier {
             throw VerificationFailure(.attestationSignatureInvalid, "packed attestation signature does not verify with the x5c leaf")
         }
         try checkCertificateRequirements(leaf, aaguid: context.credential.aaguid)
-        return Shared.evaluateTrust(format: Self.format, type: .basic, certificates: certificates, context)
+        return try Shared.evaluateTrust(format: Self.format, type: .basic, certificates: certificates, context)
     }
 
     /// §8.2.1 packed attestation statement certificate requirements.

@@ -49,7 +49,7 @@ struct SafetyNetAttestation: AttestationFormatVerifier {
                 throw VerificationFailure(.safetyNetStale, "android-safetynet timestamp is \(Int(age)) s from the verification time")
             }
         }
-        var result = Shared.evaluateTrust(format: Self.format, type: .basic, certificates: certificates, context)
+        var result = try Shared.evaluateTrust(format: Self.format, type: .basic, certificates: certificates, context)
         result.properties["safetynet.ver"] = version
         result.properties["safetynet.ctsProfileMatch"] = String(jws.payload["ctsProfileMatch"] as? Bool ?? false)
         result.properties["safetynet.basicIntegrity"] = String(jws.payload["basicIntegrity"] as? Bool ?? false)

@@ -49,7 +49,7 @@ struct TPMAttestation: AttestationFormatVerifier {
             throw VerificationFailure(.attestationSignatureInvalid, "tpm certInfo signature does not verify with the AIK")
         }
         let manufacturer = try checkAIKCertificate(aik, aaguid: context.credential.aaguid)
-        var result = Shared.evaluateTrust(format: Self.format, type: .attCA, certificates: certificates, context)
+        var result = try Shared.evaluateTrust(format: Self.format, type: .attCA, certificates: certificates, context)
         result.properties["tpm.manufacturer"] = manufacturer.id
         if let model = manufacturer.model { result.properties["tpm.model"] = model }
         if let version = manufacturer.version { result.properties["tpm.version"] = version }

@@ -40,6 +40,7 @@ public enum FailureCode: String, CaseIterable, Sendable, Codable {
     // The attestation does not lead to a trusted anchor.
     case attestationCertificateInvalid = "untrusted.attestation-certificate"
     case attestationChainUntrusted = "untrusted.attestation-chain"
+    case certificateRevoked = "untrusted.certificate-revoked"
     // Recognised but not supported by this verifier.
     case attestationFormatUnsupported = "attestation.format-unsupported"
     case algorithmUnsupported = "alg.unsupported"

@@ -5,18 +5,30 @@ import SignatureVerification
 public protocol AttestationTrustSource: Sendable {
     /// Anchors that may vouch for an authenticator of this AAGUID using this format.
     func trustAnchors(aaguid: [UInt8], format: String) -> [Certificate]
+    /// CRLs to check the attestation path against (none: revocation is not checked).
+    func revocationLists(aaguid: [UInt8], format: String) -> [CertificateRevocationList]
+}
+
+extension AttestationTrustSource {
+    public func revocationLists(aaguid: [UInt8], format: String) -> [CertificateRevocationList] { [] }
 }
 
 /// The same anchors for every authenticator.
 public struct FixedTrustAnchors: AttestationTrustSource {
     public let certificates: [Certificate]
+    public let crls: [CertificateRevocationList]
 
-    public init(_ certificates: [Certificate]) {
+    public init(_ certificates: [Certificate], crls: [CertificateRevocationList] = []) {
         self.certificates = certificates
+        self.crls = crls
     }
 
     public func trustAnchors(aaguid: [UInt8], format: String) -> [Certificate] {
         certificates
+    }
+
+    public func revocationLists(aaguid: [UInt8], format: String) -> [CertificateRevocationList] {
+        crls
     }
 
     public static let none = FixedTrustAnchors([])
@@ -32,5 +44,9 @@ public struct CombinedTrustSource: AttestationTrustSource {
 
     public func trustAnchors(aaguid: [UInt8], format: String) -> [Certificate] {
         sources.flatMap { $0.trustAnchors(aaguid: aaguid, format: format) }
+    }
+
+    public func revocationLists(aaguid: [UInt8], format: String) -> [CertificateRevocationList] {
+        sources.flatMap { $0.revocationLists(aaguid: aaguid, format: format) }
     }
 }

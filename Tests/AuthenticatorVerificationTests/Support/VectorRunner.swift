@@ -72,6 +72,26 @@ enum VectorCorpus {
         return vectors.sorted { ($0.folder, $0.id) < ($1.folder, $1.id) }
     }
 
+    /// `crls.json` of each folder below `directory`, by folder then name.
+    static func crls(_ directory: URL) -> [String: [String: CertificateRevocationList]] {
+        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return [:] }
+        var result: [String: [String: CertificateRevocationList]] = [:]
+        for case let url as URL in enumerator where url.lastPathComponent == "crls.json" {
+            let folder = url.deletingLastPathComponent().lastPathComponent
+            guard let data = try? Data(contentsOf: url),
+                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Any]]
+            else { continue }
+            for (name, entry) in object {
+                if let text = entry["der_b64url"] as? String, let der = Base64URL.decode(text),
+                   let crl = try? CertificateRevocationList(der: der)
+                {
+                    result[folder, default: [:]][name] = crl
+                }
+            }
+        }
+        return result
+    }
+
     /// `trust_anchors.json` of each folder below `directory`, by folder then name.
     static func anchors(_ directory: URL) -> [String: [String: Certificate]] {
         guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return [:] }
@@ -94,6 +114,7 @@ enum VectorCorpus {
 /// Replays a vector through the core and says what the core decided.
 struct VectorRunner: Sendable {
     let anchors: [String: [String: Certificate]]
+    var crls: [String: [String: CertificateRevocationList]] = [:]
 
     enum Verdict: Equatable, CustomStringConvertible {
         case valid
@@ -194,8 +215,22 @@ struct VectorRunner: Sendable {
     }
 
     func trust(for vector: Vector) -> FixedTrustAnchors {
-        guard let name = vector.fields["trust_anchor"]?.string, let cert = anchors[vector.folder]?[name] else { return .none }
-        return FixedTrustAnchors([cert])
+        let lists = (vector.fields["crls"]?.array ?? []).compactMap { $0.string.flatMap { crls[vector.folder]?[$0] } }
+        guard let name = vector.fields["trust_anchor"]?.string, let cert = anchors[vector.folder]?[name] else {
+            return FixedTrustAnchors([], crls: lists)
+        }
+        return FixedTrustAnchors([cert], crls: lists)
+    }
+
+    /// The verified registration of a (non statement-only) registration vector.
+    func registration(_ vector: Vector) throws -> VerifiedRegistration {
+        let object = vector.bytes("attestation_object_b64url") ?? []
+        let rawID = vector.bytes("raw_id_b64url") ?? vector.bytes("credential_id_b64url")
+            ?? (try? AttestationObject.parse(object))?.authenticatorData.attestedCredentialData?.credentialID ?? []
+        let response = RegistrationResponse(
+            rawID: rawID, clientDataJSON: vector.bytes("client_data_json_b64url") ?? [], attestationObject: object)
+        return try RegistrationVerifier.verify(
+            response, expecting: expectation(for: vector), policy: policy(for: vector), trust: trust(for: vector), at: time(for: vector))
     }
 
     private func verify(_ vector: Vector) throws {
@@ -209,12 +244,7 @@ struct VectorRunner: Sendable {
                     trust: trust(for: vector), at: time(for: vector))
                 return
             }
-            let rawID = vector.bytes("raw_id_b64url") ?? vector.bytes("credential_id_b64url")
-                ?? (try? AttestationObject.parse(object))?.authenticatorData.attestedCredentialData?.credentialID ?? []
-            let response = RegistrationResponse(
-                rawID: rawID, clientDataJSON: vector.bytes("client_data_json_b64url") ?? [], attestationObject: object)
-            _ = try RegistrationVerifier.verify(
-                response, expecting: expectation(for: vector), policy: policy, trust: trust(for: vector), at: time(for: vector))
+            _ = try registration(vector)
         } else {
             let key = try CredentialPublicKey.decode(vector.bytes("credential_public_key_cose_b64url") ?? [])
             let stored = StoredCredential(
