@@ -1,4 +1,4 @@
-import AuthenticatorVerification
+@_spi(Fuzzing) import AuthenticatorVerification
 import CBORDecoding
 import Foundation
 import Testing
@@ -47,6 +47,14 @@ import Testing
             }
         case "client-data":
             #expect(throws: VerificationFailure.self) { try CollectedClientData.parse(input.bytes) }
+        case "tpm-attest":
+            #expect(throws: VerificationFailure.self) { try StatementParsers.parseTPMAttest(input.bytes) }
+        case "tpm-public":
+            #expect(throws: VerificationFailure.self) { try StatementParsers.parseTPMPublic(input.bytes) }
+        case "key-description":
+            #expect(throws: VerificationFailure.self) { try StatementParsers.parseKeyDescription(input.bytes) }
+        case "safetynet-jws":
+            #expect(throws: VerificationFailure.self) { try StatementParsers.parseSafetyNetJWS(input.bytes) }
         default:
             Issue.record("unknown fuzz target folder \(input.target)")
         }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of the parsers with libFuzzer + AddressSanitizer.
 #   Tools/fuzz/run.sh [SECONDS] [TARGET...]     default: 30 s for each of every target
-# Targets: cbor authenticator-data cose-key attestation-object client-data
+# Targets: cbor authenticator-data cose-key attestation-object client-data tpm-attest tpm-public
+#          key-description safetynet-jws
 # Seeds come from TestVectors/. A crash leaves its input in Tools/fuzz/artifacts/; copy it to
 # TestVectors/fuzz-regressions/<target>/ so FuzzRegressionTests replays it forever.
 # Longer campaign:  Tools/fuzz/run.sh 3600 cbor attestation-object
@@ -11,7 +12,7 @@ root=$(cd "$here/../.." && pwd)
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(cbor authenticator-data cose-key attestation-object client-data)
+[ ${#targets[@]} -gt 0 ] || targets=(cbor authenticator-data cose-key attestation-object client-data tpm-attest tpm-public key-description safetynet-jws)
 
 echo "fuzz: building with -sanitize=fuzzer,address"
 swift build --package-path "$here" --sanitize fuzzer --sanitize address -c debug >/tmp/mie-fuzz-build.log 2>&1 || {

@@ -611,6 +611,10 @@ def add_format_vectors(v: "Vectors", keys: dict) -> None:
     ecc_aik = aik_certificate(pki, 31, signer=pki.aik_ecc_signer)
     emit("gen-reg-tpm-ecc-aik", es256, "tpm", tpm_statement(es256, parts, aik_cert=ecc_aik, alg_key=pki.aik_ecc_signer),
          parts, notes="TPM attestation signed ES256 by an ECC AIK")
+    nuvoton_aik = aik_certificate(pki, 36, manufacturer="id:4E544300")
+    parts = registration_parts("gen-reg-tpm-nuvoton", rs256)
+    emit("gen-reg-tpm-nuvoton", rs256, "tpm", tpm_statement(rs256, parts, aik_cert=nuvoton_aik), parts,
+         notes="TPM attestation naming a listed TCG vendor (id:4E544300); used by the benchmarks")
     unknown_aik = aik_certificate(pki, 32, manufacturer="id:00000000")
     parts = registration_parts("gen-reg-tpm-unknown-manufacturer", rs256)
     emit("gen-reg-tpm-unknown-manufacturer", rs256, "tpm", tpm_statement(rs256, parts, aik_cert=unknown_aik), parts,
@@ -656,7 +660,9 @@ def add_format_vectors(v: "Vectors", keys: dict) -> None:
                             [("1.3.6.1.4.1.11129.2.1.17", ext)])
         signer = cert_key or key
         sig = signer.sign(ad + cdh)
-        return {"alg": signer.alg, "sig": flip_last(sig) if corrupt else sig, "x5c": [der_cert(cert), ca_der]}
+        # Android devices send the whole chain, root included.
+        return {"alg": signer.alg, "sig": flip_last(sig) if corrupt else sig,
+                "x5c": [der_cert(cert), ca_der, der_cert(pki.root)]}
 
     parts = registration_parts("gen-reg-android-key-ES256", es256)
     emit("gen-reg-android-key-ES256", es256, "android-key", android_statement(es256, parts), parts,

@@ -203,6 +203,19 @@ measure("registration-packed-x5c-es256") {
         packedRegistration, expecting: expectation(packedID), policy: .strict, trust: trust, at: verificationTime,
         caches: caches)) != nil
 }
+let tpmID = "gen-reg-tpm-nuvoton"
+let tpmRegistration = registration(tpmID)
+measure("registration-tpm-rs256") {
+    (try? RegistrationVerifier.verify(
+        tpmRegistration, expecting: expectation(tpmID), policy: .strict, trust: trust, at: verificationTime, caches: caches)) != nil
+}
+let androidID = "gen-reg-android-key-ES256"
+let androidRegistration = registration(androidID)
+measure("registration-android-key-es256") {
+    (try? RegistrationVerifier.verify(
+        androidRegistration, expecting: expectation(androidID), policy: .strict, trust: trust, at: verificationTime,
+        caches: caches)) != nil
+}
 measure("registration-none-es256") {
     (try? RegistrationVerifier.verify(
         noneRegistration, expecting: expectation(noneID), policy: .acceptUntrustedAttestationForTesting,

@@ -1,4 +1,4 @@
-import AuthenticatorVerification
+@_spi(Fuzzing) import AuthenticatorVerification
 import CBORDecoding
 import Foundation
 
@@ -10,6 +10,10 @@ enum FuzzTarget: String, CaseIterable {
     case coseKey = "cose-key"
     case attestationObject = "attestation-object"
     case clientData = "client-data"
+    case tpmAttest = "tpm-attest"
+    case tpmPublic = "tpm-public"
+    case keyDescription = "key-description"
+    case safetyNetJWS = "safetynet-jws"
 
     static let selected: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["MIE_FUZZ_TARGET"] ?? "cbor"
@@ -32,6 +36,14 @@ enum FuzzTarget: String, CaseIterable {
                 trust: FixedTrustAnchors.none, at: Date(timeIntervalSince1970: 1_800_000_000))
         case .clientData:
             _ = try? CollectedClientData.parse(bytes)
+        case .tpmAttest:
+            try? StatementParsers.parseTPMAttest(bytes)
+        case .tpmPublic:
+            try? StatementParsers.parseTPMPublic(bytes)
+        case .keyDescription:
+            try? StatementParsers.parseKeyDescription(bytes)
+        case .safetyNetJWS:
+            try? StatementParsers.parseSafetyNetJWS(bytes)
         }
     }
 }
