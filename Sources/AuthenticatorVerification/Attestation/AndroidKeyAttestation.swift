@@ -14,23 +14,13 @@ struct AndroidKeyAttestation: AttestationFormatVerifier {
         guard let certificates = try Shared.certificates(statement, format: Self.format, context) else {
             throw Shared.malformed(Self.format, "x5c is required")
         }
-        guard let algorithm = COSEAlgorithm(rawValue: algValue), let scheme = algorithm.scheme else {
+        guard let algorithm = COSEAlgorithm(rawValue: algValue), algorithm.isSupported else {
             throw VerificationFailure(.algorithmUnsupported, "android-key attestation algorithm \(algValue) is not supported")
         }
         let leaf = certificates[0]
-        let leafKey: PublicKey
-        do {
-            leafKey = try leaf.publicKey()
-        } catch {
-            throw VerificationFailure(.attestationCertificateInvalid, "android-key certificate key: \(error.message)")
-        }
-        try Shared.checkSHA1(algorithm, context, format: Self.format)
-        guard leafKey.accepts(scheme) else {
-            throw VerificationFailure(.attestationAlgorithmMismatch, "android-key alg \(algorithm.name) does not fit the certificate's key")
-        }
-        guard leafKey.isValidSignature(signature, over: context.authenticatorData.bytes, context.clientDataHash, scheme: scheme) else {
-            throw VerificationFailure(.attestationSignatureInvalid, "android-key signature does not verify with the x5c leaf")
-        }
+        try Shared.checkSignature(
+            by: leaf, algorithm: algorithm, signature, over: context.authenticatorData.bytes, context.clientDataHash, context: context,
+            format: Self.format)
         try Shared.checkLeafKeyIsCredentialKey(leaf, context, format: Self.format)
         guard let ext = leaf.extensionValue(oid: Self.keyDescriptionOID) else {
             throw VerificationFailure(.attestationCertificateInvalid, "android-key certificate has no KeyDescription extension")

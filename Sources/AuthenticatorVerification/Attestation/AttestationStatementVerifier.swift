@@ -134,6 +134,27 @@ public enum AttestationStatementVerifier {
         return result
     }
 
+    /// The statement's signature by the x5c leaf: the key decodes, the algorithm is allowed
+    /// and fits it, and the signature over `first ‖ second` verifies.
+    static func checkSignature(
+        by leaf: Certificate, algorithm: COSEAlgorithm, _ signature: ArraySlice<UInt8>,
+        over first: [UInt8], _ second: [UInt8] = [], context: AttestationContext, format: String
+    ) throws(VerificationFailure) {
+        let leafKey: PublicKey
+        do {
+            leafKey = try leaf.publicKey()
+        } catch {
+            throw VerificationFailure(.attestationCertificateInvalid, "\(format) certificate key: \(error.message)")
+        }
+        try checkSHA1(algorithm, context, format: format)
+        guard let scheme = algorithm.scheme, leafKey.accepts(scheme) else {
+            throw VerificationFailure(.attestationAlgorithmMismatch, "\(format) alg \(algorithm.name) does not fit the certificate's key")
+        }
+        guard leafKey.isValidSignature(signature, over: first, second, scheme: scheme) else {
+            throw VerificationFailure(.attestationSignatureInvalid, "\(format) signature does not verify with the x5c leaf")
+        }
+    }
+
     /// SHA-1 attestation signatures only under a policy that names them.
     static func checkSHA1(_ algorithm: COSEAlgorithm, _ context: AttestationContext, format: String) throws(VerificationFailure) {
         if algorithm == .rs1, !context.policy.allowsSHA1AttestationSignatures {

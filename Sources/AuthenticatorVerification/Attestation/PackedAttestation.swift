@@ -12,7 +12,7 @@ struct PackedAttestation: AttestationFormatVerifier {
         if statement[text: "ecdaaKeyId"] != nil {
             throw VerificationFailure(.attestationFormatUnsupported, "packed ECDAA attestation was removed from WebAuthn and is not supported")
         }
-        guard let algorithm = COSEAlgorithm(rawValue: algValue), let scheme = algorithm.scheme else {
+        guard let algorithm = COSEAlgorithm(rawValue: algValue), algorithm.isSupported else {
             throw VerificationFailure(.algorithmUnsupported, "packed attestation algorithm \(algValue) is not supported")
         }
         let signed = context.authenticatorData.bytes
@@ -32,19 +32,8 @@ struct PackedAttestation: AttestationFormatVerifier {
         }
 
         let leaf = certificates[0]
-        let leafKey: PublicKey
-        do {
-            leafKey = try leaf.publicKey()
-        } catch {
-            throw VerificationFailure(.attestationCertificateInvalid, "packed attestation certificate key: \(error.message)")
-        }
-        try AttestationStatementVerifier.checkSHA1(algorithm, context, format: Self.format)
-        guard leafKey.accepts(scheme) else {
-            throw VerificationFailure(.attestationAlgorithmMismatch, "packed alg \(algorithm.name) does not fit the certificate's key")
-        }
-        guard leafKey.isValidSignature(signature, over: signed, context.clientDataHash, scheme: scheme) else {
-            throw VerificationFailure(.attestationSignatureInvalid, "packed attestation signature does not verify with the x5c leaf")
-        }
+        try AttestationStatementVerifier.checkSignature(
+            by: leaf, algorithm: algorithm, signature, over: signed, context.clientDataHash, context: context, format: Self.format)
         try checkCertificateRequirements(leaf, aaguid: context.credential.aaguid)
         return try Shared.evaluateTrust(format: Self.format, type: .basic, certificates: certificates, context)
     }

@@ -26,7 +26,7 @@ struct TPMAttestation: AttestationFormatVerifier {
         guard let certificates = try Shared.certificates(statement, format: Self.format, context) else {
             throw malformed("x5c is required")
         }
-        guard let algorithm = COSEAlgorithm(rawValue: algValue), let scheme = algorithm.scheme else {
+        guard let algorithm = COSEAlgorithm(rawValue: algValue), algorithm.isSupported else {
             throw VerificationFailure(.algorithmUnsupported, "tpm attestation algorithm \(algValue) is not supported")
         }
         let pubArea = try TPMTPublic(Array(pubAreaBytes))
@@ -35,19 +35,7 @@ struct TPMAttestation: AttestationFormatVerifier {
         try checkPublicArea(pubArea, matches: context.credential.credentialPublicKey)
         try checkCertInfo(certInfo, algorithm: algorithm, pubArea: Array(pubAreaBytes), pubAreaType: pubArea, context)
         let aik = certificates[0]
-        let aikKey: PublicKey
-        do {
-            aikKey = try aik.publicKey()
-        } catch {
-            throw VerificationFailure(.attestationCertificateInvalid, "tpm AIK certificate key: \(error.message)")
-        }
-        try Shared.checkSHA1(algorithm, context, format: Self.format)
-        guard aikKey.accepts(scheme) else {
-            throw VerificationFailure(.attestationAlgorithmMismatch, "tpm alg \(algorithm.name) does not fit the AIK's key")
-        }
-        guard aikKey.isValidSignature(signature, over: certInfoBytes, scheme: scheme) else {
-            throw VerificationFailure(.attestationSignatureInvalid, "tpm certInfo signature does not verify with the AIK")
-        }
+        try Shared.checkSignature(by: aik, algorithm: algorithm, signature, over: Array(certInfoBytes), context: context, format: Self.format)
         let manufacturer = try checkAIKCertificate(aik, aaguid: context.credential.aaguid)
         var result = try Shared.evaluateTrust(format: Self.format, type: .attCA, certificates: certificates, context)
         result.properties["tpm.manufacturer"] = manufacturer.id
