@@ -15,8 +15,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        // P-256 ECDSA verification only: BoringSSL's is 1.27x OpenSSL 3.0's here (Benchmarks/).
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // P-256 ECDSA (1.27x OpenSSL 3.0 here, Benchmarks/) and ML-DSA-65/87 (absent from OpenSSL 3.0).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // DER inside X.509 extensions (Android KeyDescription, Apple nonce, TPM names).
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
     ],

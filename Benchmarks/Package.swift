@@ -9,7 +9,7 @@ let package = Package(
     dependencies: [
         .package(name: "mie-verifier", path: ".."),
         // Comparison only: the physical limit for P-256 verification on this machine.
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // Allocation counts (LD_PRELOAD of its dylib; see run.sh).
         .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
     ],

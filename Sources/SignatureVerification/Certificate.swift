@@ -148,10 +148,16 @@ public final class Certificate: @unchecked Sendable {
     /// The certificate's public key, decoded once.
     public func publicKey() throws(OpenSSLError) -> PublicKey {
         if let key = decodedKey.withLock({ $0 }) { return key }
-        guard let pkey = X509_get_pubkey(x509) else {
+        let key: PublicKey
+        if let pkey = X509_get_pubkey(x509) {
+            key = try PublicKey.adopt(pkey, spki: subjectPublicKeyInfo())
+        } else if let spki = subjectPublicKeyInfo(), let mlDSA = try PublicKey.mlDSA(subjectPublicKeyInfo: spki) {
+            // OpenSSL 3.0 knows no ML-DSA; swift-crypto verifies with the raw key.
+            ERR_clear_error()
+            key = mlDSA
+        } else {
             throw OpenSSLError.fromQueue(.invalidKey, "certificate public key unreadable")
         }
-        let key = try PublicKey.adopt(pkey, spki: subjectPublicKeyInfo())
         decodedKey.withLock { $0 = key }
         return key
     }

@@ -94,6 +94,18 @@ public final class PublicKey: @unchecked Sendable {
         case ec(EllipticCurve)
         case edwards(EdwardsCurve)
         case rsa(modulusBits: Int)
+        case mlDSA(MLDSAParameterSet)
+    }
+
+    /// FIPS 204 parameter sets this build verifies (ML-DSA-44 is not exposed by swift-crypto).
+    public enum MLDSAParameterSet: String, Sendable, CaseIterable {
+        case mlDSA65 = "ML-DSA-65"
+        case mlDSA87 = "ML-DSA-87"
+
+        var oid: [UInt8] {
+            // id-ml-dsa-65 / -87: 2.16.840.1.101.3.4.3.18 / .19
+            [0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, self == .mlDSA65 ? 0x12 : 0x13]
+        }
     }
 
     /// Bounds on RSA moduli: smaller keys are broken, larger ones make verification a
@@ -108,15 +120,23 @@ public final class PublicKey: @unchecked Sendable {
     /// 3.0 and imports a point twenty times faster (Benchmarks/). Every other scheme and key
     /// type uses OpenSSL.
     private let p256: P256.Signing.PublicKey?
+    /// ML-DSA keys live in swift-crypto only: OpenSSL 3.0 has no ML-DSA.
+    private let mlDSA65: MLDSA65.PublicKey?
+    private let mlDSA87: MLDSA87.PublicKey?
     /// The OpenSSL key. A P-256 key built from coordinates imports it only if a scheme other
     /// than ECDSA-SHA256 is ever asked of it.
     private let eagerKey: OpaquePointer?
     private let lazyKey = Mutex<OpaquePointer?>(nil)
 
-    private init(pkey: OpaquePointer?, p256: P256.Signing.PublicKey? = nil, type: KeyType, spki: [UInt8]) {
+    private init(
+        pkey: OpaquePointer?, p256: P256.Signing.PublicKey? = nil, mlDSA65: MLDSA65.PublicKey? = nil,
+        mlDSA87: MLDSA87.PublicKey? = nil, type: KeyType, spki: [UInt8]
+    ) {
         self.eagerKey = pkey
         self.type = type
         self.subjectPublicKeyInfo = spki
+        self.mlDSA65 = mlDSA65
+        self.mlDSA87 = mlDSA87
         if let p256 {
             self.p256 = p256
         } else if type == .ec(.p256), spki.count >= 65 {
@@ -202,6 +222,37 @@ public final class PublicKey: @unchecked Sendable {
         }
         guard status == 1, let pkey else { return nil }
         return pkey
+    }
+
+    /// An ML-DSA key from its FIPS 204 encoding.
+    public static func mlDSA(_ parameterSet: MLDSAParameterSet, raw: some Collection<UInt8>) throws(OpenSSLError) -> PublicKey {
+        let bytes = Array(raw)
+        let spki = DER.sequence(DER.sequence(parameterSet.oid), DER.bitString(bytes))
+        do {
+            switch parameterSet {
+            case .mlDSA65:
+                return PublicKey(pkey: nil, mlDSA65: try MLDSA65.PublicKey(rawRepresentation: bytes), type: .mlDSA(parameterSet), spki: spki)
+            case .mlDSA87:
+                return PublicKey(pkey: nil, mlDSA87: try MLDSA87.PublicKey(rawRepresentation: bytes), type: .mlDSA(parameterSet), spki: spki)
+            }
+        } catch {
+            throw OpenSSLError(.invalidKey, "\(parameterSet.rawValue) public key of \(bytes.count) bytes is not valid")
+        }
+    }
+
+    /// An ML-DSA key from a SubjectPublicKeyInfo, or nil when the SPKI names another algorithm.
+    static func mlDSA(subjectPublicKeyInfo spki: [UInt8]) throws(OpenSSLError) -> PublicKey? {
+        for parameterSet in MLDSAParameterSet.allCases {
+            let prefix = DER.sequence(parameterSet.oid)
+            // 30 82 LL LL | 30 0B <oid> | 03 82 LL LL 00 <key>
+            guard spki.count > 8 + prefix.count, Array(spki[4..<(4 + prefix.count)]) == prefix else { continue }
+            let bitString = spki[(4 + prefix.count)...]
+            guard bitString.count > 5, bitString.first == 0x03, bitString[bitString.startIndex + 1] == 0x82,
+                  bitString[bitString.startIndex + 4] == 0x00
+            else { continue }
+            return try mlDSA(parameterSet, raw: bitString.dropFirst(5))
+        }
+        return nil
     }
 
     /// An EdDSA key from its encoded point.
@@ -325,7 +376,7 @@ public final class PublicKey: @unchecked Sendable {
     /// Whether `scheme` can be used with this key at all.
     public func accepts(_ scheme: SignatureScheme) -> Bool {
         switch (type, scheme) {
-        case (.ec, .ecdsa), (.edwards, .eddsa), (.rsa, .rsaPKCS1v15), (.rsa, .rsaPSS): true
+        case (.ec, .ecdsa), (.edwards, .eddsa), (.rsa, .rsaPKCS1v15), (.rsa, .rsaPSS), (.mlDSA, .mlDSA): true
         default: false
         }
     }
@@ -344,6 +395,16 @@ public final class PublicKey: @unchecked Sendable {
         if backend == .fastest, let p256, scheme == .ecdsa(.sha256) {
             return Self.verifyP256(p256, signature, first, second)
         }
+        if scheme == .mlDSA {
+            var message = [UInt8]()
+            first.withBytes { message.append(contentsOf: $0) }
+            second.withBytes { message.append(contentsOf: $0) }
+            return signature.withBytes { sig in
+                if let mlDSA65 { return mlDSA65.isValidSignature(Array(sig), for: message) }
+                if let mlDSA87 { return mlDSA87.isValidSignature(Array(sig), for: message) }
+                return false
+            }
+        }
         guard let pkey, let ctx = EVP_MD_CTX_new() else { return false }
         defer { EVP_MD_CTX_free(ctx) }
         let digests = FetchedDigests.shared
@@ -351,7 +412,7 @@ public final class PublicKey: @unchecked Sendable {
         let md: OpaquePointer?
         switch scheme {
         case .ecdsa(let d), .rsaPKCS1v15(let d), .rsaPSS(let d): md = digests.md(d)
-        case .eddsa: md = nil
+        case .eddsa, .mlDSA: md = nil
         }
         guard EVP_DigestVerifyInit(ctx, &pctx, md, nil, pkey) == 1 else {
             ERR_clear_error()

@@ -26,6 +26,8 @@ public enum SignatureScheme: Sendable, Equatable {
     case rsaPKCS1v15(DigestAlgorithm)
     /// RSASSA-PSS with MGF1 over the same digest and a salt as long as the digest.
     case rsaPSS(DigestAlgorithm)
+    /// FIPS 204 ML-DSA (pure, empty context), parameter set decided by the key.
+    case mlDSA
 }
 
 /// Pre-fetched digest implementations. OpenSSL 3 looks an algorithm up in its provider store on

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, mldsa, padding, rsa
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,6 +172,8 @@ class CredentialKey:
         "PS256": (-37, "rsa", "pss", "SHA256"),
         "PS384": (-38, "rsa", "pss", "SHA384"),
         "PS512": (-39, "rsa", "pss", "SHA512"),
+        "ML-DSA-65": (-49, "mldsa", "65", None),
+        "ML-DSA-87": (-50, "mldsa", "87", None),
     }
 
     def __init__(self, name: str, label: str):
@@ -186,6 +188,9 @@ class CredentialKey:
             self.private = ed25519.Ed25519PrivateKey.from_private_bytes(seed_bytes(label, 32))
         elif self.param == "Ed448":
             self.private = ed448.Ed448PrivateKey.from_private_bytes(seed_bytes(label, 57))
+        elif self.kind == "mldsa":
+            cls = mldsa.MLDSA65PrivateKey if self.param == "65" else mldsa.MLDSA87PrivateKey
+            self.private = cls.from_seed_bytes(seed_bytes(label, 32))
         else:
             self.private = seeded_rsa_key(label)
 
@@ -199,6 +204,10 @@ class CredentialKey:
         if self.kind == "okp":
             raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
             return cbor({1: 1, 3: self.alg, -1: 6 if self.param == "Ed25519" else 7, -2: raw})
+        if self.kind == "mldsa":
+            # AKP key (draft-ietf-cose-dilithium): kty 7, pub (-1).
+            raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            return cbor({1: 7, 3: self.alg, -1: raw})
         numbers = public.public_numbers()
         n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
         return cbor({1: 3, 3: self.alg, -1: n, -2: numbers.e.to_bytes(3, "big")})
@@ -206,7 +215,8 @@ class CredentialKey:
     def sign(self, message: bytes) -> bytes:
         if self.kind == "ec":
             return self.private.sign(message, ec.ECDSA(HASHES[self.hash](), deterministic_signing=True))
-        if self.kind == "okp":
+        if self.kind in ("okp", "mldsa"):
+            # ML-DSA signing is hedged (FIPS 204 default): its signatures change on every run.
             return self.private.sign(message)
         if self.param == "pkcs1":
             return self.private.sign(message, padding.PKCS1v15(), HASHES[self.hash]())

@@ -168,7 +168,7 @@ extension SignatureScheme {
     var digest: DigestAlgorithm? {
         switch self {
         case .ecdsa(let d), .rsaPKCS1v15(let d), .rsaPSS(let d): d
-        case .eddsa: nil
+        case .eddsa, .mlDSA: nil
         }
     }
 }

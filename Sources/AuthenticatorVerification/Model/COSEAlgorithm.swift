@@ -54,8 +54,8 @@ public enum COSEAlgorithm: Int64, Sendable, CaseIterable, Codable {
         self = match
     }
 
-    /// How OpenSSL verifies this algorithm; nil when this verifier cannot (ML-DSA needs
-    /// OpenSSL 3.5).
+    /// How this algorithm is verified; nil when this build cannot (ML-DSA-44: OpenSSL 3.0 has no
+    /// ML-DSA and swift-crypto exposes only ML-DSA-65 and ML-DSA-87).
     public var scheme: SignatureScheme? {
         switch self {
         case .es256, .esp256, .es256k: .ecdsa(.sha256)
@@ -69,7 +69,8 @@ public enum COSEAlgorithm: Int64, Sendable, CaseIterable, Codable {
         case .ps256: .rsaPSS(.sha256)
         case .ps384: .rsaPSS(.sha384)
         case .ps512: .rsaPSS(.sha512)
-        case .mlDSA44, .mlDSA65, .mlDSA87: nil
+        case .mlDSA65, .mlDSA87: .mlDSA
+        case .mlDSA44: nil
         }
     }
 

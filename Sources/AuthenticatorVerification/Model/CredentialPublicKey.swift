@@ -9,6 +9,7 @@ public struct CredentialPublicKey: Sendable {
         case ec2(EllipticCurve, x: [UInt8], y: [UInt8])
         case okp(EdwardsCurve, x: [UInt8])
         case rsa(modulus: [UInt8], exponent: [UInt8])
+        case akp(publicKey: [UInt8])
     }
 
     public let algorithm: COSEAlgorithm
@@ -70,8 +71,12 @@ public struct CredentialPublicKey: Sendable {
                 guard let e = map[int: -2]?.bytes else { throw fail("RSA e (-2) missing") }
                 key = try PublicKey.rsa(modulus: n, exponent: e)
                 parameters = .rsa(modulus: Array(n), exponent: Array(e))
+            case (.akp, .mlDSA65), (.akp, .mlDSA87):
+                guard let pub = map[int: -1]?.bytes else { throw fail("AKP pub (-1) missing") }
+                key = try PublicKey.mlDSA(algorithm == .mlDSA65 ? .mlDSA65 : .mlDSA87, raw: pub)
+                parameters = .akp(publicKey: Array(pub))
             case (.akp, _) where !algorithm.isSupported:
-                throw VerificationFailure(.algorithmUnsupported, "\(algorithm.name) keys need OpenSSL 3.5; this build has none")
+                throw VerificationFailure(.algorithmUnsupported, "\(algorithm.name) is not available in this build (ML-DSA-44)")
             default:
                 throw fail("key type \(ktyValue) does not fit algorithm \(algorithm.name)")
             }
