@@ -140,7 +140,9 @@ private struct ItemBuilder {
 
     /// The input bytes a string callback pointed at. libcbor only reports a definite string
     /// once all of it is in the buffer; the bounds are checked again all the same.
-    private func slice(_ pointer: UnsafePointer<UInt8>?, _ length: Int, base: UnsafePointer<UInt8>) throws(CBORDecodingError) -> ArraySlice<UInt8> {
+    private func slice(_ pointer: UnsafePointer<UInt8>?, _ length: Int, base: UnsafePointer<UInt8>) throws(CBORDecodingError) -> ArraySlice<
+        UInt8
+    > {
         guard let pointer, length > 0 else { return input[input.startIndex..<input.startIndex] }
         let offset = pointer - base
         guard offset >= 0, offset <= input.count, length <= input.count - offset else {

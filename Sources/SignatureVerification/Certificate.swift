@@ -138,7 +138,7 @@ public final class Certificate: @unchecked Sendable {
         defer { ASN1_OBJECT_free(object) }
         let index = X509_get_ext_by_OBJ(x509, object, -1)
         guard index >= 0, X509_get_ext_by_OBJ(x509, object, index) < 0,
-              let ext = X509_get_ext(x509, index), let data = X509_EXTENSION_get_data(ext)
+            let ext = X509_get_ext(x509, index), let data = X509_EXTENSION_get_data(ext)
         else { return nil }
         let length = Int(ASN1_STRING_length(data))
         let bytes = ASN1_STRING_get0_data(data).map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []

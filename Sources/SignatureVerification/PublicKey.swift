@@ -36,7 +36,8 @@ public enum EllipticCurve: String, Sendable, CaseIterable {
     }
 
     private static let prefixes = (
-        p256: prefix(.p256), p384: prefix(.p384), p521: prefix(.p521), secp256k1: prefix(.secp256k1))
+        p256: prefix(.p256), p384: prefix(.p384), p521: prefix(.p521), secp256k1: prefix(.secp256k1)
+    )
 
     private static func prefix(_ curve: EllipticCurve) -> [UInt8] {
         let placeholder = [UInt8](repeating: 0, count: 1 + 2 * curve.coordinateSize)
@@ -231,9 +232,11 @@ public final class PublicKey: @unchecked Sendable {
         do {
             switch parameterSet {
             case .mlDSA65:
-                return PublicKey(pkey: nil, mlDSA65: try MLDSA65.PublicKey(rawRepresentation: bytes), type: .mlDSA(parameterSet), spki: spki)
+                return PublicKey(
+                    pkey: nil, mlDSA65: try MLDSA65.PublicKey(rawRepresentation: bytes), type: .mlDSA(parameterSet), spki: spki)
             case .mlDSA87:
-                return PublicKey(pkey: nil, mlDSA87: try MLDSA87.PublicKey(rawRepresentation: bytes), type: .mlDSA(parameterSet), spki: spki)
+                return PublicKey(
+                    pkey: nil, mlDSA87: try MLDSA87.PublicKey(rawRepresentation: bytes), type: .mlDSA(parameterSet), spki: spki)
             }
         } catch {
             throw OpenSSLError(.invalidKey, "\(parameterSet.rawValue) public key of \(bytes.count) bytes is not valid")
@@ -248,7 +251,7 @@ public final class PublicKey: @unchecked Sendable {
             guard spki.count > 8 + prefix.count, Array(spki[4..<(4 + prefix.count)]) == prefix else { continue }
             let bitString = spki[(4 + prefix.count)...]
             guard bitString.count > 5, bitString.first == 0x03, bitString[bitString.startIndex + 1] == 0x82,
-                  bitString[bitString.startIndex + 4] == 0x00
+                bitString[bitString.startIndex + 4] == 0x00
             else { continue }
             return try mlDSA(parameterSet, raw: bitString.dropFirst(5))
         }
@@ -420,8 +423,8 @@ public final class PublicKey: @unchecked Sendable {
         }
         if case .rsaPSS = scheme {
             guard EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1,
-                  EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1,
-                  EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1
+                EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1,
+                EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1
             else {
                 ERR_clear_error()
                 return false
@@ -442,7 +445,7 @@ public final class PublicKey: @unchecked Sendable {
                         }
                     }
                     guard EVP_DigestVerifyUpdate(ctx, a.baseAddress, a.count) == 1,
-                          b.isEmpty || EVP_DigestVerifyUpdate(ctx, b.baseAddress, b.count) == 1
+                        b.isEmpty || EVP_DigestVerifyUpdate(ctx, b.baseAddress, b.count) == 1
                     else { return 0 }
                     return EVP_DigestVerifyFinal(ctx, sig.baseAddress?.assumingMemoryBound(to: UInt8.self), sig.count)
                 }

@@ -38,7 +38,8 @@ struct BulkVerifier {
         let now = Date()
         DispatchQueue.concurrentPerform(iterations: lines.count) { index in
             // nil marks a line longer than the request size limit.
-            let outcome = lines[index].map { service.verify(ceremony, requestJSON: $0, now: now) }
+            let outcome =
+                lines[index].map { service.verify(ceremony, requestJSON: $0, now: now) }
                 ?? service.verify(ceremony, requestJSON: Data(count: VerificationService.maximumRequestSize + 1), now: now)
             box.set(index, outcome)
         }

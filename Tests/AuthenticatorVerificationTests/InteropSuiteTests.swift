@@ -26,7 +26,8 @@ enum ExternalCorpus {
         "gw-attestation_safetynet-safetyNetTestResponse-success": (
             "invalid:mismatch.attestation-signature",
             "the JWS signature does not verify with its own x5c leaf (checked independently with pyca/cryptography); "
-                + "the other three SafetyNet vectors of the corpus verify"),
+                + "the other three SafetyNet vectors of the corpus verify"
+        )
     ]
 
     /// Whether a vector exercises only what this verifier supports (everything but ML-DSA-44:

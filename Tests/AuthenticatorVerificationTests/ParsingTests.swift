@@ -1,5 +1,6 @@
-@testable import AuthenticatorVerification
 import Testing
+
+@testable import AuthenticatorVerification
 
 @Suite struct ClientDataParsingTests {
     func parse(_ text: String) throws(VerificationFailure) -> CollectedClientData {
@@ -7,7 +8,8 @@ import Testing
     }
 
     @Test func readsTheMembersAndToleratesUnknownOnes() throws {
-        let data = try parse(#"""
+        let data = try parse(
+            #"""
             { "type" : "webauthn.get", "challenge":"YWJj", "origin":"https://a.example", "crossOrigin":true,
               "topOrigin":"https://top.example", "x":[1,-2.5e+3,{"y":null},false,"\u00e9\ud83d\ude00\n"], "z":{} }
             """#)

@@ -14,7 +14,7 @@ struct CBORCase: Sendable, CustomTestStringConvertible {
         guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
         return text.split(separator: "\n").compactMap { line in
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String],
-                  let id = object["id"], let hex = object["hex"], let expected = object["expected"]
+                let id = object["id"], let hex = object["hex"], let expected = object["expected"]
             else { return nil }
             var bytes: [UInt8] = []
             var index = hex.startIndex
@@ -47,8 +47,10 @@ struct CBORCase: Sendable, CustomTestStringConvertible {
 
     @Test func decodesEveryMajorType() throws {
         // {1: -2, "a": h'0102', "l": [true, null, 1.5], 24(0)}
-        let bytes: [UInt8] = [0xA4, 0x01, 0x21, 0x61, 0x61, 0x42, 0x01, 0x02, 0x61, 0x6C, 0x83, 0xF5, 0xF6, 0xF9, 0x3E, 0x00,
-                              0x18, 0x18, 0xD8, 0x18, 0x00]
+        let bytes: [UInt8] = [
+            0xA4, 0x01, 0x21, 0x61, 0x61, 0x42, 0x01, 0x02, 0x61, 0x6C, 0x83, 0xF5, 0xF6, 0xF9, 0x3E, 0x00,
+            0x18, 0x18, 0xD8, 0x18, 0x00,
+        ]
         let value = try decoder.decode(bytes)
         let map = try #require(value.map)
         #expect(map[int: 1]?.integer == -2)

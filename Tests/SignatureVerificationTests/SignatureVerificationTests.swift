@@ -175,12 +175,16 @@ enum Fixtures {
         #expect(early.failure?.contains("not yet valid") == true)
         #expect(!CertificateChainVerifier.verify(leaf: chain[0], intermediates: [chain[1]], anchors: [other], at: now).isTrusted)
         #expect(!CertificateChainVerifier.verify(leaf: chain[0], intermediates: [], anchors: [root], at: now).isTrusted)
-        #expect(CertificateChainVerifier.verify(leaf: chain[0], intermediates: [chain[1]], anchors: [], at: now).failure == "no trust anchors")
+        #expect(
+            CertificateChainVerifier.verify(leaf: chain[0], intermediates: [chain[1]], anchors: [], at: now).failure == "no trust anchors")
     }
 
     @Test func pemWithSeveralCertificates() throws {
         let chain = try Fixtures.packedChain()
-        let pem = chain.map { "-----BEGIN CERTIFICATE-----\n" + Data($0.der).base64EncodedString(options: .lineLength64Characters) + "\n-----END CERTIFICATE-----\n" }.joined()
+        let pem = chain.map {
+            "-----BEGIN CERTIFICATE-----\n" + Data($0.der).base64EncodedString(options: .lineLength64Characters)
+                + "\n-----END CERTIFICATE-----\n"
+        }.joined()
         let parsed = try Certificate.fromPEM(pem)
         #expect(parsed.map(\.der) == chain.map(\.der))
     }

@@ -271,11 +271,26 @@ measure("cbor-decode-packed-attestation-object") {
 @MainActor func rate(_ name: String) -> Double { results.first { $0.name == name }?.opsPerSecond ?? .nan }
 let limit = max(rate("p256-verify-openssl-evp-prepared-key"), rate("p256-verify-swift-crypto-prepared-key"))
 print("")
-print(String(format: "ratio  full ES256 assertion / fastest raw P-256 verify      %.2f  (target >= 0.90)", rate("assertion-es256-prepared-key") / limit))
-print(String(format: "ratio  full ES256 assertion / OpenSSL EVP raw P-256 verify  %.2f", rate("assertion-es256-prepared-key") / rate("p256-verify-openssl-evp-prepared-key")))
-print(String(format: "ratio  swift-crypto / OpenSSL EVP raw P-256 verify          %.2f", rate("p256-verify-swift-crypto-prepared-key") / rate("p256-verify-openssl-evp-prepared-key")))
-print(String(format: "ratio  prepared key / key decoded per call, ES256          %.2f", rate("assertion-es256-prepared-key") / rate("assertion-es256-key-decoded-per-call")))
-print(String(format: "ratio  prepared key / key decoded per call, RS256          %.2f", rate("assertion-rs256-prepared-key") / rate("assertion-rs256-key-decoded-per-call")))
+print(
+    String(
+        format: "ratio  full ES256 assertion / fastest raw P-256 verify      %.2f  (target >= 0.90)",
+        rate("assertion-es256-prepared-key") / limit))
+print(
+    String(
+        format: "ratio  full ES256 assertion / OpenSSL EVP raw P-256 verify  %.2f",
+        rate("assertion-es256-prepared-key") / rate("p256-verify-openssl-evp-prepared-key")))
+print(
+    String(
+        format: "ratio  swift-crypto / OpenSSL EVP raw P-256 verify          %.2f",
+        rate("p256-verify-swift-crypto-prepared-key") / rate("p256-verify-openssl-evp-prepared-key")))
+print(
+    String(
+        format: "ratio  prepared key / key decoded per call, ES256          %.2f",
+        rate("assertion-es256-prepared-key") / rate("assertion-es256-key-decoded-per-call")))
+print(
+    String(
+        format: "ratio  prepared key / key decoded per call, RS256          %.2f",
+        rate("assertion-rs256-prepared-key") / rate("assertion-rs256-key-decoded-per-call")))
 
 print("")
 interleavedRatio("full-assertion-vs-raw-p256-verify") {

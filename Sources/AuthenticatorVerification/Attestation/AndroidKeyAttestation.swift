@@ -93,9 +93,9 @@ struct KeyDescription {
         let root = try DERNode.parse(der, failure)
         let fields = root.children
         guard root.identifier == .sequence, fields.count >= 8,
-              let version = fields[0].integer, let attestationLevel = fields[1].integer,
-              let keymasterLevel = fields[3].integer, let challenge = fields[4].octetString,
-              fields[6].identifier == .sequence, fields[7].identifier == .sequence
+            let version = fields[0].integer, let attestationLevel = fields[1].integer,
+            let keymasterLevel = fields[3].integer, let challenge = fields[4].octetString,
+            fields[6].identifier == .sequence, fields[7].identifier == .sequence
         else { throw failure }
         attestationVersion = version
         attestationSecurityLevel = attestationLevel

@@ -20,7 +20,7 @@ struct AppleAttestation: AttestationFormatVerifier {
         let failure = VerificationFailure(.attestationCertificateInvalid, "apple nonce extension is not well-formed DER")
         let root = try DERNode.parse(ext.value, failure)
         guard root.identifier == .sequence, let tagged = root.children.first, tagged.isContextTag(1),
-              let nonce = tagged.children.first?.octetString
+            let nonce = tagged.children.first?.octetString
         else { throw failure }
         let expected = Digest.sha256(context.authenticatorData.bytes + context.clientDataHash)
         guard nonce == expected else {

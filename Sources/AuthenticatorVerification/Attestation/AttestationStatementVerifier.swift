@@ -43,7 +43,8 @@ public enum AttestationStatementVerifier {
     }
 
     /// One statement of `format` (compound attestation calls this for each of its parts).
-    static func verify(format: String, statement: CBORValue, _ context: AttestationContext) throws(VerificationFailure) -> AttestationResult {
+    static func verify(format: String, statement: CBORValue, _ context: AttestationContext) throws(VerificationFailure) -> AttestationResult
+    {
         let verifier = verifiers[format]
         guard verifier != nil || format == CompoundAttestation.format else {
             throw VerificationFailure(.attestationFormatUnsupported, "attestation format \"\(format.prefix(64))\" is not supported")
@@ -95,7 +96,8 @@ public enum AttestationStatementVerifier {
             guard let der = item.bytes else { throw malformed(format, "x5c entries must be byte strings") }
             do {
                 if let cache = context.caches?.certificates {
-                    certificates.append(try cache.value(for: Array(der)) { (bytes: [UInt8]) throws(OpenSSLError) in try Certificate(der: bytes) })
+                    certificates.append(
+                        try cache.value(for: Array(der)) { (bytes: [UInt8]) throws(OpenSSLError) in try Certificate(der: bytes) })
                 } else {
                     certificates.append(try Certificate(der: der))
                 }
@@ -158,12 +160,14 @@ public enum AttestationStatementVerifier {
     /// SHA-1 attestation signatures only under a policy that names them.
     static func checkSHA1(_ algorithm: COSEAlgorithm, _ context: AttestationContext, format: String) throws(VerificationFailure) {
         if algorithm == .rs1, !context.policy.allowsSHA1AttestationSignatures {
-            throw VerificationFailure(.algorithmNotAllowed, "\(format): SHA-1 attestation signatures are refused unless the policy allows them")
+            throw VerificationFailure(
+                .algorithmNotAllowed, "\(format): SHA-1 attestation signatures are refused unless the policy allows them")
         }
     }
 
     /// The attestation certificate's key must be the credential key (android-key, apple).
-    static func checkLeafKeyIsCredentialKey(_ leaf: Certificate, _ context: AttestationContext, format: String) throws(VerificationFailure) {
+    static func checkLeafKeyIsCredentialKey(_ leaf: Certificate, _ context: AttestationContext, format: String) throws(VerificationFailure)
+    {
         let leafKey: PublicKey
         do {
             leafKey = try leaf.publicKey()

@@ -53,7 +53,7 @@ struct DERNode {
     /// UTF8String, PrintableString or IA5String contents.
     var string: String? {
         guard let bytes = primitive,
-              identifier == .utf8String || identifier == .printableString || identifier == .ia5String
+            identifier == .utf8String || identifier == .printableString || identifier == .ia5String
         else { return nil }
         return String(validating: bytes, as: UTF8.self)
     }

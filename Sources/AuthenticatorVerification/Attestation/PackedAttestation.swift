@@ -10,7 +10,8 @@ struct PackedAttestation: AttestationFormatVerifier {
         guard let algValue = statement[text: "alg"]?.integer else { throw Shared.malformed(Self.format, "alg must be an integer") }
         let signature = try Shared.signature(statement, format: Self.format)
         if statement[text: "ecdaaKeyId"] != nil {
-            throw VerificationFailure(.attestationFormatUnsupported, "packed ECDAA attestation was removed from WebAuthn and is not supported")
+            throw VerificationFailure(
+                .attestationFormatUnsupported, "packed ECDAA attestation was removed from WebAuthn and is not supported")
         }
         guard let algorithm = COSEAlgorithm(rawValue: algValue), algorithm.isSupported else {
             throw VerificationFailure(.algorithmUnsupported, "packed attestation algorithm \(algValue) is not supported")

@@ -34,7 +34,8 @@ struct SafetyNetAttestation: AttestationFormatVerifier {
         }
         let expectedNonce = Data(Digest.sha256(context.authenticatorData.bytes + context.clientDataHash)).base64EncodedString()
         guard jws.payload["nonce"] as? String == expectedNonce else {
-            throw VerificationFailure(.attestationNonceMismatch, "android-safetynet nonce is not base64(SHA-256(authenticatorData ‖ clientDataHash))")
+            throw VerificationFailure(
+                .attestationNonceMismatch, "android-safetynet nonce is not base64(SHA-256(authenticatorData ‖ clientDataHash))")
         }
         if context.policy.requiresSafetyNetCTSProfileMatch, jws.payload["ctsProfileMatch"] as? Bool != true {
             throw VerificationFailure(.safetyNetIntegrityFailed, "android-safetynet ctsProfileMatch is not true")
@@ -68,11 +69,11 @@ struct CompactJWS {
     init(_ bytes: [UInt8], failure: VerificationFailure) throws(VerificationFailure) {
         let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
         guard parts.count == 3,
-              let headerBytes = Base64URL.decode(String(decoding: parts[0], as: UTF8.self)),
-              let payloadBytes = Base64URL.decode(String(decoding: parts[1], as: UTF8.self)),
-              let signature = Base64URL.decode(String(decoding: parts[2], as: UTF8.self)),
-              let header = (try? JSONSerialization.jsonObject(with: Data(headerBytes))) as? [String: Any],
-              let payload = (try? JSONSerialization.jsonObject(with: Data(payloadBytes))) as? [String: Any]
+            let headerBytes = Base64URL.decode(String(decoding: parts[0], as: UTF8.self)),
+            let payloadBytes = Base64URL.decode(String(decoding: parts[1], as: UTF8.self)),
+            let signature = Base64URL.decode(String(decoding: parts[2], as: UTF8.self)),
+            let header = (try? JSONSerialization.jsonObject(with: Data(headerBytes))) as? [String: Any],
+            let payload = (try? JSONSerialization.jsonObject(with: Data(payloadBytes))) as? [String: Any]
         else { throw failure }
         self.signingInput = Array(bytes[..<(parts[0].count + 1 + parts[1].count)])
         self.header = header

@@ -35,7 +35,8 @@ struct TPMAttestation: AttestationFormatVerifier {
         try checkPublicArea(pubArea, matches: context.credential.credentialPublicKey)
         try checkCertInfo(certInfo, algorithm: algorithm, pubArea: Array(pubAreaBytes), pubAreaType: pubArea, context)
         let aik = certificates[0]
-        try Shared.checkSignature(by: aik, algorithm: algorithm, signature, over: Array(certInfoBytes), context: context, format: Self.format)
+        try Shared.checkSignature(
+            by: aik, algorithm: algorithm, signature, over: Array(certInfoBytes), context: context, format: Self.format)
         let manufacturer = try checkAIKCertificate(aik, aaguid: context.credential.aaguid)
         var result = try Shared.evaluateTrust(format: Self.format, type: .attCA, certificates: certificates, context)
         result.properties["tpm.manufacturer"] = manufacturer.id
@@ -117,7 +118,7 @@ struct TPMAttestation: AttestationFormatVerifier {
         let attributes = try directoryNameAttributes(san.value, invalid("subjectAltName is not a TPM directoryName"))
         guard let manufacturer = attributes["2.23.133.2.1"] else { throw invalid("subjectAltName has no TPM manufacturer") }
         guard let eku = aik.extensionValue(oid: "2.5.29.37"),
-              try objectIdentifiers(eku.value, invalid("extendedKeyUsage is malformed")).contains(Self.aikCertificateUsage)
+            try objectIdentifiers(eku.value, invalid("extendedKeyUsage is malformed")).contains(Self.aikCertificateUsage)
         else { throw invalid("extendedKeyUsage lacks tcg-kp-AIKCertificate (2.23.133.8.3)") }
         guard !aik.isCertificateAuthority else { throw invalid("basic constraints must say CA=false") }
         try AttestationStatementVerifier.checkAAGUIDExtension(aik, aaguid: aaguid, format: Self.format)

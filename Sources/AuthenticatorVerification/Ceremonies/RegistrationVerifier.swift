@@ -57,7 +57,9 @@ public enum RegistrationVerifier {
     }
 
     /// §7.1 step 13 (AT flag): a registration must carry the new credential.
-    static func attestedCredential(_ authenticatorData: AuthenticatorData) throws(VerificationFailure) -> AuthenticatorData.AttestedCredentialData {
+    static func attestedCredential(_ authenticatorData: AuthenticatorData) throws(VerificationFailure)
+        -> AuthenticatorData.AttestedCredentialData
+    {
         guard let credential = authenticatorData.attestedCredentialData else {
             throw VerificationFailure(.missingAttestedCredentialData, "registration authenticatorData has no attested credential data")
         }

@@ -18,7 +18,7 @@ struct OriginMatcher: Sendable {
                 guard host.hasSuffix("." + suffix) else { continue }
                 let label = host.dropLast(suffix.count + 1)
                 if !label.isEmpty, label.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }),
-                   !label.hasPrefix("."), !label.hasSuffix(".")
+                    !label.hasPrefix("."), !label.hasSuffix(".")
                 {
                     return true
                 }

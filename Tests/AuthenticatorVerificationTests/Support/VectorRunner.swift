@@ -79,11 +79,11 @@ enum VectorCorpus {
         for case let url as URL in enumerator where url.lastPathComponent == "crls.json" {
             let folder = url.deletingLastPathComponent().lastPathComponent
             guard let data = try? Data(contentsOf: url),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Any]]
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Any]]
             else { continue }
             for (name, entry) in object {
                 if let text = entry["der_b64url"] as? String, let der = Base64URL.decode(text),
-                   let crl = try? CertificateRevocationList(der: der)
+                    let crl = try? CertificateRevocationList(der: der)
                 {
                     result[folder, default: [:]][name] = crl
                 }
@@ -99,7 +99,7 @@ enum VectorCorpus {
         for case let url as URL in enumerator where url.lastPathComponent == "trust_anchors.json" {
             let folder = url.deletingLastPathComponent().lastPathComponent
             guard let data = try? Data(contentsOf: url),
-                  let object = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Any]]
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Any]]
             else { continue }
             for (name, entry) in object {
                 if let text = entry["der_b64url"] as? String, let der = Base64URL.decode(text), let cert = try? Certificate(der: der) {
@@ -174,7 +174,7 @@ struct VectorRunner: Sendable {
         if let age = fields["safetynet_max_age"]?.integer { policy.safetyNetMaximumAge = Double(age) }
         if let known = fields["require_known_tpm_manufacturer"]?.bool { policy.requiresKnownTPMManufacturer = known }
         if let name = fields["android_key_authorization"]?.string,
-           let value = VerificationPolicy.AndroidKeyAuthorization(rawValue: name)
+            let value = VerificationPolicy.AndroidKeyAuthorization(rawValue: name)
         {
             policy.androidKeyAuthorization = value
         }
@@ -225,7 +225,8 @@ struct VectorRunner: Sendable {
     /// The verified registration of a (non statement-only) registration vector.
     func registration(_ vector: Vector) throws -> VerifiedRegistration {
         let object = vector.bytes("attestation_object_b64url") ?? []
-        let rawID = vector.bytes("raw_id_b64url") ?? vector.bytes("credential_id_b64url")
+        let rawID =
+            vector.bytes("raw_id_b64url") ?? vector.bytes("credential_id_b64url")
             ?? (try? AttestationObject.parse(object))?.authenticatorData.attestedCredentialData?.credentialID ?? []
         let response = RegistrationResponse(
             rawID: rawID, clientDataJSON: vector.bytes("client_data_json_b64url") ?? [], attestationObject: object)
