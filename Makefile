@@ -1,8 +1,9 @@
 # mie-verifier: `make run` sets up a fresh Debian machine and runs the offline verifier on the
 # bundled samples; `make test` runs every test (interop suite included when the external corpus
-# is beside the checkout or named by MIE_EXTERNAL_VECTORS).
+# is beside the checkout or named by MIE_EXTERNAL_VECTORS; card tests through pcscd and the
+# virtual CPS card).
 
-APT_PACKAGES := pkg-config libcbor-dev libssl-dev libsqlite3-dev libpcsclite-dev
+APT_PACKAGES := pkg-config libcbor-dev libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MIE_EXTERNAL_VECTORS ?= $(shell [ -d ../shared/vectors/external ] && echo ../shared/vectors/external)
 export MIE_EXTERNAL_VECTORS
@@ -15,9 +16,10 @@ deps:
 	  echo "installing:" $$missing; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+	@python3 -c "import cryptography" 2>/dev/null || python3 -m pip install -q cryptography
 
 build: deps
-	swift build --product mie-verifier
+	swift build
 
 run: build
 	@echo "== registration (packed attestation, test CA anchor)"
@@ -25,8 +27,10 @@ run: build
 	@echo "== assertion (ES256)"
 	@.build/debug/mie-verifier verify assertion --request TestVectors/samples/assertion-es256.json | python3 -m json.tool
 
+# The virtual CPS card and pcscd run for the duration of the tests (stopped by PID after).
 test: deps
-	swift test
+	swift build --build-tests
+	Tools/virtualcard/with-virtual-cards.sh swift test --skip-build
 
 bench: deps
 	Benchmarks/run.sh

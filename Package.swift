@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "mie-verifier", targets: ["mie-verifier"]),
+        .executable(name: "mie-probe", targets: ["mie-probe"]),
         .library(name: "AuthenticatorVerification", targets: ["AuthenticatorVerification"]),
         .library(name: "VerificationRequests", targets: ["VerificationRequests"]),
         .library(name: "CBORDecoding", targets: ["CBORDecoding"]),
@@ -40,6 +41,14 @@ let package = Package(
             name: "VerificationRequests",
             dependencies: ["AuthenticatorVerification"],
             swiftSettings: strict),
+        .target(
+            name: "HardwareProbe",
+            dependencies: ["CPCSCLite", "AuthenticatorVerification", "SignatureVerification", .product(name: "SwiftASN1", package: "swift-asn1")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "mie-probe",
+            dependencies: ["HardwareProbe", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
         .executableTarget(
             name: "mie-verifier",
             dependencies: [
@@ -54,6 +63,7 @@ let package = Package(
             name: "AuthenticatorVerificationTests",
             dependencies: ["AuthenticatorVerification", "VerificationRequests", "CBORDecoding"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSQLite", "CPCSCLite"]),
+        .testTarget(name: "HardwareProbeTests", dependencies: ["HardwareProbe", "SignatureVerification"]),
     ],
     swiftLanguageModes: [.v6]
 )

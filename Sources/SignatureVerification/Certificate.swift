@@ -93,6 +93,47 @@ public final class Certificate: @unchecked Sendable {
         return values
     }
 
+    /// The first subject attribute with dotted OID `oid` (title, givenName, surname, …).
+    public func subjectAttribute(oid: String) -> String? {
+        guard let name = X509_get_subject_name(x509), let object = OBJ_txt2obj(oid, 1) else { return nil }
+        defer { ASN1_OBJECT_free(object) }
+        let index = X509_NAME_get_index_by_OBJ(name, object, -1)
+        guard index >= 0, let entry = X509_NAME_get_entry(name, index), let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
+        var utf8: UnsafeMutablePointer<UInt8>? = nil
+        let length = ASN1_STRING_to_UTF8(&utf8, data)
+        guard length >= 0, let utf8 else { return nil }
+        defer { mie_openssl_free(utf8) }
+        return String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+    }
+
+    /// Extended key usages (dotted OIDs), empty when the extension is absent.
+    public var extendedKeyUsages: [String] {
+        guard let ext = extensionValue(oid: "2.5.29.37") else { return [] }
+        // SEQUENCE OF OBJECT IDENTIFIER
+        var result: [String] = []
+        var index = 2
+        let bytes = ext.value
+        guard bytes.count >= 2, bytes[0] == 0x30 else { return [] }
+        if bytes[1] & 0x80 != 0 { index = 2 + Int(bytes[1] & 0x7F) }
+        while index + 2 <= bytes.count, bytes[index] == 0x06 {
+            let length = Int(bytes[index + 1])
+            guard index + 2 + length <= bytes.count else { break }
+            let der = Array(bytes[index..<(index + 2 + length)])
+            let text: String? = der.withUnsafeBufferPointer { buffer in
+                var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+                guard let object = d2i_ASN1_OBJECT(nil, &cursor, buffer.count) else { return nil }
+                defer { ASN1_OBJECT_free(object) }
+                var name = [CChar](repeating: 0, count: 128)
+                let count = OBJ_obj2txt(&name, Int32(name.count), object, 1)
+                guard count > 0 else { return nil }
+                return String(decoding: name.prefix(Int(count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
+            if let text { result.append(text) }
+            index += 2 + length
+        }
+        return result
+    }
+
     /// True when the subject name has no attributes at all.
     public var hasEmptySubject: Bool {
         guard let name = X509_get_subject_name(x509) else { return true }

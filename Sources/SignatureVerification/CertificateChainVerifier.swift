@@ -28,6 +28,11 @@ public enum CertificateChainVerifier {
         public var revocation: Revocation = .notChecked
 
         public var isTrusted: Bool { failure == nil }
+
+        public init(path: [Certificate], failure: String?) {
+            self.path = path
+            self.failure = failure
+        }
     }
 
     public static func verify(

@@ -1,0 +1,293 @@
+import Foundation
+import SignatureVerification
+import SwiftASN1
+
+/// What kind of card an ATR and EF.SN.ICC say this is (docs: DOMAIN §4; ATRs from ANS's
+/// middleware). Data, not logic: extend `knownATRs`.
+public struct CardIdentification: Sendable, Equatable {
+    public enum Generation: String, Sendable {
+        case cps3Contact = "CPS3 (contact)"
+        case cps3Contactless = "CPS3 (contactless)"
+        case cps4 = "CPS4"
+        case cps4T0 = "CPS4 (T=0)"
+        case unknown
+    }
+
+    public let atr: [UInt8]
+    public let generation: Generation
+    /// EF.SN.ICC carries the ANS issuer number: the strongest "issued by ANS" signal.
+    public let issuedByANS: Bool
+    public let serialNumber: [UInt8]?
+
+    struct ATRPattern {
+        let value: [UInt8]
+        let mask: [UInt8]
+        let generation: Generation
+
+        func matches(_ atr: [UInt8]) -> Bool {
+            guard atr.count == value.count else { return false }
+            return zip(zip(atr, value), mask).allSatisfy { pair, mask in pair.0 & mask == pair.1 & mask }
+        }
+    }
+
+    static func bytes(_ text: String) -> [UInt8] {
+        text.split(separator: " ").compactMap { UInt8($0, radix: 16) }
+    }
+
+    static let knownATRs: [ATRPattern] = [
+        ATRPattern(
+            value: bytes("3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00"),
+            mask: bytes("FF 00 00 00 00 FF FF FF FF FF FF 00 00 00 FF FF FF"), generation: .cps3Contact),
+        ATRPattern(
+            value: bytes("3B 8F 80 01 00 31 B8 64 04 B0 EC C1 73 94 01 80 82 90 00 0E"),
+            mask: [UInt8](repeating: 0xFF, count: 20), generation: .cps3Contactless),
+        ATRPattern(
+            value: bytes("3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44"),
+            mask: [UInt8](repeating: 0xFF, count: 17), generation: .cps4),
+        ATRPattern(
+            value: bytes("3B DC 18 FF 00 00 12 25 00 64 80 00 04 01 00 90 00"),
+            mask: [UInt8](repeating: 0xFF, count: 17), generation: .cps4T0),
+    ]
+
+    /// The ANS issuer number in EF.SN.ICC (bytes 2 to 6).
+    static let ansIssuer: [UInt8] = [0x80, 0x25, 0x00, 0x00, 0x01]
+
+    static func generation(of atr: [UInt8]) -> Generation {
+        knownATRs.first { $0.matches(atr) }?.generation ?? .unknown
+    }
+}
+
+/// A certificate found through the card's PKCS#15 structure.
+public struct CardCertificate: Sendable {
+    public let label: String
+    public let identifier: [UInt8]
+    public let path: [UInt8]
+    public let certificate: Certificate
+}
+
+/// Reads CPS/CPx cards: identification, PKCS#15 certificate directory, PIN counter, and
+/// possession proof. ISO 7816-4 over any `CardTransport`.
+public struct CPSCardReader {
+    public static let pkcs15AID: [UInt8] = [0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10]
+    public static let pinReference: UInt8 = 0x81
+    let channel: CardChannel
+
+    public init(_ transport: any CardTransport) {
+        self.channel = CardChannel(transport)
+    }
+
+    /// ATR pattern plus EF.SN.ICC (3F00/D003).
+    public func identify(atr: [UInt8]) throws -> CardIdentification {
+        var serial: [UInt8]? = nil
+        if (try? channel.expectSuccess(.selectPath([0xD0, 0x03]), "SELECT EF.SN.ICC")) != nil {
+            serial = try? channel.readSelectedFile(maximumSize: 64)
+        }
+        let issued = serial.map { $0.count >= 6 && Array($0[1...5]) == CardIdentification.ansIssuer } ?? false
+        return CardIdentification(
+            atr: atr, generation: CardIdentification.generation(of: atr), issuedByANS: issued, serialNumber: serial)
+    }
+
+    /// Every certificate listed in the PKCS#15 application's certificate directories.
+    public func certificates() throws -> [CardCertificate] {
+        let aid = try applicationIdentifier()
+        _ = try channel.expectSuccess(.select(aid: aid), "SELECT PKCS#15 application")
+        _ = try channel.expectSuccess(.select(fileID: [0x50, 0x31]), "SELECT EF.ODF")
+        let odf = try channel.readSelectedFile()
+        var result: [CardCertificate] = []
+        for path in try PKCS15.certificateDirectoryPaths(odf) {
+            try select(path, aid: aid)
+            let cdf = try channel.readSelectedFile()
+            for entry in try PKCS15.certificateEntries(cdf) {
+                try select(entry.path, aid: aid)
+                let der = try channel.readSelectedFile(maximumSize: Certificate.maximumSize)
+                guard let certificate = try? Certificate(der: PKCS15.trimmed(der)) else {
+                    throw CardError.malformed("the file at \(hex(entry.path)) is not an X.509 certificate")
+                }
+                result.append(CardCertificate(label: entry.label, identifier: entry.identifier, path: entry.path, certificate: certificate))
+            }
+        }
+        return result
+    }
+
+    /// The PKCS#15 AID from EF.DIR, or the CPS3 one when EF.DIR has none.
+    func applicationIdentifier() throws -> [UInt8] {
+        guard (try? channel.expectSuccess(.selectPath([0x2F, 0x00]), "SELECT EF.DIR")) != nil,
+            let dir = try? channel.readSelectedFile(maximumSize: 1024)
+        else { return Self.pkcs15AID }
+        return PKCS15.applicationIdentifiers(dir).first ?? Self.pkcs15AID
+    }
+
+    private func select(_ path: [UInt8], aid: [UInt8]) throws {
+        if path.count >= 2, path[0] == 0x3F, path[1] == 0x00 {
+            _ = try channel.expectSuccess(.selectPath(Array(path.dropFirst(2))), "SELECT path \(hex(path))")
+        } else {
+            _ = try channel.expectSuccess(.select(fileID: Array(path.suffix(2))), "SELECT \(hex(path))")
+        }
+    }
+
+    /// Tries left for the PIN, read with an empty VERIFY (spends nothing); nil when the PIN is
+    /// already verified in this card session.
+    public func pinTriesLeft() throws -> Int? {
+        let response = try channel.send(.verify(reference: Self.pinReference))
+        switch response.statusWord {
+        case 0x63C0...0x63CF: return Int(response.sw2 & 0x0F)
+        case 0x6983: return 0
+        case 0x9000: return nil
+        default: throw CardError.status(command: "VERIFY (counter)", statusWord: response.statusWord)
+        }
+    }
+
+    /// Presents the PIN, refusing when it would spend the last try unless `force`.
+    public func verifyPIN(_ pin: String, force: Bool = false) throws {
+        guard let tries = try pinTriesLeft() else { return }
+        if tries == 0 { throw CardError.pinBlocked }
+        if tries == 1, !force { throw CardError.lastPINTry }
+        var block = Array(pin.utf8)
+        guard (4...8).contains(block.count) else { throw CardError.malformed("a CPS PIN has 4 to 8 digits") }
+        block += [UInt8](repeating: 0x00, count: 8 - block.count)
+        let response = try channel.send(.verify(reference: Self.pinReference, pin: block))
+        switch response.statusWord {
+        case 0x9000: return
+        case 0x63C0...0x63CF: throw CardError.wrongPIN(triesLeft: Int(response.sw2 & 0x0F))
+        case 0x6983: throw CardError.pinBlocked
+        default: throw CardError.status(command: "VERIFY", statusWord: response.statusWord)
+        }
+    }
+
+    /// Possession proof: the card signs a fresh challenge with its authentication key, checked
+    /// with the certificate's key. CPS3: MSE then INTERNAL AUTHENTICATE; CPS4: raw RSA with key
+    /// reference 0x20.
+    public func proveKeyPossession(certificate: Certificate, generation: CardIdentification.Generation) throws -> Bool {
+        let key = try certificate.publicKey()
+        guard case .rsa(let bits) = key.type else { throw CardError.malformed("the authentication key is not RSA") }
+        var challenge = [UInt8](repeating: 0, count: 32)
+        for index in challenge.indices { challenge[index] = UInt8.random(in: 0...255) }
+        switch generation {
+        case .cps4, .cps4T0:
+            _ = try channel.expectSuccess(CommandAPDU(ins: 0x22, p1: 0x41, p2: 0xB8, data: [0x83, 0x01, 0x20]), "MSE SET")
+            let block = PKCS1.type1Block(challenge, modulusBytes: bits / 8)
+            let result = try channel.expectSuccess(
+                CommandAPDU(ins: 0x2A, p1: 0x80, p2: 0x86, data: [0x00] + block, le: 0), "PSO DECIPHER (raw RSA)")
+            return key.recoverRaw(result) == block
+        default:
+            _ = try channel.expectSuccess(CommandAPDU(ins: 0x22, p1: 0x41, p2: 0xA4, data: [0x84, 0x01, 0x81]), "MSE SET")
+            let signature = try channel.expectSuccess(
+                CommandAPDU(ins: 0x88, p1: 0x00, p2: 0x00, data: challenge, le: 0), "INTERNAL AUTHENTICATE")
+            return key.recoverPKCS1(signature) == challenge
+        }
+    }
+}
+
+/// PKCS#1 v1.5 block type 1 (private-key operation) padding.
+enum PKCS1 {
+    static func type1Block(_ data: [UInt8], modulusBytes: Int) -> [UInt8] {
+        let padding = max(8, modulusBytes - 3 - data.count)
+        return [0x00, 0x01] + [UInt8](repeating: 0xFF, count: padding) + [0x00] + data
+    }
+}
+
+/// The PKCS#15 structures a CPS card uses (ISO 7816-15), read with swift-asn1.
+enum PKCS15 {
+    struct Entry {
+        let label: String
+        let identifier: [UInt8]
+        let path: [UInt8]
+    }
+
+    /// The first TLV of `bytes` (files are often padded with 00 or FF after the last object).
+    /// Low tag numbers only, as PKCS#15 files use.
+    static func trimmed(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.count >= 2, bytes[0] & 0x1F != 0x1F else { return bytes }
+        let length: Int
+        if bytes[1] < 0x80 {
+            length = Int(bytes[1]) + 2
+        } else {
+            let count = Int(bytes[1] & 0x7F)
+            guard count <= 3, bytes.count >= 2 + count else { return bytes }
+            length = bytes[2..<(2 + count)].reduce(0) { $0 << 8 | Int($1) } + 2 + count
+        }
+        return length <= bytes.count ? Array(bytes.prefix(length)) : bytes
+    }
+
+    /// Top-level DER items of a file, stopping at padding.
+    static func items(_ bytes: [UInt8]) throws -> [ASN1Node] {
+        var nodes: [ASN1Node] = []
+        var rest = bytes[...]
+        while let first = rest.first, first != 0x00, first != 0xFF {
+            let item = trimmed(Array(rest))
+            guard item.count <= rest.count, !item.isEmpty else { break }
+            do {
+                nodes.append(try DER.parse(item))
+            } catch {
+                throw CardError.malformed("PKCS#15 object is not DER")
+            }
+            rest = rest.dropFirst(item.count)
+        }
+        return nodes
+    }
+
+    static func children(_ node: ASN1Node) -> [ASN1Node] {
+        if case .constructed(let nodes) = node.content { return Array(nodes) }
+        return []
+    }
+
+    static func octets(_ node: ASN1Node) -> [UInt8]? {
+        if node.identifier == .octetString, case .primitive(let bytes) = node.content { return Array(bytes) }
+        return nil
+    }
+
+    /// The first OCTET STRING inside `node` (a Path: SEQUENCE { path OCTET STRING, ... }).
+    static func path(in node: ASN1Node) -> [UInt8]? {
+        if let bytes = octets(node) { return bytes }
+        for child in children(node) {
+            if let found = path(in: child) { return found }
+        }
+        return nil
+    }
+
+    /// ODF entries [4] (certificates) and [5] (trusted certificates) point to CDFs.
+    static func certificateDirectoryPaths(_ odf: [UInt8]) throws -> [[UInt8]] {
+        try items(odf).filter {
+            $0.identifier.tagClass == .contextSpecific && ($0.identifier.tagNumber == 4 || $0.identifier.tagNumber == 5)
+        }
+        .compactMap { path(in: $0) }
+    }
+
+    /// CDF entries: x509Certificate ::= SEQUENCE { CommonObjectAttributes, CommonCertificateAttributes,
+    /// [1] { X509CertificateAttributes ::= SEQUENCE { value Path, ... } } }.
+    static func certificateEntries(_ cdf: [UInt8]) throws -> [Entry] {
+        try items(cdf).compactMap { object -> Entry? in
+            let parts = children(object)
+            guard parts.count >= 3 else { return nil }
+            let common = children(parts[0])
+            let label =
+                common.first.flatMap { node -> String? in
+                    guard case .primitive(let bytes) = node.content else { return nil }
+                    return String(decoding: bytes, as: UTF8.self)
+                } ?? ""
+            let identifier = children(parts[1]).first.flatMap(octets) ?? []
+            guard let typed = parts.last, typed.identifier.tagClass == .contextSpecific, let path = path(in: typed) else { return nil }
+            return Entry(label: label, identifier: identifier, path: path)
+        }
+    }
+
+    /// AIDs of the application templates (61 { 4F aid ... }) in EF.DIR.
+    static func applicationIdentifiers(_ dir: [UInt8]) -> [[UInt8]] {
+        var result: [[UInt8]] = []
+        var index = 0
+        while index + 2 <= dir.count, dir[index] == 0x61 {
+            let length = Int(dir[index + 1])
+            let end = index + 2 + length
+            guard end <= dir.count else { break }
+            var inner = index + 2
+            while inner + 2 <= end {
+                let tag = dir[inner], size = Int(dir[inner + 1])
+                guard inner + 2 + size <= end else { break }
+                if tag == 0x4F { result.append(Array(dir[(inner + 2)..<(inner + 2 + size)])) }
+                inner += 2 + size
+            }
+            index = end
+        }
+        return result
+    }
+}

@@ -1,0 +1,135 @@
+import Foundation
+import SignatureVerification
+
+/// Everything `mie-probe card` reports about a CPS/CPx card, ready to print or encode.
+public struct CardReport: Encodable, Sendable {
+    public struct CertificateSummary: Encodable, Sendable {
+        public let label: String
+        public let subject: String
+        public let issuer: String
+        public let notBefore: Date?
+        public let notAfter: Date?
+        public let role: String
+    }
+
+    public struct Authentication: Encodable, Sendable {
+        public let trusted: Bool
+        public let untrustedReason: String?
+        public let environment: String?
+        public let revocation: String
+        public let clientAuth: Bool
+        public let identity: Identity
+    }
+
+    public struct Identity: Encodable, Sendable {
+        public let nationalID: String
+        public let identifierType: String
+        public let number: String
+        public let luhnValid: Bool?
+        public let profession: String?
+        public let givenName: String?
+        public let surname: String?
+        public let userPrincipalName: String?
+        public let cardType: String
+    }
+
+    public struct PSCView: Encodable, Sendable {
+        public let compatible: Bool
+        public let reasons: [String]
+        /// AMR values the card can support (RFC 8176): what a login with it may report.
+        public let amr: [String]
+    }
+
+    public let atr: String
+    public let generation: String
+    public let issuedByANS: Bool
+    public let serialNumber: String?
+    public let certificates: [CertificateSummary]
+    public let authentication: Authentication?
+    public let pinTriesLeft: Int?
+    public let pinVerified: Bool?
+    public let possessionProven: Bool?
+    public let psc: PSCView
+}
+
+/// Reads and judges a card: identification, certificates, chain to IGC-Santé, identity, PIN
+/// and possession proof, and the PSC verdict.
+public struct CardInspector {
+    public struct Options {
+        public var anchors: IGCSanteAnchors?
+        public var crls: [CertificateRevocationList] = []
+        public var time = Date()
+        public var pin: String?
+        public var forceLastPINTry = false
+
+        public init() {}
+    }
+
+    static let clientAuth = "1.3.6.1.5.5.7.3.2"
+
+    public static func inspect(_ transport: any CardTransport, atr: [UInt8], options: Options) throws -> CardReport {
+        let reader = CPSCardReader(transport)
+        let identification = try reader.identify(atr: atr)
+        var reasons: [String] = []
+        var found: [CardCertificate] = []
+        do {
+            found = try reader.certificates()
+        } catch {
+            reasons.append("reading the PKCS#15 certificates failed: \(error)")
+        }
+        let authentication = found.first { $0.certificate.extendedKeyUsages.contains(clientAuth) }
+        var authenticationReport: CardReport.Authentication? = nil
+        var trusted = false
+        if let authentication {
+            let certificate = authentication.certificate
+            let others = found.map(\.certificate).filter { $0.der != certificate.der }
+            var outcome = CertificateChainVerifier.Outcome(path: [], failure: "no IGC-Santé anchors configured (--anchors)")
+            if let anchors = options.anchors {
+                outcome = CertificateChainVerifier.verify(
+                    leaf: certificate, intermediates: others, anchors: anchors.certificates, at: options.time, crls: options.crls)
+            }
+            trusted = outcome.isTrusted
+            let identity = CPSIdentity(certificate: certificate)
+            authenticationReport = CardReport.Authentication(
+                trusted: outcome.isTrusted, untrustedReason: outcome.failure, environment: options.anchors?.environment.rawValue,
+                revocation: outcome.isRevoked ? "revoked" : outcome.revocation.rawValue, clientAuth: true,
+                identity: CardReport.Identity(
+                    nationalID: identity.nationalID, identifierType: identity.identifierType.rawValue, number: identity.number,
+                    luhnValid: identity.luhnValid, profession: identity.profession, givenName: identity.givenName,
+                    surname: identity.surname, userPrincipalName: identity.userPrincipalName, cardType: identity.cardType))
+            if !outcome.isTrusted { reasons.append("authentication certificate not trusted: \(outcome.failure ?? "unknown")") }
+            if identity.luhnValid == false { reasons.append("RPPS number fails its Luhn check") }
+        } else if !found.isEmpty {
+            reasons.append("no authentication certificate (EKU clientAuth) among the card's certificates")
+        }
+        if identification.generation == .unknown { reasons.append("ATR is not a known CPS/CPx card") }
+        if !identification.issuedByANS { reasons.append("EF.SN.ICC does not carry the ANS issuer number") }
+
+        let tries = (try? reader.pinTriesLeft()) ?? nil
+        var pinVerified: Bool? = nil
+        var proven: Bool? = nil
+        if let pin = options.pin {
+            try reader.verifyPIN(pin, force: options.forceLastPINTry)
+            pinVerified = true
+            if let authentication {
+                proven = try reader.proveKeyPossession(certificate: authentication.certificate, generation: identification.generation)
+                if proven == false { reasons.append("the card's signature does not verify with its authentication certificate") }
+            }
+        }
+        let compatible = reasons.isEmpty && trusted
+        // A CPx login is card (something held, hardware key) plus PIN (something known).
+        let amr = ["hwk", "mfa", "pin", "sc"]
+        return CardReport(
+            atr: hex(atr, separator: " "), generation: identification.generation.rawValue, issuedByANS: identification.issuedByANS,
+            serialNumber: identification.serialNumber.map { hex($0) },
+            certificates: found.map { entry in
+                CardReport.CertificateSummary(
+                    label: entry.label, subject: entry.certificate.subjectDescription, issuer: entry.certificate.issuerDescription,
+                    notBefore: entry.certificate.notBefore, notAfter: entry.certificate.notAfter,
+                    role: entry.certificate.isCertificateAuthority
+                        ? "CA" : entry.certificate.extendedKeyUsages.contains(clientAuth) ? "authentication" : "signature")
+            },
+            authentication: authenticationReport, pinTriesLeft: tries, pinVerified: pinVerified, possessionProven: proven,
+            psc: CardReport.PSCView(compatible: compatible, reasons: reasons, amr: compatible ? amr : []))
+    }
+}

@@ -1,0 +1,167 @@
+internal import CPCSCLite
+import Foundation
+
+/// A PC/SC failure with the daemon's code and a sentence a support person can act on.
+public struct PCSCError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let code: UInt32
+    public let operation: String
+
+    init(_ status: LONG, _ operation: String) {
+        self.code = UInt32(truncatingIfNeeded: status)
+        self.operation = operation
+    }
+
+    public static let noService: UInt32 = 0x8010_001D
+    public static let noReaders: UInt32 = 0x8010_002E
+    public static let timeout: UInt32 = 0x8010_000A
+    public static let removedCard: UInt32 = 0x8010_0069
+    public static let noSmartcard: UInt32 = 0x8010_000C
+    public static let sharingViolation: UInt32 = 0x8010_000B
+
+    public var message: String {
+        switch code {
+        case Self.noService: "the PC/SC daemon (pcscd) is not running"
+        case Self.noReaders: "no smart card reader is connected"
+        case Self.timeout: "timed out waiting for the reader"
+        case Self.removedCard: "the card was removed"
+        case Self.noSmartcard: "there is no card in the reader"
+        case Self.sharingViolation: "another program is using the card exclusively"
+        case 0x8010_0009: "unknown reader"
+        case 0x8010_0017: "the reader is unavailable"
+        case 0x8010_0066: "the card does not answer (unresponsive)"
+        case 0x8010_0068: "the card was reset by another program"
+        case 0x8010_0067: "the card is not powered"
+        case 0x8010_0002: "the operation was cancelled"
+        case 0x8010_000F: "the card does not support the requested protocol"
+        default: "PC/SC error 0x\(String(code, radix: 16, uppercase: true))"
+        }
+    }
+
+    public var description: String { "\(operation): \(message)" }
+}
+
+/// A PC/SC context: the connection to pcscd. Released when the value goes away.
+public final class PCSCContext {
+    let handle: SCARDCONTEXT
+
+    public init() throws {
+        var context: SCARDCONTEXT = 0
+        let status = SCardEstablishContext(DWORD(SCARD_SCOPE_SYSTEM), nil, nil, &context)
+        guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "connecting to pcscd") }
+        handle = context
+    }
+
+    deinit {
+        SCardReleaseContext(handle)
+    }
+
+    /// Names of the readers pcscd knows; empty when there are none.
+    public func readers() throws -> [String] {
+        var length: DWORD = 0
+        var status = SCardListReaders(handle, nil, nil, &length)
+        if UInt32(truncatingIfNeeded: status) == PCSCError.noReaders { return [] }
+        guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "listing readers") }
+        var buffer = [CChar](repeating: 0, count: Int(length))
+        status = SCardListReaders(handle, nil, &buffer, &length)
+        if UInt32(truncatingIfNeeded: status) == PCSCError.noReaders { return [] }
+        guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "listing readers") }
+        // A multi-string: names separated by NUL, ended by an empty one.
+        return buffer.split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+    }
+
+    public struct ReaderState: Sendable, Equatable {
+        public let reader: String
+        public let cardPresent: Bool
+        public let atr: [UInt8]
+    }
+
+    /// The state of each reader now, or after it changes (waiting up to `timeout` seconds).
+    public func states(of readers: [String], waitingForChangeFrom previous: [ReaderState]? = nil, timeout: Double = 0)
+        throws -> [ReaderState]
+    {
+        var names = readers.map { strdup($0) }
+        defer { names.forEach { free($0) } }
+        var states = names.enumerated().map { index, name in
+            var state = SCARD_READERSTATE()
+            state.szReader = UnsafePointer(name)
+            if let previous, index < previous.count {
+                state.dwCurrentState = DWORD(previous[index].cardPresent ? SCARD_STATE_PRESENT : SCARD_STATE_EMPTY)
+            } else {
+                state.dwCurrentState = DWORD(SCARD_STATE_UNAWARE)
+            }
+            return state
+        }
+        let milliseconds = DWORD(max(0, timeout * 1000))
+        let status = SCardGetStatusChange(handle, milliseconds, &states, DWORD(states.count))
+        guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "watching readers") }
+        return zip(readers, states).map { name, state in
+            let atr = withUnsafeBytes(of: state.rgbAtr) { Array($0.prefix(Int(state.cbAtr))) }
+            return ReaderState(reader: name, cardPresent: state.dwEventState & DWORD(SCARD_STATE_PRESENT) != 0, atr: atr)
+        }
+    }
+
+    public enum ShareMode: Sendable {
+        case shared, exclusive
+    }
+
+    public func connect(_ reader: String, mode: ShareMode = .shared) throws -> PCSCCard {
+        var card: SCARDHANDLE = 0
+        var activeProtocol: DWORD = 0
+        let share = DWORD(mode == .shared ? SCARD_SHARE_SHARED : SCARD_SHARE_EXCLUSIVE)
+        let status = SCardConnect(handle, reader, share, DWORD(SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1), &card, &activeProtocol)
+        guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "connecting to the card in \(reader)") }
+        return PCSCCard(handle: card, protocolT1: activeProtocol == DWORD(SCARD_PROTOCOL_T1), context: self)
+    }
+}
+
+/// A connected card. Disconnects (leaving the card powered) when it goes away.
+public final class PCSCCard: CardTransport {
+    let handle: SCARDHANDLE
+    public let usesT1: Bool
+    // Keeps the context alive while the card is in use.
+    private let context: PCSCContext
+    /// Reset the card when closing, so a PIN verified here does not stay open for the next
+    /// program that talks to the card.
+    public var resetOnClose = false
+
+    init(handle: SCARDHANDLE, protocolT1: Bool, context: PCSCContext) {
+        self.handle = handle
+        self.usesT1 = protocolT1
+        self.context = context
+    }
+
+    deinit {
+        SCardDisconnect(handle, DWORD(resetOnClose ? SCARD_RESET_CARD : SCARD_LEAVE_CARD))
+    }
+
+    /// The card's answer to reset.
+    public func atr() throws -> [UInt8] {
+        var readerLength: DWORD = 0
+        var state: DWORD = 0
+        var cardProtocol: DWORD = 0
+        var atr = [UInt8](repeating: 0, count: Int(MAX_ATR_SIZE))
+        var atrLength = DWORD(atr.count)
+        let status = SCardStatus(handle, nil, &readerLength, &state, &cardProtocol, &atr, &atrLength)
+        guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "reading the ATR") }
+        return Array(atr.prefix(Int(atrLength)))
+    }
+
+    public func transmit(_ command: [UInt8]) throws -> [UInt8] {
+        var request = usesT1 ? mie_scard_pci_t1().pointee : mie_scard_pci_t0().pointee
+        var response = [UInt8](repeating: 0, count: 65_538)
+        var length = DWORD(response.count)
+        let status = command.withUnsafeBufferPointer { bytes in
+            SCardTransmit(handle, &request, bytes.baseAddress, DWORD(bytes.count), nil, &response, &length)
+        }
+        guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "sending an APDU") }
+        return Array(response.prefix(Int(length)))
+    }
+
+    /// Runs `body` inside a PC/SC transaction, so no other program interleaves APDUs.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        let status = SCardBeginTransaction(handle)
+        guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "starting a transaction") }
+        defer { SCardEndTransaction(handle, DWORD(SCARD_LEAVE_CARD)) }
+        return try body()
+    }
+}

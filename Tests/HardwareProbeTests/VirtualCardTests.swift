@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+
+/// `mie-probe` against the virtual CPS card through a real pcscd (started by
+/// Tools/virtualcard/with-virtual-cards.sh, which `make test` and CI use). Serialized: one card.
+@Suite(
+    .serialized,
+    .enabled(if: ProcessInfo.processInfo.environment["MIE_VIRTUAL_CARD_READER"] != nil, "no virtual card (run through make test)"))
+struct VirtualCardTests {
+    static let root = IGCSantePKI.root
+    static let reader = ProcessInfo.processInfo.environment["MIE_VIRTUAL_CARD_READER"] ?? ""
+    static let anchors = root.appendingPathComponent("TestVectors/cards/cps-test/anchors-test.pem").path
+
+    struct Run {
+        let status: Int32
+        let output: String
+        var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any] ?? [:] }
+    }
+
+    func probe(_ arguments: [String]) throws -> Run {
+        let process = Process()
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mie-probe")
+        process.executableURL =
+            FileManager.default.isExecutableFile(atPath: beside.path)
+            ? beside : Self.root.appendingPathComponent(".build/debug/mie-probe")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func readersListsTheVirtualReaderWithACard() throws {
+        let run = try probe(["readers"])
+        #expect(run.status == 0)
+        #expect(run.output.contains("\(Self.reader)\tcard present\t3B AC 00 40"))
+    }
+
+    @Test func cardIsIdentifiedVerifiedAndPSCCompatible() throws {
+        let run = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--json"])
+        #expect(run.status == 0)
+        let json = run.json
+        #expect(json["generation"] as? String == "CPS3 (contact)")
+        #expect(json["issuedByANS"] as? Bool == true)
+        let authentication = try #require(json["authentication"] as? [String: Any])
+        #expect(authentication["trusted"] as? Bool == true)
+        #expect(authentication["environment"] as? String == "test")
+        let identity = try #require(authentication["identity"] as? [String: Any])
+        #expect(identity["nationalID"] as? String == "810003456786")
+        #expect(identity["identifierType"] as? String == "RPPS")
+        #expect(identity["luhnValid"] as? Bool == true)
+        #expect(identity["userPrincipalName"] as? String == "8.10003456786@carte-cps.fr")
+        let psc = try #require(json["psc"] as? [String: Any])
+        #expect(psc["compatible"] as? Bool == true)
+        #expect(psc["amr"] as? [String] == ["hwk", "mfa", "pin", "sc"])
+        #expect((json["certificates"] as? [[String: Any]])?.count == 3)
+    }
+
+    @Test func possessionIsProvenWithThePIN() throws {
+        let run = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "1234", "--json"])
+        #expect(run.status == 0)
+        #expect(run.json["pinVerified"] as? Bool == true)
+        #expect(run.json["possessionProven"] as? Bool == true)
+    }
+
+    @Test func wrongPINsAreCountedAndTheLastTryIsKept() throws {
+        let first = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "9999"])
+        #expect(first.status == 1)
+        let second = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "9999"])
+        #expect(second.status == 1)
+        let counter = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--json"])
+        #expect(counter.json["pinTriesLeft"] as? Int == 1)
+        // One try left: refused without --force, so the correct PIN is not even sent.
+        let refused = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "1234"])
+        #expect(refused.status == 1)
+        let forced = try probe([
+            "card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "1234", "--force", "--json",
+        ])
+        #expect(forced.status == 0)
+        #expect(forced.json["possessionProven"] as? Bool == true)
+        #expect(try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--json"]).json["pinTriesLeft"] as? Int == 3)
+    }
+
+    @Test func revokedOrUnanchoredCardsAreNotCompatible() throws {
+        let crl = Self.root.appendingPathComponent("TestVectors/cards/cps-test/crl-auth-revoked.pem").path
+        let revoked = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--crl", crl, "--json"])
+        #expect(revoked.status == 1)
+        #expect((revoked.json["authentication"] as? [String: Any])?["revocation"] as? String == "revoked")
+        let noAnchors = try probe(["card", "--reader", Self.reader, "--json"])
+        #expect(noAnchors.status == 1)
+        #expect((noAnchors.json["psc"] as? [String: Any])?["compatible"] as? Bool == false)
+    }
+
+    @Test func watchSeesTheCard() throws {
+        let run = try probe(["watch", "--seconds", "0.5"])
+        #expect(run.status == 0)
+        #expect(run.output.contains("\(Self.reader): card present"))
+    }
+}
