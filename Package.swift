@@ -43,11 +43,17 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "HardwareProbe",
-            dependencies: ["CPCSCLite", "AuthenticatorVerification", "SignatureVerification", .product(name: "SwiftASN1", package: "swift-asn1")],
+            dependencies: [
+                "CPCSCLite", "CBORDecoding", "AuthenticatorVerification", "SignatureVerification",
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "mie-probe",
-            dependencies: ["HardwareProbe", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "HardwareProbe", "AuthenticatorVerification", "SignatureVerification",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
         .executableTarget(
             name: "mie-verifier",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuthenticatorVerification
 import Foundation
 import HardwareProbe
 import SignatureVerification
@@ -17,8 +18,11 @@ struct MIEProbe: ParsableCommand {
               mie-probe watch --seconds 30
               mie-probe card --anchors /etc/mie/igc-sante-test.pem --json
               mie-probe card --reader "Virtual PCD 00 00" --pin   (asks for the PIN without echo)
+              mie-probe fido list
+              mie-probe fido info --reader "Virtual PCD 00 01" --json
+              mie-probe fido register --device /dev/hidraw3 --rp-id example.org
             """,
-        subcommands: [Readers.self, Watch.self, Card.self])
+        subcommands: [Readers.self, Watch.self, Card.self, Fido.self])
 }
 
 struct Output: ParsableArguments {
@@ -182,4 +186,128 @@ struct Card: ParsableCommand {
 
 func hexString(_ bytes: [UInt8]) -> String {
     bytes.map { String(format: "%02X", $0) }.joined(separator: " ")
+}
+
+struct Fido: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "FIDO2 security keys over USB (CTAPHID on /dev/hidraw*) and NFC/contact (through PC/SC).",
+        subcommands: [List.self, Info.self, Register.self])
+
+    struct Target: ParsableArguments {
+        @Option(help: "A /dev/hidraw device (USB).") var device: String?
+        @Option(help: "A PC/SC reader holding an NFC or contact FIDO authenticator.") var reader: String?
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List FIDO authenticators on USB and in PC/SC readers.")
+        @OptionGroup var output: Output
+
+        func run() throws {
+            var found: [[String: String]] = HIDRawDevice.fidoDevices().map { ["transport": "usb", "device": $0] }
+            if let pcsc = try? PCSCContext(), let names = try? pcsc.readers(), let states = try? pcsc.states(of: names) {
+                for state in states where state.cardPresent {
+                    guard let card = try? pcsc.connect(state.reader), let nfc = try? NFCAuthenticator(card) else { continue }
+                    found.append(["transport": "nfc", "reader": state.reader, "version": nfc.version])
+                }
+            }
+            if output.json {
+                printJSON(found)
+            } else if found.isEmpty {
+                print("no FIDO authenticator found")
+            } else {
+                for entry in found { print(entry.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "  ")) }
+            }
+            if found.isEmpty { throw ExitCode(3) }
+        }
+    }
+
+    struct Info: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Decode authenticatorGetInfo.")
+        @OptionGroup var target: Target
+        @OptionGroup var output: Output
+
+        func run() throws {
+            let (authenticator, keep) = try open(target)
+            defer { withExtendedLifetime(keep) {} }
+            let info = try authenticator.info()
+            if output.json {
+                printJSON(info)
+                return
+            }
+            print("AAGUID          \(info.aaguid)")
+            print("versions        \(info.versions.joined(separator: ", "))")
+            print("extensions      \(info.extensions.joined(separator: ", "))")
+            print("options         \(info.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+            print("algorithms      \(info.algorithms.map(String.init).joined(separator: ", "))")
+            print("PIN/UV protocols \(info.pinUvAuthProtocols.map(String.init).joined(separator: ", "))")
+            if let min = info.minPINLength { print("min PIN length  \(min)") }
+            if let firmware = info.firmwareVersion { print("firmware        \(firmware)") }
+            for (program, level) in info.certifications.sorted(by: { $0.key < $1.key }) {
+                print("certification   \(program) level \(level)")
+            }
+            print("user verification \(info.supportsUserVerification ? "supported" : "NOT supported (PSC needs UV)")")
+        }
+    }
+
+    struct Register: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a fresh credential (touch the key) and verify its attestation with the core.")
+        @OptionGroup var target: Target
+        @Option(help: "Relying party ID for the test credential.") var rpId = "mie-probe.invalid"
+        @Option(help: "PEM file of attestation roots to check the chain against.") var anchors: String?
+        @OptionGroup var output: Output
+
+        func run() throws {
+            let (authenticator, keep) = try open(target)
+            defer { withExtendedLifetime(keep) {} }
+            var challenge = [UInt8](repeating: 0, count: 32)
+            for index in challenge.indices { challenge[index] = UInt8.random(in: 0...255) }
+            let clientData = Array(
+                #"{"type":"webauthn.create","challenge":"\#(Base64URL.encode(challenge))","origin":"https://\#(rpId)","crossOrigin":false}"#
+                    .utf8)
+            let object = try authenticator.makeCredential(
+                clientDataHash: Digest.sha256(clientData), rpID: rpId, userID: Array("mie-probe".utf8))
+            let parsed = try AttestationObject.parse(object)
+            let rawID = parsed.authenticatorData.attestedCredentialData?.credentialID ?? []
+            var trust = FixedTrustAnchors.none
+            if let anchors {
+                trust = FixedTrustAnchors(try Certificate.fromPEM(String(contentsOfFile: anchors, encoding: .utf8)))
+            }
+            let verified = try RegistrationVerifier.verify(
+                RegistrationResponse(rawID: rawID, clientDataJSON: clientData, attestationObject: object),
+                expecting: CeremonyExpectation(
+                    challenge: challenge, origins: ["https://\(rpId)"], rpID: rpId, userVerification: .discouraged),
+                policy: anchors == nil ? .acceptUntrustedAttestationForTesting : .strict, trust: trust, at: Date())
+            let summary: [String: String] = [
+                "format": verified.attestation.format, "type": verified.attestation.type.rawValue,
+                "trusted": String(verified.attestation.isTrusted), "alg": verified.publicKey.algorithm.name,
+                "aaguid": AuthenticatorInfo.uuid(verified.aaguid), "uv": String(verified.flags.userVerified),
+                "backupEligible": String(verified.flags.backupEligible),
+            ]
+            if output.json {
+                printJSON(summary)
+            } else {
+                for (key, value) in summary.sorted(by: { $0.key < $1.key }) { print("\(key)\t\(value)") }
+            }
+        }
+    }
+}
+
+/// Opens the authenticator named by --device or --reader (or the only one found).
+func open(_ target: Fido.Target) throws -> (any CTAPAuthenticator, AnyObject?) {
+    if let device = target.device {
+        let hid = try HIDRawDevice(path: device)
+        return (try CTAPHIDAuthenticator(device: hid), hid)
+    }
+    let pcsc = try context()
+    let names = try pcsc.readers()
+    let reader = target.reader ?? names.first
+    guard let reader, names.contains(reader) else { throw fail("no such reader; see mie-probe fido list", 3) }
+    let card: PCSCCard
+    do {
+        card = try pcsc.connect(reader)
+    } catch let error as PCSCError {
+        throw fail(error.description, 3)
+    }
+    return (try NFCAuthenticator(card), card)
 }

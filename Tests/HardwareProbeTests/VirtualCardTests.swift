@@ -100,3 +100,40 @@ struct VirtualCardTests {
         #expect(run.output.contains("\(Self.reader): card present"))
     }
 }
+
+/// `mie-probe fido` against the virtual FIDO2 NFC authenticator through the real pcscd.
+@Suite(
+    .serialized,
+    .enabled(if: ProcessInfo.processInfo.environment["MIE_VIRTUAL_FIDO_READER"] != nil, "no virtual FIDO card (run through make test)"))
+struct VirtualFIDOTests {
+    static let reader = ProcessInfo.processInfo.environment["MIE_VIRTUAL_FIDO_READER"] ?? ""
+
+    @Test func listFindsTheNFCAuthenticator() throws {
+        let run = try VirtualCardTests().probe(["fido", "list", "--json"])
+        #expect(run.status == 0)
+        #expect(run.output.contains("\"reader\" : \"\(Self.reader)\""))
+        #expect(run.output.contains("FIDO_2_0"))
+    }
+
+    @Test func getInfoIsDecoded() throws {
+        let run = try VirtualCardTests().probe(["fido", "info", "--reader", Self.reader, "--json"])
+        #expect(run.status == 0)
+        let json = run.json
+        #expect(json["aaguid"] as? String == "4d49452d-5669-7274-7561-6c2d4e464321")
+        #expect(json["versions"] as? [String] == ["FIDO_2_0", "FIDO_2_1"])
+        #expect(json["algorithms"] as? [Int] == [-7, -8])
+        #expect((json["options"] as? [String: Bool])?["uv"] == true)
+        #expect(json["minPINLength"] as? Int == 6)
+        #expect((json["certifications"] as? [String: Int])?["FIDO"] == 2)
+    }
+
+    @Test func registerVerifiesAFreshAttestationWithTheCore() throws {
+        let run = try VirtualCardTests().probe(["fido", "register", "--reader", Self.reader, "--json"])
+        #expect(run.status == 0)
+        let json = run.json
+        #expect(json["format"] as? String == "packed")
+        #expect(json["type"] as? String == "self")
+        #expect(json["alg"] as? String == "ES256")
+        #expect(json["uv"] as? String == "true")
+    }
+}

@@ -167,7 +167,7 @@ def serve(port: int, card: Card, atr: bytes) -> None:
         except OSError:
             time.sleep(0.2)
             continue
-        print(f"virtual CPS card connected to vpcd on port {port}", flush=True)
+        print(f"virtual card connected to vpcd on port {port}", flush=True)
         with connection:
             while True:
                 header = connection.recv(2, socket.MSG_WAITALL)

@@ -5,9 +5,10 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 state=$(mktemp -d)
-card_pid=""; pcscd_pid=""
+card_pid=""; fido_pid=""; pcscd_pid=""
 cleanup() {
   [ -n "$card_pid" ] && kill "$card_pid" 2>/dev/null && wait "$card_pid" 2>/dev/null
+  [ -n "$fido_pid" ] && kill "$fido_pid" 2>/dev/null && wait "$fido_pid" 2>/dev/null
   [ -n "$pcscd_pid" ] && kill "$pcscd_pid" 2>/dev/null && wait "$pcscd_pid" 2>/dev/null
   rm -rf "$state"
 }
@@ -24,10 +25,16 @@ if command -v pcscd >/dev/null && ls /usr/lib/pcsc/drivers/serial/libifdvpcd.so*
   fi
   python3 "$here/cps_card.py" --port 35963 >"$state/card.log" 2>&1 &
   card_pid=$!
-  for _ in $(seq 100); do grep -q connected "$state/card.log" 2>/dev/null && break; sleep 0.1; done
+  python3 "$here/fido_card.py" --port 35964 >"$state/fido.log" 2>&1 &
+  fido_pid=$!
+  for _ in $(seq 100); do
+    grep -q connected "$state/card.log" 2>/dev/null && grep -q connected "$state/fido.log" 2>/dev/null && break
+    sleep 0.1
+  done
   sleep 0.5
   export MIE_VIRTUAL_CARD_READER="Virtual PCD 00 00"
-  echo "virtual cards: pcscd ${pcscd_pid:-(running)}, CPS card on '$MIE_VIRTUAL_CARD_READER'"
+  export MIE_VIRTUAL_FIDO_READER="Virtual PCD 00 01"
+  echo "virtual cards: pcscd ${pcscd_pid:-(running)}, CPS card on '$MIE_VIRTUAL_CARD_READER', FIDO2 NFC authenticator on '$MIE_VIRTUAL_FIDO_READER'"
 else
   echo "virtual cards: pcscd or vsmartcard-vpcd not installed; end-to-end card tests will skip"
 fi

@@ -1,0 +1,216 @@
+import CBORDecoding
+import Foundation
+
+/// CTAP2 (FIDO Client to Authenticator Protocol 2.2) commands and the authenticatorGetInfo
+/// answer, independent of the transport (USB HID, NFC).
+public enum CTAPCommand: UInt8, Sendable {
+    case makeCredential = 0x01
+    case getAssertion = 0x02
+    case getInfo = 0x04
+    case clientPIN = 0x06
+    case reset = 0x07
+    case selection = 0x0B
+}
+
+/// A CTAP2 error status (CTAP 2.2 §8.2), with its name.
+public struct CTAPError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let status: UInt8
+
+    public var name: String {
+        switch status {
+        case 0x01: "CTAP1_ERR_INVALID_COMMAND"
+        case 0x02: "CTAP1_ERR_INVALID_PARAMETER"
+        case 0x03: "CTAP1_ERR_INVALID_LENGTH"
+        case 0x11: "CTAP2_ERR_CBOR_UNEXPECTED_TYPE"
+        case 0x12: "CTAP2_ERR_INVALID_CBOR"
+        case 0x14: "CTAP2_ERR_MISSING_PARAMETER"
+        case 0x26: "CTAP2_ERR_UNSUPPORTED_ALGORITHM"
+        case 0x27: "CTAP2_ERR_OPERATION_DENIED"
+        case 0x2E: "CTAP2_ERR_NO_CREDENTIALS"
+        case 0x2F: "CTAP2_ERR_USER_ACTION_TIMEOUT"
+        case 0x31: "CTAP2_ERR_PIN_INVALID"
+        case 0x32: "CTAP2_ERR_PIN_BLOCKED"
+        case 0x36: "CTAP2_ERR_PIN_REQUIRED"
+        case 0x3A: "CTAP2_ERR_KEEPALIVE_CANCEL"
+        default: "CTAP error 0x\(String(status, radix: 16))"
+        }
+    }
+
+    public var description: String { name }
+}
+
+/// authenticatorGetInfo (CTAP 2.2 §6.4), decoded.
+public struct AuthenticatorInfo: Encodable, Sendable, Equatable {
+    public var versions: [String] = []
+    public var extensions: [String] = []
+    public var aaguid: String = ""
+    public var options: [String: Bool] = [:]
+    public var maxMsgSize: Int?
+    public var pinUvAuthProtocols: [Int] = []
+    public var algorithms: [Int] = []
+    public var minPINLength: Int?
+    public var firmwareVersion: Int?
+    public var certifications: [String: Int] = [:]
+    public var transports: [String] = []
+
+    /// Whether the authenticator can verify its user (built-in UV or a client PIN).
+    public var supportsUserVerification: Bool { options["uv"] == true || options["clientPin"] != nil }
+
+    public init() {}
+
+    /// Decodes the CBOR map of a successful getInfo response (status byte already removed).
+    public init(cbor bytes: [UInt8]) throws(CardError) {
+        let value: CBORValue
+        do {
+            value = try CBORDecoder().decode(bytes)
+        } catch {
+            throw CardError.malformed("authenticatorGetInfo is not CBOR: \(error)")
+        }
+        guard let map = value.map else { throw CardError.malformed("authenticatorGetInfo is not a map") }
+        func texts(_ key: Int64) -> [String] { map[int: key]?.array?.compactMap(\.text) ?? [] }
+        versions = texts(0x01)
+        guard !versions.isEmpty else { throw CardError.malformed("authenticatorGetInfo lists no versions") }
+        extensions = texts(0x02)
+        guard let aaguidBytes = map[int: 0x03]?.bytes, aaguidBytes.count == 16 else {
+            throw CardError.malformed("authenticatorGetInfo has no 16-byte aaguid")
+        }
+        aaguid = Self.uuid(Array(aaguidBytes))
+        for entry in map[int: 0x04]?.map?.entries ?? [] {
+            if let key = entry.key.text, case .bool(let flag) = entry.value { options[key] = flag }
+        }
+        maxMsgSize = map[int: 0x05]?.integer.map(Int.init)
+        pinUvAuthProtocols = map[int: 0x06]?.array?.compactMap { $0.integer.map(Int.init) } ?? []
+        transports = texts(0x09)
+        algorithms = map[int: 0x0A]?.array?.compactMap { $0.map?[text: "alg"]?.integer.map(Int.init) } ?? []
+        minPINLength = map[int: 0x0D]?.integer.map(Int.init)
+        firmwareVersion = map[int: 0x0E]?.integer.map(Int.init)
+        for entry in map[int: 0x13]?.map?.entries ?? [] {
+            if let key = entry.key.text, let level = entry.value.integer { certifications[key] = Int(level) }
+        }
+    }
+
+    public static func uuid(_ bytes: [UInt8]) -> String {
+        let h = hex(bytes).lowercased()
+        let c = Array(h)
+        return [c[0..<8], c[8..<12], c[12..<16], c[16..<20], c[20..<32]].map { String($0) }.joined(separator: "-")
+    }
+}
+
+/// The few CBOR encodings CTAP requests need (canonical: definite lengths, sorted int keys).
+enum CTAPEncoding {
+    indirect enum Item {
+        case int(Int64)
+        case bytes([UInt8])
+        case text(String)
+        case array([Item])
+        case map([(Int64, Item)])
+        case textMap([(String, Item)])
+        case bool(Bool)
+    }
+
+    static func head(_ major: UInt8, _ value: UInt64) -> [UInt8] {
+        switch value {
+        case 0..<24: return [major << 5 | UInt8(value)]
+        case 24..<0x100: return [major << 5 | 24, UInt8(value)]
+        case 0x100..<0x10000: return [major << 5 | 25, UInt8(value >> 8), UInt8(value & 0xFF)]
+        default: return [major << 5 | 26] + (0..<4).reversed().map { UInt8(value >> (8 * UInt64($0)) & 0xFF) }
+        }
+    }
+
+    static func encode(_ item: Item) -> [UInt8] {
+        switch item {
+        case .int(let n): return n >= 0 ? head(0, UInt64(n)) : head(1, UInt64(-1 - n))
+        case .bytes(let b): return head(2, UInt64(b.count)) + b
+        case .text(let t): return head(3, UInt64(t.utf8.count)) + Array(t.utf8)
+        case .array(let items): return head(4, UInt64(items.count)) + items.flatMap(encode)
+        case .map(let pairs):
+            return head(5, UInt64(pairs.count)) + pairs.sorted { $0.0 < $1.0 }.flatMap { encode(.int($0.0)) + encode($0.1) }
+        case .textMap(let pairs): return head(5, UInt64(pairs.count)) + pairs.flatMap { encode(.text($0.0)) + encode($0.1) }
+        case .bool(let b): return [b ? 0xF5 : 0xF4]
+        }
+    }
+
+    /// authenticatorMakeCredential parameters for an ES256 (then EdDSA, RS256) credential.
+    static func makeCredential(clientDataHash: [UInt8], rpID: String, userID: [UInt8]) -> [UInt8] {
+        encode(
+            .map([
+                (1, .bytes(clientDataHash)),
+                (2, .textMap([("id", .text(rpID)), ("name", .text(rpID))])),
+                (3, .textMap([("id", .bytes(userID)), ("name", .text("mie-probe")), ("displayName", .text("mie-probe"))])),
+                (4, .array([-7, -8, -257].map { .textMap([("alg", .int($0)), ("type", .text("public-key"))]) })),
+            ]))
+    }
+}
+
+/// A CTAP2 authenticator reachable over some transport: send a command, get its CBOR answer.
+public protocol CTAPAuthenticator: AnyObject {
+    func send(_ command: CTAPCommand, _ parameters: [UInt8]) throws -> [UInt8]
+}
+
+extension CTAPAuthenticator {
+    /// authenticatorGetInfo.
+    public func info() throws -> AuthenticatorInfo {
+        try AuthenticatorInfo(cbor: try send(.getInfo, []))
+    }
+
+    /// authenticatorMakeCredential: a fresh credential and its attestation object (the user
+    /// must touch the key). Returns the attestation object as WebAuthn builds it.
+    public func makeCredential(clientDataHash: [UInt8], rpID: String, userID: [UInt8]) throws -> [UInt8] {
+        let response = try send(.makeCredential, CTAPEncoding.makeCredential(clientDataHash: clientDataHash, rpID: rpID, userID: userID))
+        // CTAP answers {1: fmt, 2: authData, 3: attStmt}; WebAuthn's attestation object uses text keys.
+        let value: CBORValue
+        do {
+            value = try CBORDecoder().decode(response)
+        } catch {
+            throw CardError.malformed("makeCredential response is not CBOR: \(error)")
+        }
+        guard let map = value.map, let fmt = map[int: 1]?.text, let authData = map[int: 2]?.bytes, let statement = map[int: 3] else {
+            throw CardError.malformed("makeCredential response lacks fmt, authData or attStmt")
+        }
+        return CTAPEncoding.encode(
+            .textMap([("fmt", .text(fmt)), ("attStmt", Self.reencode(statement)), ("authData", .bytes(Array(authData)))]))
+    }
+
+    private static func reencode(_ value: CBORValue) -> CTAPEncoding.Item {
+        switch value {
+        case .bytes(let b): return .bytes(Array(b))
+        case .text(let t): return .text(t)
+        case .array(let items): return .array(items.map(reencode))
+        case .map(let map):
+            return .textMap(map.entries.map { ($0.key.text ?? "\($0.key.integer ?? 0)", reencode($0.value)) })
+        case .bool(let b): return .bool(b)
+        default: return .int(value.integer ?? 0)
+        }
+    }
+}
+
+extension CTAPAuthenticator {
+    /// Splits `status ‖ CBOR` and throws on a non-zero status.
+    static func payload(_ response: [UInt8]) throws -> [UInt8] {
+        guard let status = response.first else { throw CardError.truncatedResponse(0) }
+        guard status == 0 else { throw CTAPError(status: status) }
+        return Array(response.dropFirst())
+    }
+}
+
+/// CTAP over NFC / contact ISO 7816 (CTAP 2.2 §11.3): SELECT the FIDO AID, then CTAP2 commands
+/// in `80 10 00 00` APDUs, answers gathered with GET RESPONSE.
+public final class NFCAuthenticator: CTAPAuthenticator {
+    public static let aid: [UInt8] = [0xA0, 0x00, 0x00, 0x06, 0x47, 0x2F, 0x00, 0x01]
+    let channel: CardChannel
+    /// What SELECT answered: "FIDO_2_0" for CTAP2, "U2F_V2" for U2F only.
+    public let version: String
+
+    public init(_ transport: any CardTransport) throws {
+        channel = CardChannel(transport)
+        let answer = try channel.expectSuccess(.select(aid: Self.aid, returnFCI: true), "SELECT FIDO")
+        version = String(decoding: answer, as: UTF8.self)
+    }
+
+    public func send(_ command: CTAPCommand, _ parameters: [UInt8]) throws -> [UInt8] {
+        let apdu = CommandAPDU(cla: 0x80, ins: 0x10, p1: 0x00, p2: 0x00, data: [command.rawValue] + parameters, le: 0)
+        let response = try channel.send(apdu)
+        guard response.isSuccess else { throw CardError.status(command: "CTAP \(command)", statusWord: response.statusWord) }
+        return try Self.payload(response.data)
+    }
+}
