@@ -157,11 +157,15 @@ public struct CPSCardReader {
     /// Possession proof: the card signs a fresh challenge with its authentication key, checked
     /// with the certificate's key. CPS3: MSE then INTERNAL AUTHENTICATE; CPS4: raw RSA with key
     /// reference 0x20.
-    public func proveKeyPossession(certificate: Certificate, generation: CardIdentification.Generation) throws -> Bool {
+    public func proveKeyPossession(
+        certificate: Certificate, generation: CardIdentification.Generation, challenge fixed: [UInt8]? = nil
+    ) throws -> Bool {
         let key = try certificate.publicKey()
         guard case .rsa(let bits) = key.type else { throw CardError.malformed("the authentication key is not RSA") }
-        var challenge = [UInt8](repeating: 0, count: 32)
-        for index in challenge.indices { challenge[index] = UInt8.random(in: 0...255) }
+        var challenge = fixed ?? [UInt8](repeating: 0, count: 32)
+        if fixed == nil {
+            for index in challenge.indices { challenge[index] = UInt8.random(in: 0...255) }
+        }
         switch generation {
         case .cps4, .cps4T0:
             _ = try channel.expectSuccess(CommandAPDU(ins: 0x22, p1: 0x41, p2: 0xB8, data: [0x83, 0x01, 0x20]), "MSE SET")

@@ -18,14 +18,21 @@ public struct PCSCError: Error, Sendable, Equatable, CustomStringConvertible {
     public static let noSmartcard: UInt32 = 0x8010_000C
     public static let sharingViolation: UInt32 = 0x8010_000B
 
-    public var message: String {
+    public var message: String { PCSCErrorMessages.message(code) }
+
+    public var description: String { "\(operation): \(message)" }
+}
+
+/// One sentence per PC/SC error code, for support staff.
+public enum PCSCErrorMessages {
+    public static func message(_ code: UInt32) -> String {
         switch code {
-        case Self.noService: "the PC/SC daemon (pcscd) is not running"
-        case Self.noReaders: "no smart card reader is connected"
-        case Self.timeout: "timed out waiting for the reader"
-        case Self.removedCard: "the card was removed"
-        case Self.noSmartcard: "there is no card in the reader"
-        case Self.sharingViolation: "another program is using the card exclusively"
+        case PCSCError.noService: "the PC/SC daemon (pcscd) is not running"
+        case PCSCError.noReaders: "no smart card reader is connected"
+        case PCSCError.timeout: "timed out waiting for the reader"
+        case PCSCError.removedCard: "the card was removed"
+        case PCSCError.noSmartcard: "there is no card in the reader"
+        case PCSCError.sharingViolation: "another program is using the card exclusively"
         case 0x8010_0009: "unknown reader"
         case 0x8010_0017: "the reader is unavailable"
         case 0x8010_0066: "the card does not answer (unresponsive)"
@@ -36,8 +43,6 @@ public struct PCSCError: Error, Sendable, Equatable, CustomStringConvertible {
         default: "PC/SC error 0x\(String(code, radix: 16, uppercase: true))"
         }
     }
-
-    public var description: String { "\(operation): \(message)" }
 }
 
 /// A PC/SC context: the connection to pcscd. Released when the value goes away.

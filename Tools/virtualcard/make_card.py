@@ -108,6 +108,20 @@ def main() -> int:
     (OUT / "sign.der").write_bytes(der(signature))
     (OUT / "ca.der").write_bytes(der(ca))
     (OUT / "crl-auth-revoked.pem").write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    # Possession-proof answers for a fixed challenge, for the scripted CPS3 and CPS4 tests.
+    auth_private = card_keys()[0].private_numbers()
+    n, d = auth_private.public_numbers.n, auth_private.d
+    challenge = bytes([0x42]) * 32
+    block = b"\x00\x01" + b"\xff" * (256 - 3 - len(challenge)) + b"\x00" + challenge
+    raw = pow(int.from_bytes(block, "big"), d, n).to_bytes(256, "big")
+    import json
+    (OUT / "possession-transcripts.json").write_text(json.dumps({
+        "challenge": challenge.hex(),
+        "cps3_internal_authenticate": raw.hex(),
+        "cps4_pso_decipher": raw.hex(),
+        "note": "CPS3 signs the PKCS#1 type-1 padded challenge (INTERNAL AUTHENTICATE); CPS4 applies raw RSA "
+                "to the same padded block sent by the host (PSO DECIPHER, key reference 0x20)",
+    }, indent=1) + "\n")
     (OUT / "README.md").write_text(
         "# Virtual CPS card, test PKI\n\nWritten by `Tools/virtualcard/make_card.py` (fixed seeds). "
         f"The holder's national id is `{NATIONAL_ID}` (RPPS `{RPPS}`, Luhn-valid), PIN `1234` "

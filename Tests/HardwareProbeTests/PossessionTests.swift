@@ -1,0 +1,90 @@
+import Foundation
+import SignatureVerification
+import Testing
+@testable import HardwareProbe
+
+/// Possession proof over scripted transcripts made by Tools/virtualcard/make_card.py with the
+/// virtual card's key, for both card generations.
+@Suite struct PossessionTests {
+    static let folder = IGCSantePKI.root.appendingPathComponent("TestVectors/cards/cps-test")
+
+    static func transcript() throws -> [String: String] {
+        let data = try Data(contentsOf: folder.appendingPathComponent("possession-transcripts.json"))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: String])
+    }
+
+    static func certificate() throws -> Certificate {
+        try Certificate(der: Data(contentsOf: folder.appendingPathComponent("auth.der")))
+    }
+
+    @Test func cps3InternalAuthenticate() throws {
+        let t = try Self.transcript()
+        let challenge = ScriptedTransport.bytes(try #require(t["challenge"]))
+        let transport = ScriptedTransport([
+            ("00 22 41 A4 03 84 01 81", "90 00"),
+            ("00 88 00 00 20" + (t["challenge"] ?? "") + "00", "61 00"),
+            ("00 C0 00 00 00", (t["cps3_internal_authenticate"] ?? "") + "90 00"),
+        ])
+        #expect(try CPSCardReader(transport).proveKeyPossession(certificate: Self.certificate(), generation: .cps3Contact, challenge: challenge))
+        #expect(transport.exhausted)
+    }
+
+    @Test func cps4RawRSA() throws {
+        let t = try Self.transcript()
+        let challenge = ScriptedTransport.bytes(try #require(t["challenge"]))
+        let transport = ScriptedTransport([
+            ("00 22 41 B8 03 83 01 20", "90 00"),
+            (nil, (t["cps4_pso_decipher"] ?? "") + "90 00"),
+        ])
+        #expect(try CPSCardReader(transport).proveKeyPossession(certificate: Self.certificate(), generation: .cps4, challenge: challenge))
+        // The PSO carried a padding indicator then the 256-byte type-1 block.
+        let pso = try #require(transport.sent.last)
+        #expect(Array(pso.prefix(4)) == [0x00, 0x2A, 0x80, 0x86])
+    }
+
+    @Test func aSignatureByAnotherKeyIsNotProof() throws {
+        let t = try Self.transcript()
+        var forged = ScriptedTransport.bytes(try #require(t["cps3_internal_authenticate"]))
+        forged[100] ^= 0x01
+        let transport = ScriptedTransport([(nil, "90 00"), (nil, hex(forged) + "90 00")])
+        #expect(
+            !(try CPSCardReader(transport).proveKeyPossession(
+                certificate: Self.certificate(), generation: .cps3Contact, challenge: ScriptedTransport.bytes(t["challenge"] ?? ""))))
+    }
+
+    @Test func securityStatusErrorsSurface() throws {
+        let transport = ScriptedTransport([(nil, "90 00"), (nil, "69 82")])
+        #expect(throws: CardError.status(command: "INTERNAL AUTHENTICATE", statusWord: 0x6982)) {
+            try CPSCardReader(transport).proveKeyPossession(certificate: Self.certificate(), generation: .cps3Contact)
+        }
+    }
+}
+
+@Suite struct PCSCErrorTests {
+    @Test func everyCommonCodeHasASentence() {
+        #expect(PCSCErrorMessages.message(0x8010_001D) == "the PC/SC daemon (pcscd) is not running")
+        #expect(PCSCErrorMessages.message(0x8010_0069) == "the card was removed")
+        #expect(PCSCErrorMessages.message(0x8010_000B).contains("exclusively"))
+        #expect(PCSCErrorMessages.message(0x8010_000A).contains("timed out"))
+        #expect(PCSCErrorMessages.message(0x8010_002E).contains("no smart card reader"))
+        #expect(PCSCErrorMessages.message(0x8010_0099).contains("0x80100099"))
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: IGCSantePKI.root.appendingPathComponent(".build/debug/mie-probe").path)))
+    func probeExplainsAMissingDaemon() throws {
+        let process = Process()
+        process.executableURL = IGCSantePKI.root.appendingPathComponent(".build/debug/mie-probe")
+        process.arguments = ["readers"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["PCSCLITE_CSOCK_NAME"] = "/nonexistent/pcscd.comm"
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2)
+        #expect(text.contains("pcscd) is not running"))
+    }
+}
