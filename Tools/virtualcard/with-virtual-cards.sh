@@ -15,6 +15,10 @@ cleanup() {
 trap cleanup EXIT
 
 if command -v pcscd >/dev/null && ls /usr/lib/pcsc/drivers/serial/libifdvpcd.so* >/dev/null 2>&1; then
+  if [ "${CI:-}" = "true" ] && pgrep -x pcscd >/dev/null; then
+    # A daemon started by the package's install script may predate the vpcd driver: restart.
+    pkill -x pcscd; sleep 0.5
+  fi
   if [ -S /run/pcscd/pcscd.comm ] && pgrep -x pcscd >/dev/null; then
     echo "virtual cards: using the running pcscd"
   else
