@@ -65,6 +65,15 @@ public struct CardCertificate: Sendable {
     public let certificate: Certificate
 }
 
+/// A PKCS#15 data object readable without a PIN.
+public struct CardDataObject: Sendable, Encodable {
+    public let label: String
+    public let application: String?
+    /// UTF-8 text when the content is printable, else nil (see `hex`).
+    public let text: String?
+    public let hex: String
+}
+
 /// Reads CPS/CPx cards: identification, PKCS#15 certificate directory, PIN counter, and
 /// possession proof. ISO 7816-4 over any `CardTransport`.
 public struct CPSCardReader {
@@ -104,6 +113,29 @@ public struct CPSCardReader {
                     throw CardError.malformed("the file at \(hex(entry.path)) is not an X.509 certificate")
                 }
                 result.append(CardCertificate(label: entry.label, identifier: entry.identifier, path: entry.path, certificate: certificate))
+            }
+        }
+        return result
+    }
+
+    /// The public data objects (ISO 7816-15 DODF entries without an authentication object):
+    /// the holder data a card shows before any PIN. Private ones are listed by nobody.
+    public func publicDataObjects() throws -> [CardDataObject] {
+        let aid = try applicationIdentifier()
+        _ = try channel.expectSuccess(.select(aid: aid), "SELECT PKCS#15 application")
+        _ = try channel.expectSuccess(.select(fileID: [0x50, 0x31]), "SELECT EF.ODF")
+        let odf = try channel.readSelectedFile()
+        var result: [CardDataObject] = []
+        for path in try PKCS15.dataObjectDirectoryPaths(odf) {
+            try select(path, aid: aid)
+            for entry in try PKCS15.dataObjectEntries(channel.readSelectedFile()) where !entry.isPrivate {
+                try select(entry.path, aid: aid)
+                let content = try channel.readSelectedFile(maximumSize: 4096)
+                let printable = content.allSatisfy { $0 >= 0x20 && $0 < 0x7F || $0 >= 0x80 || $0 == 0x0A }
+                result.append(
+                    CardDataObject(
+                        label: entry.label, application: entry.application,
+                        text: printable ? String(validating: content, as: UTF8.self) : nil, hex: hex(content)))
             }
         }
         return result
@@ -272,6 +304,48 @@ enum PKCS15 {
             let identifier = children(parts[1]).first.flatMap(octets) ?? []
             guard let typed = parts.last, typed.identifier.tagClass == .contextSpecific, let path = path(in: typed) else { return nil }
             return Entry(label: label, identifier: identifier, path: path)
+        }
+    }
+
+    struct DataEntry {
+        let label: String
+        let application: String?
+        let path: [UInt8]
+        let isPrivate: Bool
+    }
+
+    /// ODF entries [7] point to data object directories.
+    static func dataObjectDirectoryPaths(_ odf: [UInt8]) throws -> [[UInt8]] {
+        try items(odf).filter { $0.identifier.tagClass == .contextSpecific && $0.identifier.tagNumber == 7 }.compactMap { path(in: $0) }
+    }
+
+    /// opaqueDO ::= SEQUENCE { CommonObjectAttributes { label, flags?, authId? },
+    /// CommonDataObjectAttributes { applicationName? }, [1] { Path } }. An object with an authId
+    /// (or the private flag) needs a PIN and is skipped.
+    static func dataObjectEntries(_ dodf: [UInt8]) throws -> [DataEntry] {
+        try items(dodf).compactMap { object -> DataEntry? in
+            let parts = children(object)
+            guard parts.count >= 3 else { return nil }
+            let common = children(parts[0])
+            var label = ""
+            var isPrivate = false
+            for node in common {
+                switch node.identifier {
+                case .utf8String:
+                    if case .primitive(let bytes) = node.content { label = String(decoding: bytes, as: UTF8.self) }
+                case .bitString:
+                    if case .primitive(let bytes) = node.content, bytes.count >= 2 { isPrivate = bytes[bytes.startIndex + 1] & 0x80 != 0 }
+                case .octetString:
+                    isPrivate = true  // authId
+                default: break
+                }
+            }
+            let application = children(parts[1]).first.flatMap { node -> String? in
+                guard case .primitive(let bytes) = node.content else { return nil }
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            guard let typed = parts.last, typed.identifier.tagClass == .contextSpecific, let path = path(in: typed) else { return nil }
+            return DataEntry(label: label, application: application, path: path, isPrivate: isPrivate)
         }
     }
 

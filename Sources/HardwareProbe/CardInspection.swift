@@ -45,6 +45,8 @@ public struct CardReport: Encodable, Sendable {
     public let issuedByANS: Bool
     public let serialNumber: String?
     public let certificates: [CertificateSummary]
+    /// PKCS#15 data objects readable without a PIN.
+    public let publicData: [CardDataObject]
     public let authentication: Authentication?
     public let pinTriesLeft: Int?
     public let pinVerified: Bool?
@@ -78,6 +80,7 @@ public struct CardInspector {
             reasons.append("reading the PKCS#15 certificates failed: \(error)")
         }
         let authentication = found.first { $0.certificate.extendedKeyUsages.contains(clientAuth) }
+        let publicData = (try? reader.publicDataObjects()) ?? []
         var authenticationReport: CardReport.Authentication? = nil
         var trusted = false
         if let authentication {
@@ -129,7 +132,7 @@ public struct CardInspector {
                     role: entry.certificate.isCertificateAuthority
                         ? "CA" : entry.certificate.extendedKeyUsages.contains(clientAuth) ? "authentication" : "signature")
             },
-            authentication: authenticationReport, pinTriesLeft: tries, pinVerified: pinVerified, possessionProven: proven,
+            publicData: publicData, authentication: authenticationReport, pinTriesLeft: tries, pinVerified: pinVerified, possessionProven: proven,
             psc: CardReport.PSCView(compatible: compatible, reasons: reasons, amr: compatible ? amr : []))
     }
 }

@@ -165,6 +165,7 @@ struct Card: ParsableCommand {
         print("card            \(report.generation)\(report.issuedByANS ? ", issued by ANS" : "")")
         if let serial = report.serialNumber { print("EF.SN.ICC       \(serial)") }
         for certificate in report.certificates { print("certificate     \(certificate.role): \(certificate.subject)") }
+        for object in report.publicData { print("public data     \(object.label): \(object.text ?? object.hex)") }
         if let auth = report.authentication {
             let identity = auth.identity
             print(

@@ -97,6 +97,19 @@ import Testing
         #expect(entries.first?.path == [0xC0, 0x01])
     }
 
+    @Test func publicAndPrivateDataObjects() throws {
+        // opaqueDO { { 0C "ID" 03 02 07 00 } { 0C "CPS" } A1 { 30 { 04 02 D0 01 } } }, then a private
+        // one (flags bit 0 and an authId).
+        let dodf = ScriptedTransport.bytes(
+            "30 19 30 08 0C 02 49 44 03 02 07 00 30 05 0C 03 43 50 53 A1 06 30 04 04 02 D0 01"
+                + "30 1D 30 0C 0C 03 50 52 56 03 02 07 80 04 01 01 30 05 0C 03 43 50 53 A1 06 30 04 04 02 D0 03")
+        let entries = try PKCS15.dataObjectEntries(dodf)
+        #expect(entries.map(\.label) == ["ID", "PRV"])
+        #expect(entries.map(\.isPrivate) == [false, true])
+        #expect(entries.first?.application == "CPS")
+        #expect(try PKCS15.dataObjectDirectoryPaths(ScriptedTransport.bytes("A7 06 30 04 04 02 D0 00")) == [[0xD0, 0x00]])
+    }
+
     @Test func hostileLengthsAreRefusedOrIgnored() {
         // A SEQUENCE claiming 0x7FFF bytes in a 6-byte file.
         #expect(throws: CardError.self) { try PKCS15.certificateEntries(ScriptedTransport.bytes("30 82 7F FF 30 00")) }

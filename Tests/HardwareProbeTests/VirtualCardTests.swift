@@ -57,6 +57,9 @@ struct VirtualCardTests {
         #expect(psc["compatible"] as? Bool == true)
         #expect(psc["amr"] as? [String] == ["hwk", "mfa", "pin", "sc"])
         #expect((json["certificates"] as? [[String: Any]])?.count == 3)
+        let publicData = try #require(json["publicData"] as? [[String: Any]])
+        #expect(publicData.compactMap { $0["label"] as? String } == ["CPS_ID_CARD", "CPS_DATA"])
+        #expect(publicData.first?["text"] as? String == "810003456786|DUPONT|JEANNE|CPS")
     }
 
     @Test func possessionIsProvenWithThePIN() throws {

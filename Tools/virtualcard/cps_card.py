@@ -45,6 +45,15 @@ def cdf_entry(label: str, identifier: bytes, fid: bytes) -> bytes:
     return long_tlv(0x30, common + certificate_attributes + typed)
 
 
+def dodf_entry(label: str, application: str, fid: bytes, private: bool) -> bytes:
+    # CommonObjectAttributes { label, flags BIT STRING (private = bit 0), authId if private }
+    common = tlv(0x0C, label.encode()) + tlv(0x03, bytes([0x07, 0x80 if private else 0x00]))
+    if private:
+        common += tlv(0x04, b"\x01")
+    return long_tlv(0x30, long_tlv(0x30, common) + long_tlv(0x30, tlv(0x0C, application.encode()))
+                    + long_tlv(0xA1, long_tlv(0x30, tlv(0x04, fid))))
+
+
 class Card:
     def __init__(self, tries: int):
         self.auth_key = seeded_rsa_key("card/cps-test/auth")
@@ -53,7 +62,15 @@ class Card:
             b"\x2f\x00": tlv(0x61, tlv(0x4F, AID) + tlv(0x50, b"CPS3 PKCS#15")),  # EF.DIR
         }
         self.app = {
-            b"\x50\x31": long_tlv(0xA4, long_tlv(0x30, tlv(0x04, b"\xc0\x00"))) + b"\x00" * 8,  # ODF, padded
+            # ODF: certificates [4] in C000, data objects [7] in D000; padded.
+            b"\x50\x31": long_tlv(0xA4, long_tlv(0x30, tlv(0x04, b"\xc0\x00")))
+            + long_tlv(0xA7, long_tlv(0x30, tlv(0x04, b"\xd0\x00"))) + b"\x00" * 8,
+            b"\xd0\x00": dodf_entry("CPS_ID_CARD", "CPS", b"\xd0\x01", private=False)
+            + dodf_entry("CPS_DATA", "CPS", b"\xd0\x02", private=False)
+            + dodf_entry("CPS_PRIVATE", "CPS", b"\xd0\x03", private=True),
+            b"\xd0\x01": b"810003456786|DUPONT|JEANNE|CPS",
+            b"\xd0\x02": b"10|Medecin|SM26",
+            b"\xd0\x03": b"private holder data",
             b"\xc0\x00": cdf_entry("Certificat d'authentification CPS", b"\x01", b"\xc0\x01")
             + cdf_entry("Certificat de signature CPS", b"\x02", b"\xc0\x02")
             + cdf_entry("Certificat de l'AC", b"\x03", b"\xc0\x03"),
