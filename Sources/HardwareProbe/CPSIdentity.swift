@@ -3,8 +3,8 @@ import SignatureVerification
 import SwiftASN1
 
 /// The professional identity an authentication certificate carries (DOMAIN §4).
-public struct CPSIdentity: Sendable, Equatable {
-    public enum IdentifierType: String, Sendable {
+public struct CPSIdentity: Sendable, Equatable, Encodable {
+    public enum IdentifierType: String, Sendable, Encodable {
         case adeli = "ADELI"
         case finess = "FINESS"
         case siret = "SIRET"

@@ -18,19 +18,7 @@ public struct CardReport: Encodable, Sendable {
         public let environment: String?
         public let revocation: String
         public let clientAuth: Bool
-        public let identity: Identity
-    }
-
-    public struct Identity: Encodable, Sendable {
-        public let nationalID: String
-        public let identifierType: String
-        public let number: String
-        public let luhnValid: Bool?
-        public let profession: String?
-        public let givenName: String?
-        public let surname: String?
-        public let userPrincipalName: String?
-        public let cardType: String
+        public let identity: CPSIdentity
     }
 
     public struct PSCView: Encodable, Sendable {
@@ -96,10 +84,7 @@ public struct CardInspector {
             authenticationReport = CardReport.Authentication(
                 trusted: outcome.isTrusted, untrustedReason: outcome.failure, environment: options.anchors?.environment.rawValue,
                 revocation: outcome.isRevoked ? "revoked" : outcome.revocation.rawValue, clientAuth: true,
-                identity: CardReport.Identity(
-                    nationalID: identity.nationalID, identifierType: identity.identifierType.rawValue, number: identity.number,
-                    luhnValid: identity.luhnValid, profession: identity.profession, givenName: identity.givenName,
-                    surname: identity.surname, userPrincipalName: identity.userPrincipalName, cardType: identity.cardType))
+                identity: identity)
             if !outcome.isTrusted { reasons.append("authentication certificate not trusted: \(outcome.failure ?? "unknown")") }
             if identity.luhnValid == false { reasons.append("RPPS number fails its Luhn check") }
         } else if !found.isEmpty {

@@ -42,6 +42,14 @@ func printJSON(_ value: some Encodable) {
     if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
 }
 
+/// The PC/SC context, its readers and their states; exits 3 when there is no reader.
+func readerStates() throws -> (PCSCContext, [String], [PCSCContext.ReaderState]) {
+    let pcsc = try context()
+    let names = try pcsc.readers()
+    guard !names.isEmpty else { throw fail("no smart card reader is connected", 3) }
+    return (pcsc, names, try pcsc.states(of: names))
+}
+
 func context() throws -> PCSCContext {
     do {
         return try PCSCContext()
@@ -55,10 +63,7 @@ struct Readers: ParsableCommand {
     @OptionGroup var output: Output
 
     func run() throws {
-        let pcsc = try context()
-        let names = try pcsc.readers()
-        guard !names.isEmpty else { throw fail("no smart card reader is connected", 3) }
-        let states = try pcsc.states(of: names)
+        let (_, _, states) = try readerStates()
         if output.json {
             printJSON(states.map { ["reader": $0.reader, "card": $0.cardPresent ? "present" : "absent", "atr": hexString($0.atr)] })
             return
@@ -108,10 +113,7 @@ struct Card: ParsableCommand {
     @OptionGroup var output: Output
 
     func run() throws {
-        let pcsc = try context()
-        let names = try pcsc.readers()
-        guard !names.isEmpty else { throw fail("no smart card reader is connected", 3) }
-        let states = try pcsc.states(of: names)
+        let (pcsc, names, states) = try readerStates()
         guard let chosen = reader ?? states.first(where: \.cardPresent)?.reader else { throw fail("there is no card in any reader", 3) }
         guard names.contains(chosen) else { throw fail("unknown reader \(chosen)", 2) }
         var options = CardInspector.Options()
@@ -169,7 +171,7 @@ struct Card: ParsableCommand {
         if let auth = report.authentication {
             let identity = auth.identity
             print(
-                "national id     \(identity.nationalID) (\(identity.identifierType)\(identity.luhnValid.map { $0 ? ", Luhn ok" : ", Luhn FAILS" } ?? ""))"
+                "national id     \(identity.nationalID) (\(identity.identifierType.rawValue)\(identity.luhnValid.map { $0 ? ", Luhn ok" : ", Luhn FAILS" } ?? ""))"
             )
             if let profession = identity.profession { print("profession      \(profession)") }
             if let upn = identity.userPrincipalName { print("UPN             \(upn)") }
