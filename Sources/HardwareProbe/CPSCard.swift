@@ -98,10 +98,7 @@ public struct CPSCardReader {
 
     /// Every certificate listed in the PKCS#15 application's certificate directories.
     public func certificates() throws -> [CardCertificate] {
-        let aid = try applicationIdentifier()
-        _ = try channel.expectSuccess(.select(aid: aid), "SELECT PKCS#15 application")
-        _ = try channel.expectSuccess(.select(fileID: [0x50, 0x31]), "SELECT EF.ODF")
-        let odf = try channel.readSelectedFile()
+        let (aid, odf) = try openPKCS15()
         var result: [CardCertificate] = []
         for path in try PKCS15.certificateDirectoryPaths(odf) {
             try select(path, aid: aid)
@@ -121,10 +118,7 @@ public struct CPSCardReader {
     /// The public data objects (ISO 7816-15 DODF entries without an authentication object):
     /// the holder data a card shows before any PIN. Private ones are listed by nobody.
     public func publicDataObjects() throws -> [CardDataObject] {
-        let aid = try applicationIdentifier()
-        _ = try channel.expectSuccess(.select(aid: aid), "SELECT PKCS#15 application")
-        _ = try channel.expectSuccess(.select(fileID: [0x50, 0x31]), "SELECT EF.ODF")
-        let odf = try channel.readSelectedFile()
+        let (aid, odf) = try openPKCS15()
         var result: [CardDataObject] = []
         for path in try PKCS15.dataObjectDirectoryPaths(odf) {
             try select(path, aid: aid)
@@ -139,6 +133,14 @@ public struct CPSCardReader {
             }
         }
         return result
+    }
+
+    /// Selects the PKCS#15 application and reads its object directory (EF.ODF, 5031).
+    private func openPKCS15() throws -> (aid: [UInt8], odf: [UInt8]) {
+        let aid = try applicationIdentifier()
+        _ = try channel.expectSuccess(.select(aid: aid), "SELECT PKCS#15 application")
+        _ = try channel.expectSuccess(.select(fileID: [0x50, 0x31]), "SELECT EF.ODF")
+        return (aid, try channel.readSelectedFile())
     }
 
     /// The PKCS#15 AID from EF.DIR, or the CPS3 one when EF.DIR has none.
