@@ -102,6 +102,7 @@ func hex(_ byte: UInt8) -> String {
     return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
 }
 
-func hex(_ bytes: some Sequence<UInt8>, separator: String = "") -> String {
+/// Uppercase hex of `bytes`, as card tools print APDUs and ATRs.
+public func hex(_ bytes: some Sequence<UInt8>, separator: String = "") -> String {
     bytes.map { hex($0) }.joined(separator: separator)
 }

@@ -1,3 +1,4 @@
+import AuthenticatorVerification
 import CBORDecoding
 import Foundation
 
@@ -74,7 +75,7 @@ public struct AuthenticatorInfo: Encodable, Sendable, Equatable {
         guard let aaguidBytes = map[int: 0x03]?.bytes, aaguidBytes.count == 16 else {
             throw CardError.malformed("authenticatorGetInfo has no 16-byte aaguid")
         }
-        aaguid = Self.uuid(Array(aaguidBytes))
+        aaguid = AAGUIDText.string(Array(aaguidBytes))
         for entry in map[int: 0x04]?.map?.entries ?? [] {
             if let key = entry.key.text, case .bool(let flag) = entry.value { options[key] = flag }
         }
@@ -87,12 +88,6 @@ public struct AuthenticatorInfo: Encodable, Sendable, Equatable {
         for entry in map[int: 0x13]?.map?.entries ?? [] {
             if let key = entry.key.text, let level = entry.value.integer { certifications[key] = Int(level) }
         }
-    }
-
-    public static func uuid(_ bytes: [UInt8]) -> String {
-        let h = hex(bytes).lowercased()
-        let c = Array(h)
-        return [c[0..<8], c[8..<12], c[12..<16], c[16..<20], c[20..<32]].map { String($0) }.joined(separator: "-")
     }
 }
 

@@ -117,7 +117,8 @@ public struct CardInspector {
                     role: entry.certificate.isCertificateAuthority
                         ? "CA" : entry.certificate.extendedKeyUsages.contains(clientAuth) ? "authentication" : "signature")
             },
-            publicData: publicData, authentication: authenticationReport, pinTriesLeft: tries, pinVerified: pinVerified, possessionProven: proven,
+            publicData: publicData, authentication: authenticationReport, pinTriesLeft: tries, pinVerified: pinVerified,
+            possessionProven: proven,
             psc: CardReport.PSCView(compatible: compatible, reasons: reasons, amr: compatible ? amr : []))
     }
 }

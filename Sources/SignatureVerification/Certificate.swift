@@ -19,16 +19,9 @@ public final class Certificate: @unchecked Sendable {
         guard !bytes.isEmpty, bytes.count <= Certificate.maximumSize else {
             throw OpenSSLError(.invalidCertificate, "certificate size \(bytes.count) is outside 1...\(Certificate.maximumSize)")
         }
-        let parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
-            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            guard let x509 = d2i_X509(nil, &cursor, buffer.count) else { return nil }
-            guard let cursor, cursor == buffer.baseAddress.map({ $0 + buffer.count }) else {
-                X509_free(x509)
-                return nil
-            }
-            return x509
+        guard let parsed = decodeWholeDER(bytes, { d2i_X509(nil, $0, $1) }, free: X509_free) else {
+            throw OpenSSLError.fromQueue(.invalidCertificate, "unreadable X.509 DER")
         }
-        guard let parsed else { throw OpenSSLError.fromQueue(.invalidCertificate, "unreadable X.509 DER") }
         self.x509 = parsed
         self.der = bytes
         self.sha256Fingerprint = Digest.sha256(bytes)

@@ -16,16 +16,9 @@ public final class CertificateRevocationList: @unchecked Sendable {
         guard !bytes.isEmpty, bytes.count <= Self.maximumSize else {
             throw OpenSSLError(.invalidCertificate, "CRL size \(bytes.count) is outside 1...\(Self.maximumSize)")
         }
-        let parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
-            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            guard let crl = d2i_X509_CRL(nil, &cursor, buffer.count) else { return nil }
-            guard let cursor, cursor == buffer.baseAddress.map({ $0 + buffer.count }) else {
-                X509_CRL_free(crl)
-                return nil
-            }
-            return crl
+        guard let parsed = decodeWholeDER(bytes, { d2i_X509_CRL(nil, $0, $1) }, free: X509_CRL_free) else {
+            throw OpenSSLError.fromQueue(.invalidCertificate, "unreadable X.509 CRL DER")
         }
-        guard let parsed else { throw OpenSSLError.fromQueue(.invalidCertificate, "unreadable X.509 CRL DER") }
         crl = parsed
         self.der = bytes
         self.sha256Fingerprint = Digest.sha256(bytes)

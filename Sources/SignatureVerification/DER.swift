@@ -1,3 +1,22 @@
+internal import COpenSSL
+
+/// Runs an OpenSSL `d2i_*` decoder over `bytes` and keeps the object only when it consumed
+/// every byte: DER with anything after it is refused.
+func decodeWholeDER(
+    _ bytes: [UInt8], _ decode: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> OpaquePointer?,
+    free release: (OpaquePointer) -> Void
+) -> OpaquePointer? {
+    bytes.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+        var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+        guard let object = decode(&cursor, buffer.count) else { return nil }
+        guard let cursor, cursor == buffer.baseAddress.map({ $0 + buffer.count }) else {
+            release(object)
+            return nil
+        }
+        return object
+    }
+}
+
 /// The few DER encodings needed to hand public keys to OpenSSL as SubjectPublicKeyInfo.
 enum DER {
     static func length(_ count: Int) -> [UInt8] {

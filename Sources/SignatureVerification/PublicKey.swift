@@ -345,16 +345,7 @@ public final class PublicKey: @unchecked Sendable {
     }
 
     private static func parse(_ spki: [UInt8]) -> OpaquePointer? {
-        spki.withUnsafeBufferPointer { buffer -> OpaquePointer? in
-            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            let pkey = d2i_PUBKEY(nil, &cursor, buffer.count)
-            // Reject DER with bytes after the key.
-            if let pkey, let cursor, cursor != buffer.baseAddress.map({ $0 + buffer.count }) {
-                EVP_PKEY_free(pkey)
-                return nil
-            }
-            return pkey
-        }
+        decodeWholeDER(spki, { d2i_PUBKEY(nil, $0, $1) }, free: EVP_PKEY_free)
     }
 
     private static func encodeSubjectPublicKeyInfo(_ pkey: OpaquePointer) -> [UInt8] {

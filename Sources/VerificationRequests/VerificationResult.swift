@@ -77,7 +77,7 @@ public struct VerificationResult: Encodable, Sendable {
             verified: true, ceremony: "registration",
             credential: Credential(
                 id: Base64URL.encode(r.credentialID), publicKey: Base64URL.encode(r.publicKey.encoded),
-                alg: r.publicKey.algorithm.name, signCount: r.signCount, aaguid: uuidString(r.aaguid),
+                alg: r.publicKey.algorithm.name, signCount: r.signCount, aaguid: AAGUIDText.string(r.aaguid),
                 backupEligible: r.flags.backupEligible, backupState: r.flags.backupState),
             signCount: nil, flags: Flags(r.flags), backupState: nil, userVerified: nil,
             attestation: Attestation(r.attestation),
@@ -98,12 +98,6 @@ public struct VerificationResult: Encodable, Sendable {
             error: Failure(code: failure.code.rawValue, message: failure.message))
     }
 
-    static func uuidString(_ bytes: [UInt8]) -> String {
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        guard hex.count == 32 else { return hex }
-        let h = Array(hex)
-        return [h[0..<8], h[8..<12], h[12..<16], h[16..<20], h[20..<32]].map { String($0) }.joined(separator: "-")
-    }
 }
 
 /// CBOR rendered as JSON for reports: byte strings become base64url, non-text map keys their

@@ -194,23 +194,8 @@ struct RequestInputs {
             time = now
         }
 
-        anchors = try (request.trustAnchors ?? []).enumerated().map { index, text in
-            let der = try Self.bytes(text, "trustAnchors[\(index)]")
-            do {
-                return try Certificate(der: der)
-            } catch {
-                throw RequestError("trustAnchors[\(index)] is not a DER certificate")
-            }
-        }
-
-        crls = try (request.crls ?? []).enumerated().map { index, text in
-            let der = try Self.bytes(text, "crls[\(index)]")
-            do {
-                return try CertificateRevocationList(der: der)
-            } catch {
-                throw RequestError("crls[\(index)] is not a DER CRL")
-            }
-        }
+        anchors = try Self.decodeEach(request.trustAnchors, "trustAnchors", "a DER certificate") { try Certificate(der: $0) }
+        crls = try Self.decodeEach(request.crls, "crls", "a DER CRL") { try CertificateRevocationList(der: $0) }
 
         let credential = request.response
         if let type = credential.type, type != "public-key" { throw RequestError("response.type must be \"public-key\"") }
@@ -239,6 +224,20 @@ struct RequestInputs {
                     authenticatorData: try Self.bytes(authenticatorData, "response.response.authenticatorData"),
                     signature: try Self.bytes(signature, "response.response.signature"),
                     userHandle: try credential.response.userHandle.map { try Self.bytes($0, "response.response.userHandle") }))
+        }
+    }
+
+    /// Each base64url entry of a request list decoded by `decode`; the first bad one names its index.
+    static func decodeEach<T>(
+        _ texts: [String]?, _ field: String, _ what: String, _ decode: ([UInt8]) throws -> T
+    ) throws -> [T] {
+        try (texts ?? []).enumerated().map { index, text in
+            let der = try bytes(text, "\(field)[\(index)]")
+            do {
+                return try decode(der)
+            } catch {
+                throw RequestError("\(field)[\(index)] is not \(what)")
+            }
         }
     }
 

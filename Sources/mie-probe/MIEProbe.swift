@@ -65,11 +65,12 @@ struct Readers: ParsableCommand {
     func run() throws {
         let (_, _, states) = try readerStates()
         if output.json {
-            printJSON(states.map { ["reader": $0.reader, "card": $0.cardPresent ? "present" : "absent", "atr": hexString($0.atr)] })
+            printJSON(
+                states.map { ["reader": $0.reader, "card": $0.cardPresent ? "present" : "absent", "atr": hex($0.atr, separator: " ")] })
             return
         }
         for state in states {
-            print("\(state.reader)\t\(state.cardPresent ? "card present" : "empty")\t\(hexString(state.atr))")
+            print("\(state.reader)\t\(state.cardPresent ? "card present" : "empty")\t\(hex(state.atr, separator: " "))")
         }
     }
 }
@@ -83,14 +84,14 @@ struct Watch: ParsableCommand {
         let names = try pcsc.readers()
         guard !names.isEmpty else { throw fail("no smart card reader is connected", 3) }
         var states = try pcsc.states(of: names)
-        for state in states { print("\(state.reader): \(state.cardPresent ? "card present \(hexString(state.atr))" : "empty")") }
+        for state in states { print("\(state.reader): \(state.cardPresent ? "card present \(hex(state.atr, separator: " "))" : "empty")") }
         let deadline = seconds > 0 ? Date().addingTimeInterval(seconds) : .distantFuture
         while Date() < deadline {
             let wait = min(1.0, max(0.05, deadline.timeIntervalSinceNow))
             do {
                 let next = try pcsc.states(of: names, waitingForChangeFrom: states, timeout: wait)
                 for (old, new) in zip(states, next) where old.cardPresent != new.cardPresent {
-                    print("\(new.reader): \(new.cardPresent ? "card inserted \(hexString(new.atr))" : "card removed")")
+                    print("\(new.reader): \(new.cardPresent ? "card inserted \(hex(new.atr, separator: " "))" : "card removed")")
                 }
                 states = next
             } catch let error as PCSCError where error.code == PCSCError.timeout {
@@ -187,10 +188,6 @@ struct Card: ParsableCommand {
     }
 }
 
-func hexString(_ bytes: [UInt8]) -> String {
-    bytes.map { String(format: "%02X", $0) }.joined(separator: " ")
-}
-
 struct Fido: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "FIDO2 security keys over USB (CTAPHID on /dev/hidraw*) and NFC/contact (through PC/SC).",
@@ -284,7 +281,7 @@ struct Fido: ParsableCommand {
             let summary: [String: String] = [
                 "format": verified.attestation.format, "type": verified.attestation.type.rawValue,
                 "trusted": String(verified.attestation.isTrusted), "alg": verified.publicKey.algorithm.name,
-                "aaguid": AuthenticatorInfo.uuid(verified.aaguid), "uv": String(verified.flags.userVerified),
+                "aaguid": AAGUIDText.string(verified.aaguid), "uv": String(verified.flags.userVerified),
                 "backupEligible": String(verified.flags.backupEligible),
             ]
             if output.json {

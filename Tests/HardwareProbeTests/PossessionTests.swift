@@ -1,6 +1,7 @@
 import Foundation
 import SignatureVerification
 import Testing
+
 @testable import HardwareProbe
 
 /// Possession proof over scripted transcripts made by Tools/virtualcard/make_card.py with the
@@ -25,7 +26,9 @@ import Testing
             ("00 88 00 00 20" + (t["challenge"] ?? "") + "00", "61 00"),
             ("00 C0 00 00 00", (t["cps3_internal_authenticate"] ?? "") + "90 00"),
         ])
-        #expect(try CPSCardReader(transport).proveKeyPossession(certificate: Self.certificate(), generation: .cps3Contact, challenge: challenge))
+        #expect(
+            try CPSCardReader(transport).proveKeyPossession(certificate: Self.certificate(), generation: .cps3Contact, challenge: challenge)
+        )
         #expect(transport.exhausted)
     }
 
@@ -70,7 +73,8 @@ import Testing
         #expect(PCSCErrorMessages.message(0x8010_0099).contains("0x80100099"))
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: IGCSantePKI.root.appendingPathComponent(".build/debug/mie-probe").path)))
+    @Test(
+        .enabled(if: FileManager.default.isExecutableFile(atPath: IGCSantePKI.root.appendingPathComponent(".build/debug/mie-probe").path)))
     func probeExplainsAMissingDaemon() throws {
         let process = Process()
         process.executableURL = IGCSantePKI.root.appendingPathComponent(".build/debug/mie-probe")

@@ -86,3 +86,13 @@ public struct AuthenticatorData: Sendable {
         try cursor.expectEnd()
     }
 }
+
+/// AAGUIDs as the usual 8-4-4-4-12 lowercase UUID text; other lengths as plain hex.
+public enum AAGUIDText {
+    public static func string(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef")
+        let hex = bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }
+        guard hex.count == 32 else { return String(hex) }
+        return [hex[0..<8], hex[8..<12], hex[12..<16], hex[16..<20], hex[20..<32]].map { String($0) }.joined(separator: "-")
+    }
+}

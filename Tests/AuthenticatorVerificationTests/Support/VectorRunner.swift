@@ -74,36 +74,26 @@ enum VectorCorpus {
 
     /// `crls.json` of each folder below `directory`, by folder then name.
     static func crls(_ directory: URL) -> [String: [String: CertificateRevocationList]] {
-        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return [:] }
-        var result: [String: [String: CertificateRevocationList]] = [:]
-        for case let url as URL in enumerator where url.lastPathComponent == "crls.json" {
-            let folder = url.deletingLastPathComponent().lastPathComponent
-            guard let data = try? Data(contentsOf: url),
-                let object = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Any]]
-            else { continue }
-            for (name, entry) in object {
-                if let text = entry["der_b64url"] as? String, let der = Base64URL.decode(text),
-                    let crl = try? CertificateRevocationList(der: der)
-                {
-                    result[folder, default: [:]][name] = crl
-                }
-            }
-        }
-        return result
+        namedDER(in: directory, file: "crls.json") { try CertificateRevocationList(der: $0) }
     }
 
     /// `trust_anchors.json` of each folder below `directory`, by folder then name.
     static func anchors(_ directory: URL) -> [String: [String: Certificate]] {
+        namedDER(in: directory, file: "trust_anchors.json") { try Certificate(der: $0) }
+    }
+
+    /// `{name: {"der_b64url": …}}` files below `directory`, decoded, by folder then name.
+    private static func namedDER<T>(in directory: URL, file: String, _ decode: ([UInt8]) throws -> T) -> [String: [String: T]] {
         guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return [:] }
-        var result: [String: [String: Certificate]] = [:]
-        for case let url as URL in enumerator where url.lastPathComponent == "trust_anchors.json" {
+        var result: [String: [String: T]] = [:]
+        for case let url as URL in enumerator where url.lastPathComponent == file {
             let folder = url.deletingLastPathComponent().lastPathComponent
             guard let data = try? Data(contentsOf: url),
                 let object = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Any]]
             else { continue }
             for (name, entry) in object {
-                if let text = entry["der_b64url"] as? String, let der = Base64URL.decode(text), let cert = try? Certificate(der: der) {
-                    result[folder, default: [:]][name] = cert
+                if let text = entry["der_b64url"] as? String, let der = Base64URL.decode(text), let value = try? decode(der) {
+                    result[folder, default: [:]][name] = value
                 }
             }
         }
