@@ -62,13 +62,17 @@ let anchors: [Certificate] = {
 
 // MARK: Inputs
 
-let assertionID = "gen-auth-ES256"
-let assertion = AssertionResponse(
-    rawID: bytes(assertionID, "credential_id_b64url"), clientDataJSON: bytes(assertionID, "client_data_json_b64url"),
-    authenticatorData: bytes(assertionID, "authenticator_data_b64url"), signature: bytes(assertionID, "signature_b64url"))
-let assertionExpectation = CeremonyExpectation(
-    challenge: bytes(assertionID, "challenge_b64url"), origins: ["https://mie.example"], rpID: "mie.example", userVerification: .required)
-let coseKey = bytes(assertionID, "credential_public_key_cose_b64url")
+/// An assertion vector's response, expectation and stored COSE key.
+@MainActor func assertionInputs(_ id: String) -> (AssertionResponse, CeremonyExpectation, [UInt8]) {
+    let response = AssertionResponse(
+        rawID: bytes(id, "credential_id_b64url"), clientDataJSON: bytes(id, "client_data_json_b64url"),
+        authenticatorData: bytes(id, "authenticator_data_b64url"), signature: bytes(id, "signature_b64url"))
+    let expectation = CeremonyExpectation(
+        challenge: bytes(id, "challenge_b64url"), origins: ["https://mie.example"], rpID: "mie.example", userVerification: .required)
+    return (response, expectation, bytes(id, "credential_public_key_cose_b64url"))
+}
+
+let (assertion, assertionExpectation, coseKey) = assertionInputs("gen-auth-ES256")
 let preparedKey = try! CredentialPublicKey.decode(coseKey)
 let storedCredential = StoredCredential(id: nil, publicKey: preparedKey, signCount: 6)
 let signedMessage = assertion.authenticatorData + Digest.sha256(assertion.clientDataJSON)
@@ -175,13 +179,7 @@ measure("assertion-es256-key-decoded-per-call") {
     let stored = StoredCredential(id: nil, publicKey: key, signCount: 6)
     return (try? AssertionVerifier.verify(assertion, expecting: assertionExpectation, credential: stored)) != nil
 }
-let rsaID = "gen-auth-RS256"
-let rsaAssertion = AssertionResponse(
-    rawID: bytes(rsaID, "credential_id_b64url"), clientDataJSON: bytes(rsaID, "client_data_json_b64url"),
-    authenticatorData: bytes(rsaID, "authenticator_data_b64url"), signature: bytes(rsaID, "signature_b64url"))
-let rsaExpectation = CeremonyExpectation(
-    challenge: bytes(rsaID, "challenge_b64url"), origins: ["https://mie.example"], rpID: "mie.example", userVerification: .required)
-let rsaCOSE = bytes(rsaID, "credential_public_key_cose_b64url")
+let (rsaAssertion, rsaExpectation, rsaCOSE) = assertionInputs("gen-auth-RS256")
 let rsaStored = StoredCredential(id: nil, publicKey: try! CredentialPublicKey.decode(rsaCOSE), signCount: 6)
 measure("assertion-rs256-prepared-key") {
     (try? AssertionVerifier.verify(rsaAssertion, expecting: rsaExpectation, credential: rsaStored)) != nil
