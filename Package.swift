@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "VerificationRequests", targets: ["VerificationRequests"]),
         .library(name: "CBORDecoding", targets: ["CBORDecoding"]),
         .library(name: "SignatureVerification", targets: ["SignatureVerification"]),
+        .library(name: "WireFormat", targets: ["WireFormat"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -28,30 +29,37 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPCSCLite", pkgConfig: "libpcsclite", providers: [.apt(["libpcsclite-dev"])]),
 
+        // Readers for untrusted bytes every layer shares: byte cursor, strict base64url, strict JSON.
+        .target(name: "WireFormat", swiftSettings: strict),
         .target(name: "CBORDecoding", dependencies: ["CCBOR"], swiftSettings: strict),
         .target(
             name: "SignatureVerification",
-            dependencies: ["COpenSSL", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "COpenSSL", "WireFormat", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             swiftSettings: strict),
         .target(
             name: "AuthenticatorVerification",
-            dependencies: ["CBORDecoding", "SignatureVerification", .product(name: "SwiftASN1", package: "swift-asn1")],
+            dependencies: [
+                "WireFormat", "CBORDecoding", "SignatureVerification", .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
             swiftSettings: strict),
         .target(
             name: "VerificationRequests",
-            dependencies: ["AuthenticatorVerification"],
+            dependencies: ["WireFormat", "AuthenticatorVerification"],
             swiftSettings: strict),
         .target(
             name: "HardwareProbe",
             dependencies: [
-                "CPCSCLite", "CBORDecoding", "AuthenticatorVerification", "SignatureVerification",
+                "CPCSCLite", "WireFormat", "CBORDecoding", "AuthenticatorVerification", "SignatureVerification",
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "mie-probe",
             dependencies: [
-                "HardwareProbe", "AuthenticatorVerification", "SignatureVerification",
+                "HardwareProbe", "AuthenticatorVerification", "SignatureVerification", "WireFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -63,13 +71,14 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        .testTarget(name: "WireFormatTests", dependencies: ["WireFormat"]),
         .testTarget(name: "CBORDecodingTests", dependencies: ["CBORDecoding"]),
         .testTarget(name: "SignatureVerificationTests", dependencies: ["SignatureVerification"]),
         .testTarget(
             name: "AuthenticatorVerificationTests",
-            dependencies: ["AuthenticatorVerification", "VerificationRequests", "CBORDecoding"]),
+            dependencies: ["AuthenticatorVerification", "VerificationRequests", "CBORDecoding", "WireFormat", "SignatureVerification"]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSQLite", "CPCSCLite"]),
-        .testTarget(name: "HardwareProbeTests", dependencies: ["HardwareProbe", "SignatureVerification"]),
+        .testTarget(name: "HardwareProbeTests", dependencies: ["HardwareProbe", "SignatureVerification", "WireFormat"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,6 +22,10 @@ public final class Certificate: @unchecked Sendable {
         guard let parsed = decodeWholeDER(bytes, { d2i_X509(nil, $0, $1) }, free: X509_free) else {
             throw OpenSSLError.fromQueue(.invalidCertificate, "unreadable X.509 DER")
         }
+        guard let toBeSigned = StrictDER.toBeSigned(bytes), StrictDER.reencodes(to: toBeSigned, { i2d_re_X509_tbs(parsed, $0) }) else {
+            X509_free(parsed)
+            throw OpenSSLError(.invalidCertificate, "certificate is not DER (BER or non-canonical encoding)")
+        }
         self.x509 = parsed
         self.der = bytes
         self.sha256Fingerprint = Digest.sha256(bytes)
@@ -177,6 +181,15 @@ public final class Certificate: @unchecked Sendable {
         let length = Int(ASN1_STRING_length(data))
         let bytes = ASN1_STRING_get0_data(data).map { Array(UnsafeBufferPointer(start: $0, count: length)) } ?? []
         return Extension(critical: X509_EXTENSION_get_critical(ext) != 0, value: bytes)
+    }
+
+    /// The key identifier of RFC 5280 §4.2.1.2 method 1: SHA-1 of the subjectPublicKey BIT
+    /// STRING's value. FIDO metadata names U2F authenticators by it
+    /// (`attestationCertificateKeyIdentifiers`), whatever the certificate's own SKI says.
+    public var publicKeyIdentifier: [UInt8] {
+        guard let bits = X509_get0_pubkey_bitstr(x509), let data = ASN1_STRING_get0_data(bits) else { return [] }
+        let length = Int(ASN1_STRING_length(bits))
+        return Digest.hash(.sha1, Array(UnsafeBufferPointer(start: data, count: length)))
     }
 
     /// The certificate's public key, decoded once.

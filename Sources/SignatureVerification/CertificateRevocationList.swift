@@ -19,6 +19,10 @@ public final class CertificateRevocationList: @unchecked Sendable {
         guard let parsed = decodeWholeDER(bytes, { d2i_X509_CRL(nil, $0, $1) }, free: X509_CRL_free) else {
             throw OpenSSLError.fromQueue(.invalidCertificate, "unreadable X.509 CRL DER")
         }
+        guard let toBeSigned = StrictDER.toBeSigned(bytes), StrictDER.reencodes(to: toBeSigned, { i2d_re_X509_CRL_tbs(parsed, $0) }) else {
+            X509_CRL_free(parsed)
+            throw OpenSSLError(.invalidCertificate, "CRL is not DER (BER or non-canonical encoding)")
+        }
         crl = parsed
         self.der = bytes
         self.sha256Fingerprint = Digest.sha256(bytes)

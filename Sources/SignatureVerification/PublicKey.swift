@@ -91,11 +91,20 @@ public enum EdwardsCurve: String, Sendable, CaseIterable {
 /// Instances are immutable and safe to share between threads: OpenSSL only reads a key while
 /// verifying with it.
 public final class PublicKey: @unchecked Sendable {
-    public enum KeyType: Sendable, Equatable {
+    public enum KeyType: Sendable, Equatable, CustomStringConvertible {
         case ec(EllipticCurve)
         case edwards(EdwardsCurve)
         case rsa(modulusBits: Int)
         case mlDSA(MLDSAParameterSet)
+
+        public var description: String {
+            switch self {
+            case .ec(let curve): "EC \(curve.rawValue)"
+            case .edwards(let curve): curve.rawValue
+            case .rsa(let bits): "RSA-\(bits)"
+            case .mlDSA(let set): set.rawValue
+            }
+        }
     }
 
     /// FIPS 204 parameter sets this build verifies (ML-DSA-44 is not exposed by swift-crypto).
@@ -264,6 +273,11 @@ public final class PublicKey: @unchecked Sendable {
             throw OpenSSLError(.invalidKey, "\(curve.rawValue) keys are \(curve.keySize) bytes")
         }
         let raw = Array(x)
+        do throws(EdwardsPointValidation.Rejection) {
+            try EdwardsPointValidation.check(raw, curve: curve)
+        } catch {
+            throw OpenSSLError(.invalidKey, error.reason)
+        }
         let type = curve == .ed25519 ? EVP_PKEY_ED25519 : EVP_PKEY_ED448
         guard let pkey = raw.withUnsafeBufferPointer({ EVP_PKEY_new_raw_public_key(type, nil, $0.baseAddress, $0.count) }) else {
             throw OpenSSLError.fromQueue(.invalidKey, "OpenSSL rejected the \(curve.rawValue) key")
@@ -327,8 +341,21 @@ public final class PublicKey: @unchecked Sendable {
                 EVP_PKEY_free(pkey)
                 throw OpenSSLError(.unsupported, "unsupported EC group \(group)")
             }
-        case EVP_PKEY_ED25519: type = .edwards(.ed25519)
-        case EVP_PKEY_ED448: type = .edwards(.ed448)
+        case EVP_PKEY_ED25519, EVP_PKEY_ED448:
+            let curve: EdwardsCurve = EVP_PKEY_get_base_id(pkey) == EVP_PKEY_ED25519 ? .ed25519 : .ed448
+            var raw = [UInt8](repeating: 0, count: curve.keySize)
+            var length = raw.count
+            do throws(EdwardsPointValidation.Rejection) {
+                guard EVP_PKEY_get_raw_public_key(pkey, &raw, &length) == 1, length == curve.keySize else {
+                    throw EdwardsPointValidation.Rejection(reason: "unreadable \(curve.rawValue) key")
+                }
+                try EdwardsPointValidation.check(raw, curve: curve)
+            } catch {
+                ERR_clear_error()
+                EVP_PKEY_free(pkey)
+                throw OpenSSLError(.invalidKey, error.reason)
+            }
+            type = .edwards(curve)
         case EVP_PKEY_RSA:
             let bits = Int(EVP_PKEY_get_bits(pkey))
             guard bits >= minimumRSABits, bits <= maximumRSABits else {

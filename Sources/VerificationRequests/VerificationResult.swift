@@ -1,152 +1,286 @@
 import AuthenticatorVerification
 import CBORDecoding
-import Foundation
+import SignatureVerification
+import WireFormat
 
-/// The JSON result printed by the CLI and returned by the HTTP API.
-public struct VerificationResult: Encodable, Sendable {
-    public struct Flags: Encodable, Sendable {
-        let up: Bool
-        let uv: Bool
-        let be: Bool
-        let bs: Bool
+/// The JSON result printed by the CLI and returned by the HTTP API (README, "Result").
+/// Written with `JSONWriter`, members in alphabetical order.
+public enum VerificationResult: Sendable {
+    case registration(VerifiedRegistration)
+    case assertion(VerifiedAssertion)
+    case rejected(code: String, message: String, ceremony: Ceremony)
 
-        init(_ flags: AuthenticatorData.Flags) {
-            up = flags.userPresent
-            uv = flags.userVerified
-            be = flags.backupEligible
-            bs = flags.backupState
+    public var isVerified: Bool {
+        if case .rejected = self { return false }
+        return true
+    }
+
+    /// The stable code of a rejection.
+    public var failureCode: String? {
+        if case .rejected(let code, _, _) = self { return code }
+        return nil
+    }
+
+    public func write(to w: inout JSONWriter) {
+        switch self {
+        case .registration(let r): Self.write(r, to: &w)
+        case .assertion(let a): Self.write(a, to: &w)
+        case .rejected(let code, let message, let ceremony):
+            w.object { w in
+                w.key("ceremony")
+                w.string(ceremony.rawValue)
+                w.key("error")
+                w.object { w in
+                    w.key("code")
+                    w.string(code)
+                    w.key("message")
+                    w.string(message)
+                }
+                w.key("verified")
+                w.bool(false)
+            }
         }
     }
 
-    public struct Credential: Encodable, Sendable {
-        let id: String
-        let publicKey: String
-        let alg: String
-        let signCount: UInt32
-        let aaguid: String
-        let backupEligible: Bool
-        let backupState: Bool
-    }
-
-    public struct Attestation: Encodable, Sendable {
-        let format: String
-        let type: String
-        let trusted: Bool
-        /// x5c as received, leaf first (base64url DER).
-        let trustPath: [String]
-        /// Why the chain is not trusted, when it is not.
-        let untrustedReason: String?
-        /// not-checked, checked or partial.
-        let revocation: String
-        let properties: [String: String]?
-        let warnings: [String]?
-        /// The statements of a compound attestation.
-        let components: [Attestation]?
-
-        init(_ a: AttestationResult) {
-            format = a.format
-            type = a.type.rawValue
-            trusted = a.isTrusted
-            trustPath = a.certificates.map { Base64URL.encode($0.der) }
-            untrustedReason = a.isTrusted ? nil : a.untrustedReason
-            revocation = a.revocation.rawValue
-            properties = a.properties.isEmpty ? nil : a.properties
-            warnings = a.warnings.isEmpty ? nil : a.warnings
-            components = a.components.isEmpty ? nil : a.components.map(Attestation.init)
+    static func write(_ r: VerifiedRegistration, to w: inout JSONWriter) {
+        w.object { w in
+            w.key("attestation")
+            writeAttestation(r.attestation, to: &w)
+            w.key("ceremony")
+            w.string("registration")
+            w.key("credential")
+            w.object { w in
+                w.key("aaguid")
+                w.string(AAGUIDText.string(r.aaguid))
+                w.key("alg")
+                w.string(r.publicKey.algorithm.name)
+                w.key("backupEligible")
+                w.bool(r.flags.backupEligible)
+                w.key("backupState")
+                w.bool(r.flags.backupState)
+                w.key("id")
+                w.base64URL(r.credentialID)
+                w.key("publicKey")
+                w.base64URL(r.publicKey.encoded)
+                w.key("signCount")
+                w.integer(r.signCount)
+            }
+            writeExtensions(r.extensions, to: &w)
+            w.key("flags")
+            writeFlags(r.flags, to: &w)
+            w.key("verified")
+            w.bool(true)
         }
     }
 
-    public struct Failure: Encodable, Sendable {
-        public let code: String
-        public let message: String
+    static func write(_ a: VerifiedAssertion, to w: inout JSONWriter) {
+        w.object { w in
+            w.key("backupState")
+            w.bool(a.backupState)
+            w.key("ceremony")
+            w.string("assertion")
+            writeExtensions(a.extensions, to: &w)
+            w.key("flags")
+            writeFlags(a.flags, to: &w)
+            w.key("signCount")
+            w.integer(a.signCount)
+            w.key("userVerified")
+            w.bool(a.userVerified)
+            w.key("verified")
+            w.bool(true)
+        }
     }
 
-    public let verified: Bool
-    public let ceremony: String?
-    public let credential: Credential?
-    public let signCount: UInt32?
-    public let flags: Flags?
-    public let backupState: Bool?
-    public let userVerified: Bool?
-    public let attestation: Attestation?
-    public let extensions: CBORJSON?
-    public let error: Failure?
-
-    static func registration(_ r: VerifiedRegistration) -> VerificationResult {
-        VerificationResult(
-            verified: true, ceremony: "registration",
-            credential: Credential(
-                id: Base64URL.encode(r.credentialID), publicKey: Base64URL.encode(r.publicKey.encoded),
-                alg: r.publicKey.algorithm.name, signCount: r.signCount, aaguid: AAGUIDText.string(r.aaguid),
-                backupEligible: r.flags.backupEligible, backupState: r.flags.backupState),
-            signCount: nil, flags: Flags(r.flags), backupState: nil, userVerified: nil,
-            attestation: Attestation(r.attestation),
-            extensions: r.extensions.map { CBORJSON(.map($0)) }, error: nil)
+    static func writeFlags(_ flags: AuthenticatorData.Flags, to w: inout JSONWriter) {
+        w.object { w in
+            w.key("be")
+            w.bool(flags.backupEligible)
+            w.key("bs")
+            w.bool(flags.backupState)
+            w.key("up")
+            w.bool(flags.userPresent)
+            w.key("uv")
+            w.bool(flags.userVerified)
+        }
     }
 
-    static func assertion(_ a: VerifiedAssertion) -> VerificationResult {
-        VerificationResult(
-            verified: true, ceremony: "assertion", credential: nil, signCount: a.signCount, flags: Flags(a.flags),
-            backupState: a.backupState, userVerified: a.userVerified, attestation: nil,
-            extensions: a.extensions.map { CBORJSON(.map($0)) }, error: nil)
+    /// `extensions`: each output under its identifier, CBOR shown as JSON (`CBORJSON`);
+    /// `extensionsCBOR`: the exact bytes the authenticator sent, for a lossless record.
+    static func writeExtensions(_ extensions: AuthenticatorExtensions?, to w: inout JSONWriter) {
+        guard let extensions else { return }
+        w.key("extensions")
+        w.object { w in
+            for entry in extensions.outputs.entries {
+                guard let name = entry.key.text else { continue }
+                w.key(name)
+                CBORJSON.write(entry.value, to: &w)
+            }
+        }
+        w.key("extensionsCBOR")
+        w.base64URL(extensions.encoded)
     }
 
-    static func rejected(_ failure: VerificationFailure, ceremony: String?) -> VerificationResult {
-        VerificationResult(
-            verified: false, ceremony: ceremony, credential: nil, signCount: nil, flags: nil, backupState: nil,
-            userVerified: nil, attestation: nil, extensions: nil,
-            error: Failure(code: failure.code.rawValue, message: failure.message))
+    static func writeAttestation(_ a: AttestationResult, to w: inout JSONWriter) {
+        w.object { w in
+            if let authenticator = a.authenticator {
+                w.key("authenticator")
+                w.object { w in
+                    switch authenticator {
+                    case .aaguid(let bytes):
+                        w.key("aaguid")
+                        w.string(AAGUIDText.string(bytes))
+                    case .certificateKeyIdentifier(let bytes):
+                        w.key("certificateKeyIdentifier")
+                        w.string(Hex.string(bytes))
+                    }
+                }
+            }
+            if !a.components.isEmpty {
+                w.key("components")
+                w.array { w in
+                    for component in a.components { writeAttestation(component, to: &w) }
+                }
+            }
+            if !a.evidence.isEmpty {
+                w.key("evidence")
+                w.array { w in
+                    for item in a.evidence { writeEvidence(item, to: &w) }
+                }
+            }
+            w.key("format")
+            w.string(a.format)
+            w.key("revocation")
+            w.string(a.revocation.rawValue)
+            w.key("trustPath")
+            w.array { w in
+                for certificate in a.certificates { w.base64URL(certificate.der) }
+            }
+            w.key("trusted")
+            w.bool(a.isTrusted)
+            w.key("type")
+            w.string(a.type.rawValue)
+            if !a.isTrusted, let reason = a.untrustedReason {
+                w.key("untrustedReason")
+                w.string(reason)
+            }
+            let warnings = a.warnings
+            if !warnings.isEmpty {
+                w.key("warnings")
+                w.array { w in
+                    for warning in warnings { w.string(warning.summary) }
+                }
+            }
+        }
     }
 
+    static func writeEvidence(_ item: AttestationEvidence, to w: inout JSONWriter) {
+        w.object { w in
+            w.key("code")
+            w.string(item.code)
+            switch item {
+            case .tpmManufacturer(let id, let name, let model, let version):
+                w.key("id")
+                w.string(id)
+                if let model {
+                    w.key("model")
+                    w.string(model)
+                }
+                if let name {
+                    w.key("name")
+                    w.string(name)
+                }
+                if let version {
+                    w.key("version")
+                    w.string(version)
+                }
+            case .tpmManufacturerUnknown(let id):
+                w.key("id")
+                w.string(id)
+            case .androidKey(let attestation, let keymaster, let version):
+                w.key("attestationSecurityLevel")
+                w.string(AttestationEvidence.androidLevel(attestation))
+                w.key("attestationVersion")
+                w.integer(version)
+                w.key("keymasterSecurityLevel")
+                w.string(AttestationEvidence.androidLevel(keymaster))
+            case .safetyNet(let version, let cts, let basic):
+                w.key("basicIntegrity")
+                w.bool(basic)
+                w.key("ctsProfileMatch")
+                w.bool(cts)
+                w.key("version")
+                w.string(version)
+            case .sha1StatementSignature:
+                break
+            case .weakCertificateSignature(let algorithm):
+                w.key("algorithm")
+                w.string(algorithm)
+            case .deprecatedFormat(let format):
+                w.key("format")
+                w.string(format)
+            }
+            w.key("warning")
+            w.bool(item.isWarning)
+        }
+    }
 }
 
-/// CBOR rendered as JSON for reports: byte strings become base64url, non-text map keys their
-/// decimal or descriptive text.
-public struct CBORJSON: Encodable, Sendable {
-    let value: CBORValue
-
-    init(_ value: CBORValue) {
-        self.value = value
-    }
-
-    public func encode(to encoder: any Encoder) throws {
+/// CBOR shown as JSON for reports. Integers stay exact (any size), byte strings become
+/// base64url, text stays text, a map whose keys are all text becomes an object and any other
+/// map an array of `[key, value]` pairs (so `1` and `"1"` never collide), a tag becomes
+/// `{"tag": n, "value": …}`, undefined becomes null and a non-finite float a string. The exact
+/// bytes travel beside it (`extensionsCBOR`).
+public enum CBORJSON {
+    public static func write(_ value: CBORValue, to w: inout JSONWriter) {
         switch value {
         case .unsigned(let n):
-            var c = encoder.singleValueContainer()
-            try c.encode(n)
-        case .negative:
-            var c = encoder.singleValueContainer()
-            if let i = value.integer { try c.encode(i) } else { try c.encode("negative-bignum") }
-        case .bytes(let b):
-            var c = encoder.singleValueContainer()
-            try c.encode(Base64URL.encode(b))
-        case .text(let t):
-            var c = encoder.singleValueContainer()
-            try c.encode(t)
-        case .array(let items):
-            var c = encoder.unkeyedContainer()
-            for item in items { try c.encode(CBORJSON(item)) }
-        case .map(let map):
-            var c = encoder.container(keyedBy: AnyCodingKey.self)
-            for entry in map.entries {
-                let key: String
-                switch entry.key {
-                case .text(let t): key = t
-                default: key = entry.key.integer.map(String.init) ?? entry.key.kindName
-                }
-                try c.encode(CBORJSON(entry.value), forKey: AnyCodingKey(stringValue: key))
+            w.integer(n)
+        case .negative(let n):
+            // -1 - n, exactly, even for n = 2^64 - 1.
+            if n == UInt64.max {
+                w.raw(Array("-18446744073709551616".utf8))
+            } else {
+                w.raw(Array("-\(n + 1)".utf8))
             }
-        case .tagged(_, let inner):
-            try CBORJSON(inner).encode(to: encoder)
+        case .bytes(let b):
+            w.base64URL(b)
+        case .text(let t):
+            w.string(t)
+        case .array(let items):
+            w.array { w in
+                for item in items { write(item, to: &w) }
+            }
+        case .map(let map):
+            if map.entries.allSatisfy({ $0.key.text != nil }) {
+                w.object { w in
+                    for entry in map.entries {
+                        w.key(entry.key.text ?? "")
+                        write(entry.value, to: &w)
+                    }
+                }
+            } else {
+                w.array { w in
+                    for entry in map.entries {
+                        w.array { w in
+                            write(entry.key, to: &w)
+                            write(entry.value, to: &w)
+                        }
+                    }
+                }
+            }
+        case .tagged(let tag, let inner):
+            w.object { w in
+                w.key("tag")
+                w.integer(tag)
+                w.key("value")
+                write(inner, to: &w)
+            }
         case .bool(let b):
-            var c = encoder.singleValueContainer()
-            try c.encode(b)
+            w.bool(b)
         case .null, .undefined:
-            var c = encoder.singleValueContainer()
-            try c.encodeNil()
+            w.null()
         case .float(let d):
-            var c = encoder.singleValueContainer()
-            if d.isFinite { try c.encode(d) } else { try c.encode(String(describing: d)) }
+            w.number(d)
         }
     }
 }

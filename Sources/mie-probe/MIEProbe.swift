@@ -3,6 +3,7 @@ import AuthenticatorVerification
 import Foundation
 import HardwareProbe
 import SignatureVerification
+import WireFormat
 
 @main
 struct MIEProbe: ParsableCommand {

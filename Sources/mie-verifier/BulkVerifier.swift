@@ -2,101 +2,250 @@ import Dispatch
 import Foundation
 import VerificationRequests
 
-/// Verifies JSON lines in batches on every core and writes results in input order.
+/// `--jsonl`: verifies one request per line on every core and writes one result per line in
+/// input order, in bounded memory whatever the input.
+///
+/// The reader cuts the input into chunks (at most `linesPerChunk` lines or `bytesPerChunk`
+/// bytes, or whatever complete lines one read brought), workers verify chunks concurrently,
+/// and a serial writer emits them in order. At most `chunksInFlight` chunks exist at once,
+/// so memory stays bounded; a line longer than the request limit is never buffered whole: it is
+/// skipped to its end and answered with `malformed.request`.
 struct BulkVerifier {
     let service: VerificationService
     let ceremony: Ceremony
-    /// Lines verified together; bounds memory whatever the input size.
-    static let batchSize = 2048
+    var linesPerChunk = 256
+    var bytesPerChunk = 1 << 20
+    var chunksInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
 
-    func run(input: FileHandle, output: FileHandle) -> VerificationOutcome.Disposition {
-        var worst = VerificationOutcome.Disposition.verified
-        var reader = LineReader(handle: input, maximumLineLength: VerificationService.maximumRequestSize)
+    func run(input: Int32, output: Int32) throws -> VerificationOutcome.Disposition {
+        let writer = OrderedWriter(output: output)
+        let slots = DispatchSemaphore(value: chunksInFlight)
+        let workers = DispatchQueue(label: "mie-verifier.jsonl.workers", attributes: .concurrent)
+        let group = DispatchGroup()
+        let now = Date()
+        var lines = LineSplitter(input: input, maximumLineLength: VerificationService.maximumRequestSize, bufferSize: bytesPerChunk)
+        var sequence = 0
         while true {
-            var lines: [Data?] = []
-            while lines.count < Self.batchSize, let line = reader.next() {
-                if case .some(let data) = line, data.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                lines.append(line)
+            slots.wait()
+            guard let chunk = try lines.nextChunk(maximumLines: linesPerChunk) else {
+                slots.signal()
+                break
             }
-            if lines.isEmpty { break }
-            let results = verifyAll(lines)
-            var chunk = Data()
-            for outcome in results {
-                chunk.append(outcome.json())
-                chunk.append(0x0A)
+            let index = sequence
+            sequence += 1
+            let service = self.service
+            let ceremony = self.ceremony
+            group.enter()
+            workers.async {
+                let verified = Self.verify(chunk, service: service, ceremony: ceremony, now: now)
+                writer.deliver(index, verified) { slots.signal() }
+                group.leave()
+            }
+        }
+        group.wait()
+        try writer.finish()
+        return writer.worst
+    }
+
+    /// Verifies every line of a chunk; returns their results, one per line, and the worst
+    /// disposition among them.
+    static func verify(_ chunk: LineChunk, service: VerificationService, ceremony: Ceremony, now: Date) -> VerifiedChunk {
+        var out: [UInt8] = []
+        out.reserveCapacity(chunk.lines.count * 160)
+        var worst = VerificationOutcome.Disposition.verified
+        chunk.bytes.withUnsafeBytes { raw in
+            for line in chunk.lines {
+                let outcome: VerificationOutcome
+                switch line {
+                case .request(let start, let end):
+                    outcome = service.verify(ceremony, requestJSON: UnsafeRawBufferPointer(rebasing: raw[start..<end]), now: now)
+                case .oversize:
+                    outcome = VerificationOutcome(
+                        disposition: .badRequest,
+                        result: .rejected(
+                            code: RequestFailureCode.malformedRequest.rawValue,
+                            message: "the request is larger than \(VerificationService.maximumRequestSize) bytes", ceremony: ceremony))
+                }
+                out += outcome.json()
+                out.append(0x0A)
                 if outcome.disposition.rawValue > worst.rawValue { worst = outcome.disposition }
             }
-            output.write(chunk)
         }
-        return worst
-    }
-
-    private func verifyAll(_ lines: [Data?]) -> [VerificationOutcome] {
-        let box = ResultBox(count: lines.count)
-        let service = self.service
-        let ceremony = self.ceremony
-        let now = Date()
-        DispatchQueue.concurrentPerform(iterations: lines.count) { index in
-            // nil marks a line longer than the request size limit.
-            let outcome =
-                lines[index].map { service.verify(ceremony, requestJSON: $0, now: now) }
-                ?? service.verify(ceremony, requestJSON: Data(count: VerificationService.maximumRequestSize + 1), now: now)
-            box.set(index, outcome)
-        }
-        return box.values()
+        return VerifiedChunk(output: out, worst: worst)
     }
 }
 
-/// Slots written once each from concurrent iterations, read after all have finished.
-private final class ResultBox: @unchecked Sendable {
-    private var slots: [VerificationOutcome?]
-    private let lock = NSLock()
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: VerificationOutcome) {
-        lock.lock()
-        slots[index] = value
-        lock.unlock()
-    }
-
-    func values() -> [VerificationOutcome] { slots.compactMap { $0 } }
+struct VerifiedChunk: Sendable {
+    let output: [UInt8]
+    let worst: VerificationOutcome.Disposition
 }
 
-/// Splits a file into lines without reading it all; an over-long line is returned as nil and
-/// skipped to its end.
-struct LineReader {
-    let handle: FileHandle
+/// Writes chunks in sequence order as they complete, from a serial queue.
+final class OrderedWriter: @unchecked Sendable {
+    // Mutable state is touched only on `queue`.
+    private let queue = DispatchQueue(label: "mie-verifier.jsonl.writer")
+    private let output: Int32
+    private var pending: [Int: (VerifiedChunk, @Sendable () -> Void)] = [:]
+    private var next = 0
+    private var failure: (any Error)?
+    private(set) var worst = VerificationOutcome.Disposition.verified
+
+    init(output: Int32) {
+        self.output = output
+    }
+
+    func deliver(_ index: Int, _ chunk: VerifiedChunk, written: @escaping @Sendable () -> Void) {
+        queue.async {
+            self.pending[index] = (chunk, written)
+            while case let (ready, done)? = self.pending.removeValue(forKey: self.next) {
+                if self.failure == nil {
+                    do {
+                        try FileDescriptorIO.writeAll(self.output, ready.output)
+                    } catch {
+                        self.failure = error
+                    }
+                }
+                if ready.worst.rawValue > self.worst.rawValue { self.worst = ready.worst }
+                self.next += 1
+                done()
+            }
+        }
+    }
+
+    /// Waits for the queue to drain; throws the first write failure.
+    func finish() throws {
+        let failure = queue.sync { self.failure }
+        if let failure { throw failure }
+    }
+}
+
+/// One chunk of input lines: their bytes side by side and where each line lies.
+struct LineChunk: Sendable {
+    enum Line: Sendable {
+        case request(start: Int, end: Int)
+        /// A line longer than the request limit, already skipped.
+        case oversize
+    }
+
+    var bytes: [UInt8] = []
+    var lines: [Line] = []
+}
+
+/// Splits a file descriptor into lines in linear time: one buffer, each byte scanned once,
+/// a partial line moved to the front at most once per read. Blank lines (only spaces, tabs,
+/// carriage returns) are dropped.
+struct LineSplitter {
+    let input: Int32
     let maximumLineLength: Int
-    private var buffer = Data()
+    private var buffer: [UInt8]
+    private var start = 0
+    private var end = 0
     private var finished = false
+    /// Skipping the rest of an over-long line.
+    private var discarding = false
 
-    init(handle: FileHandle, maximumLineLength: Int) {
-        self.handle = handle
+    init(input: Int32, maximumLineLength: Int, bufferSize: Int) {
+        self.input = input
         self.maximumLineLength = maximumLineLength
+        self.buffer = [UInt8](repeating: 0, count: max(bufferSize, maximumLineLength + 2))
     }
 
-    /// The next line (without its newline): `.some(nil)` for an over-long line, nil at the end.
-    mutating func next() -> Data?? {
-        var overlong = false
-        while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let line = buffer[buffer.startIndex..<newline]
-                buffer = Data(buffer[(newline + 1)...])
-                return overlong || line.count > maximumLineLength ? .some(nil) : .some(Data(line))
+    /// The lines available after at most one read, or nil at the end of input.
+    mutating func nextChunk(maximumLines: Int) throws -> LineChunk? {
+        var chunk = LineChunk()
+        while chunk.lines.isEmpty {
+            if start == end || !hasCompleteLine() {
+                if finished {
+                    return try finalLine(into: &chunk) ? chunk : nil
+                }
+                try fill()
+                if !hasCompleteLine() && !finished && end - start <= maximumLineLength { continue }
             }
-            if buffer.count > maximumLineLength {
-                overlong = true
-                buffer.removeAll(keepingCapacity: true)
-            }
-            if finished {
-                if buffer.isEmpty && !overlong { return nil }
-                let line = buffer
-                buffer = Data()
-                return overlong ? .some(nil) : .some(line)
-            }
-            let chunk = handle.readData(ofLength: 1 << 16)
-            if chunk.isEmpty { finished = true } else { buffer.append(chunk) }
+            collect(into: &chunk, maximumLines: maximumLines)
         }
+        return chunk
+    }
+
+    private func hasCompleteLine() -> Bool {
+        newline(after: start) != nil
+    }
+
+    /// Index of the first newline in `from..<end`, found with memchr.
+    private func newline(after from: Int) -> Int? {
+        guard from < end else { return nil }
+        return buffer.withUnsafeBytes { raw -> Int? in
+            guard let base = raw.baseAddress, let found = memchr(base + from, 0x0A, end - from) else { return nil }
+            return UnsafeRawPointer(found) - base
+        }
+    }
+
+    /// Moves lines from the buffer into `chunk`.
+    private mutating func collect(into chunk: inout LineChunk, maximumLines: Int) {
+        while chunk.lines.count < maximumLines {
+            guard let newline = newline(after: start) else {
+                // No complete line left: an over-long partial line is dropped and remembered.
+                if end - start > maximumLineLength {
+                    if !discarding { chunk.lines.append(.oversize) }
+                    discarding = true
+                    start = end
+                }
+                return
+            }
+            if discarding {
+                discarding = false
+            } else if newline - start > maximumLineLength {
+                chunk.lines.append(.oversize)
+            } else if !Self.isBlank(buffer[start..<newline]) {
+                let offset = chunk.bytes.count
+                chunk.bytes.append(contentsOf: buffer[start..<newline])
+                chunk.lines.append(.request(start: offset, end: chunk.bytes.count))
+            }
+            start = newline + 1
+        }
+    }
+
+    /// The last line when the input does not end with a newline.
+    private mutating func finalLine(into chunk: inout LineChunk) throws -> Bool {
+        defer { start = end }
+        if discarding {
+            discarding = false
+            return false
+        }
+        guard start < end else { return false }
+        if end - start > maximumLineLength {
+            chunk.lines.append(.oversize)
+        } else if !Self.isBlank(buffer[start..<end]) {
+            chunk.bytes.append(contentsOf: buffer[start..<end])
+            chunk.lines.append(.request(start: 0, end: chunk.bytes.count))
+        } else {
+            return false
+        }
+        return true
+    }
+
+    /// Reads more input after moving the unread part to the front.
+    private mutating func fill() throws {
+        if start > 0 {
+            let count = end - start
+            if count > 0 {
+                buffer.withUnsafeMutableBytes { raw in
+                    guard let base = raw.baseAddress else { return }
+                    _ = memmove(base, base + start, count)
+                }
+            }
+            start = 0
+            end = count
+        }
+        if end == buffer.count {
+            // A full buffer without a newline: only possible while discarding a long line.
+            start = 0
+            end = 0
+        }
+        let count = try FileDescriptorIO.read(input, into: &buffer, at: end)
+        if count == 0 { finished = true } else { end += count }
+    }
+
+    static func isBlank(_ line: ArraySlice<UInt8>) -> Bool {
+        line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
     }
 }

@@ -49,6 +49,9 @@ struct Verify: ParsableCommand {
 struct Codes: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List every failure code with its category.")
     func run() {
+        for code in RequestFailureCode.allCases {
+            print("\(code.rawValue)\tmalformed")
+        }
         for code in FailureCode.allCases {
             print("\(code.rawValue)\t\(code.category.rawValue)")
         }
@@ -56,23 +59,30 @@ struct Codes: ParsableCommand {
 }
 
 func runVerification(_ ceremony: Ceremony, _ options: Verify.Options) throws {
+    // A closed stdout is a write error to report, not a signal that kills the process.
+    signal(SIGPIPE, SIG_IGN)
     let service = VerificationService()
-    let input: FileHandle
-    if options.request == "-" {
-        input = .standardInput
-    } else {
-        guard let handle = FileHandle(forReadingAtPath: options.request) else {
-            FileHandle.standardError.write(Data("mie-verifier: cannot read \(options.request)\n".utf8))
-            throw ExitCode(2)
+    do {
+        let input = options.request == "-" ? STDIN_FILENO : try FileDescriptorIO.open(options.request)
+        defer { if input != STDIN_FILENO { close(input) } }
+        if options.jsonl {
+            let worst = try BulkVerifier(service: service, ceremony: ceremony).run(input: input, output: STDOUT_FILENO)
+            throw ExitCode(worst.rawValue)
         }
-        input = handle
+        let limit = VerificationService.maximumRequestSize
+        let (bytes, oversize) = try FileDescriptorIO.readBounded(input, limit: limit)
+        let outcome =
+            oversize
+            ? VerificationOutcome(
+                disposition: .badRequest,
+                result: .rejected(
+                    code: RequestFailureCode.malformedRequest.rawValue, message: "the request is larger than \(limit) bytes",
+                    ceremony: ceremony))
+            : service.verify(ceremony, requestJSON: bytes)
+        try FileDescriptorIO.writeAll(STDOUT_FILENO, outcome.json() + [0x0A])
+        throw ExitCode(outcome.disposition.rawValue)
+    } catch let failure as FileDescriptorIO.Failure {
+        FileHandle.standardError.write(Data("mie-verifier: \(failure.description)\n".utf8))
+        throw ExitCode(2)
     }
-    if options.jsonl {
-        let worst = BulkVerifier(service: service, ceremony: ceremony).run(input: input, output: .standardOutput)
-        throw ExitCode(worst.rawValue)
-    }
-    let data = input.readDataToEndOfFile()
-    let outcome = service.verify(ceremony, requestJSON: data)
-    FileHandle.standardOutput.write(outcome.json() + Data("\n".utf8))
-    throw ExitCode(outcome.disposition.rawValue)
 }

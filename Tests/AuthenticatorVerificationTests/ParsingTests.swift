@@ -1,4 +1,5 @@
 import Testing
+import WireFormat
 
 @testable import AuthenticatorVerification
 
@@ -55,25 +56,6 @@ import Testing
     }
 }
 
-@Suite struct Base64URLTests {
-    @Test func roundTrips() {
-        for length in 0..<40 {
-            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
-            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
-        }
-        #expect(Base64URL.encode([0xFB, 0xFF]) == "-_8")
-    }
-
-    @Test func refusesOtherAlphabetsAndNonCanonicalForms() {
-        #expect(Base64URL.decode("+/8") == nil)
-        #expect(Base64URL.decode("a") == nil)
-        #expect(Base64URL.decode("-_9") == nil)  // unused bits set
-        #expect(Base64URL.decode("YWJj") == Array("abc".utf8))
-        #expect(Base64URL.decode("YWI=") == Array("ab".utf8))
-        #expect(Base64URL.decode("YW Jj") == nil)
-    }
-}
-
 @Suite struct OriginMatcherTests {
     @Test func exactEntriesMatchExactly() {
         let matcher = OriginMatcher(entries: ["https://rp.example", "android:apk-key-hash:abc123"])
@@ -94,6 +76,46 @@ import Testing
         #expect(!matcher.accepts("https://evilrp.example"))
         #expect(!matcher.accepts("http://a.rp.example"))
         #expect(!matcher.accepts("https://a/b.rp.example"))
+        // Labels are ASCII letters, digits and hyphens: no Unicode look-alikes, no empty labels.
+        #expect(!matcher.accepts("https://é.rp.example"))
+        #expect(!matcher.accepts("https://a١.rp.example"))
+        #expect(!matcher.accepts("https://a..rp.example"))
+        #expect(!matcher.accepts("https://a_b.rp.example"))
+        #expect(!matcher.accepts("https://.rp.example"))
+    }
+
+    /// (entry, its normal form or nil when refused)
+    static let entries: [(String, String?)] = [
+        ("https://rp.example", "https://rp.example"),
+        ("http://localhost:8100/", "http://localhost:8100"),
+        ("HTTPS://RP.Example:443", "https://rp.example"),
+        ("http://rp.example:80", "http://rp.example"),
+        ("https://rp.example:8443", "https://rp.example:8443"),
+        ("https://*.rp.example/", "https://*.rp.example"),
+        ("http://[::1]:8080", "http://[::1]:8080"),
+        ("android:apk-key-hash:abc123", "android:apk-key-hash:abc123"),
+        ("https://rp.example/login", nil),
+        ("https://rp.example?x=1", nil),
+        ("https://rp.example#f", nil),
+        ("https://user@rp.example", nil),
+        ("https://rp.example//", nil),
+        ("https://rp.example:0", nil),
+        ("https://rp.example:65536", nil),
+        ("https://rp.example:", nil),
+        ("https://ré.example", nil),
+        ("https://", nil),
+        ("rp.example", nil),
+        ("", nil),
+    ]
+
+    @Test(arguments: entries)
+    func expectedOriginsAreNormalisedOrRefused(_ entry: String, _ normal: String?) {
+        #expect((try? ExpectedOrigin.normalise(entry)) == normal, "\(entry)")
+    }
+
+    @Test func aTrailingSlashNoLongerHidesAMatch() {
+        #expect(OriginMatcher(entries: ["http://localhost:8100/"]).accepts("http://localhost:8100"))
+        #expect(!OriginMatcher(entries: ["https://rp.example/login"]).accepts("https://rp.example"))
     }
 }
 

@@ -78,7 +78,9 @@ enum Fixtures {
     }
 
     @Test func edwardsKeyLengths() throws {
-        #expect(try PublicKey.edwards(curve: .ed25519, x: [UInt8](repeating: 0x11, count: 32)).type == .edwards(.ed25519))
+        let rfc8032 = [UInt8](hex: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+        #expect(try PublicKey.edwards(curve: .ed25519, x: rfc8032).type == .edwards(.ed25519))
+        #expect(throws: OpenSSLError.self) { try PublicKey.edwards(curve: .ed25519, x: rfc8032.dropLast()) }
         #expect(throws: OpenSSLError.self) { try PublicKey.edwards(curve: .ed448, x: [UInt8](repeating: 0x11, count: 32)) }
     }
 
@@ -219,5 +221,121 @@ extension Array where Element == UInt8 {
             index = next
         }
         self = bytes
+    }
+}
+
+/// EdDSA keys are checked as libsodium checks them: canonical, on the curve, not of small order.
+@Suite struct EdwardsKeyTests {
+    /// libsodium's list of Ed25519 encodings of small order (order 1, 2, 4 and 8, and y ≥ p
+    /// spellings of them), each also with the sign bit set.
+    static let smallOrder25519 = [
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    ]
+
+    @Test(arguments: smallOrder25519)
+    func smallOrderAndNonCanonicalEd25519KeysAreRefused(_ hex: String) {
+        var bytes = [UInt8](hex: hex)
+        #expect(throws: OpenSSLError.self) { try PublicKey.edwards(curve: .ed25519, x: bytes) }
+        bytes[31] |= 0x80
+        #expect(throws: OpenSSLError.self) { try PublicKey.edwards(curve: .ed25519, x: bytes) }
+    }
+
+    @Test func offCurveEd25519KeysAreRefused() {
+        // y = 2 has no x on edwards25519.
+        #expect(throws: OpenSSLError.self) { try PublicKey.edwards(curve: .ed25519, x: [2] + [UInt8](repeating: 0, count: 31)) }
+    }
+
+    /// RFC 8032 §7.1 TEST 1: the key is accepted and its signature of the empty message verifies.
+    @Test func rfc8032KeysStillVerify() throws {
+        let key = try PublicKey.edwards(curve: .ed25519, x: [UInt8](hex: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"))
+        let signature = [UInt8](
+            hex: "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+        #expect(key.isValidSignature(signature, over: [UInt8](), scheme: .eddsa))
+        #expect(!key.isValidSignature(signature, over: [0], scheme: .eddsa))
+        for hex in [
+            "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+            "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+        ] {
+            #expect(throws: Never.self) { try PublicKey.edwards(curve: .ed25519, x: [UInt8](hex: hex)) }
+        }
+        let ed448 =
+            "5fd7449b59b461fd2ce787ec616ad46a1da1342485a70e1f8a0ea75d80e96778edf124769b46c7061bd6783df1e50f6cd1fa1abeafe8256180"
+        #expect(throws: Never.self) { try PublicKey.edwards(curve: .ed448, x: [UInt8](hex: ed448)) }
+    }
+
+    /// The identity key and the fixed signature (R = identity, S = 0) that OpenSSL would accept
+    /// over any message never get as far as a key.
+    @Test func theIdentityForgeryIsStoppedAtTheKey() {
+        let identity = [1] + [UInt8](repeating: 0, count: 31)
+        #expect(throws: OpenSSLError.self) { try PublicKey.edwards(curve: .ed25519, x: identity) }
+    }
+
+    @Test func smallOrderAndNonCanonicalEd448KeysAreRefused() {
+        // p = 2^448 - 2^224 - 1, little-endian.
+        let p = [UInt8](repeating: 0xFF, count: 28) + [0xFE] + [UInt8](repeating: 0xFF, count: 27)
+        var pMinusOne = p
+        pMinusOne[0] = 0xFE
+        let cases: [[UInt8]] = [
+            [1] + [UInt8](repeating: 0, count: 56),  // identity
+            [UInt8](repeating: 0, count: 57),  // order 4
+            pMinusOne + [0],  // order 2
+            Array(p) + [0],  // y = p
+            [5] + [UInt8](repeating: 0, count: 55) + [0x01],  // stray low bits in the last byte
+            [2] + [UInt8](repeating: 0, count: 56),  // off the curve
+        ]
+        for bytes in cases {
+            #expect(throws: OpenSSLError.self) { try PublicKey.edwards(curve: .ed448, x: bytes) }
+        }
+    }
+}
+
+/// Certificates and CRLs are DER or nothing.
+@Suite struct StrictDERTests {
+    static func berVariants(_ der: [UInt8]) -> [String: [UInt8]] {
+        // Outer SEQUENCE 30 82 LL LL.
+        let content = Array(der[4...])
+        var boolean = der
+        if let at = (0..<(der.count - 2)).first(where: { der[$0] == 0x01 && der[$0 + 1] == 0x01 && der[$0 + 2] == 0xFF }) {
+            boolean[at + 2] = 0x01
+        }
+        return [
+            "indefinite outer length": [0x30, 0x80] + content + [0x00, 0x00],
+            "non-minimal outer length": [0x30, 0x83, 0x00, der[2], der[3]] + content,
+            "BOOLEAN 01 for true": boolean,
+        ]
+    }
+
+    @Test func berCertificatesAreRefused() throws {
+        let root = try Fixtures.anchor("mie-test-attestation-root")
+        for (name, bytes) in Self.berVariants(root.der) {
+            #expect(bytes != root.der, "\(name)")
+            #expect(throws: OpenSSLError.self, "\(name)") { try Certificate(der: bytes) }
+        }
+        #expect(throws: Never.self) { try Certificate(der: root.der) }
+    }
+
+    @Test func berCRLsAreRefused() throws {
+        let data = try Data(contentsOf: Fixtures.root.appendingPathComponent("crls.json"))
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: Any]])
+        let text = try #require(object.values.compactMap { $0["der_b64url"] as? String }.first)
+        let der = Fixtures.base64url(text)
+        #expect(throws: Never.self) { try CertificateRevocationList(der: der) }
+        for (name, bytes) in Self.berVariants(der) where name != "BOOLEAN 01 for true" {
+            #expect(throws: OpenSSLError.self, "\(name)") { try CertificateRevocationList(der: bytes) }
+        }
+    }
+
+    /// RFC 5280 §4.2.1.2 method 1: SHA-1 over the subjectPublicKey bits.
+    @Test func publicKeyIdentifierIsTheSHA1OfTheKeyBits() throws {
+        let root = try Fixtures.anchor("mie-test-attestation-root")
+        let spki = try root.publicKey().subjectPublicKeyInfo
+        // P-256 SPKI: 26-byte prefix ending with BIT STRING 03 42 00, then the 65-byte point.
+        #expect(root.publicKeyIdentifier == Digest.hash(.sha1, Array(spki.suffix(65))))
     }
 }

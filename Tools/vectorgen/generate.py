@@ -315,6 +315,9 @@ class TestPKI:
         self.rsa_leaf_signer = CredentialKey("RS256", "pki/packed-rsa-leaf")
         self.rsa_leaf = certificate(attestation_name, self.rsa_leaf_signer.private, self.ca.subject, self.ca_key,
                                     13, ca=False, aaguid=AAGUID)
+        self.p384_leaf_signer = CredentialKey("ES384", "pki/packed-p384-leaf")
+        self.p384_leaf = certificate(attestation_name, self.p384_leaf_signer.private, self.ca.subject, self.ca_key,
+                                     15, ca=False, aaguid=AAGUID)
         self.u2f_signer = CredentialKey("ES256", "pki/u2f-leaf")
         # U2F attestation certificates predate the packed subject rules; fido-u2f allows one
         # certificate only, so the root issues it directly.
@@ -515,14 +518,15 @@ def tpm2b(data: bytes) -> bytes:
     return struct.pack(">H", len(data)) + data
 
 
-def tpm_pub_area(key: "CredentialKey", name_alg: str = "SHA256") -> bytes:
+def tpm_pub_area(key: "CredentialKey", name_alg: str = "SHA256", key_bits: int | None = None) -> bytes:
     attributes = struct.pack(">I", 0x00060472)
     head = struct.pack(">HH", 0x0001 if key.kind == "rsa" else 0x0023, TPM_ALG[name_alg]) + attributes + tpm2b(b"")
     numbers = key.private.public_key().public_numbers()
     if key.kind == "rsa":
         modulus = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
         # symmetric NULL, scheme NULL, keyBits, exponent 0 (= 65537), unique.
-        return head + struct.pack(">HHHI", 0x0010, 0x0010, numbers.n.bit_length(), 0) + tpm2b(modulus)
+        bits = key_bits if key_bits is not None else numbers.n.bit_length()
+        return head + struct.pack(">HHHI", 0x0010, 0x0010, bits, 0) + tpm2b(modulus)
     curve_id = {"P-256": 0x0003, "P-384": 0x0004, "P-521": 0x0005}[key.param]
     size = CURVES[key.param][2]
     # symmetric NULL, scheme ECDSA with SHA-256, curve, kdf NULL, unique x and y.
@@ -539,7 +543,8 @@ def tpm_cert_info(extra_data: bytes, pub_area: bytes, name_alg: str = "SHA256", 
 
 
 def aik_certificate(pki, serial: int, *, manufacturer: str = "id:FFFFF1D0", eku: str = "2.23.133.8.3",
-                    subject: x509.Name | None = None, ca: bool = False, signer=None) -> x509.Certificate:
+                    subject: x509.Name | None = None, ca: bool = False, signer=None,
+                    san_critical: bool | None = None) -> x509.Certificate:
     signer = signer or pki.aik_signer
     tpm_name = x509.Name([
         x509.NameAttribute(ObjectIdentifier("2.23.133.2.1"), manufacturer),
@@ -551,7 +556,8 @@ def aik_certificate(pki, serial: int, *, manufacturer: str = "id:FFFFF1D0", eku:
                .public_key(signer.private.public_key()).serial_number(serial)
                .not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-               .add_extension(x509.SubjectAlternativeName([x509.DirectoryName(tpm_name)]), critical=subject is None)
+               .add_extension(x509.SubjectAlternativeName([x509.DirectoryName(tpm_name)]),
+                              critical=subject is None if san_critical is None else san_critical)
                .add_extension(x509.ExtendedKeyUsage([ObjectIdentifier(eku)]), critical=False)
                .add_extension(x509.UnrecognizedExtension(ObjectIdentifier("1.3.6.1.4.1.45724.1.1.4"), b"\x04\x10" + AAGUID),
                               critical=False))
@@ -570,9 +576,14 @@ def leaf_for_key(pki, public_key, serial: int, name_: x509.Name, extensions=(), 
     return builder.sign(pki.ca_key, hashes.SHA256(), ecdsa_deterministic=True)
 
 
-def jws(header: dict, payload: dict, signer: "CredentialKey", corrupt: bool = False) -> bytes:
+def jws(header: dict, payload: dict, signer: "CredentialKey", corrupt: bool = False, payload_suffix: str = "") -> bytes:
+    """A compact JWS. `payload_suffix` is spliced in before the payload's closing brace (raw JSON
+    members, duplicates included), and the whole is signed as written."""
+    payload_text = json.dumps(payload, separators=(",", ":"))
+    if payload_suffix:
+        payload_text = payload_text[:-1] + payload_suffix + "}"
     signing_input = (b64u(json.dumps(header, separators=(",", ":")).encode()) + "." +
-                     b64u(json.dumps(payload, separators=(",", ":")).encode())).encode()
+                     b64u(payload_text.encode())).encode()
     signature = signer.sign(signing_input)
     if corrupt:
         signature = flip_last(signature)
@@ -638,8 +649,12 @@ def add_format_vectors(v: "Vectors", keys: dict) -> None:
         ("tpm-bad-signature", {"corrupt": True}, "mismatch.attestation-signature", "certInfo signature with a bit flipped"),
         ("tpm-extra-data", {"extra_data": hashlib.sha256(b"other registration").digest()}, "mismatch.attestation-signature",
          "certInfo.extraData hashes other data"),
-        ("tpm-pub-area-other-key", {"pub_area": tpm_pub_area(keys["PS256"])}, "mismatch.attestation-signature",
+        ("tpm-pub-area-other-key", {"pub_area": tpm_pub_area(keys["PS256"])}, "mismatch.attested-key",
          "pubArea describes another RSA key"),
+        ("tpm-key-bits", {"pub_area": tpm_pub_area(rs256, key_bits=4096)}, "mismatch.attested-key",
+         "pubArea keyBits 4096 for a 2048-bit modulus"),
+        ("tpm-san-not-critical", {"aik_cert": aik_certificate(pki, 37, san_critical=False)}, "untrusted.attestation-certificate",
+         "AIK subjectAltName not critical although the subject is empty (RFC 5280 4.2.1.6)"),
         ("tpm-magic", {"magic": 0xFF544348}, "malformed.attestation-statement", "certInfo.magic is not TPM_GENERATED_VALUE"),
         ("tpm-ver", {"ver": "1.0"}, "malformed.attestation-statement", "ver is 1.0"),
         ("tpm-eku", {"aik_cert": aik_certificate(pki, 33, eku="1.3.6.1.5.5.7.3.2")}, "untrusted.attestation-certificate",
@@ -686,7 +701,7 @@ def add_format_vectors(v: "Vectors", keys: dict) -> None:
          "untrusted.attestation-certificate", "origin is KM_ORIGIN_IMPORTED"),
         ("android-key-verify-only", lambda cdh: {"description": key_description(cdh, purposes=(3,))},
          "untrusted.attestation-certificate", "purpose is VERIFY only"),
-        ("android-key-other-key", lambda cdh: {"cert_key": keys["ESP256"]}, "untrusted.attestation-certificate",
+        ("android-key-other-key", lambda cdh: {"cert_key": keys["ESP256"]}, "mismatch.attested-key",
          "the certificate holds another key than the credential"),
         ("android-key-bad-signature", lambda cdh: {"corrupt": True}, "mismatch.attestation-signature",
          "signature with a bit flipped"),
@@ -720,7 +735,7 @@ def add_format_vectors(v: "Vectors", keys: dict) -> None:
     emit("gen-reg-apple-ES256", es256, "apple", apple_statement(es256, parts), parts, notes="Apple-style anonymous attestation")
     for suffix, options, code, notes in [
         ("apple-nonce", {"nonce": hashlib.sha256(b"other").digest()}, "mismatch.attestation-nonce", "nonce of other data"),
-        ("apple-other-key", {"cert_key": keys["ESP256"]}, "untrusted.attestation-certificate", "certificate key is not the credential's"),
+        ("apple-other-key", {"cert_key": keys["ESP256"]}, "mismatch.attested-key", "certificate key is not the credential's"),
         ("apple-no-nonce", {"with_extension": False}, "untrusted.attestation-certificate", "nonce extension missing"),
     ]:
         vid = f"gen-reg-neg-{suffix}"
@@ -732,15 +747,18 @@ def add_format_vectors(v: "Vectors", keys: dict) -> None:
          notes="chain checked against an unrelated root", trust="mie-unrelated-root")
 
     # -- android-safetynet ----------------------------------------------------------------------
-    def safetynet_statement(parts, *, host="attest.android.com", cts=True, age_ms=0, nonce=None, corrupt=False):
+    def safetynet_statement(parts, *, host="attest.android.com", cts=True, age_ms=0, nonce=None, corrupt=False,
+                            payload_patch=None, payload_suffix=""):
         _, _, _, ad, cdh = parts
         cert = leaf_for_key(pki, pki.safetynet_signer.private.public_key(), 60,
                             x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]), san=host)
         timestamp = int(datetime.datetime.fromisoformat(VERIFICATION_TIME.replace("Z", "+00:00")).timestamp() * 1000) - age_ms
         payload = {"nonce": base64.b64encode(nonce or hashlib.sha256(ad + cdh).digest()).decode(), "timestampMs": timestamp,
                    "apkPackageName": "com.google.android.gms", "ctsProfileMatch": cts, "basicIntegrity": True}
+        payload.update(payload_patch or {})
         header = {"alg": "RS256", "x5c": [base64.b64encode(der_cert(cert)).decode(), base64.b64encode(ca_der).decode()]}
-        return {"ver": "214815000", "response": jws(header, payload, pki.safetynet_signer, corrupt)}
+        return {"ver": "214815000",
+                "response": jws(header, payload, pki.safetynet_signer, corrupt, payload_suffix=payload_suffix)}
 
     parts = registration_parts("gen-reg-android-safetynet-ES256", es256)
     emit("gen-reg-android-safetynet-ES256", es256, "android-safetynet", safetynet_statement(parts), parts,
@@ -753,6 +771,27 @@ def add_format_vectors(v: "Vectors", keys: dict) -> None:
         ("safetynet-bad-signature", {"corrupt": True}, "mismatch.attestation-signature", "JWS signature with a bit flipped", None),
         ("safetynet-format-not-allowed", {}, "policy.attestation-format-not-allowed", "policy lists packed and tpm only",
          {"policy": {"allowed_formats": ["packed", "tpm"]}}),
+        # Extreme values inside the signed payload: each is refused with a code, never a crash.
+        ("safetynet-timestamp-1e300", {"payload_patch": {"timestampMs": 1e300}}, "malformed.attestation-statement",
+         "timestampMs 1e300 (a Double -> Int trap once killed the process here)", None),
+        ("safetynet-timestamp-fraction", {"payload_patch": {"timestampMs": 1764374400000.5}},
+         "malformed.attestation-statement", "timestampMs with a fraction", None),
+        ("safetynet-timestamp-2-63", {"payload_patch": {"timestampMs": 2 ** 63}}, "malformed.attestation-statement",
+         "timestampMs 2^63, beyond a signed 64-bit count", None),
+        ("safetynet-timestamp-max", {"payload_patch": {"timestampMs": 2 ** 63 - 1}}, "policy.safetynet-stale",
+         "timestampMs Int64.max: far in the future", None),
+        ("safetynet-timestamp-min", {"payload_patch": {"timestampMs": -2 ** 63}}, "policy.safetynet-stale",
+         "timestampMs Int64.min: the age overflows", None),
+        ("safetynet-timestamp-string", {"payload_patch": {"timestampMs": "1764374400000"}},
+         "malformed.attestation-statement", "timestampMs as a string", None),
+        ("safetynet-cts-one", {"payload_patch": {"ctsProfileMatch": 1}}, "malformed.attestation-statement",
+         "ctsProfileMatch 1 is not true", None),
+        ("safetynet-cts-string", {"payload_patch": {"ctsProfileMatch": "true"}}, "malformed.attestation-statement",
+         "ctsProfileMatch \"true\" is not true", None),
+        ("safetynet-duplicate-nonce", {"payload_suffix": ',"nonce":"AAAA"'}, "malformed.attestation-statement",
+         "nonce twice in the payload (parsers could disagree on which counts)", None),
+        ("safetynet-duplicate-cts", {"cts": False, "payload_suffix": ',"ctsProfileMatch":true'},
+         "malformed.attestation-statement", "ctsProfileMatch false then true", None),
     ]:
         vid = f"gen-reg-neg-{suffix}"
         parts = registration_parts(vid, es256)
@@ -1107,8 +1146,166 @@ def build() -> Vectors:
     auth_neg("cross-origin", "policy.cross-origin", "crossOrigin true under the default policy",
              cd=client_data("webauthn.get", seed_bytes("gen-auth-neg-cross-origin/challenge", 32), cross_origin=True))
     add_format_vectors(v, keys)
+    add_edge_vectors(v, keys)
     v.crls = add_revocation_vectors(v, keys)
     return v
+
+
+# Points of small order and non-canonical encodings (RFC 8032; libsodium refuses the same).
+ED25519_P = 2 ** 255 - 19
+ED448_P = 2 ** 448 - 2 ** 224 - 1
+
+
+def ed25519_encoding(y: int, sign: int = 0) -> bytes:
+    return (y | sign << 255).to_bytes(32, "little")
+
+
+def ed448_encoding(y: int, last: int = 0) -> bytes:
+    return y.to_bytes(56, "little") + bytes([last])
+
+
+def okp_cose(alg: int, crv: int, x: bytes) -> bytes:
+    return cbor({1: 1, 3: alg, -1: crv, -2: x})
+
+
+def strict_der_variants(cert: x509.Certificate, signer_key) -> dict:
+    """BER spellings of a certificate: the same content with an indefinite outer length, a
+    non-minimal length, and a re-signed TBS whose BOOLEAN is 01 instead of FF."""
+    encoded = der_cert(cert)
+    # Outer SEQUENCE 30 82 LL LL: strip the header.
+    assert encoded[0] == 0x30 and encoded[1] == 0x82
+    content = encoded[4:]
+    indefinite = b"\x30\x80" + content + b"\x00\x00"
+    non_minimal = b"\x30\x83\x00" + encoded[2:4] + content
+    tbs = cert.tbs_certificate_bytes
+    loose_tbs = tbs.replace(b"\x01\x01\xff", b"\x01\x01\x01", 1)
+    assert loose_tbs != tbs
+    signature = signer_key.sign(loose_tbs, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+    algorithm = der_tlv(0x30, der_tlv(0x06, bytes.fromhex("2a8648ce3d040302")))
+    loose = der_tlv(0x30, loose_tbs + algorithm + der_tlv(0x03, b"\x00" + signature))
+    return {"indefinite-length": indefinite, "non-minimal-length": non_minimal, "boolean-01": loose}
+
+
+def add_edge_vectors(v: "Vectors", keys: dict) -> None:
+    """The classes of defects issue #7 named, each as a valid vector plus one mutation."""
+    pki = v.pki
+    es256 = keys["ES256"]
+    anchor = "mie-test-attestation-root"
+
+    def reg_neg(suffix: str, code: str, notes: str, key=es256, fmt="none", **kw):
+        return v.registration(f"gen-reg-neg-{suffix}", key, fmt, expected=f"invalid:{code}", notes=notes, **kw)
+
+    # EdDSA keys: small order, non-canonical, off the curve.
+    identity = ed25519_encoding(1)
+    forged = identity + bytes(32)  # R = identity, S = 0 verifies over any message with the identity key
+    reg_neg("ed25519-identity-self-forged", "malformed.cose-key",
+            "packed self attestation forged with the Ed25519 identity key and the fixed signature (R = identity, S = 0)",
+            key=keys["EdDSA"], fmt="packed", cose=okp_cose(-8, 6, identity), att_stmt={"alg": -8, "sig": forged})
+    v.assertion("gen-auth-neg-ed25519-identity-forged", keys["EdDSA"], expected="invalid:malformed.cose-key",
+                cose=okp_cose(-8, 6, identity), signature=forged,
+                notes="stored Ed25519 identity key: its fixed signature verifies over any assertion")
+    order8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+    for suffix, x, notes in [
+        ("ed25519-order-2", ed25519_encoding(ED25519_P - 1), "the point of order 2 (y = -1)"),
+        ("ed25519-order-4", ed25519_encoding(0), "a point of order 4 (y = 0)"),
+        ("ed25519-order-8", ed25519_encoding(order8), "a point of order 8"),
+        ("ed25519-order-8-negated", ed25519_encoding(ED25519_P - order8, 1), "another point of order 8"),
+        ("ed25519-y-is-p", ed25519_encoding(ED25519_P), "y = p: a non-canonical spelling of y = 0"),
+        ("ed25519-y-is-p-plus-1", ed25519_encoding(ED25519_P + 1), "y = p + 1: the identity, non-canonically"),
+        ("ed25519-x-zero-sign", ed25519_encoding(1, 1), "the identity with the sign bit set (x = 0 has no sign)"),
+        ("ed25519-off-curve", ed25519_encoding(2), "y = 2: no x satisfies the curve equation"),
+    ]:
+        reg_neg(suffix, "malformed.cose-key", f"Ed25519 credential key: {notes}", key=keys["Ed25519"],
+                cose=okp_cose(-19, 6, x))
+    for suffix, x, notes in [
+        ("ed448-identity", ed448_encoding(1), "the identity"),
+        ("ed448-order-2", ed448_encoding(ED448_P - 1), "the point of order 2"),
+        ("ed448-order-4", ed448_encoding(0), "a point of order 4 (y = 0)"),
+        ("ed448-y-is-p", ed448_encoding(ED448_P), "y = p"),
+        ("ed448-last-byte", ed448_encoding(5, 0x01), "low bits of the last byte set"),
+        ("ed448-off-curve", ed448_encoding(2), "y = 2: not on the curve"),
+    ]:
+        reg_neg(suffix, "malformed.cose-key", f"Ed448 credential key: {notes}", key=keys["Ed448"], cose=okp_cose(-53, 7, x))
+
+    # Private key material in a COSE key.
+    numbers = es256.private.public_key().public_numbers()
+    d = es256.private.private_numbers().private_value.to_bytes(32, "big")
+    reg_neg("cose-key-with-d", "malformed.cose-key", "EC2 credential key carrying its private scalar d (-4)",
+            cose=cbor({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big"), -4: d}))
+    ed_raw = keys["EdDSA"].private.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    reg_neg("cose-key-okp-with-d", "malformed.cose-key", "OKP credential key carrying d (-4)", key=keys["EdDSA"],
+            cose=cbor({1: 1, 3: -8, -1: 6, -2: ed_raw, -4: bytes(32)}))
+    rsa_numbers = keys["RS256"].private.private_numbers()
+    n = rsa_numbers.public_numbers.n.to_bytes(256, "big")
+    reg_neg("cose-key-rsa-with-d", "malformed.cose-key", "RSA credential key carrying d (-3)", key=keys["RS256"],
+            cose=cbor({1: 3, 3: -257, -1: n, -2: b"\x01\x00\x01", -3: rsa_numbers.d.to_bytes(256, "big")}))
+
+    # Credential IDs.
+    reg_neg("credential-id-empty", "malformed.credential-id", "credential ID of zero bytes", credential_id=b"")
+    v.assertion("gen-auth-neg-credential-id-empty", es256, expected="invalid:malformed.credential-id", credential_id=b"",
+                notes="assertion whose rawId is empty")
+
+    # Extension identifiers must be text; outputs are reported faithfully.
+    def with_extensions(vid, extensions):
+        return auth_data(UP | UV | AT | ED, 0, attested=attested_data(seed_bytes(vid + "/id", 32), es256.cose()),
+                         extensions=extensions)
+    vid = "gen-reg-neg-extension-integer-identifier"
+    reg_neg("extension-integer-identifier", "malformed.authenticator-data", "extension identifier 1 (an integer)",
+            flags=UP | UV | AT | ED, authenticator_data=with_extensions(vid, cbor({1: 2})))
+    vid = "gen-reg-neg-extension-colliding-identifiers"
+    reg_neg("extension-colliding-identifiers", "malformed.authenticator-data",
+            "identifiers 1 and \"1\": once rendered as the same JSON key",
+            flags=UP | UV | AT | ED, authenticator_data=with_extensions(vid, cbor({1: 2, "1": 3})))
+    vid = "gen-reg-extensions-nested-values"
+    v.registration(vid, es256, "none", flags=UP | UV | AT | ED,
+                   authenticator_data=with_extensions(vid, cbor({"credProtect": 2, "hmac-secret": True,
+                                                                 "mie-nested": {1: "a", "1": b"b"}})),
+                   notes="extension outputs with a nested map whose keys 1 and \"1\" must stay apart in the report")
+
+    # Attestation algorithm and certificate key must agree.
+    for suffix, alg in (("es256", -7), ("esp256", -9)):
+        cid = seed_bytes(f"gen-reg-neg-packed-{suffix}-p384-leaf/id", 32)
+        ch = seed_bytes(f"gen-reg-neg-packed-{suffix}-p384-leaf/challenge", 32)
+        ad = auth_data(UP | UV | AT, 0, attested=attested_data(cid, es256.cose()))
+        cdh = hashlib.sha256(client_data("webauthn.create", ch)).digest()
+        # A P-384 key signing with SHA-256: a valid ECDSA signature under a mislabelled alg.
+        sig = pki.p384_leaf_signer.private.sign(ad + cdh, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
+        reg_neg(f"packed-{suffix}-p384-leaf", "mismatch.attestation-algorithm",
+                f"packed alg {suffix.upper()} with a P-384 attestation key", fmt="packed", credential_id=cid, challenge=ch,
+                authenticator_data=ad, trust_anchor=anchor,
+                att_stmt={"alg": alg, "sig": sig, "x5c": [der_cert(pki.p384_leaf), der_cert(pki.ca)]})
+    v.registration("gen-reg-packed-x5c-p384-leaf", es256, "packed", x5c_leaf=(pki.p384_leaf, pki.p384_leaf_signer, [pki.ca]),
+                   trust_anchor=anchor, notes="packed full attestation signed ES384 by a P-384 leaf")
+    reg_neg("packed-es384-p256-leaf", "mismatch.attestation-algorithm", "packed alg ES384 with a P-256 attestation key",
+            fmt="packed", trust_anchor=anchor,
+            att_stmt={"alg": -35, "sig": b"\x30\x06\x02\x01\x01\x02\x01\x01", "x5c": [der_cert(pki.leaf), der_cert(pki.ca)]})
+
+    # Certificates must be DER: the same leaf spelt in BER is refused, not trusted and echoed.
+    for suffix, encoded in strict_der_variants(pki.leaf, pki.ca_key).items():
+        cid = seed_bytes(f"gen-reg-neg-x5c-ber-{suffix}/id", 32)
+        ch = seed_bytes(f"gen-reg-neg-x5c-ber-{suffix}/challenge", 32)
+        ad = auth_data(UP | UV | AT, 0, attested=attested_data(cid, es256.cose()))
+        cdh = hashlib.sha256(client_data("webauthn.create", ch)).digest()
+        stmt = v.statement("packed", es256, ad, cdh, cid, (pki.leaf, pki.leaf_signer, [pki.ca]))
+        stmt["x5c"] = [encoded] + stmt["x5c"][1:]
+        reg_neg(f"x5c-ber-{suffix}", "malformed.attestation-statement", f"packed x5c leaf in BER ({suffix})",
+                fmt="packed", credential_id=cid, challenge=ch, authenticator_data=ad, att_stmt=stmt, trust_anchor=anchor)
+
+    # fido-u2f: the AAGUID is not signed; any value is accepted but never reported as attested.
+    cid = seed_bytes("gen-reg-fido-u2f-chosen-aaguid/id", 32)
+    ch = seed_bytes("gen-reg-fido-u2f-chosen-aaguid/challenge", 32)
+    ad = auth_data(UP | AT, 0, attested=attested_data(cid, es256.cose(), aaguid=bytes.fromhex("ee882879721c491397753dfcce97072a")))
+    stmt = v.statement("fido-u2f", es256, ad, hashlib.sha256(client_data("webauthn.create", ch)).digest(), cid)
+    v.registration("gen-reg-fido-u2f-chosen-aaguid", es256, "fido-u2f", flags=UP | AT, credential_id=cid, challenge=ch,
+                   authenticator_data=ad, att_stmt=stmt, trust_anchor=anchor, extra={"require_user_verification": False},
+                   notes="fido-u2f whose authData carries another model's AAGUID: verified, identified by its certificate")
+
+    # clientDataJSON duplicates at any depth.
+    reg_neg("client-data-nested-duplicate", "malformed.client-data", "a member named twice inside a nested object",
+            cd=client_data("webauthn.create", seed_bytes("gen-reg-neg-client-data-nested-duplicate/challenge", 32),
+                           extra=',"nested":{"a":1,"a":2}'))
+    reg_neg("client-data-trailing-comma", "malformed.client-data", "a trailing comma",
+            cd=client_data("webauthn.create", seed_bytes("gen-reg-neg-client-data-trailing-comma/challenge", 32), extra=","))
 
 
 def cbor_cases() -> list:

@@ -31,9 +31,10 @@ struct AndroidKeyAttestation: AttestationFormatVerifier {
         }
         try check(description, context.policy)
         var result = try Shared.evaluateTrust(format: Self.format, type: .basic, certificates: certificates, context)
-        result.properties["android.attestationSecurityLevel"] = KeyDescription.securityLevelName(description.attestationSecurityLevel)
-        result.properties["android.keymasterSecurityLevel"] = KeyDescription.securityLevelName(description.keymasterSecurityLevel)
-        result.properties["android.attestationVersion"] = String(description.attestationVersion)
+        result.evidence.append(
+            .androidKey(
+                attestationSecurityLevel: description.attestationSecurityLevel,
+                keymasterSecurityLevel: description.keymasterSecurityLevel, attestationVersion: description.attestationVersion))
         return result
     }
 
@@ -78,15 +79,6 @@ struct KeyDescription {
     let attestationChallenge: [UInt8]
     let softwareEnforced: AuthorizationList
     let teeEnforced: AuthorizationList
-
-    static func securityLevelName(_ level: Int) -> String {
-        switch level {
-        case 0: "Software"
-        case 1: "TrustedEnvironment"
-        case 2: "StrongBox"
-        default: "unknown(\(level))"
-        }
-    }
 
     init(_ der: [UInt8]) throws(VerificationFailure) {
         let failure = VerificationFailure(.attestationCertificateInvalid, "android-key KeyDescription is not well-formed DER")

@@ -82,22 +82,33 @@ public enum AttestationStatementVerifier {
         VerificationFailure(.malformedAttestationStatement, "\(format) attStmt: \(what)")
     }
 
-    /// Reads `x5c`: a non-empty array of DER certificates, leaf first.
+    /// Reads `x5c`: a non-empty array of DER certificates, leaf first; nil when absent.
     static func certificates(
         _ statement: CBORMap, format: String, _ context: AttestationContext
     ) throws(VerificationFailure) -> [Certificate]? {
         guard let value = statement[text: "x5c"] else { return nil }
         guard let items = value.array, !items.isEmpty else { throw malformed(format, "x5c must be a non-empty array") }
-        guard items.count <= maximumCertificates else {
-            throw malformed(format, "x5c holds \(items.count) certificates, more than \(maximumCertificates)")
-        }
-        var certificates: [Certificate] = []
+        var ders: [[UInt8]] = []
         for item in items {
             guard let der = item.bytes else { throw malformed(format, "x5c entries must be byte strings") }
+            ders.append(Array(der))
+        }
+        return try certificates(ders, format: format, context)
+    }
+
+    /// Parses a chain of DER certificates (strict DER, bounded in number and size), through the
+    /// certificate cache when there is one.
+    static func certificates(_ ders: [[UInt8]], format: String, _ context: AttestationContext) throws(VerificationFailure) -> [Certificate] {
+        guard !ders.isEmpty else { throw malformed(format, "x5c must not be empty") }
+        guard ders.count <= maximumCertificates else {
+            throw malformed(format, "x5c holds \(ders.count) certificates, more than \(maximumCertificates)")
+        }
+        var certificates: [Certificate] = []
+        certificates.reserveCapacity(ders.count)
+        for der in ders {
             do {
                 if let cache = context.caches?.certificates {
-                    certificates.append(
-                        try cache.value(for: Array(der)) { (bytes: [UInt8]) throws(OpenSSLError) in try Certificate(der: bytes) })
+                    certificates.append(try cache.value(for: der) { (bytes: [UInt8]) throws(OpenSSLError) in try Certificate(der: bytes) })
                 } else {
                     certificates.append(try Certificate(der: der))
                 }
@@ -113,44 +124,53 @@ public enum AttestationStatementVerifier {
         return sig
     }
 
-    /// Chains the leaf to the anchors the trust source gives for this authenticator.
+    /// The public key of an attestation certificate.
+    static func publicKey(of certificate: Certificate, format: String) throws(VerificationFailure) -> PublicKey {
+        do {
+            return try certificate.publicKey()
+        } catch {
+            throw VerificationFailure(.attestationCertificateInvalid, "\(format) certificate key: \(error.message)")
+        }
+    }
+
+    /// Chains the leaf to the anchors the trust source gives for the authenticator this
+    /// statement vouches for (the AAGUID unless the format names another identifier).
     /// A revoked certificate is refused whatever the policy: it means a compromised key.
     static func evaluateTrust(
-        format: String, type: AttestationResult.AttestationType, certificates: [Certificate], _ context: AttestationContext
+        format: String, type: AttestationResult.AttestationType, certificates: [Certificate], _ context: AttestationContext,
+        authenticator: AuthenticatorIdentifier? = nil
     ) throws(VerificationFailure) -> AttestationResult {
-        let aaguid = context.credential.aaguid
-        let anchors = context.trust.trustAnchors(aaguid: aaguid, format: format)
+        let identifier = authenticator ?? context.aaguid
+        let anchors = context.trust.trustAnchors(for: identifier, format: format)
         let outcome = CertificateChainVerifier.verify(
             leaf: certificates[0], intermediates: Array(certificates.dropFirst()), anchors: anchors,
-            at: Date(timeIntervalSince1970: context.time), crls: context.trust.revocationLists(aaguid: aaguid, format: format),
+            at: Date(timeIntervalSince1970: context.time), crls: context.trust.revocationLists(for: identifier, format: format),
             cache: context.caches?.chains)
         if outcome.isRevoked {
             throw VerificationFailure(.certificateRevoked, "\(format): an attestation certificate is revoked")
         }
         var result = AttestationResult(
-            format: format, type: type, certificates: certificates, verifiedPath: outcome.path, untrustedReason: outcome.failure)
+            format: format, type: type, certificates: certificates, verifiedPath: outcome.path, untrustedReason: outcome.failure,
+            authenticator: identifier)
         result.revocation = outcome.revocation
         for certificate in outcome.path where certificate.hasWeakSignatureAlgorithm {
-            result.warnings.append("a certificate of the path is signed with \(certificate.signatureAlgorithmName)")
+            result.evidence.append(.weakCertificateSignature(algorithm: certificate.signatureAlgorithmName))
         }
         return result
     }
 
     /// The statement's signature by the x5c leaf: the key decodes, the algorithm is allowed
-    /// and fits it, and the signature over `first ‖ second` verifies.
+    /// and fits the key exactly (ES256 needs a P-256 key, not any EC key), and the signature
+    /// over `first ‖ second` verifies.
     static func checkSignature(
         by leaf: Certificate, algorithm: COSEAlgorithm, _ signature: ArraySlice<UInt8>,
         over first: [UInt8], _ second: [UInt8] = [], context: AttestationContext, format: String
     ) throws(VerificationFailure) {
-        let leafKey: PublicKey
-        do {
-            leafKey = try leaf.publicKey()
-        } catch {
-            throw VerificationFailure(.attestationCertificateInvalid, "\(format) certificate key: \(error.message)")
-        }
+        let leafKey = try publicKey(of: leaf, format: format)
         try checkSHA1(algorithm, context, format: format)
-        guard let scheme = algorithm.scheme, leafKey.accepts(scheme) else {
-            throw VerificationFailure(.attestationAlgorithmMismatch, "\(format) alg \(algorithm.name) does not fit the certificate's key")
+        guard let scheme = algorithm.scheme, algorithm.fits(leafKey.type) else {
+            throw VerificationFailure(
+                .attestationAlgorithmMismatch, "\(format) alg \(algorithm.name) does not fit the certificate's \(leafKey.type) key")
         }
         guard leafKey.isValidSignature(signature, over: first, second, scheme: scheme) else {
             throw VerificationFailure(.attestationSignatureInvalid, "\(format) signature does not verify with the x5c leaf")
@@ -168,14 +188,9 @@ public enum AttestationStatementVerifier {
     /// The attestation certificate's key must be the credential key (android-key, apple).
     static func checkLeafKeyIsCredentialKey(_ leaf: Certificate, _ context: AttestationContext, format: String) throws(VerificationFailure)
     {
-        let leafKey: PublicKey
-        do {
-            leafKey = try leaf.publicKey()
-        } catch {
-            throw VerificationFailure(.attestationCertificateInvalid, "\(format) certificate key: \(error.message)")
-        }
+        let leafKey = try publicKey(of: leaf, format: format)
         guard leafKey.isSameKey(as: context.credential.credentialPublicKey.key) else {
-            throw VerificationFailure(.attestationCertificateInvalid, "\(format): the certificate's key is not the credential key")
+            throw VerificationFailure(.attestedKeyMismatch, "\(format): the certificate's key is not the credential key")
         }
     }
 

@@ -18,7 +18,7 @@ struct CompoundAttestation: Sendable {
             guard format != Self.format else { throw malformed("compound statements cannot nest") }
             components.append(try AttestationStatementVerifier.verify(format: format, statement: inner, context))
         }
-        var result = AttestationResult(format: Self.format, type: .compound, certificates: [], verifiedPath: [], untrustedReason: nil)
+        var result = AttestationResult(format: Self.format, type: .compound, certificates: [], verifiedPath: [], untrustedReason: nil, authenticator: nil)
         result.components = components
         return result
     }

@@ -8,6 +8,6 @@ struct NoneAttestation: AttestationFormatVerifier {
         guard statement.count == 0 else {
             throw AttestationStatementVerifier.malformed(Self.format, "must be an empty map")
         }
-        return AttestationResult(format: Self.format, type: .none, certificates: [], verifiedPath: [], untrustedReason: nil)
+        return AttestationResult(format: Self.format, type: .none, certificates: [], verifiedPath: [], untrustedReason: nil, authenticator: nil)
     }
 }

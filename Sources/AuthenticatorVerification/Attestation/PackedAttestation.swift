@@ -29,7 +29,7 @@ struct PackedAttestation: AttestationFormatVerifier {
             guard credentialKey.isValidSignature(signature, over: signed, context.clientDataHash) else {
                 throw VerificationFailure(.attestationSignatureInvalid, "packed self attestation signature does not verify")
             }
-            return AttestationResult(format: Self.format, type: .self, certificates: [], verifiedPath: [], untrustedReason: nil)
+            return AttestationResult(format: Self.format, type: .self, certificates: [], verifiedPath: [], untrustedReason: nil, authenticator: nil)
         }
 
         let leaf = certificates[0]

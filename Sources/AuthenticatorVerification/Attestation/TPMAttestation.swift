@@ -39,29 +39,29 @@ struct TPMAttestation: AttestationFormatVerifier {
             by: aik, algorithm: algorithm, signature, over: Array(certInfoBytes), context: context, format: Self.format)
         let manufacturer = try checkAIKCertificate(aik, aaguid: context.credential.aaguid)
         var result = try Shared.evaluateTrust(format: Self.format, type: .attCA, certificates: certificates, context)
-        result.properties["tpm.manufacturer"] = manufacturer.id
-        if let model = manufacturer.model { result.properties["tpm.model"] = model }
-        if let version = manufacturer.version { result.properties["tpm.version"] = version }
-        if let name = TPMManufacturers.known[manufacturer.id] {
-            result.properties["tpm.manufacturerName"] = name
-        } else {
+        let name = TPMManufacturers.known[manufacturer.id]
+        result.evidence.append(.tpmManufacturer(id: manufacturer.id, name: name, model: manufacturer.model, version: manufacturer.version))
+        if name == nil {
             guard !context.policy.requiresKnownTPMManufacturer else {
                 throw VerificationFailure(.attestationCertificateInvalid, "tpm manufacturer \(manufacturer.id) is not a known TPM vendor")
             }
-            result.warnings.append("unknown TPM manufacturer \(manufacturer.id)")
+            result.evidence.append(.tpmManufacturerUnknown(id: manufacturer.id))
         }
-        if algorithm == .rs1 { result.warnings.append("certInfo signed with SHA-1") }
+        if algorithm == .rs1 { result.evidence.append(.sha1StatementSignature) }
         return result
     }
 
     /// §8.3.2: pubArea's parameters and unique value are the credential key.
     private func checkPublicArea(_ pubArea: TPMTPublic, matches key: CredentialPublicKey) throws(VerificationFailure) {
         func mismatch(_ what: String) -> VerificationFailure {
-            VerificationFailure(.attestationSignatureInvalid, "tpm pubArea does not describe the credential key: \(what)")
+            VerificationFailure(.attestedKeyMismatch, "tpm pubArea does not describe the credential key: \(what)")
         }
         switch (pubArea.parameters, key.parameters) {
-        case (.rsa(_, let exponent, let modulus), .rsa(let n, let e)):
+        case (.rsa(let keyBits, let exponent, let modulus), .rsa(let n, let e)):
             guard magnitude(modulus) == magnitude(n) else { throw mismatch("RSA modulus differs") }
+            guard bitLength(modulus) == Int(keyBits) else {
+                throw mismatch("keyBits \(keyBits) is not the modulus's \(bitLength(modulus)) bits")
+            }
             let tpmExponent = exponent == 0 ? 65_537 : exponent
             guard magnitude(e) == magnitude(bigEndian(tpmExponent)) else { throw mismatch("RSA exponent differs") }
         case (.ecc(let curveID, let x, let y), .ec2(let curve, let kx, let ky)):
@@ -115,6 +115,8 @@ struct TPMAttestation: AttestationFormatVerifier {
         guard aik.version == 3 else { throw invalid("version must be 3") }
         guard aik.hasEmptySubject else { throw invalid("subject must be empty") }
         guard let san = aik.extensionValue(oid: "2.5.29.17") else { throw invalid("subjectAltName is missing") }
+        // RFC 5280 §4.2.1.6: with an empty subject, the subjectAltName must be critical.
+        guard san.critical else { throw invalid("subjectAltName must be critical (the subject is empty)") }
         let attributes = try directoryNameAttributes(san.value, invalid("subjectAltName is not a TPM directoryName"))
         guard let manufacturer = attributes["2.23.133.2.1"] else { throw invalid("subjectAltName has no TPM manufacturer") }
         guard let eku = aik.extensionValue(oid: "2.5.29.37"),
@@ -157,12 +159,19 @@ func magnitude(_ bytes: some Collection<UInt8>) -> [UInt8] {
     Array(bytes.drop(while: { $0 == 0 }))
 }
 
+/// Bits of a big-endian magnitude (0 for zero).
+func bitLength(_ bytes: some Collection<UInt8>) -> Int {
+    let m = magnitude(bytes)
+    guard let first = m.first else { return 0 }
+    return (m.count - 1) * 8 + (8 - first.leadingZeroBitCount)
+}
+
 func bigEndian(_ value: UInt32) -> [UInt8] {
-    [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+    [UInt8(truncatingIfNeeded: value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
 }
 
 func bigEndian16(_ value: UInt16) -> [UInt8] {
-    [UInt8(value >> 8), UInt8(value & 0xFF)]
+    [UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
 }
 
 extension SignatureScheme {

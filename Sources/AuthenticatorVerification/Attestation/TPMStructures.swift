@@ -1,4 +1,5 @@
 import SignatureVerification
+import WireFormat
 
 /// TPM 2.0 structures of a `tpm` attestation statement (TPM 2.0 Library, Part 2), read with
 /// the byte cursor. Sizes come from the structure; every one is checked before it is read.
@@ -36,17 +37,15 @@ struct TPMSAttest {
     let attestedQualifiedName: ArraySlice<UInt8>
 
     init(_ bytes: [UInt8]) throws(VerificationFailure) {
-        var cursor = ByteCursor(bytes[...], structure: "tpm certInfo", failure: .malformedAttestationStatement)
+        var cursor = ByteCursor(bytes[...], structure: "tpm certInfo") { VerificationFailure(.malformedAttestationStatement, $0.description) }
         magic = try cursor.readUInt32("magic")
         type = try cursor.readUInt16("type")
-        qualifiedSigner = try cursor.read(Int(try cursor.readUInt16("qualifiedSigner size")), "qualifiedSigner")
-        extraData = try cursor.read(Int(try cursor.readUInt16("extraData size")), "extraData")
+        qualifiedSigner = try cursor.readSized16("qualifiedSigner")
+        extraData = try cursor.readSized16("extraData")
         _ = try cursor.read(17, "clockInfo")
-        let high = try cursor.readUInt32("firmwareVersion")
-        let low = try cursor.readUInt32("firmwareVersion")
-        firmwareVersion = UInt64(high) << 32 | UInt64(low)
-        attestedName = try cursor.read(Int(try cursor.readUInt16("attested.name size")), "attested.name")
-        attestedQualifiedName = try cursor.read(Int(try cursor.readUInt16("attested.qualifiedName size")), "attested.qualifiedName")
+        firmwareVersion = try cursor.readUInt64("firmwareVersion")
+        attestedName = try cursor.readSized16("attested.name")
+        attestedQualifiedName = try cursor.readSized16("attested.qualifiedName")
         try cursor.expectEnd()
     }
 }
@@ -64,11 +63,11 @@ struct TPMTPublic {
     let parameters: Parameters
 
     init(_ bytes: [UInt8]) throws(VerificationFailure) {
-        var cursor = ByteCursor(bytes[...], structure: "tpm pubArea", failure: .malformedAttestationStatement)
+        var cursor = ByteCursor(bytes[...], structure: "tpm pubArea") { VerificationFailure(.malformedAttestationStatement, $0.description) }
         type = try cursor.readUInt16("type")
         nameAlg = try cursor.readUInt16("nameAlg")
         objectAttributes = try cursor.readUInt32("objectAttributes")
-        _ = try cursor.read(Int(try cursor.readUInt16("authPolicy size")), "authPolicy")
+        _ = try cursor.readSized16("authPolicy")
         // TPMT_SYM_DEF_OBJECT: an algorithm, then key bits and mode unless it is NULL.
         if try cursor.readUInt16("symmetric") != TPMAlgorithm.null.rawValue {
             _ = try cursor.read(4, "symmetric keyBits and mode")
@@ -81,15 +80,15 @@ struct TPMTPublic {
         case TPMAlgorithm.rsa.rawValue:
             let keyBits = try cursor.readUInt16("keyBits")
             let exponent = try cursor.readUInt32("exponent")
-            let modulus = try cursor.read(Int(try cursor.readUInt16("unique size")), "unique (modulus)")
+            let modulus = try cursor.readSized16("unique (modulus)")
             parameters = .rsa(keyBits: keyBits, exponent: exponent, modulus: modulus)
         case TPMAlgorithm.ecc.rawValue:
             let curveID = try cursor.readUInt16("curveID")
             if try cursor.readUInt16("kdf") != TPMAlgorithm.null.rawValue {
                 _ = try cursor.read(2, "kdf hash")
             }
-            let x = try cursor.read(Int(try cursor.readUInt16("unique.x size")), "unique.x")
-            let y = try cursor.read(Int(try cursor.readUInt16("unique.y size")), "unique.y")
+            let x = try cursor.readSized16("unique.x")
+            let y = try cursor.readSized16("unique.y")
             parameters = .ecc(curveID: curveID, x: x, y: y)
         default:
             throw cursor.error("unsupported key type 0x\(String(type, radix: 16))")

@@ -45,7 +45,7 @@ public struct VerifiedAssertion: Sendable {
     /// The counter to store (the received one).
     public let signCount: UInt32
     public let flags: AuthenticatorData.Flags
-    public let extensions: CBORMap?
+    public let extensions: AuthenticatorExtensions?
     public var userVerified: Bool { flags.userVerified }
     public var backupState: Bool { flags.backupState }
 }
@@ -74,6 +74,7 @@ public enum AssertionVerifier {
 
     /// §7.2 step 5: the credential is the one the relying party looked up.
     static func checkCredentialID(_ response: AssertionResponse, _ credential: StoredCredential) throws(VerificationFailure) {
+        try CredentialIDRules.check(length: response.rawID.count)
         if let id = credential.id, id != response.rawID {
             throw VerificationFailure(.credentialIDMismatch, "rawId is not the stored credential's ID")
         }

@@ -1,4 +1,5 @@
 import SignatureVerification
+import WireFormat
 
 /// What the relying party expects of a ceremony: the options it sent the client.
 public struct CeremonyExpectation: Sendable {

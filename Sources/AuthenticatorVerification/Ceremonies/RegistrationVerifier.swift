@@ -24,7 +24,7 @@ public struct VerifiedRegistration: Sendable {
     public let aaguid: [UInt8]
     public let flags: AuthenticatorData.Flags
     public let attestation: AttestationResult
-    public let extensions: CBORMap?
+    public let extensions: AuthenticatorExtensions?
     public let clientData: CollectedClientData
 }
 

@@ -1,8 +1,7 @@
 /// Every way a verification can fail. The raw values are the stable codes clients see; the
-/// list is documented in docs/failure-codes.md and each code is exercised by a test.
+/// list is documented in docs/failure-codes.md and each code is exercised by a test. (A request
+/// that cannot be read at all is the request layer's `malformed.request`.)
 public enum FailureCode: String, CaseIterable, Sendable, Codable {
-    // The request itself is unusable (bad JSON, unknown fields, bad base64). Exit status 2.
-    case malformedRequest = "malformed.request"
     // The authenticator's bytes are not well-formed.
     case malformedCBOR = "malformed.cbor"
     case malformedClientData = "malformed.client-data"
@@ -25,6 +24,9 @@ public enum FailureCode: String, CaseIterable, Sendable, Codable {
     case attestationAlgorithmMismatch = "mismatch.attestation-algorithm"
     case aaguidMismatch = "mismatch.aaguid"
     case attestationNonceMismatch = "mismatch.attestation-nonce"
+    /// The key an attestation certifies (TPM pubArea, android-key and apple certificate) is not
+    /// the credential key.
+    case attestedKeyMismatch = "mismatch.attested-key"
     case signCountRegression = "mismatch.sign-count"
     case backupEligibilityChanged = "mismatch.backup-eligibility"
     // Refused by the relying party's policy.

@@ -1,4 +1,5 @@
 import CBORDecoding
+import WireFormat
 
 /// authenticatorData (WebAuthn L3 §6.1), parsed from the exact received bytes.
 public struct AuthenticatorData: Sendable {
@@ -29,8 +30,9 @@ public struct AuthenticatorData: Sendable {
     public let flags: Flags
     public let signCount: UInt32
     public let attestedCredentialData: AttestedCredentialData?
-    /// Authenticator extension outputs (a CBOR map), when the ED flag is set.
-    public let extensions: CBORMap?
+    /// Authenticator extension outputs, when the ED flag is set: a CBOR map keyed by extension
+    /// identifiers (text strings), with the exact bytes it was received as.
+    public let extensions: AuthenticatorExtensions?
 
     public static func parse(_ bytes: [UInt8]) throws(VerificationFailure) -> AuthenticatorData {
         try AuthenticatorData(bytes)
@@ -38,7 +40,7 @@ public struct AuthenticatorData: Sendable {
 
     private init(_ bytes: [UInt8]) throws(VerificationFailure) {
         self.bytes = bytes
-        var cursor = ByteCursor(bytes[...], structure: "authenticatorData", failure: .malformedAuthenticatorData)
+        var cursor = ByteCursor(bytes[...], structure: "authenticatorData") { VerificationFailure(.malformedAuthenticatorData, $0.description) }
         rpIDHash = try cursor.read(32, "rpIdHash")
         flags = Flags(rawValue: try cursor.readUInt8("flags"))
         signCount = try cursor.readUInt32("signCount")
@@ -47,11 +49,7 @@ public struct AuthenticatorData: Sendable {
         if flags.attestedCredentialData {
             let aaguid = Array(try cursor.read(16, "aaguid"))
             let length = Int(try cursor.readUInt16("credentialIdLength"))
-            guard length <= AuthenticatorData.maximumCredentialIDLength else {
-                throw VerificationFailure(
-                    .malformedCredentialID,
-                    "credential ID of \(length) bytes exceeds \(AuthenticatorData.maximumCredentialIDLength)")
-            }
+            try CredentialIDRules.check(length: length)
             let credentialID = Array(try cursor.read(length, "credentialId"))
             let keyStart = cursor.index
             let keyValue: CBORValue
@@ -70,6 +68,7 @@ public struct AuthenticatorData: Sendable {
 
         if flags.extensionData {
             guard cursor.remaining > 0 else { throw cursor.error("ED flag set but no extensions follow") }
+            let start = cursor.index
             let value: CBORValue
             let end: Int
             do {
@@ -78,8 +77,13 @@ public struct AuthenticatorData: Sendable {
                 throw VerificationFailure(.malformedAuthenticatorData, "extensions at byte \(cursor.offset): \(error)")
             }
             guard let map = value.map else { throw cursor.error("extensions must be a CBOR map") }
+            // WebAuthn §9: extension identifiers are text strings. An integer key would be
+            // reported under the same name as its text form.
+            for entry in map.entries where entry.key.text == nil {
+                throw cursor.error("extension identifiers must be text strings, found a \(entry.key.kindName)")
+            }
             try cursor.skip(to: end)
-            extensions = map
+            extensions = AuthenticatorExtensions(outputs: map, encoded: Array(bytes[start..<end]))
         } else {
             extensions = nil
         }
@@ -87,12 +91,39 @@ public struct AuthenticatorData: Sendable {
     }
 }
 
+/// Authenticator extension outputs (WebAuthn L3 §9): identifiers are text; values are CBOR as
+/// the authenticator sent them. `encoded` keeps the exact bytes for a faithful report.
+public struct AuthenticatorExtensions: Sendable {
+    public let outputs: CBORMap
+    public let encoded: [UInt8]
+}
+
+/// Bounds on credential IDs (WebAuthn L3 §5.1 and §7.1 step 19).
+public enum CredentialIDRules {
+    public static let maximumLength = AuthenticatorData.maximumCredentialIDLength
+
+    /// At least one byte and at most 1023: an empty ID names no credential.
+    public static func check(length: Int) throws(VerificationFailure) {
+        guard length >= 1 else { throw VerificationFailure(.malformedCredentialID, "credential ID is empty") }
+        guard length <= maximumLength else {
+            throw VerificationFailure(.malformedCredentialID, "credential ID of \(length) bytes exceeds \(maximumLength)")
+        }
+    }
+}
+
 /// AAGUIDs as the usual 8-4-4-4-12 lowercase UUID text; other lengths as plain hex.
 public enum AAGUIDText {
     public static func string(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        let hex = bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }
-        guard hex.count == 32 else { return String(hex) }
-        return [hex[0..<8], hex[8..<12], hex[12..<16], hex[16..<20], hex[20..<32]].map { String($0) }.joined(separator: "-")
+        let hex = Hex.string(bytes)
+        guard hex.utf8.count == 32 else { return hex }
+        let h = Array(hex)
+        return [h[0..<8], h[8..<12], h[12..<16], h[16..<20], h[20..<32]].map { String($0) }.joined(separator: "-")
+    }
+
+    /// The 16 bytes of a UUID written as text (with or without hyphens), or nil.
+    public static func bytes(_ text: String) -> [UInt8]? {
+        let digits = String(text.filter { $0 != "-" })
+        guard digits.utf8.count == 32, let bytes = Hex.bytes(digits) else { return nil }
+        return bytes
     }
 }

@@ -76,6 +76,25 @@ public enum COSEAlgorithm: Int64, Sendable, CaseIterable, Codable {
 
     public var isSupported: Bool { scheme != nil }
 
+    /// Whether a key of `type` makes signatures of this algorithm. ES256 and ESP256 need P-256
+    /// (and so on for each curve), Ed25519 and Ed448 their curve, EdDSA either; RS* and PS*
+    /// RSA; ML-DSA its parameter set.
+    public func fits(_ type: PublicKey.KeyType) -> Bool {
+        switch (self, type) {
+        case (.es256, .ec(.p256)), (.esp256, .ec(.p256)), (.es384, .ec(.p384)), (.esp384, .ec(.p384)),
+            (.es512, .ec(.p521)), (.esp512, .ec(.p521)), (.es256k, .ec(.secp256k1)):
+            true
+        case (.edDSA, .edwards), (.ed25519, .edwards(.ed25519)), (.ed448, .edwards(.ed448)):
+            true
+        case (.rs256, .rsa), (.rs384, .rsa), (.rs512, .rsa), (.rs1, .rsa), (.ps256, .rsa), (.ps384, .rsa), (.ps512, .rsa):
+            true
+        case (.mlDSA65, .mlDSA(.mlDSA65)), (.mlDSA87, .mlDSA(.mlDSA87)):
+            true
+        default:
+            false
+        }
+    }
+
     /// Every supported algorithm but RS1, which a policy must name to allow.
     public static let defaultAllowed: Set<COSEAlgorithm> = Set(allCases.filter { $0.isSupported && $0 != .rs1 })
 }

@@ -22,6 +22,16 @@ public struct CredentialPublicKey: Sendable {
         case ec2 = 2
         case rsa = 3
         case akp = 7
+
+        /// COSE key parameters that hold private material (RFC 9053 §7, RFC 8230 §4,
+        /// draft-ietf-cose-dilithium AKP).
+        var privateLabels: [Int64] {
+            switch self {
+            case .okp, .ec2: [-4]
+            case .rsa: [-3, -4, -5, -6, -7, -8, -9, -10, -11, -12]
+            case .akp: [-2]
+            }
+        }
     }
 
     /// Decodes and validates COSE_Key bytes (a complete CBOR item).
@@ -45,6 +55,10 @@ public struct CredentialPublicKey: Sendable {
             throw VerificationFailure(.algorithmUnsupported, "COSE algorithm \(algValue) is not supported")
         }
         guard let kty = KeyType(rawValue: ktyValue) else { throw fail("unknown kty \(ktyValue)") }
+        if let label = kty.privateLabels.first(where: { map[int: $0] != nil }) {
+            // A relying party must never receive, store or echo private key material.
+            throw fail("carries private key parameter \(label): refused")
+        }
         self.algorithm = algorithm
         self.encoded = encoded
         do {

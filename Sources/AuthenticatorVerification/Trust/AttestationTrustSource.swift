@@ -1,16 +1,33 @@
 import SignatureVerification
+import WireFormat
+
+/// How an authenticator model is named: by AAGUID (FIDO2), or for fido-u2f, whose signature
+/// does not cover the AAGUID, by its attestation certificate's key identifier (the SHA-1 of
+/// the certificate's public key, RFC 5280 §4.2.1.2 method 1, as FIDO metadata lists U2F keys).
+public enum AuthenticatorIdentifier: Sendable, Hashable, CustomStringConvertible {
+    case aaguid([UInt8])
+    case certificateKeyIdentifier([UInt8])
+
+    public var description: String {
+        switch self {
+        case .aaguid(let bytes): "aaguid \(AAGUIDText.string(bytes))"
+        case .certificateKeyIdentifier(let bytes): "attestation key identifier \(Hex.string(bytes))"
+        }
+    }
+}
 
 /// Where attestation trust anchors come from: a fixed list (tests, per-request anchors) or the
-/// referencing list of authenticators.
+/// referencing list of authenticators. Trust is a pair (root, authenticator): a source answers
+/// for one authenticator at a time.
 public protocol AttestationTrustSource: Sendable {
-    /// Anchors that may vouch for an authenticator of this AAGUID using this format.
-    func trustAnchors(aaguid: [UInt8], format: String) -> [Certificate]
+    /// Anchors that may vouch for this authenticator using this format.
+    func trustAnchors(for authenticator: AuthenticatorIdentifier, format: String) -> [Certificate]
     /// CRLs to check the attestation path against (none: revocation is not checked).
-    func revocationLists(aaguid: [UInt8], format: String) -> [CertificateRevocationList]
+    func revocationLists(for authenticator: AuthenticatorIdentifier, format: String) -> [CertificateRevocationList]
 }
 
 extension AttestationTrustSource {
-    public func revocationLists(aaguid: [UInt8], format: String) -> [CertificateRevocationList] { [] }
+    public func revocationLists(for authenticator: AuthenticatorIdentifier, format: String) -> [CertificateRevocationList] { [] }
 }
 
 /// The same anchors for every authenticator.
@@ -23,11 +40,11 @@ public struct FixedTrustAnchors: AttestationTrustSource {
         self.crls = crls
     }
 
-    public func trustAnchors(aaguid: [UInt8], format: String) -> [Certificate] {
+    public func trustAnchors(for authenticator: AuthenticatorIdentifier, format: String) -> [Certificate] {
         certificates
     }
 
-    public func revocationLists(aaguid: [UInt8], format: String) -> [CertificateRevocationList] {
+    public func revocationLists(for authenticator: AuthenticatorIdentifier, format: String) -> [CertificateRevocationList] {
         crls
     }
 
@@ -42,11 +59,11 @@ public struct CombinedTrustSource: AttestationTrustSource {
         self.sources = sources
     }
 
-    public func trustAnchors(aaguid: [UInt8], format: String) -> [Certificate] {
-        sources.flatMap { $0.trustAnchors(aaguid: aaguid, format: format) }
+    public func trustAnchors(for authenticator: AuthenticatorIdentifier, format: String) -> [Certificate] {
+        sources.flatMap { $0.trustAnchors(for: authenticator, format: format) }
     }
 
-    public func revocationLists(aaguid: [UInt8], format: String) -> [CertificateRevocationList] {
-        sources.flatMap { $0.revocationLists(aaguid: aaguid, format: format) }
+    public func revocationLists(for authenticator: AuthenticatorIdentifier, format: String) -> [CertificateRevocationList] {
+        sources.flatMap { $0.revocationLists(for: authenticator, format: format) }
     }
 }

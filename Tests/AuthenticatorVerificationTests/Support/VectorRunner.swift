@@ -3,6 +3,7 @@ import CBORDecoding
 import Foundation
 import SignatureVerification
 import Testing
+import WireFormat
 
 /// The package's root folder, found from this file's location.
 let packageRoot = URL(fileURLWithPath: #filePath)
@@ -12,34 +13,57 @@ let packageRoot = URL(fileURLWithPath: #filePath)
 struct Vector: Sendable, CustomTestStringConvertible {
     let folder: String
     let fields: [String: JSONField]
+    /// Where it was read from (`file:line`), for messages.
+    let location: String
 
-    var id: String { fields["id"]?.string ?? "?" }
+    var id: String { fields["id"]?.string ?? location }
     var testDescription: String { id }
     var ceremony: String { fields["ceremony"]?.string ?? "" }
     var format: String? { fields["fmt"]?.string }
     var algorithm: String? { fields["alg"]?.string }
     var expected: String { fields["expected"]?.string ?? "" }
 
-    func bytes(_ key: String) -> [UInt8]? {
-        fields[key]?.string.flatMap(Base64URL.decode)
+    /// A base64url member the vector must have.
+    func bytes(_ key: String) throws -> [UInt8] {
+        guard let field = fields[key] else { throw VectorError("\(id): \(key) is missing") }
+        guard let text = field.string, let bytes = Base64URL.decode(text) else { throw VectorError("\(id): \(key) is not base64url") }
+        return bytes
+    }
+
+    /// A base64url member the vector may have (absent or null: nil; anything else must decode).
+    func optionalBytes(_ key: String) throws -> [UInt8]? {
+        guard let field = fields[key], field != .null else { return nil }
+        return try bytes(key)
+    }
+
+    func string(_ key: String) throws -> String {
+        guard let text = fields[key]?.string else { throw VectorError("\(id): \(key) is missing or not a string") }
+        return text
     }
 
     var policyFields: [String: JSONField] { fields["policy"]?.object ?? [:] }
 }
 
+/// A vector or corpus file the runner cannot read: a test failure, never a skip.
+struct VectorError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 /// A JSON value kept as a Sendable enum.
-enum JSONField: Sendable {
+enum JSONField: Sendable, Equatable {
     case string(String), number(Double), bool(Bool), array([JSONField]), object([String: JSONField]), null
 
-    init(_ any: Any) {
+    init(_ any: Any) throws {
         switch any {
         case let b as Bool where type(of: any) == Bool.self: self = .bool(b)
         case let s as String: self = .string(s)
         case let n as NSNumber:
             self = String(cString: n.objCType) == "c" ? .bool(n.boolValue) : .number(n.doubleValue)
-        case let a as [Any]: self = .array(a.map(JSONField.init))
-        case let o as [String: Any]: self = .object(o.mapValues(JSONField.init))
-        default: self = .null
+        case let a as [Any]: self = .array(try a.map(JSONField.init))
+        case let o as [String: Any]: self = .object(try o.mapValues(JSONField.init))
+        case is NSNull: self = .null
+        default: throw VectorError("unexpected JSON value \(any)")
         }
     }
 
@@ -50,50 +74,69 @@ enum JSONField: Sendable {
     var integer: Int64? {
         switch self {
         case .number(let n): Int64(exactly: n)
-        case .string(let s): Int64(s)
         default: nil
         }
     }
 }
 
 enum VectorCorpus {
-    /// Every vector of every `vectors.jsonl` below `directory`, sorted by folder and id.
-    static func load(_ directory: URL) -> [Vector] {
-        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return [] }
+    /// Every vector of every `vectors.jsonl` below `directory`, sorted by folder and id. A line
+    /// that is not a JSON object fails the load.
+    static func load(_ directory: URL) throws -> [Vector] {
         var vectors: [Vector] = []
-        for case let url as URL in enumerator where url.lastPathComponent == "vectors.jsonl" {
+        for url in try files(named: "vectors.jsonl", below: directory) {
             let folder = url.deletingLastPathComponent().lastPathComponent
-            guard let text = try? String(contentsOf: url, encoding: .utf8) else { continue }
-            for line in text.split(separator: "\n") where !line.isEmpty {
-                guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
-                vectors.append(Vector(folder: folder, fields: object.mapValues(JSONField.init)))
+            let text = try String(contentsOf: url, encoding: .utf8)
+            for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
+                let location = "\(url.path):\(number + 1)"
+                guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                    throw VectorError("\(location) is not a JSON object")
+                }
+                let fields = try object.mapValues(JSONField.init)
+                guard fields["id"]?.string != nil, fields["ceremony"]?.string != nil, fields["expected"]?.string != nil else {
+                    throw VectorError("\(location) lacks id, ceremony or expected")
+                }
+                vectors.append(Vector(folder: folder, fields: fields, location: location))
             }
         }
+        guard !vectors.isEmpty else { throw VectorError("no vectors.jsonl below \(directory.path)") }
         return vectors.sorted { ($0.folder, $0.id) < ($1.folder, $1.id) }
     }
 
     /// `crls.json` of each folder below `directory`, by folder then name.
-    static func crls(_ directory: URL) -> [String: [String: CertificateRevocationList]] {
-        namedDER(in: directory, file: "crls.json") { try CertificateRevocationList(der: $0) }
+    static func crls(_ directory: URL) throws -> [String: [String: CertificateRevocationList]] {
+        try namedDER(in: directory, file: "crls.json") { try CertificateRevocationList(der: $0) }
     }
 
     /// `trust_anchors.json` of each folder below `directory`, by folder then name.
-    static func anchors(_ directory: URL) -> [String: [String: Certificate]] {
-        namedDER(in: directory, file: "trust_anchors.json") { try Certificate(der: $0) }
+    static func anchors(_ directory: URL) throws -> [String: [String: Certificate]] {
+        try namedDER(in: directory, file: "trust_anchors.json") { try Certificate(der: $0) }
     }
 
-    /// `{name: {"der_b64url": …}}` files below `directory`, decoded, by folder then name.
-    private static func namedDER<T>(in directory: URL, file: String, _ decode: ([UInt8]) throws -> T) -> [String: [String: T]] {
-        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else { return [:] }
+    private static func files(named name: String, below directory: URL) throws -> [URL] {
+        guard let enumerator = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: nil) else {
+            throw VectorError("cannot list \(directory.path)")
+        }
+        return enumerator.compactMap { $0 as? URL }.filter { $0.lastPathComponent == name }
+    }
+
+    /// `{name: {"der_b64url": …}}` files below `directory`, decoded, by folder then name. An
+    /// entry that does not decode fails the load.
+    private static func namedDER<T>(in directory: URL, file: String, _ decode: ([UInt8]) throws -> T) throws -> [String: [String: T]] {
         var result: [String: [String: T]] = [:]
-        for case let url as URL in enumerator where url.lastPathComponent == file {
+        for url in try files(named: file, below: directory) {
             let folder = url.deletingLastPathComponent().lastPathComponent
-            guard let data = try? Data(contentsOf: url),
-                let object = try? JSONSerialization.jsonObject(with: data) as? [String: [String: Any]]
-            else { continue }
+            guard let object = try JSONSerialization.jsonObject(with: try Data(contentsOf: url)) as? [String: [String: Any]] else {
+                throw VectorError("\(url.path) is not an object of objects")
+            }
             for (name, entry) in object {
-                if let text = entry["der_b64url"] as? String, let der = Base64URL.decode(text), let value = try? decode(der) {
-                    result[folder, default: [:]][name] = value
+                guard let text = entry["der_b64url"] as? String, let der = Base64URL.decode(text) else {
+                    throw VectorError("\(url.path): \(name) has no base64url der_b64url")
+                }
+                do {
+                    result[folder, default: [:]][name] = try decode(der)
+                } catch {
+                    throw VectorError("\(url.path): \(name) does not decode: \(error)")
                 }
             }
         }
@@ -109,11 +152,14 @@ struct VectorRunner: Sendable {
     enum Verdict: Equatable, CustomStringConvertible {
         case valid
         case invalid(FailureCode)
+        /// The vector itself could not be read (a fault of the corpus or of the runner).
+        case unreadable(String)
 
         var description: String {
             switch self {
             case .valid: "valid"
             case .invalid(let code): "invalid:\(code.rawValue)"
+            case .unreadable(let why): "unreadable: \(why)"
             }
         }
     }
@@ -125,7 +171,7 @@ struct VectorRunner: Sendable {
         } catch let failure as VerificationFailure {
             return (.invalid(failure.code), failure.message)
         } catch {
-            return (.invalid(.internalError), "\(error)")
+            return (.unreadable("\(error)"), "\(error)")
         }
     }
 
@@ -189,65 +235,93 @@ struct VectorRunner: Sendable {
         return policy
     }
 
-    func expectation(for vector: Vector) -> CeremonyExpectation {
-        let origins = vector.fields["expected_origins"]?.array?.compactMap(\.string) ?? [vector.fields["origin"]?.string ?? ""]
+    func expectation(for vector: Vector) throws -> CeremonyExpectation {
+        let origins: [String]
+        if let list = vector.fields["expected_origins"]?.array {
+            origins = list.compactMap(\.string)
+        } else {
+            origins = [try vector.string("origin")]
+        }
         let required = vector.fields["require_user_verification"]?.bool ?? vector.policyFields["require_user_verification"]?.bool
         return CeremonyExpectation(
-            challenge: vector.bytes("challenge_b64url") ?? [], origins: origins, rpID: vector.fields["rp_id"]?.string ?? "",
+            challenge: try vector.bytes("challenge_b64url"), origins: origins, rpID: try vector.string("rp_id"),
             userVerification: required == true ? .required : .preferred)
     }
 
-    func time(for vector: Vector) -> Date {
-        if let text = vector.fields["verification_time"]?.string, let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) {
-            return date
+    func time(for vector: Vector) throws -> Date {
+        guard let text = vector.fields["verification_time"]?.string else { return Date() }
+        guard let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) else {
+            throw VectorError("\(vector.id): verification_time \(text) is not ISO 8601")
         }
-        return Date()
+        return date
     }
 
-    func trust(for vector: Vector) -> FixedTrustAnchors {
-        let lists = (vector.fields["crls"]?.array ?? []).compactMap { $0.string.flatMap { crls[vector.folder]?[$0] } }
-        guard let name = vector.fields["trust_anchor"]?.string, let cert = anchors[vector.folder]?[name] else {
-            return FixedTrustAnchors([], crls: lists)
+    /// The vector's anchor and CRLs; a name that resolves to nothing fails the vector.
+    func trust(for vector: Vector) throws -> FixedTrustAnchors {
+        let lists = try (vector.fields["crls"]?.array ?? []).map { entry -> CertificateRevocationList in
+            guard let name = entry.string, let crl = crls[vector.folder]?[name] else {
+                throw VectorError("\(vector.id): CRL \(entry) is not in \(vector.folder)/crls.json")
+            }
+            return crl
+        }
+        guard let field = vector.fields["trust_anchor"], field != .null else { return FixedTrustAnchors([], crls: lists) }
+        guard let name = field.string, let cert = anchors[vector.folder]?[name] else {
+            throw VectorError("\(vector.id): trust anchor \(field) is not in \(vector.folder)/trust_anchors.json")
         }
         return FixedTrustAnchors([cert], crls: lists)
     }
 
     /// The verified registration of a (non statement-only) registration vector.
     func registration(_ vector: Vector) throws -> VerifiedRegistration {
-        let object = vector.bytes("attestation_object_b64url") ?? []
+        let object = try vector.bytes("attestation_object_b64url")
+        // The credential ID the client reported: its own member, else the corpus's extracted
+        // one, else (objects that do not parse) the ID inside the object if there is one.
         let rawID =
-            vector.bytes("raw_id_b64url") ?? vector.bytes("credential_id_b64url")
+            try vector.optionalBytes("raw_id_b64url") ?? vector.optionalBytes("credential_id_b64url")
             ?? (try? AttestationObject.parse(object))?.authenticatorData.attestedCredentialData?.credentialID ?? []
-        let response = RegistrationResponse(
-            rawID: rawID, clientDataJSON: vector.bytes("client_data_json_b64url") ?? [], attestationObject: object)
+        let response = RegistrationResponse(rawID: rawID, clientDataJSON: try vector.bytes("client_data_json_b64url"), attestationObject: object)
         return try RegistrationVerifier.verify(
-            response, expecting: expectation(for: vector), policy: policy(for: vector), trust: trust(for: vector), at: time(for: vector))
+            response, expecting: try expectation(for: vector), policy: policy(for: vector), trust: try trust(for: vector),
+            at: try time(for: vector))
     }
+
+    /// rawId for assertion vectors whose corpus entry names no credential ID (schema: "when known").
+    static let unknownCredentialID = Array("credential ID not given by the corpus".utf8)
 
     private func verify(_ vector: Vector) throws {
         let policy = policy(for: vector)
-        if vector.ceremony == "registration" {
-            let object = vector.bytes("attestation_object_b64url") ?? []
+        switch vector.ceremony {
+        case "registration":
             if vector.fields["statement_only"]?.bool == true {
-                let parsed = try AttestationObject.parse(object)
+                let parsed = try AttestationObject.parse(try vector.bytes("attestation_object_b64url"))
                 _ = try AttestationStatementVerifier.verify(
-                    parsed, clientDataHash: vector.bytes("client_data_hash_b64url") ?? [], policy: policy,
-                    trust: trust(for: vector), at: time(for: vector))
+                    parsed, clientDataHash: try vector.bytes("client_data_hash_b64url"), policy: policy, trust: try trust(for: vector),
+                    at: try time(for: vector))
                 return
             }
             _ = try registration(vector)
-        } else {
-            let key = try CredentialPublicKey.decode(vector.bytes("credential_public_key_cose_b64url") ?? [])
+        case "authentication":
+            let key = try CredentialPublicKey.decode(try vector.bytes("credential_public_key_cose_b64url"))
+            // The corpus schema: a null or absent stored counter means 0.
+            let before = vector.fields["sign_count_before"]
+            guard before == nil || before == .null || before?.integer.flatMap(UInt32.init(exactly:)) != nil else {
+                throw VectorError("\(vector.id): sign_count_before is not a 32-bit count")
+            }
             let stored = StoredCredential(
-                id: vector.bytes("expected_credential_id_b64url"), publicKey: key,
-                signCount: UInt32(clamping: vector.fields["sign_count_before"]?.integer ?? 0),
+                id: try vector.optionalBytes("expected_credential_id_b64url"), publicKey: key,
+                signCount: before?.integer.flatMap(UInt32.init(exactly:)) ?? 0,
                 backupEligible: vector.fields["backup_eligible_before"]?.bool,
-                userHandle: vector.bytes("expected_user_handle_b64url"))
+                userHandle: try vector.optionalBytes("expected_user_handle_b64url"))
+            // The corpus gives an assertion's credential ID only "when known"; without one the
+            // vector does not exercise the ID, and a fixed stand-in is sent as rawId.
+            let rawID = try vector.optionalBytes("credential_id_b64url") ?? Self.unknownCredentialID
             let response = AssertionResponse(
-                rawID: vector.bytes("credential_id_b64url") ?? [], clientDataJSON: vector.bytes("client_data_json_b64url") ?? [],
-                authenticatorData: vector.bytes("authenticator_data_b64url") ?? [], signature: vector.bytes("signature_b64url") ?? [],
-                userHandle: vector.bytes("user_handle_b64url"))
-            _ = try AssertionVerifier.verify(response, expecting: expectation(for: vector), credential: stored, policy: policy)
+                rawID: rawID, clientDataJSON: try vector.bytes("client_data_json_b64url"),
+                authenticatorData: try vector.bytes("authenticator_data_b64url"), signature: try vector.bytes("signature_b64url"),
+                userHandle: try vector.optionalBytes("user_handle_b64url"))
+            _ = try AssertionVerifier.verify(response, expecting: try expectation(for: vector), credential: stored, policy: policy)
+        default:
+            throw VectorError("\(vector.id): unknown ceremony \(vector.ceremony)")
         }
     }
 }
