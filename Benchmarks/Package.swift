@@ -20,6 +20,8 @@ let package = Package(
                 .product(name: "AuthenticatorVerification", package: "mie-verifier"),
                 .product(name: "CBORDecoding", package: "mie-verifier"),
                 .product(name: "SignatureVerification", package: "mie-verifier"),
+                .product(name: "VerificationRequests", package: "mie-verifier"),
+                .product(name: "WireFormat", package: "mie-verifier"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
             ]),

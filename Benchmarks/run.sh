@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks, one core each, side by side with py_webauthn on the same generated inputs.
 #   Benchmarks/run.sh [SECONDS_PER_CASE]      (default 3)
-# Prints mie-bench's table, py_webauthn's, the ratios, and the CLI's --jsonl throughput on all
-# cores. Results land in Benchmarks/results/ (not committed).
+# Prints mie-bench's in-process table, py_webauthn's, their ratios, then the end-to-end run
+# (Benchmarks/e2e.py): the release CLI on generated request files, one and two cores, against
+# the raw P-256 limit and py_webauthn on the same lines. Results land in Benchmarks/results/
+# (not committed). Needs GNU time (/usr/bin/time) and taskset.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -42,14 +44,5 @@ for name, target in targets.items():
 PY
 
 echo
-echo "== CLI: mie-verifier verify assertion --jsonl, all cores, 20000 requests"
-python3 - "$root/TestVectors/samples/assertion-es256.json" "$out/assertions.jsonl" <<'PY'
-import json, sys
-line = json.dumps(json.load(open(sys.argv[1])), separators=(",", ":"))
-open(sys.argv[2], "w").write((line + "\n") * 20000)
-PY
-start=$(date +%s.%N)
-"$root/.build/release/mie-verifier" verify assertion --jsonl --request "$out/assertions.jsonl" >"$out/assertions.out"
-end=$(date +%s.%N)
-verified=$(grep -c '"verified":true' "$out/assertions.out")
-python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'{int(sys.argv[3])} verified in {s:.2f} s: {int(sys.argv[3])/s:.0f} requests/s (JSON in and out, $(nproc) cores)')" "$start" "$end" "$verified"
+echo "== end to end: JSON lines in, verdicts out (Benchmarks/e2e.py)"
+python3 "$here/e2e.py"

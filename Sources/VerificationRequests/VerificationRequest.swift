@@ -153,8 +153,10 @@ public struct VerificationRequest: Sendable {
 
     private static func readTime(_ reader: inout JSONReader) throws(JSONError) -> Date {
         let text = try reader.readString()
-        guard let date = RFC3339.date(text) else { throw reader.invalid("is not an RFC 3339 time (2026-11-29T00:00:00Z)") }
-        return date
+        guard let seconds = RFC3339.secondsSince1970(text) else {
+            throw reader.invalid("is not an RFC 3339 time (2026-11-29T00:00:00Z)")
+        }
+        return Date(timeIntervalSince1970: seconds)
     }
 }
 
@@ -272,15 +274,6 @@ enum PolicyReader {
             }
         }
         return policy
-    }
-}
-
-/// RFC 3339 instants (`2026-11-29T00:00:00Z`, fractional seconds and offsets allowed).
-enum RFC3339 {
-    static func date(_ text: String) -> Date? {
-        guard text.utf8.count <= 40 else { return nil }
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
-        return try? Date(text, strategy: Date.ISO8601FormatStyle())
     }
 }
 

@@ -38,6 +38,10 @@ public struct VerificationOutcome: Sendable {
         result.write(to: &writer)
         return writer.bytes
     }
+
+    public func write(to writer: inout JSONWriter) {
+        result.write(to: &writer)
+    }
 }
 
 /// Turns JSON requests into verified results: the shared edge of the CLI and the HTTP API.
@@ -81,8 +85,9 @@ public final class VerificationService: Sendable {
                 userVerification: request.expected.userVerification)
             switch ceremony {
             case .registration:
-                let anchors = try Self.decodeEach(request.trustAnchors, "trustAnchors", "a DER certificate") { try Certificate(der: $0) }
-                let crls = try Self.decodeEach(request.crls, "crls", "a DER CRL") { try CertificateRevocationList(der: $0) }
+                // Anchors and CRLs come with every request of a batch: parse each distinct one once.
+                let anchors = try Self.decodeEach(request.trustAnchors, "trustAnchors", "a DER certificate") { try caches.certificate($0) }
+                let crls = try Self.decodeEach(request.crls, "crls", "a DER CRL") { try caches.revocationList($0) }
                 let trust: any AttestationTrustSource =
                     anchors.isEmpty && crls.isEmpty ? self.trust : CombinedTrustSource([self.trust, FixedTrustAnchors(anchors, crls: crls)])
                 let verified = try RegistrationVerifier.verify(

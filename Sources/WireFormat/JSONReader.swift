@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A strict, single-pass JSON (RFC 8259) pull reader for untrusted documents: requests, client
 /// data, JWS headers and payloads, referencing lists.
 ///
@@ -24,6 +28,8 @@ public struct JSONReader {
     /// Member names of every open object, innermost last; `frames` marks where each begins.
     private var seen: [JSONKey] = []
     private var frames: [Int] = []
+    /// Storage of member names that had escapes (rare); created on first need.
+    private var unescapedKeys: UnescapedKeys?
 
     enum PathElement {
         case member(JSONKey)
@@ -257,6 +263,7 @@ public struct JSONReader {
     }
 
     /// Reads an array of values of one kind.
+    @inlinable
     public mutating func readList<T>(_ element: (inout JSONReader) throws(JSONError) -> T) throws(JSONError) -> [T] {
         var values: [T] = []
         try readArray { (reader: inout JSONReader, _: Int) throws(JSONError) in values.append(try element(&reader)) }
@@ -332,22 +339,38 @@ public struct JSONReader {
     }
 
     /// An integer written as one (no fraction, no exponent) that fits `T`.
+    @inlinable
     public mutating func readInteger<T: FixedWidthInteger>(_: T.Type = T.self) throws(JSONError) -> T {
+        let (negative, magnitude) = try readIntegerMagnitude()
+        let largest = UInt64(truncatingIfNeeded: T.max)
+        if negative {
+            guard magnitude == 0 || (T.isSigned && magnitude <= largest + 1) else { throw invalid("is out of range (\(T.min)...\(T.max))") }
+            // Two's complement: 0 - magnitude, cut to T's width, is -magnitude.
+            return T(truncatingIfNeeded: 0 &- magnitude)
+        }
+        guard magnitude <= largest else { throw invalid("is out of range (\(T.min)...\(T.max))") }
+        return T(truncatingIfNeeded: magnitude)
+    }
+
+    /// The sign and magnitude of an integer literal of at most 64 bits (the magnitude of a
+    /// negative one may be 2^63).
+    @usableFromInline
+    mutating func readIntegerMagnitude() throws(JSONError) -> (negative: Bool, magnitude: UInt64) {
         let (start, end, isInteger) = try numberBounds()
         guard isInteger else { throw invalid("must be an integer") }
         var i = start
         let negative = input[i] == UInt8(ascii: "-")
         if negative { i += 1 }
-        var value: T = 0
+        var value: UInt64 = 0
         while i < end {
-            let digit = T(truncatingIfNeeded: input[i] &- UInt8(ascii: "0"))
             let (shifted, o1) = value.multipliedReportingOverflow(by: 10)
-            let (next, o2) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
-            guard !o1, !o2 else { throw invalid("is out of range (\(T.min)...\(T.max))") }
+            let (next, o2) = shifted.addingReportingOverflow(UInt64(input[i] &- UInt8(ascii: "0")))
+            guard !o1, !o2 else { throw invalid("is out of range") }
             value = next
             i += 1
         }
-        return value
+        if negative, value > UInt64(Int64.max) + 1 { throw invalid("is out of range") }
+        return (negative, value)
     }
 
     /// A finite number.
@@ -387,7 +410,10 @@ public struct JSONReader {
     private mutating func readKey() throws(JSONError) -> JSONKey {
         let (start, end, escaped) = try stringBounds()
         let contents = UnsafeBufferPointer(rebasing: input[start..<end])
-        return escaped ? JSONKey(decoded: try unescape(contents)) : JSONKey(raw: contents)
+        guard escaped else { return JSONKey(raw: contents) }
+        let storage = unescapedKeys ?? UnescapedKeys()
+        unescapedKeys = storage
+        return JSONKey(raw: storage.store(try unescape(contents)))
     }
 
     /// Scans the string at `index` (which must open with a quote), checking UTF-8, control
@@ -397,6 +423,23 @@ public struct JSONReader {
         guard index < input.count, input[index] == UInt8(ascii: "\"") else { throw wrongType("a string") }
         index += 1
         let start = index
+        // Fast path: find the closing quote with memchr, then check the run in one pass for
+        // what would need the careful loop (escapes, control characters, non-ASCII).
+        if let base = input.baseAddress, let found = memchr(base + start, 0x22, input.count - start) {
+            let end = UnsafeRawPointer(found).assumingMemoryBound(to: UInt8.self) - base
+            var plain = true
+            for i in start..<end {
+                let c = input[i]
+                if c < 0x20 || c >= 0x80 || c == 0x5C {
+                    plain = false
+                    break
+                }
+            }
+            if plain {
+                index = end + 1
+                return (start, end, false)
+            }
+        }
         var escaped = false
         var ascii = true
         while index < input.count {
@@ -516,41 +559,46 @@ public struct JSONReader {
     }
 }
 
-/// A member name as read: a view of the input when it had no escapes, else its unescaped
-/// bytes. Compare it with string literals in a `switch`.
+/// A member name as read: its unescaped UTF-8 bytes, a view of the input (or, for a name with
+/// escapes, of memory the reader owns). Valid while the reader reads; compare it with string
+/// literals in a `switch`.
 public struct JSONKey: Equatable {
-    private let raw: UnsafeBufferPointer<UInt8>?
-    private let decoded: [UInt8]
+    let raw: UnsafeBufferPointer<UInt8>
 
     init(raw: UnsafeBufferPointer<UInt8>) {
         self.raw = raw
-        self.decoded = []
     }
 
-    init(decoded: [UInt8]) {
-        self.raw = nil
-        self.decoded = decoded
-    }
-
-    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        if let raw { return body(raw) }
-        return decoded.withUnsafeBufferPointer(body)
-    }
-
-    public var bytes: [UInt8] { raw.map(Array.init) ?? decoded }
-    public var string: String { withBytes { String(decoding: $0, as: UTF8.self) } }
+    public var bytes: [UInt8] { Array(raw) }
+    public var string: String { String(decoding: raw, as: UTF8.self) }
 
     public static func == (a: JSONKey, b: JSONKey) -> Bool {
-        a.withBytes { x in b.withBytes { y in x.count == y.count && x.elementsEqual(y) } }
+        equal(a.raw, b.raw.baseAddress, b.raw.count)
     }
 
     public static func ~= (pattern: StaticString, key: JSONKey) -> Bool {
-        key.withBytes { bytes in
-            let count = pattern.utf8CodeUnitCount
-            guard bytes.count == count else { return false }
-            let base = pattern.utf8Start
-            for i in 0..<count where bytes[i] != base[i] { return false }
-            return true
-        }
+        equal(key.raw, pattern.utf8Start, pattern.utf8CodeUnitCount)
+    }
+
+    private static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafePointer<UInt8>?, _ count: Int) -> Bool {
+        guard a.count == count else { return false }
+        guard count > 0, let x = a.baseAddress, let y = b else { return true }
+        return memcmp(x, y, count) == 0
+    }
+}
+
+/// Memory for member names that had escapes, freed with the reader.
+final class UnescapedKeys {
+    private var buffers: [UnsafeMutableBufferPointer<UInt8>] = []
+
+    func store(_ bytes: [UInt8]) -> UnsafeBufferPointer<UInt8> {
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+        _ = buffer.initialize(from: bytes)
+        buffers.append(buffer)
+        return UnsafeBufferPointer(rebasing: buffer[..<bytes.count])
+    }
+
+    deinit {
+        for buffer in buffers { buffer.deallocate() }
     }
 }

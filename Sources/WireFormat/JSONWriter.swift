@@ -93,6 +93,12 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// Ends one record of JSON lines: a newline, and the next value starts afresh.
+    public mutating func endLine() {
+        bytes.append(0x0A)
+        needsComma = false
+    }
+
     /// Already-serialised JSON (one value), written as it is.
     public mutating func raw(_ json: some Collection<UInt8>) {
         separate()

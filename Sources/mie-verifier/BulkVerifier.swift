@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import VerificationRequests
+import WireFormat
 
 /// `--jsonl`: verifies one request per line on every core and writes one result per line in
 /// input order, in bounded memory whatever the input.
@@ -50,8 +51,7 @@ struct BulkVerifier {
     /// Verifies every line of a chunk; returns their results, one per line, and the worst
     /// disposition among them.
     static func verify(_ chunk: LineChunk, service: VerificationService, ceremony: Ceremony, now: Date) -> VerifiedChunk {
-        var out: [UInt8] = []
-        out.reserveCapacity(chunk.lines.count * 160)
+        var out = JSONWriter(capacity: chunk.lines.count * 192)
         var worst = VerificationOutcome.Disposition.verified
         chunk.bytes.withUnsafeBytes { raw in
             for line in chunk.lines {
@@ -66,12 +66,12 @@ struct BulkVerifier {
                             code: RequestFailureCode.malformedRequest.rawValue,
                             message: "the request is larger than \(VerificationService.maximumRequestSize) bytes", ceremony: ceremony))
                 }
-                out += outcome.json()
-                out.append(0x0A)
+                outcome.write(to: &out)
+                out.endLine()
                 if outcome.disposition.rawValue > worst.rawValue { worst = outcome.disposition }
             }
         }
-        return VerifiedChunk(output: out, worst: worst)
+        return VerifiedChunk(output: out.bytes, worst: worst)
     }
 }
 

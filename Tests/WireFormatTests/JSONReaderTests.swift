@@ -234,3 +234,25 @@ import WireFormat
         #expect(throws: ByteReadError(structure: "tpm", message: "x needs 5 bytes, 1 left", offset: 2)) { try short.readSized16("x") }
     }
 }
+
+@Suite struct RFC3339Tests {
+    @Test func instantsAreExact() {
+        #expect(RFC3339.secondsSince1970("1970-01-01T00:00:00Z") == 0)
+        #expect(RFC3339.secondsSince1970("2026-11-29T00:00:00Z") == 1_795_910_400)
+        #expect(RFC3339.secondsSince1970("2026-11-29T01:00:00+01:00") == 1_795_910_400)
+        #expect(RFC3339.secondsSince1970("2026-11-28T19:30:00-04:30") == 1_795_910_400)
+        #expect(RFC3339.secondsSince1970("2024-02-29t12:00:00.250z") == 1_709_208_000.25)
+        #expect(RFC3339.secondsSince1970("1969-12-31T23:59:59Z") == -1)
+        #expect(RFC3339.secondsSince1970("2000-03-01T00:00:00Z") == 951_868_800)
+    }
+
+    @Test(arguments: [
+        "2026-11-29", "2026-11-29T00:00:00", "2026-13-01T00:00:00Z", "2026-02-29T00:00:00Z", "2100-02-29T00:00:00Z",
+        "2026-04-31T00:00:00Z", "2026-11-29T24:00:00Z", "2026-11-29T00:60:00Z", "2026-11-29T23:59:60Z",
+        "2026-11-29 00:00:00Z", "2026-11-29T00:00:00.Z", "2026-11-29T00:00:00+0100", "2026-11-29T00:00:00Z ",
+        "26-11-29T00:00:00Z", "yesterday", "", "2026-11-29T00:00:00.1234567891Z",
+    ])
+    func malformedInstantsAreRefused(_ text: String) {
+        #expect(RFC3339.secondsSince1970(text) == nil, "\(text)")
+    }
+}

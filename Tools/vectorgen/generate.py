@@ -518,7 +518,8 @@ def tpm2b(data: bytes) -> bytes:
     return struct.pack(">H", len(data)) + data
 
 
-def tpm_pub_area(key: "CredentialKey", name_alg: str = "SHA256", key_bits: int | None = None) -> bytes:
+def tpm_pub_area(key: "CredentialKey", name_alg: str = "SHA256", key_bits: int | None = None,
+                 ecc_scheme_null: bool = False) -> bytes:
     attributes = struct.pack(">I", 0x00060472)
     head = struct.pack(">HH", 0x0001 if key.kind == "rsa" else 0x0023, TPM_ALG[name_alg]) + attributes + tpm2b(b"")
     numbers = key.private.public_key().public_numbers()
@@ -529,6 +530,10 @@ def tpm_pub_area(key: "CredentialKey", name_alg: str = "SHA256", key_bits: int |
         return head + struct.pack(">HHHI", 0x0010, 0x0010, bits, 0) + tpm2b(modulus)
     curve_id = {"P-256": 0x0003, "P-384": 0x0004, "P-521": 0x0005}[key.param]
     size = CURVES[key.param][2]
+    if ecc_scheme_null:
+        # symmetric NULL, scheme NULL, curve, kdf NULL, unique x and y.
+        return (head + struct.pack(">HHHH", 0x0010, 0x0010, curve_id, 0x0010)
+                + tpm2b(numbers.x.to_bytes(size, "big")) + tpm2b(numbers.y.to_bytes(size, "big")))
     # symmetric NULL, scheme ECDSA with SHA-256, curve, kdf NULL, unique x and y.
     return (head + struct.pack(">HHHHH", 0x0010, 0x0018, 0x000B, curve_id, 0x0010)
             + tpm2b(numbers.x.to_bytes(size, "big")) + tpm2b(numbers.y.to_bytes(size, "big")))

@@ -4,6 +4,8 @@ import Crypto
 import Foundation
 import MallocInterposerSwift
 import SignatureVerification
+import VerificationRequests
+import WireFormat
 
 // One core, one thread: every number is a median of timed batches.
 // Usage: mie-bench [--seconds S] [--json FILE]   (run from the package root or Benchmarks/)
@@ -12,6 +14,9 @@ struct Options {
     var secondsPerCase = 3.0
     var jsonPath: String?
     var only: String?
+    /// A JSON lines file of ES256 assertion requests: measure the raw P-256 verify rate over
+    /// exactly its keys, signatures and messages (prepared in memory first), and stop.
+    var rawFrom: String?
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -20,6 +25,7 @@ struct Options {
             case "--seconds": secondsPerCase = Double(iterator.next() ?? "") ?? secondsPerCase
             case "--json": jsonPath = iterator.next()
             case "--only": only = iterator.next()
+            case "--raw-from": rawFrom = iterator.next()
             default: break
             }
         }
@@ -35,6 +41,10 @@ struct Options {
 }
 
 let options = Options(CommandLine.arguments)
+if let path = options.rawFrom {
+    RawVerifyLimit.run(path: path, seconds: options.secondsPerCase, jsonPath: options.jsonPath)
+    exit(0)
+}
 let directory = locateVectors()
 let vectors: [String: [String: Any]] = {
     let text = (try? String(contentsOf: directory.appendingPathComponent("vectors.jsonl"), encoding: .utf8)) ?? ""
@@ -218,6 +228,17 @@ measure("registration-none-es256") {
     (try? RegistrationVerifier.verify(
         noneRegistration, expecting: expectation(noneID), policy: .acceptUntrustedAttestationForTesting,
         trust: FixedTrustAnchors.none, at: verificationTime)) != nil
+}
+// The request edge in process: JSON bytes in, JSON bytes out, the key from the service cache.
+let service = VerificationService()
+let assertionRequest = Array((try? Data(contentsOf: directory.deletingLastPathComponent().appendingPathComponent("samples/assertion-es256.json"))) ?? Data())
+let compactRequest = Array(try! JSONSerialization.data(withJSONObject: try! JSONSerialization.jsonObject(with: Data(assertionRequest))))
+measure("service-assertion-es256-json-in-out") {
+    let outcome = service.verify(.assertion, requestJSON: compactRequest)
+    return outcome.disposition == .verified && !outcome.json().isEmpty
+}
+measure("service-read-assertion-request") {
+    (try? VerificationRequest.read(compactRequest, ceremony: .assertion)) != nil
 }
 measure("parse-client-data-json") {
     (try? CollectedClientData.parse(assertion.clientDataJSON)) != nil

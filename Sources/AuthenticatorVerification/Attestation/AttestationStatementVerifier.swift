@@ -107,8 +107,8 @@ public enum AttestationStatementVerifier {
         certificates.reserveCapacity(ders.count)
         for der in ders {
             do {
-                if let cache = context.caches?.certificates {
-                    certificates.append(try cache.value(for: der) { (bytes: [UInt8]) throws(OpenSSLError) in try Certificate(der: bytes) })
+                if let caches = context.caches {
+                    certificates.append(try caches.certificate(der))
                 } else {
                     certificates.append(try Certificate(der: der))
                 }

@@ -52,15 +52,21 @@ public struct AuthenticatorData: Sendable {
             try CredentialIDRules.check(length: length)
             let credentialID = Array(try cursor.read(length, "credentialId"))
             let keyStart = cursor.index
-            let keyValue: CBORValue
-            let keyEnd: Int
-            do {
-                (keyValue, keyEnd) = try decoder.decodePrefix(cursor.rest)
-            } catch {
-                throw VerificationFailure(.malformedCOSEKey, "credentialPublicKey at byte \(cursor.offset): \(error)")
+            let key: CredentialPublicKey
+            if let canonical = try CredentialPublicKey.canonicalP256(cursor.rest) {
+                key = canonical
+                try cursor.skip(to: keyStart + CredentialPublicKey.canonicalP256Length)
+            } else {
+                let keyValue: CBORValue
+                let keyEnd: Int
+                do {
+                    (keyValue, keyEnd) = try decoder.decodePrefix(cursor.rest)
+                } catch {
+                    throw VerificationFailure(.malformedCOSEKey, "credentialPublicKey at byte \(cursor.offset): \(error)")
+                }
+                try cursor.skip(to: keyEnd)
+                key = try CredentialPublicKey(keyValue, encoded: Array(bytes[keyStart..<keyEnd]))
             }
-            try cursor.skip(to: keyEnd)
-            let key = try CredentialPublicKey(keyValue, encoded: Array(bytes[keyStart..<keyEnd]))
             attestedCredentialData = AttestedCredentialData(aaguid: aaguid, credentialID: credentialID, credentialPublicKey: key)
         } else {
             attestedCredentialData = nil
@@ -114,10 +120,21 @@ public enum CredentialIDRules {
 /// AAGUIDs as the usual 8-4-4-4-12 lowercase UUID text; other lengths as plain hex.
 public enum AAGUIDText {
     public static func string(_ bytes: [UInt8]) -> String {
-        let hex = Hex.string(bytes)
-        guard hex.utf8.count == 32 else { return hex }
-        let h = Array(hex)
-        return [h[0..<8], h[8..<12], h[12..<16], h[16..<20], h[20..<32]].map { String($0) }.joined(separator: "-")
+        guard bytes.count == 16 else { return Hex.string(bytes) }
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var o = 0
+            for (i, byte) in bytes.enumerated() {
+                if i == 4 || i == 6 || i == 8 || i == 10 {
+                    out[o] = UInt8(ascii: "-")
+                    o += 1
+                }
+                out[o] = digits.utf8Start[Int(byte >> 4)]
+                out[o + 1] = digits.utf8Start[Int(byte & 0x0F)]
+                o += 2
+            }
+            return o
+        }
     }
 
     /// The 16 bytes of a UUID written as text (with or without hyphens), or nil.

@@ -34,8 +34,47 @@ public struct CredentialPublicKey: Sendable {
         }
     }
 
+    /// The usual encoding of an ES256 or ESP256 key, byte for byte: a 5-entry map in canonical
+    /// order {1: 2, 3: alg, -1: 1, -2: x, -3: y}. A key in exactly this form is read without a
+    /// CBOR tree (the result is the one the general path gives for the same bytes); any other
+    /// spelling takes the general path.
+    static let canonicalP256Length = 77
+
+    static func canonicalP256(_ bytes: ArraySlice<UInt8>) throws(VerificationFailure) -> CredentialPublicKey? {
+        guard bytes.count >= canonicalP256Length else { return nil }
+        let b = bytes.startIndex
+        let algorithm: COSEAlgorithm
+        switch bytes[b + 4] {
+        case 0x26: algorithm = .es256
+        case 0x28: algorithm = .esp256
+        default: return nil
+        }
+        guard bytes[b] == 0xA5, bytes[b + 1] == 0x01, bytes[b + 2] == 0x02, bytes[b + 3] == 0x03,
+            bytes[b + 5] == 0x20, bytes[b + 6] == 0x01, bytes[b + 7] == 0x21, bytes[b + 8] == 0x58, bytes[b + 9] == 0x20,
+            bytes[b + 42] == 0x22, bytes[b + 43] == 0x58, bytes[b + 44] == 0x20
+        else { return nil }
+        let x = bytes[(b + 10)..<(b + 42)]
+        let y = bytes[(b + 45)..<(b + 77)]
+        do {
+            let key = try PublicKey.ec(curve: .p256, x: x, y: y)
+            return CredentialPublicKey(
+                algorithm: algorithm, key: key, encoded: Array(bytes[b..<(b + canonicalP256Length)]),
+                parameters: .ec2(.p256, x: Array(x), y: Array(y)))
+        } catch {
+            throw VerificationFailure(.malformedCOSEKey, "COSE key: \(error.message)")
+        }
+    }
+
+    private init(algorithm: COSEAlgorithm, key: PublicKey, encoded: [UInt8], parameters: Parameters) {
+        self.algorithm = algorithm
+        self.key = key
+        self.encoded = encoded
+        self.parameters = parameters
+    }
+
     /// Decodes and validates COSE_Key bytes (a complete CBOR item).
     public static func decode(_ encoded: [UInt8]) throws(VerificationFailure) -> CredentialPublicKey {
+        if encoded.count == canonicalP256Length, let key = try canonicalP256(encoded[...]) { return key }
         let value: CBORValue
         do {
             value = try CBORDecoder().decode(encoded)

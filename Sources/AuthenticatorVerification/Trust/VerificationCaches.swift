@@ -6,12 +6,24 @@ import SignatureVerification
 public final class VerificationCaches: Sendable {
     public let credentialKeys: DecodingCache<CredentialPublicKey>
     public let certificates: DecodingCache<Certificate>
+    public let revocationLists: DecodingCache<CertificateRevocationList>
     public let chains: ChainVerificationCache
 
-    public init(credentialKeys: Int = 10_000, certificates: Int = 4096, chains: Int = 4096) {
+    public init(credentialKeys: Int = 10_000, certificates: Int = 4096, revocationLists: Int = 64, chains: Int = 4096) {
         self.credentialKeys = DecodingCache(capacity: credentialKeys)
         self.certificates = DecodingCache(capacity: certificates)
+        self.revocationLists = DecodingCache(capacity: revocationLists)
         self.chains = ChainVerificationCache(capacity: chains)
+    }
+
+    /// A certificate parsed from DER (strict), cached by those bytes.
+    public func certificate(_ der: [UInt8]) throws(OpenSSLError) -> Certificate {
+        try certificates.value(for: der) { (bytes: [UInt8]) throws(OpenSSLError) in try Certificate(der: bytes) }
+    }
+
+    /// A CRL parsed from DER (strict), cached by those bytes.
+    public func revocationList(_ der: [UInt8]) throws(OpenSSLError) -> CertificateRevocationList {
+        try revocationLists.value(for: der) { (bytes: [UInt8]) throws(OpenSSLError) in try CertificateRevocationList(der: bytes) }
     }
 
     /// A credential key decoded from COSE bytes, cached by those bytes.
