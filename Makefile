@@ -3,12 +3,12 @@
 # is beside the checkout or named by MIE_EXTERNAL_VECTORS; card tests through pcscd and the
 # virtual CPS card).
 
-APT_PACKAGES := pkg-config libcbor-dev libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd
+APT_PACKAGES := pkg-config libcbor-dev libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd time
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MIE_EXTERNAL_VECTORS ?= $(shell [ -d ../shared/vectors/external ] && echo ../shared/vectors/external)
 export MIE_EXTERNAL_VECTORS
 
-.PHONY: deps build run test bench fuzz vectors clean
+.PHONY: deps build run test lint bench fuzz vectors clean
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -32,11 +32,16 @@ test: deps
 	swift build --build-tests
 	Tools/virtualcard/with-virtual-cards.sh swift test --skip-build
 
+lint:
+	python3 Tools/lint/traps.py
+
 bench: deps
 	Benchmarks/run.sh
 
 fuzz: deps
 	Tools/fuzz/run.sh $(or $(SECONDS),300)
+	swift build --product mie-verifier
+	python3 Tools/fuzz/resign.py --seconds $(or $(SECONDS),300)
 
 vectors:
 	python3 Tools/vectorgen/generate.py

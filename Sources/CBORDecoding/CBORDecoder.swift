@@ -99,15 +99,25 @@ private struct ItemBuilder {
         while root == nil {
             guard position < buffer.count else { throw CBORDecodingError(.truncated, at: position) }
             var event = HeaderEvent.none
-            let result = withUnsafeMutablePointer(to: &event) { eventPointer in
-                cbor_stream_decode(base + position, buffer.count - position, &callbacks, eventPointer)
+            let read: Int
+            let initial = base[position]
+            if initial >= 0xC6, initial <= 0xD4 {
+                // Tags 6 to 20 in the initial byte: well-formed (RFC 8949 §3.4), but libcbor
+                // 0.8's stream decoder reports them as errors.
+                event = .tag(UInt64(initial & 0x1F))
+                read = 1
+            } else {
+                let result = withUnsafeMutablePointer(to: &event) { eventPointer in
+                    cbor_stream_decode(base + position, buffer.count - position, &callbacks, eventPointer)
+                }
+                switch result.status {
+                case CBOR_DECODER_FINISHED: break
+                case CBOR_DECODER_NEDATA: throw CBORDecodingError(.truncated, at: position)
+                default: throw CBORDecodingError(.malformed, at: position)
+                }
+                read = result.read
             }
-            switch result.status {
-            case CBOR_DECODER_FINISHED: break
-            case CBOR_DECODER_NEDATA: throw CBORDecodingError(.truncated, at: position)
-            default: throw CBORDecodingError(.malformed, at: position)
-            }
-            let end = position + result.read
+            let end = position + read
             try accept(event, at: position, remaining: buffer.count - end, base: base)
             position = end
         }

@@ -79,6 +79,11 @@ public struct CBORMap: Hashable, Sendable {
     public struct Entry: Hashable, Sendable {
         public let key: CBORValue
         public let value: CBORValue
+
+        public init(key: CBORValue, value: CBORValue) {
+            self.key = key
+            self.value = value
+        }
     }
 
     public let entries: [Entry]

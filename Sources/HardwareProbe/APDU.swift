@@ -22,20 +22,30 @@ public struct CommandAPDU: Sendable, Equatable, CustomStringConvertible {
 
     public var isExtended: Bool { data.count > 255 || (le ?? 0) > 256 }
 
+    /// Whether the data and Le fit even an extended APDU.
+    public func checkLengths() throws(CardError) {
+        guard data.count <= Self.maximumDataLength, (0...65_536).contains(le ?? 0) else {
+            throw CardError.malformed("a command of \(data.count) bytes (Le \(le ?? 0)) does not fit an APDU")
+        }
+    }
+
     public var bytes: [UInt8] {
         var out: [UInt8] = [cla, ins, p1, p2]
         if isExtended {
+            // Lengths above 65 535 cannot be written; `checkLengths()` refuses them first.
             if !data.isEmpty {
-                out += [0x00, UInt8(data.count >> 8), UInt8(data.count & 0xFF)] + data
+                out += [0x00, UInt8(truncatingIfNeeded: data.count >> 8), UInt8(truncatingIfNeeded: data.count)] + data
             }
             if let le {
                 let value = le == 65_536 ? 0 : le
                 out +=
-                    data.isEmpty ? [0x00, UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)] : [UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
+                    data.isEmpty
+                    ? [0x00, UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
+                    : [UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value)]
             }
         } else {
-            if !data.isEmpty { out += [UInt8(data.count)] + data }
-            if let le { out.append(UInt8(le & 0xFF)) }
+            if !data.isEmpty { out += [UInt8(truncatingIfNeeded: data.count)] + data }
+            if let le { out.append(UInt8(truncatingIfNeeded: le)) }
         }
         return out
     }
@@ -60,7 +70,7 @@ public struct CommandAPDU: Sendable, Equatable, CustomStringConvertible {
     }
 
     public static func readBinary(offset: Int, length: Int) -> CommandAPDU {
-        CommandAPDU(ins: 0xB0, p1: UInt8(offset >> 8 & 0x7F), p2: UInt8(offset & 0xFF), le: length)
+        CommandAPDU(ins: 0xB0, p1: UInt8(truncatingIfNeeded: offset >> 8) & 0x7F, p2: UInt8(truncatingIfNeeded: offset), le: length)
     }
 
     public static func getResponse(_ length: UInt8) -> CommandAPDU {

@@ -240,6 +240,7 @@ enum PKCS15 {
         if bytes[1] < 0x80 {
             length = Int(bytes[1]) + 2
         } else {
+            // Long form: at most three length bytes, so the sum below stays far from overflow.
             let count = Int(bytes[1] & 0x7F)
             guard count <= 3, bytes.count >= 2 + count else { return bytes }
             length = bytes[2..<(2 + count)].reduce(0) { $0 << 8 | Int($1) } + 2 + count

@@ -108,7 +108,8 @@ enum CTAPEncoding {
         case 0..<24: return [major << 5 | UInt8(value)]
         case 24..<0x100: return [major << 5 | 24, UInt8(value)]
         case 0x100..<0x10000: return [major << 5 | 25, UInt8(value >> 8), UInt8(value & 0xFF)]
-        default: return [major << 5 | 26] + (0..<4).reversed().map { UInt8(value >> (8 * UInt64($0)) & 0xFF) }
+        case 0x10000..<0x1_0000_0000: return [major << 5 | 26] + (0..<4).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
+        default: return [major << 5 | 27] + (0..<8).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
         }
     }
 

@@ -57,7 +57,7 @@ public final class CTAPHIDAuthenticator: CTAPAuthenticator {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             guard let first = try device.read(timeout: max(0.01, deadline.timeIntervalSinceNow)) else {
-                throw CardError.malformed("the authenticator did not answer within \(Int(timeout)) s")
+                throw CardError.malformed("the authenticator did not answer within \(timeout.formatted(.number.precision(.fractionLength(0...1)))) s")
             }
             guard first.count == Self.reportSize, Array(first.prefix(4)) == channel else { continue }
             let kind = first[4]
@@ -82,15 +82,18 @@ public final class CTAPHIDAuthenticator: CTAPAuthenticator {
     }
 
     /// The packets of one message: an initialization packet then continuations, zero-padded.
+    /// `data` is at most `maximumPayload` bytes (checked by `transact`), so its length fits the
+    /// two length bytes and the continuations fit the 0...127 sequence numbers.
     static func packets(channel: [UInt8], command: UInt8, data: [UInt8]) -> [[UInt8]] {
         func padded(_ bytes: [UInt8]) -> [UInt8] { bytes + [UInt8](repeating: 0, count: reportSize - bytes.count) }
-        var packets = [padded(channel + [command, UInt8(data.count >> 8), UInt8(data.count & 0xFF)] + data.prefix(57))]
+        let length = [UInt8(truncatingIfNeeded: data.count >> 8), UInt8(truncatingIfNeeded: data.count)]
+        var packets = [padded(channel + [command] + length + data.prefix(57))]
         var rest = data.dropFirst(57)
         var sequence: UInt8 = 0
         while !rest.isEmpty {
             packets.append(padded(channel + [sequence] + rest.prefix(59)))
             rest = rest.dropFirst(59)
-            sequence += 1
+            sequence &+= 1
         }
         return packets
     }
@@ -119,7 +122,7 @@ public final class HIDRawDevice: HIDReportDevice {
 
     public func read(timeout: Double) throws -> [UInt8]? {
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&poller, 1, Int32(timeout * 1000))
+        let ready = poll(&poller, 1, Milliseconds.int32(timeout))
         guard ready > 0 else { return nil }
         var buffer = [UInt8](repeating: 0, count: CTAPHIDAuthenticator.reportSize)
         let count = buffer.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress, $0.count) }

@@ -18,6 +18,7 @@ public final class CardChannel {
 
     /// Sends `command` and returns the whole response, status word included.
     public func send(_ command: CommandAPDU) throws -> ResponseAPDU {
+        try command.checkLengths()
         var response = try ResponseAPDU(transport.transmit(command.bytes))
         if response.sw1 == 0x6C {
             var again = command

@@ -96,7 +96,7 @@ public final class PCSCContext {
             }
             return state
         }
-        let milliseconds = DWORD(max(0, timeout * 1000))
+        let milliseconds = DWORD(Milliseconds.int32(timeout))
         let status = SCardGetStatusChange(handle, milliseconds, &states, DWORD(states.count))
         guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "watching readers") }
         return zip(readers, states).map { name, state in
@@ -168,5 +168,15 @@ public final class PCSCCard: CardTransport {
         guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "starting a transaction") }
         defer { SCardEndTransaction(handle, DWORD(SCARD_LEAVE_CARD)) }
         return try body()
+    }
+}
+
+/// Seconds given on the command line as milliseconds for poll(2) and PC/SC: clamped to
+/// 0...Int32.max (about 24 days), never a trap for a huge, negative or NaN value.
+enum Milliseconds {
+    static func int32(_ seconds: Double) -> Int32 {
+        let milliseconds = (seconds * 1000).rounded(.down)
+        guard milliseconds.isFinite, milliseconds > 0 else { return 0 }
+        return milliseconds >= Double(Int32.max) ? Int32.max : Int32(milliseconds)
     }
 }

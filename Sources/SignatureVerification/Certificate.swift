@@ -1,6 +1,7 @@
 internal import COpenSSL
 import Foundation
 import Synchronization
+import SwiftASN1
 
 /// An X.509 certificate parsed by OpenSSL from DER. Immutable; safe to share.
 public final class Certificate: @unchecked Sendable {
@@ -103,32 +104,13 @@ public final class Certificate: @unchecked Sendable {
         return String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
     }
 
-    /// Extended key usages (dotted OIDs), empty when the extension is absent.
+    /// Extended key usages (dotted OIDs), empty when the extension is absent or not a DER
+    /// SEQUENCE OF OBJECT IDENTIFIER.
     public var extendedKeyUsages: [String] {
-        guard let ext = extensionValue(oid: "2.5.29.37") else { return [] }
-        // SEQUENCE OF OBJECT IDENTIFIER
-        var result: [String] = []
-        var index = 2
-        let bytes = ext.value
-        guard bytes.count >= 2, bytes[0] == 0x30 else { return [] }
-        if bytes[1] & 0x80 != 0 { index = 2 + Int(bytes[1] & 0x7F) }
-        while index + 2 <= bytes.count, bytes[index] == 0x06 {
-            let length = Int(bytes[index + 1])
-            guard index + 2 + length <= bytes.count else { break }
-            let der = Array(bytes[index..<(index + 2 + length)])
-            let text: String? = der.withUnsafeBufferPointer { buffer in
-                var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-                guard let object = d2i_ASN1_OBJECT(nil, &cursor, buffer.count) else { return nil }
-                defer { ASN1_OBJECT_free(object) }
-                var name = [CChar](repeating: 0, count: 128)
-                let count = OBJ_obj2txt(&name, Int32(name.count), object, 1)
-                guard count > 0 else { return nil }
-                return String(decoding: name.prefix(Int(count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            }
-            if let text { result.append(text) }
-            index += 2 + length
-        }
-        return result
+        guard let ext = extensionValue(oid: "2.5.29.37"), let node = try? SwiftASN1.DER.parse(ext.value), node.identifier == .sequence,
+            case .constructed(let children) = node.content
+        else { return [] }
+        return children.compactMap { (try? ASN1ObjectIdentifier(derEncoded: $0))?.description }
     }
 
     /// True when the subject name has no attributes at all.

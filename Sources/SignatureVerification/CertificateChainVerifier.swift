@@ -35,6 +35,15 @@ public enum CertificateChainVerifier {
         }
     }
 
+    /// Seconds since 1970 for OpenSSL, saturated: no `Date` a library caller passes can trap.
+    static func seconds(_ time: Date) -> time_t {
+        let seconds = time.timeIntervalSince1970.rounded(.down)
+        guard seconds.isFinite else { return seconds > 0 ? time_t.max : 0 }
+        if seconds >= Double(time_t.max) { return time_t.max }
+        if seconds <= Double(time_t.min) { return time_t.min }
+        return time_t(seconds)
+    }
+
     public static func verify(
         leaf: Certificate, intermediates: [Certificate], anchors: [Certificate], at time: Date,
         crls: [CertificateRevocationList] = [], cache: ChainVerificationCache? = nil
@@ -82,7 +91,7 @@ public enum CertificateChainVerifier {
         }
         defer { for stack in crlStacks { OPENSSL_sk_free(stack) } }
         X509_VERIFY_PARAM_set_flags(parameters, flags)
-        X509_VERIFY_PARAM_set_time(parameters, time_t(time.timeIntervalSince1970.rounded(.down)))
+        X509_VERIFY_PARAM_set_time(parameters, Self.seconds(time))
         X509_VERIFY_PARAM_set_depth(parameters, Int32(maximumDepth))
         let verified = X509_verify_cert(context) == 1
         ERR_clear_error()

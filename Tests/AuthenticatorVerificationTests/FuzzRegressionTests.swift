@@ -1,7 +1,9 @@
 @_spi(Fuzzing) import AuthenticatorVerification
 import CBORDecoding
 import Foundation
+import SignatureVerification
 import Testing
+import VerificationRequests
 
 /// Inputs that once crashed a parser (TestVectors/fuzz-regressions/<target>/) are replayed
 /// through the same parser: each must now be rejected with its layer's error.
@@ -55,6 +57,28 @@ import Testing
             #expect(throws: VerificationFailure.self) { try StatementParsers.parseKeyDescription(input.bytes) }
         case "safetynet-jws":
             #expect(throws: VerificationFailure.self) { try StatementParsers.parseSafetyNetJWS(input.bytes) }
+        case "request-json":
+            // Any request gets an answer with a listed code.
+            for ceremony in Ceremony.allCases {
+                let outcome = VerificationService().verify(ceremony, requestJSON: input.bytes)
+                #expect(outcome.result.failureCode != "internal", "\(input.name)")
+            }
+        case "certificate":
+            _ = try? Certificate(der: input.bytes)
+            _ = try? CertificateRevocationList(der: input.bytes)
+        case "resign":
+            // A request from Tools/fuzz/resign.py that once killed the verifier: it now gets an
+            // answer with a listed code.
+            let object = try? JSONSerialization.jsonObject(with: Data(input.bytes)) as? [String: Any]
+            let ceremony = (object?["ceremony"] as? String).flatMap(Ceremony.init(rawValue:))
+            let request = object?["request"].flatMap { try? JSONSerialization.data(withJSONObject: $0) }
+            guard let ceremony, let request else {
+                Issue.record("\(input.name) is not {ceremony, request}")
+                return
+            }
+            let outcome = VerificationService().verify(ceremony, requestJSON: request)
+            let known = Set(FailureCode.allCases.map(\.rawValue) + RequestFailureCode.allCases.map(\.rawValue)).subtracting(["internal"])
+            #expect(outcome.result.isVerified || known.contains(outcome.result.failureCode ?? ""), "\(input.name)")
         default:
             Issue.record("unknown fuzz target folder \(input.target)")
         }

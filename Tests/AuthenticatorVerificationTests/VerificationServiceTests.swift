@@ -292,7 +292,7 @@ import WireFormat
         return Run(status: process.terminationStatus, output: String(decoding: output, as: UTF8.self))
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary.path)))
+    @Test(RequiredMode.needs(FileManager.default.isExecutableFile(atPath: binary.path), "build mie-verifier first"))
     func exitStatusTellsTheVerdict() throws {
         let ok = try run(["verify", "registration", "--request", "TestVectors/samples/registration-packed-es256.json"])
         #expect(ok.status == 0)
@@ -306,7 +306,7 @@ import WireFormat
         #expect(missing.status == 2)
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary.path)))
+    @Test(RequiredMode.needs(FileManager.default.isExecutableFile(atPath: binary.path), "build mie-verifier first"))
     func jsonlKeepsOrderAndReportsTheWorstStatus() throws {
         let registration = try Data(contentsOf: packageRoot.appendingPathComponent("TestVectors/samples/registration-packed-es256.json"))
         let compact = try JSONSerialization.data(withJSONObject: try JSONSerialization.jsonObject(with: registration))
@@ -327,7 +327,7 @@ import WireFormat
         #expect(allGood.output.split(separator: "\n").count == 2)
     }
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary.path)))
+    @Test(RequiredMode.needs(FileManager.default.isExecutableFile(atPath: binary.path), "build mie-verifier first"))
     func codesListsEveryFailureCode() throws {
         let result = try run(["codes"])
         #expect(result.status == 0)

@@ -33,13 +33,13 @@ import Testing
 
     @Test func endlessChainingIsCut() {
         let transport = ScriptedTransport(
-            [(nil, "61 FF")] + Array(repeating: (nil, String(repeating: "00 ", count: 255) + "61 FF"), count: 400))
+            [("00 B0 00 00 00", "61 FF")] + Array(repeating: ("00 C0 00 00 FF", String(repeating: "00 ", count: 255) + "61 FF"), count: 400))
         #expect(throws: CardError.responseTooLong) { try CardChannel(transport).send(CommandAPDU(ins: 0xB0, p1: 0, p2: 0, le: 0)) }
     }
 
     @Test func truncatedResponsesAreErrors() {
-        #expect(throws: CardError.truncatedResponse(1)) { try CardChannel(ScriptedTransport([(nil, "90")])).send(.getResponse(0)) }
-        #expect(throws: CardError.truncatedResponse(0)) { try CardChannel(ScriptedTransport([(nil, "")])).send(.getResponse(0)) }
+        #expect(throws: CardError.truncatedResponse(1)) { try CardChannel(ScriptedTransport([("00 C0 00 00 00", "90")])).send(.getResponse(0)) }
+        #expect(throws: CardError.truncatedResponse(0)) { try CardChannel(ScriptedTransport([("00 C0 00 00 00", "")])).send(.getResponse(0)) }
     }
 
     @Test func readingAFileStopsAtItsEnd() throws {
@@ -73,10 +73,16 @@ import Testing
     }
 
     @Test func blockedAndWrongPINs() {
-        #expect(throws: CardError.pinBlocked) { try CPSCardReader(ScriptedTransport([(nil, "69 83")])).verifyPIN("1234") }
-        let wrong = ScriptedTransport([(nil, "63 C3"), (nil, "63 C2")])
+        let blocked = ScriptedTransport([("00 20 00 81", "69 83")])
+        #expect(throws: CardError.pinBlocked) { try CPSCardReader(blocked).verifyPIN("1234") }
+        #expect(blocked.exhausted)
+        let wrong = ScriptedTransport([("00 20 00 81", "63 C3"), ("00 20 00 81 08 39 39 39 39 00 00 00 00", "63 C2")])
         #expect(throws: CardError.wrongPIN(triesLeft: 2)) { try CPSCardReader(wrong).verifyPIN("9999") }
-        #expect(throws: CardError.self) { try CPSCardReader(ScriptedTransport([(nil, "63 C3")])).verifyPIN("12") }
+        #expect(wrong.exhausted)
+        // A PIN of the wrong length is refused before it is sent: no try is spent on it.
+        let short = ScriptedTransport([("00 20 00 81", "63 C3")])
+        #expect(throws: CardError.malformed("a CPS PIN has 4 to 8 digits")) { try CPSCardReader(short).verifyPIN("12") }
+        #expect(short.sent.count == 1)
     }
 
     @Test func counterIsReadWithAnEmptyVerify() throws {
@@ -134,9 +140,9 @@ import Testing
 
     @Test func serialNumberCarriesTheANSIssuer() throws {
         let atr = CardIdentification.bytes("3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00")
-        let ans = ScriptedTransport([("00 A4 08 0C 02 D0 03", "90 00"), (nil, "00 80 25 00 00 01 12 34 56 62 82")])
+        let ans = ScriptedTransport([("00 A4 08 0C 02 D0 03", "90 00"), ("00 B0 00 00 40", "00 80 25 00 00 01 12 34 56 62 82")])
         #expect(try CPSCardReader(ans).identify(atr: atr).issuedByANS)
-        let other = ScriptedTransport([("00 A4 08 0C 02 D0 03", "90 00"), (nil, "00 80 25 00 00 02 12 34 56 62 82")])
+        let other = ScriptedTransport([("00 A4 08 0C 02 D0 03", "90 00"), ("00 B0 00 00 40", "00 80 25 00 00 02 12 34 56 62 82")])
         #expect(!(try CPSCardReader(other).identify(atr: atr).issuedByANS))
         let none = ScriptedTransport([("00 A4 08 0C 02 D0 03", "6A 82")])
         #expect(!(try CPSCardReader(none).identify(atr: atr).issuedByANS))

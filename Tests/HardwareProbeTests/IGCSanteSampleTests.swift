@@ -24,7 +24,7 @@ enum IGCSantePKI {
     }
 }
 
-@Suite(.enabled(if: IGCSantePKI.location != nil, "the shared IGC-Santé folder is not beside the checkout"))
+@Suite(RequiredMode.needs(IGCSantePKI.location != nil, "the shared IGC-Santé folder is not beside the checkout"))
 struct IGCSanteSampleTests {
     @Test func realTestCardCertificateChainsToTheTestPKI() throws {
         let folder = try #require(IGCSantePKI.location)

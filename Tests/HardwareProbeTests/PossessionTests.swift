@@ -35,28 +35,42 @@ import Testing
     @Test func cps4RawRSA() throws {
         let t = try Self.transcript()
         let challenge = ScriptedTransport.bytes(try #require(t["challenge"]))
-        let transport = ScriptedTransport([
-            ("00 22 41 B8 03 83 01 20", "90 00"),
-            (nil, (t["cps4_pso_decipher"] ?? "") + "90 00"),
+        let pso = ScriptedTransport(steps: [
+            (.exactly(ScriptedTransport.bytes("00 22 41 B8 03 83 01 20")), ScriptedTransport.bytes("90 00")),
+            // PSO DECIPHER: extended Lc 00 01 01, a padding indicator 00, then the 256-byte block.
+            (
+                .prefix(ScriptedTransport.bytes("00 2A 80 86 00 01 01 00 00 01 FF")),
+                ScriptedTransport.bytes((t["cps4_pso_decipher"] ?? "") + "90 00")
+            ),
         ])
-        #expect(try CPSCardReader(transport).proveKeyPossession(certificate: Self.certificate(), generation: .cps4, challenge: challenge))
-        // The PSO carried a padding indicator then the 256-byte type-1 block.
-        let pso = try #require(transport.sent.last)
-        #expect(Array(pso.prefix(4)) == [0x00, 0x2A, 0x80, 0x86])
+        #expect(try CPSCardReader(pso).proveKeyPossession(certificate: Self.certificate(), generation: .cps4, challenge: challenge))
+        // The block ends with the challenge itself (PKCS#1 type 1 over the raw challenge), then Le.
+        let sent = try #require(pso.sent.last)
+        #expect(Array(sent.suffix(2 + challenge.count).prefix(challenge.count)) == challenge)
+        #expect(pso.exhausted)
     }
 
+    /// A genuine signature of the same challenge by another key of the card (its signature
+    /// key) is not proof of the authentication key.
     @Test func aSignatureByAnotherKeyIsNotProof() throws {
         let t = try Self.transcript()
-        var forged = ScriptedTransport.bytes(try #require(t["cps3_internal_authenticate"]))
-        forged[100] ^= 0x01
-        let transport = ScriptedTransport([(nil, "90 00"), (nil, hex(forged) + "90 00")])
+        let other = try #require(t["cps3_internal_authenticate_other_key"])
+        #expect(other != t["cps3_internal_authenticate"])
+        let transport = ScriptedTransport([
+            ("00 22 41 A4 03 84 01 81", "90 00"),
+            ("00 88 00 00 20" + (t["challenge"] ?? "") + "00", other + "90 00"),
+        ])
         #expect(
             !(try CPSCardReader(transport).proveKeyPossession(
                 certificate: Self.certificate(), generation: .cps3Contact, challenge: ScriptedTransport.bytes(t["challenge"] ?? ""))))
+        #expect(transport.exhausted)
     }
 
     @Test func securityStatusErrorsSurface() throws {
-        let transport = ScriptedTransport([(nil, "90 00"), (nil, "69 82")])
+        let transport = ScriptedTransport(steps: [
+            (.exactly(ScriptedTransport.bytes("00 22 41 A4 03 84 01 81")), ScriptedTransport.bytes("90 00")),
+            (.prefix(ScriptedTransport.bytes("00 88 00 00 20")), ScriptedTransport.bytes("69 82")),
+        ])
         #expect(throws: CardError.status(command: "INTERNAL AUTHENTICATE", statusWord: 0x6982)) {
             try CPSCardReader(transport).proveKeyPossession(certificate: Self.certificate(), generation: .cps3Contact)
         }
@@ -74,7 +88,9 @@ import Testing
     }
 
     @Test(
-        .enabled(if: FileManager.default.isExecutableFile(atPath: IGCSantePKI.root.appendingPathComponent(".build/debug/mie-probe").path)))
+        RequiredMode.needs(
+            FileManager.default.isExecutableFile(atPath: IGCSantePKI.root.appendingPathComponent(".build/debug/mie-probe").path),
+            "build mie-probe first"))
     func probeExplainsAMissingDaemon() throws {
         let process = Process()
         process.executableURL = IGCSantePKI.root.appendingPathComponent(".build/debug/mie-probe")

@@ -1,15 +1,34 @@
 import Foundation
+import Testing
 
 @testable import HardwareProbe
 
-/// A card that answers from a transcript: each expected command (hex, spaces ignored) with
-/// its response. Records what was sent; an unexpected command answers 6D 00.
+/// A card that answers from a transcript. Every step names the command it expects, exactly
+/// (hex, spaces ignored) or by a stated prefix when the rest is random (a fresh challenge):
+/// a command that differs, or one past the end of the script, fails the test where it is sent.
 final class ScriptedTransport: CardTransport {
-    private var script: [(command: [UInt8]?, response: [UInt8])]
+    enum Expected {
+        case exactly([UInt8])
+        case prefix([UInt8])
+
+        func matches(_ command: [UInt8]) -> Bool {
+            switch self {
+            case .exactly(let bytes): bytes == command
+            case .prefix(let bytes): command.starts(with: bytes)
+            }
+        }
+    }
+
+    private var script: [(command: Expected, response: [UInt8])]
     private(set) var sent: [[UInt8]] = []
 
-    init(_ script: [(String?, String)]) {
-        self.script = script.map { ($0.0.map(Self.bytes), Self.bytes($0.1)) }
+    /// Steps of (exact command, response).
+    convenience init(_ script: [(String, String)]) {
+        self.init(steps: script.map { (.exactly(Self.bytes($0.0)), Self.bytes($0.1)) })
+    }
+
+    init(steps: [(Expected, [UInt8])]) {
+        self.script = steps.map { (command: $0.0, response: $0.1) }
     }
 
     static func bytes(_ hex: String) -> [UInt8] {
@@ -19,9 +38,15 @@ final class ScriptedTransport: CardTransport {
 
     func transmit(_ command: [UInt8]) throws -> [UInt8] {
         sent.append(command)
-        guard !script.isEmpty else { return [0x6D, 0x00] }
+        guard !script.isEmpty else {
+            Issue.record("command sent past the end of the script: \(hex(command, separator: " "))")
+            return [0x6D, 0x00]
+        }
         let next = script.removeFirst()
-        if let expected = next.command, expected != command { return [0x6D, 0x00] }
+        guard next.command.matches(command) else {
+            Issue.record("unexpected command \(hex(command, separator: " ")), the script expected \(next.command)")
+            return [0x6D, 0x00]
+        }
         return next.response
     }
 

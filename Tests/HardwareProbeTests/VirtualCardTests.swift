@@ -5,7 +5,7 @@ import Testing
 /// Tools/virtualcard/with-virtual-cards.sh, which `make test` and CI use). Serialized: one card.
 @Suite(
     .serialized,
-    .enabled(if: ProcessInfo.processInfo.environment["MIE_VIRTUAL_CARD_READER"] != nil, "no virtual card (run through make test)"))
+    RequiredMode.needs(ProcessInfo.processInfo.environment["MIE_VIRTUAL_CARD_READER"] != nil, "no virtual card (run through make test)"))
 struct VirtualCardTests {
     static let root = IGCSantePKI.root
     static let reader = ProcessInfo.processInfo.environment["MIE_VIRTUAL_CARD_READER"] ?? ""
@@ -14,6 +14,7 @@ struct VirtualCardTests {
     struct Run {
         let status: Int32
         let output: String
+        var errors = ""
         var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(output.utf8))) as? [String: Any] ?? [:] }
     }
 
@@ -25,12 +26,17 @@ struct VirtualCardTests {
             ? beside : Self.root.appendingPathComponent(".build/debug/mie-probe")
         process.arguments = arguments
         let pipe = Pipe()
+        let errors = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         try process.run()
+        // Diagnostics are short: read them after the output, which may be long.
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+        return Run(
+            status: process.terminationStatus, output: String(decoding: data, as: UTF8.self),
+            errors: String(decoding: errorData, as: UTF8.self))
     }
 
     @Test func readersListsTheVirtualReaderWithACard() throws {
@@ -69,16 +75,24 @@ struct VirtualCardTests {
         #expect(run.json["possessionProven"] as? Bool == true)
     }
 
+    @Test func theVirtualReaderIsConfigured() {
+        #expect(!Self.reader.isEmpty, "MIE_VIRTUAL_CARD_READER names the reader of the virtual CPS card")
+    }
+
     @Test func wrongPINsAreCountedAndTheLastTryIsKept() throws {
+        // Each wrong PIN is refused as such, with the tries the card reports left.
         let first = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "9999"])
         #expect(first.status == 1)
+        #expect((first.output + first.errors).contains("wrong PIN, 2 tries left"), "\(first.output)\(first.errors)")
         let second = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "9999"])
         #expect(second.status == 1)
+        #expect((second.output + second.errors).contains("wrong PIN, 1 tries left"), "\(second.output)\(second.errors)")
         let counter = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--json"])
         #expect(counter.json["pinTriesLeft"] as? Int == 1)
         // One try left: refused without --force, so the correct PIN is not even sent.
         let refused = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "1234"])
         #expect(refused.status == 1)
+        #expect((refused.output + refused.errors).contains("one PIN try is left"), "\(refused.output)\(refused.errors)")
         let forced = try probe([
             "card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "1234", "--force", "--json",
         ])
@@ -107,9 +121,13 @@ struct VirtualCardTests {
 /// `mie-probe fido` against the virtual FIDO2 NFC authenticator through the real pcscd.
 @Suite(
     .serialized,
-    .enabled(if: ProcessInfo.processInfo.environment["MIE_VIRTUAL_FIDO_READER"] != nil, "no virtual FIDO card (run through make test)"))
+    RequiredMode.needs(ProcessInfo.processInfo.environment["MIE_VIRTUAL_FIDO_READER"] != nil, "no virtual FIDO card (run through make test)"))
 struct VirtualFIDOTests {
     static let reader = ProcessInfo.processInfo.environment["MIE_VIRTUAL_FIDO_READER"] ?? ""
+
+    @Test func theVirtualReaderIsConfigured() {
+        #expect(!Self.reader.isEmpty, "MIE_VIRTUAL_FIDO_READER names the reader of the virtual FIDO2 authenticator")
+    }
 
     @Test func listFindsTheNFCAuthenticator() throws {
         let run = try VirtualCardTests().probe(["fido", "list", "--json"])

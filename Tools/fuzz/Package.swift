@@ -12,6 +12,9 @@ let package = Package(
             dependencies: [
                 .product(name: "CBORDecoding", package: "mie-verifier"),
                 .product(name: "AuthenticatorVerification", package: "mie-verifier"),
+                .product(name: "VerificationRequests", package: "mie-verifier"),
+                .product(name: "SignatureVerification", package: "mie-verifier"),
+                .product(name: "WireFormat", package: "mie-verifier"),
             ],
             // libFuzzer supplies main(); without -parse-as-library the target gets no coverage.
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),

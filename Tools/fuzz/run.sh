@@ -2,7 +2,7 @@
 # Coverage-guided fuzzing of the parsers with libFuzzer + AddressSanitizer.
 #   Tools/fuzz/run.sh [SECONDS] [TARGET...]     default: 30 s for each of every target
 # Targets: cbor authenticator-data cose-key attestation-object client-data tpm-attest tpm-public
-#          key-description safetynet-jws
+#          key-description safetynet-jws request-json certificate
 # Seeds come from TestVectors/. A crash leaves its input in Tools/fuzz/artifacts/; copy it to
 # TestVectors/fuzz-regressions/<target>/ so FuzzRegressionTests replays it forever.
 # Longer campaign:  Tools/fuzz/run.sh 3600 cbor attestation-object
@@ -12,7 +12,7 @@ root=$(cd "$here/../.." && pwd)
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(cbor authenticator-data cose-key attestation-object client-data tpm-attest tpm-public key-description safetynet-jws)
+[ ${#targets[@]} -gt 0 ] || targets=(cbor authenticator-data cose-key attestation-object client-data tpm-attest tpm-public key-description safetynet-jws request-json certificate)
 
 echo "fuzz: building with -sanitize=fuzzer,address"
 swift build --package-path "$here" --sanitize fuzzer --sanitize address -c debug >/tmp/mie-fuzz-build.log 2>&1 || {

@@ -18,7 +18,8 @@ def main(root: str, here: str) -> None:
     vectors = [json.loads(line) for line in open(Path(root) / "TestVectors/generated/vectors.jsonl")]
     cbor_cases = [json.loads(line) for line in open(Path(root) / "TestVectors/generated/cbor.jsonl")]
     seeds = {name: [] for name in ("cbor", "authenticator-data", "cose-key", "attestation-object", "client-data",
-                                   "tpm-attest", "tpm-public", "key-description", "safetynet-jws")}
+                                   "tpm-attest", "tpm-public", "key-description", "safetynet-jws", "request-json",
+                                   "certificate")}
     for v in vectors:
         if v.get("attestation_object_b64url"):
             seeds["attestation-object"].append(b64(v["attestation_object_b64url"]))
@@ -30,6 +31,11 @@ def main(root: str, here: str) -> None:
         if v.get("client_data_json_b64url"):
             seeds["client-data"].append(b64(v["client_data_json_b64url"]))
     seeds["cbor"] += [bytes.fromhex(c["hex"]) for c in cbor_cases]
+    for sample in sorted((Path(root) / "TestVectors/samples").glob("*.json")):
+        seeds["request-json"].append(json.dumps(json.load(open(sample)), separators=(",", ":")).encode())
+    for name in ("trust_anchors.json", "crls.json"):
+        for entry in json.load(open(Path(root) / "TestVectors/generated" / name)).values():
+            seeds["certificate"].append(b64(entry["der_b64url"]))
     # Statement members of the generated tpm, android-key and SafetyNet registrations.
     for v in vectors:
         if v.get("fmt") not in ("tpm", "android-key", "android-safetynet") or not v.get("attestation_object_b64url"):

@@ -114,11 +114,16 @@ def main() -> int:
     challenge = bytes([0x42]) * 32
     block = b"\x00\x01" + b"\xff" * (256 - 3 - len(challenge)) + b"\x00" + challenge
     raw = pow(int.from_bytes(block, "big"), d, n).to_bytes(256, "big")
+    # The same block signed by another key of the card (its signature key): a real signature
+    # that must not count as proof of the authentication key.
+    sign_private = card_keys()[1].private_numbers()
+    other = pow(int.from_bytes(block, "big"), sign_private.d, sign_private.public_numbers.n).to_bytes(256, "big")
     import json
     (OUT / "possession-transcripts.json").write_text(json.dumps({
         "challenge": challenge.hex(),
         "cps3_internal_authenticate": raw.hex(),
         "cps4_pso_decipher": raw.hex(),
+        "cps3_internal_authenticate_other_key": other.hex(),
         "note": "CPS3 signs the PKCS#1 type-1 padded challenge (INTERNAL AUTHENTICATE); CPS4 applies raw RSA "
                 "to the same padded block sent by the host (PSO DECIPHER, key reference 0x20)",
     }, indent=1) + "\n")

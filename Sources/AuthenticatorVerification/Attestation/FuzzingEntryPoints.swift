@@ -16,9 +16,11 @@ public enum StatementParsers {
         _ = try KeyDescription(bytes)
     }
 
-    public static func parseSafetyNetJWS(_ bytes: [UInt8]) {
-        guard let jws = try? CompactJWS(bytes, maximumCertificates: AttestationStatementVerifier.maximumCertificates) else { return }
-        _ = try? SafetyNetAttestation.Payload(jws.payload)
-        for der in jws.certificateChain { _ = try? Certificate(der: der) }
+    /// The SafetyNet response: the compact JWS, its payload and its certificates.
+    public static func parseSafetyNetJWS(_ bytes: [UInt8]) throws(VerificationFailure) {
+        let failure = VerificationFailure(.malformedAttestationStatement, "not a SafetyNet response")
+        guard let jws = try? CompactJWS(bytes, maximumCertificates: AttestationStatementVerifier.maximumCertificates) else { throw failure }
+        guard (try? SafetyNetAttestation.Payload(jws.payload)) != nil else { throw failure }
+        for der in jws.certificateChain where (try? Certificate(der: der)) == nil { throw failure }
     }
 }

@@ -1,6 +1,9 @@
 @_spi(Fuzzing) import AuthenticatorVerification
 import CBORDecoding
 import Foundation
+import SignatureVerification
+import VerificationRequests
+import WireFormat
 
 /// The parsers under fuzzing. Each must return or throw its own error type for every input,
 /// never crash, hang or allocate without bound.
@@ -14,6 +17,10 @@ enum FuzzTarget: String, CaseIterable {
     case tpmPublic = "tpm-public"
     case keyDescription = "key-description"
     case safetyNetJWS = "safetynet-jws"
+    case requestJSON = "request-json"
+    case certificate
+
+    static let service = VerificationService()
 
     static let selected: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["MIE_FUZZ_TARGET"] ?? "cbor"
@@ -44,6 +51,14 @@ enum FuzzTarget: String, CaseIterable {
             try? StatementParsers.parseKeyDescription(bytes)
         case .safetyNetJWS:
             try? StatementParsers.parseSafetyNetJWS(bytes)
+        case .requestJSON:
+            // The strict request reader, then the whole service path for what it accepts.
+            for ceremony in Ceremony.allCases {
+                _ = Self.service.verify(ceremony, requestJSON: bytes)
+            }
+        case .certificate:
+            _ = try? Certificate(der: bytes)
+            _ = try? CertificateRevocationList(der: bytes)
         }
     }
 }
