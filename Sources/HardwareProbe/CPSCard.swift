@@ -1,11 +1,12 @@
 import Foundation
 import SignatureVerification
 import SwiftASN1
+import WireFormat
 
 /// What kind of card an ATR and EF.SN.ICC say this is (docs: DOMAIN §4; ATRs from ANS's
 /// middleware). Data, not logic: extend `knownATRs`.
-public struct CardIdentification: Sendable, Equatable {
-    public enum Generation: String, Sendable {
+package struct CardIdentification: Sendable, Equatable {
+    package enum Generation: String, Sendable {
         case cps3Contact = "CPS3 (contact)"
         case cps3Contactless = "CPS3 (contactless)"
         case cps4 = "CPS4"
@@ -13,11 +14,11 @@ public struct CardIdentification: Sendable, Equatable {
         case unknown
     }
 
-    public let atr: [UInt8]
-    public let generation: Generation
+    package let atr: [UInt8]
+    package let generation: Generation
     /// EF.SN.ICC carries the ANS issuer number: the strongest "issued by ANS" signal.
-    public let issuedByANS: Bool
-    public let serialNumber: [UInt8]?
+    package let issuedByANS: Bool
+    package let serialNumber: [UInt8]?
 
     struct ATRPattern {
         let value: [UInt8]
@@ -58,35 +59,35 @@ public struct CardIdentification: Sendable, Equatable {
 }
 
 /// A certificate found through the card's PKCS#15 structure.
-public struct CardCertificate: Sendable {
-    public let label: String
-    public let identifier: [UInt8]
-    public let path: [UInt8]
-    public let certificate: Certificate
+package struct CardCertificate: Sendable {
+    package let label: String
+    package let identifier: [UInt8]
+    package let path: [UInt8]
+    package let certificate: Certificate
 }
 
 /// A PKCS#15 data object readable without a PIN.
-public struct CardDataObject: Sendable, Encodable {
-    public let label: String
-    public let application: String?
+package struct CardDataObject: Sendable, Encodable {
+    package let label: String
+    package let application: String?
     /// UTF-8 text when the content is printable, else nil (see `hex`).
-    public let text: String?
-    public let hex: String
+    package let text: String?
+    package let hex: String
 }
 
 /// Reads CPS/CPx cards: identification, PKCS#15 certificate directory, PIN counter, and
 /// possession proof. ISO 7816-4 over any `CardTransport`.
-public struct CPSCardReader {
-    public static let pkcs15AID: [UInt8] = [0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10]
-    public static let pinReference: UInt8 = 0x81
+package struct CPSCardReader {
+    package static let pkcs15AID: [UInt8] = [0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10]
+    package static let pinReference: UInt8 = 0x81
     let channel: CardChannel
 
-    public init(_ transport: any CardTransport) {
+    package init(_ transport: any CardTransport) {
         self.channel = CardChannel(transport)
     }
 
     /// ATR pattern plus EF.SN.ICC (3F00/D003).
-    public func identify(atr: [UInt8]) throws -> CardIdentification {
+    package func identify(atr: [UInt8]) throws -> CardIdentification {
         var serial: [UInt8]? = nil
         if (try? channel.expectSuccess(.selectPath([0xD0, 0x03]), "SELECT EF.SN.ICC")) != nil {
             serial = try? channel.readSelectedFile(maximumSize: 64)
@@ -97,7 +98,7 @@ public struct CPSCardReader {
     }
 
     /// Every certificate listed in the PKCS#15 application's certificate directories.
-    public func certificates() throws -> [CardCertificate] {
+    package func certificates() throws -> [CardCertificate] {
         let (aid, odf) = try openPKCS15()
         var result: [CardCertificate] = []
         for path in try PKCS15.certificateDirectoryPaths(odf) {
@@ -117,7 +118,7 @@ public struct CPSCardReader {
 
     /// The public data objects (ISO 7816-15 DODF entries without an authentication object):
     /// the holder data a card shows before any PIN. Private ones are listed by nobody.
-    public func publicDataObjects() throws -> [CardDataObject] {
+    package func publicDataObjects() throws -> [CardDataObject] {
         let (aid, odf) = try openPKCS15()
         var result: [CardDataObject] = []
         for path in try PKCS15.dataObjectDirectoryPaths(odf) {
@@ -161,7 +162,7 @@ public struct CPSCardReader {
 
     /// Tries left for the PIN, read with an empty VERIFY (spends nothing); nil when the PIN is
     /// already verified in this card session.
-    public func pinTriesLeft() throws -> Int? {
+    package func pinTriesLeft() throws -> Int? {
         let response = try channel.send(.verify(reference: Self.pinReference))
         switch response.statusWord {
         case 0x63C0...0x63CF: return Int(response.sw2 & 0x0F)
@@ -172,7 +173,7 @@ public struct CPSCardReader {
     }
 
     /// Presents the PIN, refusing when it would spend the last try unless `force`.
-    public func verifyPIN(_ pin: String, force: Bool = false) throws {
+    package func verifyPIN(_ pin: String, force: Bool = false) throws {
         guard let tries = try pinTriesLeft() else { return }
         if tries == 0 { throw CardError.pinBlocked }
         if tries == 1, !force { throw CardError.lastPINTry }
@@ -191,7 +192,7 @@ public struct CPSCardReader {
     /// Possession proof: the card signs a fresh challenge with its authentication key, checked
     /// with the certificate's key. CPS3: MSE then INTERNAL AUTHENTICATE; CPS4: raw RSA with key
     /// reference 0x20.
-    public func proveKeyPossession(
+    package func proveKeyPossession(
         certificate: Certificate, generation: CardIdentification.Generation, challenge fixed: [UInt8]? = nil
     ) throws -> Bool {
         let key = try certificate.publicKey()
@@ -232,20 +233,19 @@ enum PKCS15 {
         let path: [UInt8]
     }
 
-    /// The first TLV of `bytes` (files are often padded with 00 or FF after the last object).
-    /// Low tag numbers only, as PKCS#15 files use.
+    /// The first TLV of `bytes` (files are often padded with 00 or FF after the last object),
+    /// or all of `bytes` when its header is not one this reads (high tag numbers, lengths of
+    /// more than three bytes, a length past the end). PKCS#15 files use low tag numbers.
     static func trimmed(_ bytes: [UInt8]) -> [UInt8] {
-        guard bytes.count >= 2, bytes[0] & 0x1F != 0x1F else { return bytes }
-        let length: Int
-        if bytes[1] < 0x80 {
-            length = Int(bytes[1]) + 2
-        } else {
-            // Long form: at most three length bytes, so the sum below stays far from overflow.
-            let count = Int(bytes[1] & 0x7F)
-            guard count <= 3, bytes.count >= 2 + count else { return bytes }
-            length = bytes[2..<(2 + count)].reduce(0) { $0 << 8 | Int($1) } + 2 + count
+        var cursor = ByteCursor(bytes, structure: "PKCS#15 object")
+        guard let tag = try? cursor.readUInt8("tag"), tag & 0x1F != 0x1F, let first = try? cursor.readUInt8("length") else { return bytes }
+        var length = Int(first)
+        if first >= 0x80 {
+            guard first & 0x7F <= 3, let long = try? cursor.read(Int(first & 0x7F), "length") else { return bytes }
+            length = long.reduce(0) { $0 << 8 | Int($1) }
         }
-        return length <= bytes.count ? Array(bytes.prefix(length)) : bytes
+        guard (try? cursor.read(length, "value")) != nil else { return bytes }
+        return Array(bytes.prefix(cursor.offset))
     }
 
     /// Top-level DER items of a file, stopping at padding.
@@ -352,22 +352,20 @@ enum PKCS15 {
         }
     }
 
-    /// AIDs of the application templates (61 { 4F aid ... }) in EF.DIR.
+    /// AIDs of the application templates (61 { 4F aid ... }) in EF.DIR; reading stops at the
+    /// first record that is not a template or does not fit.
     static func applicationIdentifiers(_ dir: [UInt8]) -> [[UInt8]] {
         var result: [[UInt8]] = []
-        var index = 0
-        while index + 2 <= dir.count, dir[index] == 0x61 {
-            let length = Int(dir[index + 1])
-            let end = index + 2 + length
-            guard end <= dir.count else { break }
-            var inner = index + 2
-            while inner + 2 <= end {
-                let tag = dir[inner], size = Int(dir[inner + 1])
-                guard inner + 2 + size <= end else { break }
-                if tag == 0x4F { result.append(Array(dir[(inner + 2)..<(inner + 2 + size)])) }
-                inner += 2 + size
+        var records = ByteCursor(dir, structure: "EF.DIR")
+        while records.peek() == 0x61 {
+            _ = try? records.readUInt8("tag")
+            guard let length = try? records.readUInt8("length"), let template = try? records.read(Int(length), "template") else { break }
+            var fields = ByteCursor(template, structure: "application template")
+            while let tag = try? fields.readUInt8("tag"), let size = try? fields.readUInt8("length"),
+                let value = try? fields.read(Int(size), "value")
+            {
+                if tag == 0x4F { result.append(Array(value)) }
             }
-            index = end
         }
         return result
     }

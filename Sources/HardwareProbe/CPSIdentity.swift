@@ -3,8 +3,8 @@ import SignatureVerification
 import SwiftASN1
 
 /// The professional identity an authentication certificate carries (DOMAIN §4).
-public struct CPSIdentity: Sendable, Equatable, Encodable {
-    public enum IdentifierType: String, Sendable, Encodable {
+package struct CPSIdentity: Sendable, Equatable, Encodable {
+    package enum IdentifierType: String, Sendable, Encodable {
         case adeli = "ADELI"
         case finess = "FINESS"
         case siret = "SIRET"
@@ -13,21 +13,21 @@ public struct CPSIdentity: Sendable, Equatable, Encodable {
     }
 
     /// The national id as written: type digit followed by the number (CN before any "/").
-    public let nationalID: String
-    public let identifierType: IdentifierType
-    public let number: String
+    package let nationalID: String
+    package let identifierType: IdentifierType
+    package let number: String
     /// For RPPS numbers: whether the Luhn check digit holds.
-    public let luhnValid: Bool?
+    package let luhnValid: Bool?
     /// The profession (`title`).
-    public let profession: String?
-    public let givenName: String?
-    public let surname: String?
+    package let profession: String?
+    package let givenName: String?
+    package let surname: String?
     /// subjectAltName UPN (`<type>.<id>@carte-cps.fr`), when present.
-    public let userPrincipalName: String?
+    package let userPrincipalName: String?
     /// Card type inferred from the CN suffix (`/CPE…`, `/CPA…`); a reconstruction.
-    public let cardType: String
+    package let cardType: String
 
-    public init(certificate: Certificate) {
+    package init(certificate: Certificate) {
         let commonName = certificate.subject(.commonName).first ?? ""
         let parts = commonName.split(separator: "/", maxSplits: 1).map(String.init)
         nationalID = parts.first ?? ""
@@ -58,7 +58,7 @@ public struct CPSIdentity: Sendable, Equatable, Encodable {
     }
 
     /// Luhn (mod 10) check over the digits, the last one being the check digit.
-    public static func luhn(_ digits: String) -> Bool {
+    package static func luhn(_ digits: String) -> Bool {
         let values = digits.compactMap { $0.wholeNumberValue }
         guard values.count == digits.count, values.count >= 2 else { return false }
         var sum = 0
@@ -92,16 +92,16 @@ public struct CPSIdentity: Sendable, Equatable, Encodable {
 }
 
 /// IGC-Santé trust anchors: production and test never mixed (DOMAIN §4).
-public struct IGCSanteAnchors: Sendable {
-    public enum Environment: String, Sendable {
+package struct IGCSanteAnchors: Sendable {
+    package enum Environment: String, Sendable {
         case production, test
     }
 
-    public let environment: Environment
-    public let certificates: [Certificate]
+    package let environment: Environment
+    package let certificates: [Certificate]
 
     /// Loads a PEM bundle and refuses one that mixes production and test CAs.
-    public init(pemFile: String) throws {
+    package init(pemFile: String) throws {
         let text = try String(contentsOfFile: pemFile, encoding: .utf8)
         let certificates = try Certificate.fromPEM(text)
         guard !certificates.isEmpty else { throw CardError.malformed("\(pemFile) holds no certificate") }

@@ -4,7 +4,7 @@ import Foundation
 
 /// CTAP2 (FIDO Client to Authenticator Protocol 2.2) commands and the authenticatorGetInfo
 /// answer, independent of the transport (USB HID, NFC).
-public enum CTAPCommand: UInt8, Sendable {
+package enum CTAPCommand: UInt8, Sendable {
     case makeCredential = 0x01
     case getAssertion = 0x02
     case getInfo = 0x04
@@ -14,10 +14,10 @@ public enum CTAPCommand: UInt8, Sendable {
 }
 
 /// A CTAP2 error status (CTAP 2.2 §8.2), with its name.
-public struct CTAPError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let status: UInt8
+package struct CTAPError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let status: UInt8
 
-    public var name: String {
+    package var name: String {
         switch status {
         case 0x01: "CTAP1_ERR_INVALID_COMMAND"
         case 0x02: "CTAP1_ERR_INVALID_PARAMETER"
@@ -37,30 +37,30 @@ public struct CTAPError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String { name }
+    package var description: String { name }
 }
 
 /// authenticatorGetInfo (CTAP 2.2 §6.4), decoded.
-public struct AuthenticatorInfo: Encodable, Sendable, Equatable {
-    public var versions: [String] = []
-    public var extensions: [String] = []
-    public var aaguid: String = ""
-    public var options: [String: Bool] = [:]
-    public var maxMsgSize: Int?
-    public var pinUvAuthProtocols: [Int] = []
-    public var algorithms: [Int] = []
-    public var minPINLength: Int?
-    public var firmwareVersion: Int?
-    public var certifications: [String: Int] = [:]
-    public var transports: [String] = []
+package struct AuthenticatorInfo: Encodable, Sendable, Equatable {
+    package var versions: [String] = []
+    package var extensions: [String] = []
+    package var aaguid: String = ""
+    package var options: [String: Bool] = [:]
+    package var maxMsgSize: Int?
+    package var pinUvAuthProtocols: [Int] = []
+    package var algorithms: [Int] = []
+    package var minPINLength: Int?
+    package var firmwareVersion: Int?
+    package var certifications: [String: Int] = [:]
+    package var transports: [String] = []
 
     /// Whether the authenticator can verify its user (built-in UV or a client PIN).
-    public var supportsUserVerification: Bool { options["uv"] == true || options["clientPin"] != nil }
+    package var supportsUserVerification: Bool { options["uv"] == true || options["clientPin"] != nil }
 
-    public init() {}
+    package init() {}
 
     /// Decodes the CBOR map of a successful getInfo response (status byte already removed).
-    public init(cbor bytes: [UInt8]) throws(CardError) {
+    package init(cbor bytes: [UInt8]) throws(CardError) {
         let value: CBORValue
         do {
             value = try CBORDecoder().decode(bytes)
@@ -139,19 +139,19 @@ enum CTAPEncoding {
 }
 
 /// A CTAP2 authenticator reachable over some transport: send a command, get its CBOR answer.
-public protocol CTAPAuthenticator: AnyObject {
+package protocol CTAPAuthenticator: AnyObject {
     func send(_ command: CTAPCommand, _ parameters: [UInt8]) throws -> [UInt8]
 }
 
 extension CTAPAuthenticator {
     /// authenticatorGetInfo.
-    public func info() throws -> AuthenticatorInfo {
+    package func info() throws -> AuthenticatorInfo {
         try AuthenticatorInfo(cbor: try send(.getInfo, []))
     }
 
     /// authenticatorMakeCredential: a fresh credential and its attestation object (the user
     /// must touch the key). Returns the attestation object as WebAuthn builds it.
-    public func makeCredential(clientDataHash: [UInt8], rpID: String, userID: [UInt8]) throws -> [UInt8] {
+    package func makeCredential(clientDataHash: [UInt8], rpID: String, userID: [UInt8]) throws -> [UInt8] {
         let response = try send(.makeCredential, CTAPEncoding.makeCredential(clientDataHash: clientDataHash, rpID: rpID, userID: userID))
         // CTAP answers {1: fmt, 2: authData, 3: attStmt}; WebAuthn's attestation object uses text keys.
         let value: CBORValue
@@ -191,19 +191,19 @@ extension CTAPAuthenticator {
 
 /// CTAP over NFC / contact ISO 7816 (CTAP 2.2 §11.3): SELECT the FIDO AID, then CTAP2 commands
 /// in `80 10 00 00` APDUs, answers gathered with GET RESPONSE.
-public final class NFCAuthenticator: CTAPAuthenticator {
-    public static let aid: [UInt8] = [0xA0, 0x00, 0x00, 0x06, 0x47, 0x2F, 0x00, 0x01]
+package final class NFCAuthenticator: CTAPAuthenticator {
+    package static let aid: [UInt8] = [0xA0, 0x00, 0x00, 0x06, 0x47, 0x2F, 0x00, 0x01]
     let channel: CardChannel
     /// What SELECT answered: "FIDO_2_0" for CTAP2, "U2F_V2" for U2F only.
-    public let version: String
+    package let version: String
 
-    public init(_ transport: any CardTransport) throws {
+    package init(_ transport: any CardTransport) throws {
         channel = CardChannel(transport)
         let answer = try channel.expectSuccess(.select(aid: Self.aid, returnFCI: true), "SELECT FIDO")
         version = String(decoding: answer, as: UTF8.self)
     }
 
-    public func send(_ command: CTAPCommand, _ parameters: [UInt8]) throws -> [UInt8] {
+    package func send(_ command: CTAPCommand, _ parameters: [UInt8]) throws -> [UInt8] {
         let apdu = CommandAPDU(cla: 0x80, ins: 0x10, p1: 0x00, p2: 0x00, data: [command.rawValue] + parameters, le: 0)
         let response = try channel.send(apdu)
         guard response.isSuccess else { throw CardError.status(command: "CTAP \(command)", statusWord: response.statusWord) }

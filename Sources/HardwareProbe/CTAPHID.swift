@@ -1,8 +1,9 @@
 import Foundation
+import WireFormat
 
 /// A HID device exchanging fixed-size reports (64 bytes for FIDO): /dev/hidraw* on a real
 /// machine, an in-process software authenticator in tests.
-public protocol HIDReportDevice: AnyObject {
+package protocol HIDReportDevice: AnyObject {
     func write(_ report: [UInt8]) throws
     /// The next input report, or nil when `timeout` seconds pass first.
     func read(timeout: Double) throws -> [UInt8]?
@@ -10,8 +11,8 @@ public protocol HIDReportDevice: AnyObject {
 
 /// CTAPHID framing (CTAP 2.2 §11.2): INIT to get a channel, then CBOR messages split into an
 /// initialization packet and continuation packets; KEEPALIVE while the user is asked to touch.
-public final class CTAPHIDAuthenticator: CTAPAuthenticator {
-    public static let reportSize = 64
+package final class CTAPHIDAuthenticator: CTAPAuthenticator {
+    package static let reportSize = 64
     static let broadcast: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF]
     static let maximumPayload = 57 + 128 * 59
 
@@ -21,13 +22,13 @@ public final class CTAPHIDAuthenticator: CTAPAuthenticator {
     }
 
     let device: any HIDReportDevice
-    public private(set) var channel: [UInt8] = broadcast
-    public private(set) var capabilities: UInt8 = 0
-    public private(set) var deviceVersion: (major: UInt8, minor: UInt8, build: UInt8) = (0, 0, 0)
+    package private(set) var channel: [UInt8] = broadcast
+    package private(set) var capabilities: UInt8 = 0
+    package private(set) var deviceVersion: (major: UInt8, minor: UInt8, build: UInt8) = (0, 0, 0)
     /// Seconds to wait for the user's touch (KEEPALIVE packets extend nothing beyond this).
-    public var timeout: Double
+    package var timeout: Double
 
-    public init(device: any HIDReportDevice, timeout: Double = 30) throws {
+    package init(device: any HIDReportDevice, timeout: Double = 30) throws {
         self.device = device
         self.timeout = timeout
         var nonce = [UInt8](repeating: 0, count: 8)
@@ -42,9 +43,9 @@ public final class CTAPHIDAuthenticator: CTAPAuthenticator {
     }
 
     /// Whether the device speaks CTAP2 (CAPABILITY_CBOR).
-    public var supportsCBOR: Bool { capabilities & 0x04 != 0 }
+    package var supportsCBOR: Bool { capabilities & 0x04 != 0 }
 
-    public func send(_ command: CTAPCommand, _ parameters: [UInt8]) throws -> [UInt8] {
+    package func send(_ command: CTAPCommand, _ parameters: [UInt8]) throws -> [UInt8] {
         try Self.payload(try transact(.cbor, [command.rawValue] + parameters))
     }
 
@@ -100,11 +101,11 @@ public final class CTAPHIDAuthenticator: CTAPAuthenticator {
 }
 
 /// A FIDO key on Linux: /dev/hidrawN whose report descriptor declares usage page 0xF1D0.
-public final class HIDRawDevice: HIDReportDevice {
-    public let path: String
+package final class HIDRawDevice: HIDReportDevice {
+    package let path: String
     let descriptor: Int32
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         descriptor = open(path, O_RDWR)
         guard descriptor >= 0 else { throw CardError.malformed("cannot open \(path): \(String(cString: strerror(errno)))") }
@@ -114,13 +115,13 @@ public final class HIDRawDevice: HIDReportDevice {
         close(descriptor)
     }
 
-    public func write(_ report: [UInt8]) throws {
+    package func write(_ report: [UInt8]) throws {
         let framed = [0x00] + report  // report ID 0
         let written = framed.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
         guard written == framed.count else { throw CardError.malformed("writing to \(path) failed") }
     }
 
-    public func read(timeout: Double) throws -> [UInt8]? {
+    package func read(timeout: Double) throws -> [UInt8]? {
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
         let ready = poll(&poller, 1, Milliseconds.int32(timeout))
         guard ready > 0 else { return nil }
@@ -131,7 +132,7 @@ public final class HIDRawDevice: HIDReportDevice {
     }
 
     /// FIDO devices among /dev/hidraw*, found by their report descriptor's usage page.
-    public static func fidoDevices(sysfs: String = "/sys/class/hidraw") -> [String] {
+    package static func fidoDevices(sysfs: String = "/sys/class/hidraw") -> [String] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: sysfs) else { return [] }
         return names.sorted().filter { name in
             guard let descriptor = FileManager.default.contents(atPath: "\(sysfs)/\(name)/device/report_descriptor") else { return false }
@@ -141,18 +142,18 @@ public final class HIDRawDevice: HIDReportDevice {
 
     /// Walks HID report descriptor items looking for Usage Page (global item 0x04) = 0xF1D0.
     static func declaresFIDOUsagePage(_ bytes: [UInt8]) -> Bool {
-        var index = 0
-        while index < bytes.count {
-            let prefix = bytes[index]
-            if prefix == 0xFE {  // long item: skip its data
-                guard index + 1 < bytes.count else { return false }
-                index += 3 + Int(bytes[index + 1])
+        var items = ByteCursor(bytes, structure: "HID report descriptor")
+        while let prefix = try? items.readUInt8("item prefix") {
+            if prefix == 0xFE {
+                // Long item: data size, long tag, data.
+                guard let size = try? items.readUInt8("long item size"), (try? items.read(1 + Int(size), "long item")) != nil else {
+                    return false
+                }
                 continue
             }
             let size = [0, 1, 2, 4][Int(prefix & 0x03)]
-            guard index + size < bytes.count else { return false }
-            if prefix & 0xFC == 0x04, size == 2, bytes[index + 1] == 0xD0, bytes[index + 2] == 0xF1 { return true }
-            index += 1 + size
+            guard let data = try? items.read(size, "item data") else { return false }
+            if prefix & 0xFC == 0x04, data.elementsEqual([0xD0, 0xF1]) { return true }
         }
         return false
     }

@@ -1,23 +1,23 @@
 /// Something that carries raw APDUs to a card and back: a PC/SC card handle, a scripted
 /// transcript in tests, a socket to a virtual card.
-public protocol CardTransport: AnyObject {
+package protocol CardTransport: AnyObject {
     func transmit(_ command: [UInt8]) throws -> [UInt8]
 }
 
 /// ISO 7816-4 exchanges over a transport: `61 xx` answered with GET RESPONSE, `6C xx` with the
 /// command again carrying the right Le, bounded so a hostile card cannot loop us.
-public final class CardChannel {
-    public let transport: any CardTransport
+package final class CardChannel {
+    package let transport: any CardTransport
     /// Upper bound on the data one logical response may gather.
-    public static let maximumResponseSize = 65_536
+    package static let maximumResponseSize = 65_536
     static let maximumRounds = 300
 
-    public init(_ transport: any CardTransport) {
+    package init(_ transport: any CardTransport) {
         self.transport = transport
     }
 
     /// Sends `command` and returns the whole response, status word included.
-    public func send(_ command: CommandAPDU) throws -> ResponseAPDU {
+    package func send(_ command: CommandAPDU) throws -> ResponseAPDU {
         try command.checkLengths()
         var response = try ResponseAPDU(transport.transmit(command.bytes))
         if response.sw1 == 0x6C {
@@ -38,14 +38,14 @@ public final class CardChannel {
     }
 
     /// Sends `command` and returns its data, throwing on any status but 90 00.
-    public func expectSuccess(_ command: CommandAPDU, _ name: String) throws -> [UInt8] {
+    package func expectSuccess(_ command: CommandAPDU, _ name: String) throws -> [UInt8] {
         let response = try send(command)
         guard response.isSuccess else { throw CardError.status(command: name, statusWord: response.statusWord) }
         return response.data
     }
 
     /// The whole of the currently selected transparent file, read in chunks.
-    public func readSelectedFile(maximumSize: Int = 16 * 1024) throws -> [UInt8] {
+    package func readSelectedFile(maximumSize: Int = 16 * 1024) throws -> [UInt8] {
         var content: [UInt8] = []
         while content.count < maximumSize {
             let response = try send(.readBinary(offset: content.count, length: min(0xE7, maximumSize - content.count)))

@@ -1,5 +1,5 @@
 /// Failures talking to a card, above the PC/SC layer.
-public enum CardError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum CardError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A response with fewer than the two status bytes.
     case truncatedResponse(Int)
     /// The card answered a command with an error status word.
@@ -15,7 +15,7 @@ public enum CardError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The card rejected the PIN; `triesLeft` remain.
     case wrongPIN(triesLeft: Int)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .truncatedResponse(let count): "the card answered \(count) byte(s), fewer than a status word"
         case .status(let command, let sw): "the card answered \(String(sw, radix: 16, uppercase: true)) to \(command) (\(Self.meaning(sw)))"
@@ -28,7 +28,7 @@ public enum CardError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The ISO 7816-4 meaning of common status words.
-    public static func meaning(_ sw: UInt16) -> String {
+    package static func meaning(_ sw: UInt16) -> String {
         switch sw {
         case 0x6282: "end of file reached before Le bytes"
         case 0x6700: "wrong length"

@@ -2,62 +2,62 @@ import Foundation
 import SignatureVerification
 
 /// Everything `mie-probe card` reports about a CPS/CPx card, ready to print or encode.
-public struct CardReport: Encodable, Sendable {
-    public struct CertificateSummary: Encodable, Sendable {
-        public let label: String
-        public let subject: String
-        public let issuer: String
-        public let notBefore: Date?
-        public let notAfter: Date?
-        public let role: String
+package struct CardReport: Encodable, Sendable {
+    package struct CertificateSummary: Encodable, Sendable {
+        package let label: String
+        package let subject: String
+        package let issuer: String
+        package let notBefore: Date?
+        package let notAfter: Date?
+        package let role: String
     }
 
-    public struct Authentication: Encodable, Sendable {
-        public let trusted: Bool
-        public let untrustedReason: String?
-        public let environment: String?
-        public let revocation: String
-        public let clientAuth: Bool
-        public let identity: CPSIdentity
+    package struct Authentication: Encodable, Sendable {
+        package let trusted: Bool
+        package let untrustedReason: String?
+        package let environment: String?
+        package let revocation: String
+        package let clientAuth: Bool
+        package let identity: CPSIdentity
     }
 
-    public struct PSCView: Encodable, Sendable {
-        public let compatible: Bool
-        public let reasons: [String]
+    package struct PSCView: Encodable, Sendable {
+        package let compatible: Bool
+        package let reasons: [String]
         /// AMR values the card can support (RFC 8176): what a login with it may report.
-        public let amr: [String]
+        package let amr: [String]
     }
 
-    public let atr: String
-    public let generation: String
-    public let issuedByANS: Bool
-    public let serialNumber: String?
-    public let certificates: [CertificateSummary]
+    package let atr: String
+    package let generation: String
+    package let issuedByANS: Bool
+    package let serialNumber: String?
+    package let certificates: [CertificateSummary]
     /// PKCS#15 data objects readable without a PIN.
-    public let publicData: [CardDataObject]
-    public let authentication: Authentication?
-    public let pinTriesLeft: Int?
-    public let pinVerified: Bool?
-    public let possessionProven: Bool?
-    public let psc: PSCView
+    package let publicData: [CardDataObject]
+    package let authentication: Authentication?
+    package let pinTriesLeft: Int?
+    package let pinVerified: Bool?
+    package let possessionProven: Bool?
+    package let psc: PSCView
 }
 
 /// Reads and judges a card: identification, certificates, chain to IGC-Santé, identity, PIN
 /// and possession proof, and the PSC verdict.
-public struct CardInspector {
-    public struct Options {
-        public var anchors: IGCSanteAnchors?
-        public var crls: [CertificateRevocationList] = []
-        public var time = Date()
-        public var pin: String?
-        public var forceLastPINTry = false
+package struct CardInspector {
+    package struct Options {
+        package var anchors: IGCSanteAnchors?
+        package var crls: [CertificateRevocationList] = []
+        package var time = Date()
+        package var pin: String?
+        package var forceLastPINTry = false
 
-        public init() {}
+        package init() {}
     }
 
     static let clientAuth = "1.3.6.1.5.5.7.3.2"
 
-    public static func inspect(_ transport: any CardTransport, atr: [UInt8], options: Options) throws -> CardReport {
+    package static func inspect(_ transport: any CardTransport, atr: [UInt8], options: Options) throws -> CardReport {
         let reader = CPSCardReader(transport)
         let identification = try reader.identify(atr: atr)
         var reasons: [String] = []

@@ -2,30 +2,30 @@ internal import CPCSCLite
 import Foundation
 
 /// A PC/SC failure with the daemon's code and a sentence a support person can act on.
-public struct PCSCError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let code: UInt32
-    public let operation: String
+package struct PCSCError: Error, Sendable, Equatable, CustomStringConvertible {
+    package let code: UInt32
+    package let operation: String
 
     init(_ status: LONG, _ operation: String) {
         self.code = UInt32(truncatingIfNeeded: status)
         self.operation = operation
     }
 
-    public static let noService: UInt32 = 0x8010_001D
-    public static let noReaders: UInt32 = 0x8010_002E
-    public static let timeout: UInt32 = 0x8010_000A
-    public static let removedCard: UInt32 = 0x8010_0069
-    public static let noSmartcard: UInt32 = 0x8010_000C
-    public static let sharingViolation: UInt32 = 0x8010_000B
+    package static let noService: UInt32 = 0x8010_001D
+    package static let noReaders: UInt32 = 0x8010_002E
+    package static let timeout: UInt32 = 0x8010_000A
+    package static let removedCard: UInt32 = 0x8010_0069
+    package static let noSmartcard: UInt32 = 0x8010_000C
+    package static let sharingViolation: UInt32 = 0x8010_000B
 
-    public var message: String { PCSCErrorMessages.message(code) }
+    package var message: String { PCSCErrorMessages.message(code) }
 
-    public var description: String { "\(operation): \(message)" }
+    package var description: String { "\(operation): \(message)" }
 }
 
 /// One sentence per PC/SC error code, for support staff.
-public enum PCSCErrorMessages {
-    public static func message(_ code: UInt32) -> String {
+package enum PCSCErrorMessages {
+    package static func message(_ code: UInt32) -> String {
         switch code {
         case PCSCError.noService: "the PC/SC daemon (pcscd) is not running"
         case PCSCError.noReaders: "no smart card reader is connected"
@@ -46,10 +46,10 @@ public enum PCSCErrorMessages {
 }
 
 /// A PC/SC context: the connection to pcscd. Released when the value goes away.
-public final class PCSCContext {
+package final class PCSCContext {
     let handle: SCARDCONTEXT
 
-    public init() throws {
+    package init() throws {
         var context: SCARDCONTEXT = 0
         let status = SCardEstablishContext(DWORD(SCARD_SCOPE_SYSTEM), nil, nil, &context)
         guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "connecting to pcscd") }
@@ -61,7 +61,7 @@ public final class PCSCContext {
     }
 
     /// Names of the readers pcscd knows; empty when there are none.
-    public func readers() throws -> [String] {
+    package func readers() throws -> [String] {
         var length: DWORD = 0
         var status = SCardListReaders(handle, nil, nil, &length)
         if UInt32(truncatingIfNeeded: status) == PCSCError.noReaders { return [] }
@@ -74,14 +74,14 @@ public final class PCSCContext {
         return buffer.split(separator: 0).map { String(decoding: $0.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
     }
 
-    public struct ReaderState: Sendable, Equatable {
-        public let reader: String
-        public let cardPresent: Bool
-        public let atr: [UInt8]
+    package struct ReaderState: Sendable, Equatable {
+        package let reader: String
+        package let cardPresent: Bool
+        package let atr: [UInt8]
     }
 
     /// The state of each reader now, or after it changes (waiting up to `timeout` seconds).
-    public func states(of readers: [String], waitingForChangeFrom previous: [ReaderState]? = nil, timeout: Double = 0)
+    package func states(of readers: [String], waitingForChangeFrom previous: [ReaderState]? = nil, timeout: Double = 0)
         throws -> [ReaderState]
     {
         var names = readers.map { strdup($0) }
@@ -105,11 +105,11 @@ public final class PCSCContext {
         }
     }
 
-    public enum ShareMode: Sendable {
+    package enum ShareMode: Sendable {
         case shared, exclusive
     }
 
-    public func connect(_ reader: String, mode: ShareMode = .shared) throws -> PCSCCard {
+    package func connect(_ reader: String, mode: ShareMode = .shared) throws -> PCSCCard {
         var card: SCARDHANDLE = 0
         var activeProtocol: DWORD = 0
         let share = DWORD(mode == .shared ? SCARD_SHARE_SHARED : SCARD_SHARE_EXCLUSIVE)
@@ -120,14 +120,14 @@ public final class PCSCContext {
 }
 
 /// A connected card. Disconnects (leaving the card powered) when it goes away.
-public final class PCSCCard: CardTransport {
+package final class PCSCCard: CardTransport {
     let handle: SCARDHANDLE
-    public let usesT1: Bool
+    package let usesT1: Bool
     // Keeps the context alive while the card is in use.
     private let context: PCSCContext
     /// Reset the card when closing, so a PIN verified here does not stay open for the next
     /// program that talks to the card.
-    public var resetOnClose = false
+    package var resetOnClose = false
 
     init(handle: SCARDHANDLE, protocolT1: Bool, context: PCSCContext) {
         self.handle = handle
@@ -140,7 +140,7 @@ public final class PCSCCard: CardTransport {
     }
 
     /// The card's answer to reset.
-    public func atr() throws -> [UInt8] {
+    package func atr() throws -> [UInt8] {
         var readerLength: DWORD = 0
         var state: DWORD = 0
         var cardProtocol: DWORD = 0
@@ -151,7 +151,7 @@ public final class PCSCCard: CardTransport {
         return Array(atr.prefix(Int(atrLength)))
     }
 
-    public func transmit(_ command: [UInt8]) throws -> [UInt8] {
+    package func transmit(_ command: [UInt8]) throws -> [UInt8] {
         var request = usesT1 ? mie_scard_pci_t1().pointee : mie_scard_pci_t0().pointee
         var response = [UInt8](repeating: 0, count: 65_538)
         var length = DWORD(response.count)
@@ -163,7 +163,7 @@ public final class PCSCCard: CardTransport {
     }
 
     /// Runs `body` inside a PC/SC transaction, so no other program interleaves APDUs.
-    public func transaction<T>(_ body: () throws -> T) throws -> T {
+    package func transaction<T>(_ body: () throws -> T) throws -> T {
         let status = SCardBeginTransaction(handle)
         guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "starting a transaction") }
         defer { SCardEndTransaction(handle, DWORD(SCARD_LEAVE_CARD)) }

@@ -252,7 +252,7 @@ enum PolicyReader {
             case "topOrigins": policy.allowedTopOrigins = try VerificationRequest.readOrigins(&reader, allowEmpty: true)
             case "allowSHA1Attestation": policy.allowsSHA1AttestationSignatures = try reader.readBool()
             case "formats":
-                let supported = Set(AttestationStatementVerifier.supportedFormats)
+                let supported = Set(VerificationPolicy.supportedAttestationFormats)
                 let formats = try reader.readList { (reader: inout JSONReader) throws(JSONError) in
                     let format = try reader.readString()
                     guard supported.contains(format) else { throw reader.invalid("names an unknown attestation format") }

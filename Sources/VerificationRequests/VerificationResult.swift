@@ -230,8 +230,8 @@ public enum VerificationResult: Sendable {
 /// map an array of `[key, value]` pairs (so `1` and `"1"` never collide), a tag becomes
 /// `{"tag": n, "value": …}`, undefined becomes null and a non-finite float a string. The exact
 /// bytes travel beside it (`extensionsCBOR`).
-public enum CBORJSON {
-    public static func write(_ value: CBORValue, to w: inout JSONWriter) {
+package enum CBORJSON {
+    package static func write(_ value: CBORValue, to w: inout JSONWriter) {
         switch value {
         case .unsigned(let n):
             w.integer(n)

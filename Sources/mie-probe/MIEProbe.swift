@@ -1,5 +1,5 @@
 import ArgumentParser
-import AuthenticatorVerification
+@_spi(Internals) import AuthenticatorVerification
 import Foundation
 import HardwareProbe
 import SignatureVerification

@@ -1,4 +1,4 @@
-@_spi(Fuzzing) import AuthenticatorVerification
+@_spi(Fuzzing) @_spi(Internals) import AuthenticatorVerification
 import CBORDecoding
 import Foundation
 import SignatureVerification

@@ -1,7 +1,7 @@
 import Testing
 import WireFormat
 
-@testable import AuthenticatorVerification
+@_spi(Internals) @testable import AuthenticatorVerification
 
 @Suite struct ClientDataParsingTests {
     func parse(_ text: String) throws(VerificationFailure) -> CollectedClientData {

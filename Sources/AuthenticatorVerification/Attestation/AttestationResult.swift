@@ -15,9 +15,9 @@ public struct AttestationResult: Sendable {
     public let format: String
     public let type: AttestationType
     /// The certificates the statement carried, leaf first, as received.
-    public let certificates: [Certificate]
+    package let certificates: [Certificate]
     /// The verified path from the leaf to an anchor, when one was found.
-    public let verifiedPath: [Certificate]
+    package let verifiedPath: [Certificate]
     /// Why no trusted path was found (nil when trusted or when there was nothing to chain).
     public let untrustedReason: String?
     /// Which authenticator the attestation key vouches for: the AAGUID where the statement's
@@ -43,6 +43,11 @@ public struct AttestationResult: Sendable {
         self.untrustedReason = untrustedReason
         self.authenticator = authenticator
     }
+
+    /// x5c as received, leaf first (DER).
+    public var certificateChain: [[UInt8]] { certificates.map(\.der) }
+    /// The verified path from the leaf to the anchor (DER), empty when untrusted.
+    public var verifiedPathDER: [[UInt8]] { verifiedPath.map(\.der) }
 
     /// A compound attestation is trusted when every one of its statements is.
     public var isTrusted: Bool {

@@ -9,9 +9,9 @@ protocol AttestationFormatVerifier: Sendable {
 }
 
 /// Dispatches a statement to its format's verifier.
-public enum AttestationStatementVerifier {
+@_spi(Internals) public enum AttestationStatementVerifier {
     /// Longest x5c accepted; real chains have two or three certificates.
-    public static let maximumCertificates = 8
+    package static let maximumCertificates = 8
 
     static let verifiers: [String: any AttestationFormatVerifier] = [
         NoneAttestation.format: NoneAttestation(),
@@ -23,7 +23,7 @@ public enum AttestationStatementVerifier {
         SafetyNetAttestation.format: SafetyNetAttestation(),
     ]
 
-    public static var supportedFormats: [String] { (verifiers.keys + [CompoundAttestation.format]).sorted() }
+    package static var supportedFormats: [String] { (verifiers.keys + [CompoundAttestation.format]).sorted() }
 
     /// Verifies an attestation object's statement against a client data hash (§7.1 steps
     /// 21–24). Used by registration, and on its own for statement-only checks.

@@ -1,7 +1,7 @@
 import CBORDecoding
 
 /// The attestation object (WebAuthn L3 §6.5): format, statement and authenticator data.
-public struct AttestationObject: Sendable {
+@_spi(Internals) public struct AttestationObject: Sendable {
     public let format: String
     /// `attStmt`: a map, or for compound attestation an array of statements.
     public let statement: CBORValue

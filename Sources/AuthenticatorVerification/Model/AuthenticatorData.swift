@@ -14,27 +14,27 @@ public struct AuthenticatorData: Sendable {
     }
 
     /// §6.5.1: the part added when a credential is created.
-    public struct AttestedCredentialData: Sendable {
-        public let aaguid: [UInt8]
-        public let credentialID: [UInt8]
-        public let credentialPublicKey: CredentialPublicKey
+    package struct AttestedCredentialData: Sendable {
+        package let aaguid: [UInt8]
+        package let credentialID: [UInt8]
+        package let credentialPublicKey: CredentialPublicKey
     }
 
     /// Longest credential ID WebAuthn allows (§5.1, credential ID).
     public static let maximumCredentialIDLength = 1023
     /// rpIdHash + flags + signCount.
-    public static let minimumLength = 37
+    package static let minimumLength = 37
 
-    public let bytes: [UInt8]
-    public let rpIDHash: ArraySlice<UInt8>
-    public let flags: Flags
-    public let signCount: UInt32
-    public let attestedCredentialData: AttestedCredentialData?
+    package let bytes: [UInt8]
+    package let rpIDHash: ArraySlice<UInt8>
+    package let flags: Flags
+    package let signCount: UInt32
+    package let attestedCredentialData: AttestedCredentialData?
     /// Authenticator extension outputs, when the ED flag is set: a CBOR map keyed by extension
     /// identifiers (text strings), with the exact bytes it was received as.
-    public let extensions: AuthenticatorExtensions?
+    package let extensions: AuthenticatorExtensions?
 
-    public static func parse(_ bytes: [UInt8]) throws(VerificationFailure) -> AuthenticatorData {
+    @_spi(Internals) public static func parse(_ bytes: [UInt8]) throws(VerificationFailure) -> AuthenticatorData {
         try AuthenticatorData(bytes)
     }
 
@@ -100,16 +100,20 @@ public struct AuthenticatorData: Sendable {
 /// Authenticator extension outputs (WebAuthn L3 §9): identifiers are text; values are CBOR as
 /// the authenticator sent them. `encoded` keeps the exact bytes for a faithful report.
 public struct AuthenticatorExtensions: Sendable {
-    public let outputs: CBORMap
+    package let outputs: CBORMap
+    /// The extension map exactly as received (CBOR).
     public let encoded: [UInt8]
+
+    /// The extension identifiers present, in the order received.
+    public var identifiers: [String] { outputs.entries.compactMap(\.key.text) }
 }
 
 /// Bounds on credential IDs (WebAuthn L3 §5.1 and §7.1 step 19).
-public enum CredentialIDRules {
-    public static let maximumLength = AuthenticatorData.maximumCredentialIDLength
+package enum CredentialIDRules {
+    package static let maximumLength = AuthenticatorData.maximumCredentialIDLength
 
     /// At least one byte and at most 1023: an empty ID names no credential.
-    public static func check(length: Int) throws(VerificationFailure) {
+    package static func check(length: Int) throws(VerificationFailure) {
         guard length >= 1 else { throw VerificationFailure(.malformedCredentialID, "credential ID is empty") }
         guard length <= maximumLength else {
             throw VerificationFailure(.malformedCredentialID, "credential ID of \(length) bytes exceeds \(maximumLength)")

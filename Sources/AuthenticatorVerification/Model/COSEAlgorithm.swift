@@ -56,7 +56,7 @@ public enum COSEAlgorithm: Int64, Sendable, CaseIterable, Codable {
 
     /// How this algorithm is verified; nil when this build cannot (ML-DSA-44: OpenSSL 3.0 has no
     /// ML-DSA and swift-crypto exposes only ML-DSA-65 and ML-DSA-87).
-    public var scheme: SignatureScheme? {
+    package var scheme: SignatureScheme? {
         switch self {
         case .es256, .esp256, .es256k: .ecdsa(.sha256)
         case .es384, .esp384: .ecdsa(.sha384)
@@ -79,7 +79,7 @@ public enum COSEAlgorithm: Int64, Sendable, CaseIterable, Codable {
     /// Whether a key of `type` makes signatures of this algorithm. ES256 and ESP256 need P-256
     /// (and so on for each curve), Ed25519 and Ed448 their curve, EdDSA either; RS* and PS*
     /// RSA; ML-DSA its parameter set.
-    public func fits(_ type: PublicKey.KeyType) -> Bool {
+    package func fits(_ type: PublicKey.KeyType) -> Bool {
         switch (self, type) {
         case (.es256, .ec(.p256)), (.esp256, .ec(.p256)), (.es384, .ec(.p384)), (.esp384, .ec(.p384)),
             (.es512, .ec(.p521)), (.esp512, .ec(.p521)), (.es256k, .ec(.secp256k1)):

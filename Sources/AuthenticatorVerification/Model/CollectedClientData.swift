@@ -38,7 +38,7 @@ public struct CollectedClientData: Sendable, Equatable {
     }
 
     /// Parses the exact bytes the client sent.
-    public static func parse(_ json: [UInt8]) throws(VerificationFailure) -> CollectedClientData {
+    @_spi(Internals) public static func parse(_ json: [UInt8]) throws(VerificationFailure) -> CollectedClientData {
         try ClientDataParser.parse(json)
     }
 }

@@ -13,7 +13,7 @@ public struct CredentialPublicKey: Sendable {
     }
 
     public let algorithm: COSEAlgorithm
-    public let key: PublicKey
+    @_spi(Internals) public let key: PublicKey
     public let encoded: [UInt8]
     public let parameters: Parameters
 
@@ -155,7 +155,7 @@ public struct CredentialPublicKey: Sendable {
     }
 
     /// Checks a signature made with this credential over `first ‖ second`.
-    public func isValidSignature(
+    package func isValidSignature(
         _ signature: some ContiguousBytesSequence, over first: some ContiguousBytesSequence,
         _ second: some ContiguousBytesSequence = [UInt8]()
     ) -> Bool {

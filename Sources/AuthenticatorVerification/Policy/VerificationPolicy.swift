@@ -61,6 +61,9 @@ public struct VerificationPolicy: Sendable, Equatable {
         self.allowsSHA1AttestationSignatures = allowsSHA1AttestationSignatures
     }
 
+    /// Every attestation format this verifier checks (WebAuthn L3 §8), for `allowedAttestationFormats`.
+    public static var supportedAttestationFormats: [String] { AttestationStatementVerifier.supportedFormats }
+
     /// Trusted attestation required, default algorithms, no cross-origin use.
     public static let strict = VerificationPolicy()
 

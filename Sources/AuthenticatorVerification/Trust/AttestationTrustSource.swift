@@ -48,6 +48,16 @@ public struct FixedTrustAnchors: AttestationTrustSource {
         crls
     }
 
+    /// Anchors and CRLs from DER (strict), for callers that hold bytes rather than parsed
+    /// certificates.
+    public init(derCertificates: [[UInt8]], derCRLs: [[UInt8]] = []) throws(OpenSSLError) {
+        var certificates: [Certificate] = []
+        for der in derCertificates { certificates.append(try Certificate(der: der)) }
+        var crls: [CertificateRevocationList] = []
+        for der in derCRLs { crls.append(try CertificateRevocationList(der: der)) }
+        self.init(certificates, crls: crls)
+    }
+
     public static let none = FixedTrustAnchors([])
 }
 

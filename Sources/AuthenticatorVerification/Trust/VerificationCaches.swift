@@ -4,10 +4,10 @@ import SignatureVerification
 /// certificates and verified certificate paths. Each cache memoises a pure decoding or
 /// verification step, so results are the same with or without it; only time changes.
 public final class VerificationCaches: Sendable {
-    public let credentialKeys: DecodingCache<CredentialPublicKey>
-    public let certificates: DecodingCache<Certificate>
-    public let revocationLists: DecodingCache<CertificateRevocationList>
-    public let chains: ChainVerificationCache
+    package let credentialKeys: DecodingCache<CredentialPublicKey>
+    package let certificates: DecodingCache<Certificate>
+    package let revocationLists: DecodingCache<CertificateRevocationList>
+    package let chains: ChainVerificationCache
 
     public init(credentialKeys: Int = 10_000, certificates: Int = 4096, revocationLists: Int = 64, chains: Int = 4096) {
         self.credentialKeys = DecodingCache(capacity: credentialKeys)
@@ -17,17 +17,17 @@ public final class VerificationCaches: Sendable {
     }
 
     /// A certificate parsed from DER (strict), cached by those bytes.
-    public func certificate(_ der: [UInt8]) throws(OpenSSLError) -> Certificate {
+    package func certificate(_ der: [UInt8]) throws(OpenSSLError) -> Certificate {
         try certificates.value(for: der) { (bytes: [UInt8]) throws(OpenSSLError) in try Certificate(der: bytes) }
     }
 
     /// A CRL parsed from DER (strict), cached by those bytes.
-    public func revocationList(_ der: [UInt8]) throws(OpenSSLError) -> CertificateRevocationList {
+    package func revocationList(_ der: [UInt8]) throws(OpenSSLError) -> CertificateRevocationList {
         try revocationLists.value(for: der) { (bytes: [UInt8]) throws(OpenSSLError) in try CertificateRevocationList(der: bytes) }
     }
 
     /// A credential key decoded from COSE bytes, cached by those bytes.
-    public func credentialKey(for encoded: [UInt8]) throws(VerificationFailure) -> CredentialPublicKey {
+    package func credentialKey(for encoded: [UInt8]) throws(VerificationFailure) -> CredentialPublicKey {
         try credentialKeys.value(for: encoded) { (bytes: [UInt8]) throws(VerificationFailure) in try CredentialPublicKey.decode(bytes) }
     }
 }

@@ -1,4 +1,4 @@
-import AuthenticatorVerification
+@_spi(Internals) import AuthenticatorVerification
 import CBORDecoding
 import Foundation
 import SignatureVerification
