@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // DER inside X.509 extensions (Android KeyDescription, Apple nonce, TPM names).
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
+        // Conformity reports (HTML, Markdown) from templates rather than string concatenation.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
     ],
     targets: [
         // System libraries: a module map and one-line shims, nothing else.
@@ -51,6 +53,24 @@ let package = Package(
                 "WireFormat", "CBORDecoding", "SignatureVerification", .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strict),
+        // FIDO MDS3 and the ANS referencing list: verified documents, the in-memory catalog (an
+        // AttestationTrustSource), list differences. Pure: bytes and a time in, values out.
+        .target(
+            name: "AuthenticatorCatalog",
+            dependencies: ["WireFormat", "SignatureVerification", "AuthenticatorVerification"],
+            swiftSettings: strict),
+        // The PSC criteria as data: profiles, evaluation, AMR, conformity reports.
+        .target(
+            name: "PSCPolicy",
+            dependencies: [
+                "WireFormat", "SignatureVerification", "AuthenticatorVerification", "AuthenticatorCatalog",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            resources: [.copy("Reports"), .copy("Profiles")],
+            swiftSettings: strict),
+        // SQLite through the system library: every referencing list version and import now,
+        // credentials and the audit chain with the service.
+        .target(name: "Storage", dependencies: ["CSQLite", "WireFormat", "AuthenticatorCatalog"], swiftSettings: strict),
         .target(
             name: "VerificationRequests",
             dependencies: ["WireFormat", "AuthenticatorVerification"],
@@ -65,15 +85,15 @@ let package = Package(
         .executableTarget(
             name: "mie-probe",
             dependencies: [
-                "HardwareProbe", "AuthenticatorVerification", "SignatureVerification", "WireFormat",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "HardwareProbe", "AuthenticatorVerification", "SignatureVerification", "WireFormat", "AuthenticatorCatalog",
+                "PSCPolicy", "Storage", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "mie-verifier",
             dependencies: [
-                "VerificationRequests", "WireFormat",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "VerificationRequests", "WireFormat", "AuthenticatorVerification", "SignatureVerification", "AuthenticatorCatalog",
+                "PSCPolicy", "Storage", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
 
@@ -83,6 +103,13 @@ let package = Package(
         .testTarget(
             name: "AuthenticatorVerificationTests",
             dependencies: ["AuthenticatorVerification", "VerificationRequests", "CBORDecoding", "WireFormat", "SignatureVerification"]),
+        // The catalog, its SQLite store and the PSC engine: one target, one suite per layer.
+        .testTarget(
+            name: "ReferencingTests",
+            dependencies: [
+                "AuthenticatorCatalog", "Storage", "PSCPolicy", "AuthenticatorVerification", "VerificationRequests", "SignatureVerification",
+                "WireFormat",
+            ]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSQLite", "CPCSCLite"]),
         .testTarget(name: "HardwareProbeTests", dependencies: ["HardwareProbe", "SignatureVerification", "WireFormat"]),
     ],

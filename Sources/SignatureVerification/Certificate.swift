@@ -34,22 +34,7 @@ public final class Certificate: @unchecked Sendable {
 
     /// Parses PEM text holding one or more certificates.
     public static func fromPEM(_ text: String) throws(OpenSSLError) -> [Certificate] {
-        var result: [Certificate] = []
-        var body = ""
-        var inside = false
-        for line in text.split(whereSeparator: \.isNewline) {
-            if line.hasPrefix("-----BEGIN CERTIFICATE") { inside = true; body = ""; continue }
-            if line.hasPrefix("-----END CERTIFICATE") {
-                inside = false
-                guard let der = Data(base64Encoded: body) else {
-                    throw OpenSSLError(.invalidCertificate, "bad base64 in PEM")
-                }
-                result.append(try Certificate(der: der))
-                continue
-            }
-            if inside { body += line.trimmingCharacters(in: .whitespaces) }
-        }
-        return result
+        try load(file: Array(text.utf8))
     }
 
     deinit {

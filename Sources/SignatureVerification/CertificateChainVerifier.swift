@@ -25,6 +25,9 @@ public enum CertificateChainVerifier {
         public let failure: String?
         /// Whether the failure is a revoked certificate.
         public var isRevoked: Bool = false
+        /// Whether the failure is a supplied CRL that is not current at the verification time
+        /// (not yet valid or expired).
+        public var isCRLNotCurrent: Bool = false
         public var revocation: Revocation = .notChecked
 
         public var isTrusted: Bool { failure == nil }
@@ -100,6 +103,7 @@ public enum CertificateChainVerifier {
             let reason = String(cString: X509_verify_cert_error_string(Int(code)))
             var outcome = Outcome(path: [], failure: reason)
             outcome.isRevoked = code == X509_V_ERR_CERT_REVOKED
+            outcome.isCRLNotCurrent = code == X509_V_ERR_CRL_NOT_YET_VALID || code == X509_V_ERR_CRL_HAS_EXPIRED
             return outcome
         }
         var path: [Certificate] = []

@@ -27,6 +27,9 @@ public struct AttestationResult: Sendable {
     /// Typed facts the statement established (TPM vendor, Android security levels, …) and
     /// things a relying party should know although it verified (a deprecated format, SHA-1).
     public var evidence: [AttestationEvidence] = []
+    /// The referencing entry whose roots the chain was checked against, when a referencing
+    /// list supplied them.
+    public var referencingEntry: TrustMatch.Entry?
     /// How far the path was checked for revocation.
     public var revocation: CertificateChainVerifier.Revocation = .notChecked
     /// Sub-statements of a compound attestation, in order.

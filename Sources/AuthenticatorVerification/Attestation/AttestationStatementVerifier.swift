@@ -141,10 +141,10 @@ protocol AttestationFormatVerifier: Sendable {
         authenticator: AuthenticatorIdentifier? = nil
     ) throws(VerificationFailure) -> AttestationResult {
         let identifier = authenticator ?? context.aaguid
-        let anchors = context.trust.trustAnchors(for: identifier, format: format)
+        let time = Date(timeIntervalSince1970: context.time)
+        let match = context.trust.match(for: identifier, format: format, at: time)
         let outcome = CertificateChainVerifier.verify(
-            leaf: certificates[0], intermediates: Array(certificates.dropFirst()), anchors: anchors,
-            at: Date(timeIntervalSince1970: context.time), crls: context.trust.revocationLists(for: identifier, format: format),
+            leaf: certificates[0], intermediates: Array(certificates.dropFirst()), anchors: match.anchors, at: time, crls: match.crls,
             cache: context.caches?.chains)
         if outcome.isRevoked {
             throw VerificationFailure(.certificateRevoked, "\(format): an attestation certificate is revoked")
@@ -153,6 +153,7 @@ protocol AttestationFormatVerifier: Sendable {
             format: format, type: type, certificates: certificates, verifiedPath: outcome.path, untrustedReason: outcome.failure,
             authenticator: identifier)
         result.revocation = outcome.revocation
+        result.referencingEntry = match.entry
         for certificate in outcome.path where certificate.hasWeakSignatureAlgorithm {
             result.evidence.append(.weakCertificateSignature(algorithm: certificate.signatureAlgorithmName))
         }

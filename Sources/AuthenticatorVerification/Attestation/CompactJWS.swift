@@ -54,8 +54,14 @@ package struct CompactJWS: Sendable {
         self.signingInput = bytes[..<(parts[0].count + 1 + parts[1].count)]
     }
 
+    /// Whether the signature verifies with `key`, which must fit `alg` (an ES256 header with a
+    /// P-384 key is refused, not tried).
+    package func isSignatureValid(with key: PublicKey) -> Bool {
+        Self.isSignatureValid(algorithm: algorithm, signature: signature, over: signingInput, with: key)
+    }
+
     /// The signature scheme `alg` names, for the algorithms FIDO and Google sign with.
-    package var scheme: SignatureScheme? {
+    package static func scheme(_ algorithm: String) -> SignatureScheme? {
         switch algorithm {
         case "RS256": .rsaPKCS1v15(.sha256)
         case "RS384": .rsaPKCS1v15(.sha384)
@@ -71,7 +77,7 @@ package struct CompactJWS: Sendable {
     }
 
     /// The curve an ES* algorithm requires (RFC 7518 §3.4).
-    private var requiredCurve: EllipticCurve? {
+    private static func requiredCurve(_ algorithm: String) -> EllipticCurve? {
         switch algorithm {
         case "ES256": .p256
         case "ES384": .p384
@@ -80,12 +86,14 @@ package struct CompactJWS: Sendable {
         }
     }
 
-    /// Whether the signature verifies with `key`, which must fit `alg` (an ES256 header with a
-    /// P-384 key is refused, not tried).
-    package func isSignatureValid(with key: PublicKey) -> Bool {
-        guard let scheme, key.accepts(scheme) else { return false }
-        if let curve = requiredCurve {
-            guard key.type == .ec(curve), let der = Self.derSignature(fromRaw: signature, coordinateSize: curve.coordinateSize) else {
+    /// A JWS signature check, also for detached payloads (RFC 7515 Appendix F): ECDSA
+    /// signatures must be r ‖ s of the curve's size (a DER signature is refused).
+    package static func isSignatureValid(
+        algorithm: String, signature: [UInt8], over signingInput: some ContiguousBytesSequence, with key: PublicKey
+    ) -> Bool {
+        guard let scheme = scheme(algorithm), key.accepts(scheme) else { return false }
+        if let curve = requiredCurve(algorithm) {
+            guard key.type == .ec(curve), let der = derSignature(fromRaw: signature, coordinateSize: curve.coordinateSize) else {
                 return false
             }
             return key.isValidSignature(der, over: signingInput, scheme: scheme)

@@ -1,3 +1,4 @@
+import Foundation
 import SignatureVerification
 import WireFormat
 
@@ -24,10 +25,48 @@ public protocol AttestationTrustSource: Sendable {
     func trustAnchors(for authenticator: AuthenticatorIdentifier, format: String) -> [Certificate]
     /// CRLs to check the attestation path against (none: revocation is not checked).
     func revocationLists(for authenticator: AuthenticatorIdentifier, format: String) -> [CertificateRevocationList]
+    /// Everything the source knows of this authenticator at `time`: its anchors and CRLs, and
+    /// the referencing entry that listed them, with that entry's status then.
+    func match(for authenticator: AuthenticatorIdentifier, format: String, at time: Date) -> TrustMatch
 }
 
 extension AttestationTrustSource {
     public func revocationLists(for authenticator: AuthenticatorIdentifier, format: String) -> [CertificateRevocationList] { [] }
+
+    public func match(for authenticator: AuthenticatorIdentifier, format: String, at time: Date) -> TrustMatch {
+        TrustMatch(
+            anchors: trustAnchors(for: authenticator, format: format), crls: revocationLists(for: authenticator, format: format),
+            entry: nil)
+    }
+}
+
+/// What a trust source matched for an authenticator.
+public struct TrustMatch: Sendable {
+    /// The referencing entry the anchors come from: which list, which entry, its status.
+    public struct Entry: Sendable, Equatable {
+        /// The list, as `source no N` (for example `FIDO MDS no 9`).
+        public let list: String
+        /// The entry's description (model name).
+        public let description: String
+        /// The status in force at the verification time (`FIDO_CERTIFIED_L1`, `REVOKED`, …).
+        public let status: String?
+
+        public init(list: String, description: String, status: String?) {
+            self.list = list
+            self.description = description
+            self.status = status
+        }
+    }
+
+    public let anchors: [Certificate]
+    public let crls: [CertificateRevocationList]
+    public let entry: Entry?
+
+    public init(anchors: [Certificate], crls: [CertificateRevocationList], entry: Entry?) {
+        self.anchors = anchors
+        self.crls = crls
+        self.entry = entry
+    }
 }
 
 /// The same anchors for every authenticator.
@@ -75,5 +114,11 @@ public struct CombinedTrustSource: AttestationTrustSource {
 
     public func revocationLists(for authenticator: AuthenticatorIdentifier, format: String) -> [CertificateRevocationList] {
         sources.flatMap { $0.revocationLists(for: authenticator, format: format) }
+    }
+
+    public func match(for authenticator: AuthenticatorIdentifier, format: String, at time: Date) -> TrustMatch {
+        let matches = sources.map { $0.match(for: authenticator, format: format, at: time) }
+        return TrustMatch(
+            anchors: matches.flatMap(\.anchors), crls: matches.flatMap(\.crls), entry: matches.lazy.compactMap(\.entry).first)
     }
 }

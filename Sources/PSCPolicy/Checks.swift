@@ -1,0 +1,414 @@
+import AuthenticatorCatalog
+import AuthenticatorVerification
+import Foundation
+import SignatureVerification
+import WireFormat
+
+/// The checks profiles name (CheckKind), one function each. A check that does not concern the
+/// subject (a flag check for a card) is `not_applicable`.
+enum Checks {
+    static func run(_ reference: CheckReference, _ c: CheckContext, amr: AMRDerivation, others: [CriterionResult]) -> CheckOutcome {
+        let kind = reference.kind
+        switch kind {
+        case .attestationTrustedByCatalog: return attestationTrusted(c)
+        case .ansReferenced: return ansReferenced(c)
+        case .mdsStatus: return mdsStatus(reference, c)
+        case .listsFresh: return listsFresh(reference, c)
+        case .userPresent, .userVerified:
+            guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 ceremony") }
+            let (set, flag) =
+                kind == .userPresent ? (registration.flags.userPresent, "UP") : (registration.flags.userVerified, "UV")
+            return CheckOutcome(
+                kind, set ? .satisfied : .notSatisfied, set ? "the \(flag) flag is set" : "the \(flag) flag is not set",
+                [("flags.\(flag)", .bool(set))])
+        case .userVerificationCapable: return userVerificationCapable(reference, c)
+        case .keyProtection: return keyProtection(reference, c)
+        case .notSynced:
+            guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 credential") }
+            let eligible = registration.flags.backupEligible
+            return CheckOutcome(
+                kind, eligible ? .notSatisfied : .satisfied,
+                eligible ? "the credential is backup eligible (BE = 1): a synced, multi-device credential" : "BE = 0: a device-bound credential",
+                [("flags.BE", .bool(eligible))])
+        case .algorithmAllowed: return algorithmAllowed(reference, c)
+        case .originBound:
+            guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "not a WebAuthn ceremony") }
+            return CheckOutcome(
+                kind, .satisfied, "type, challenge, origin and RP ID hash were verified; the signature binds them",
+                [("origin", .string(registration.clientData.origin)), ("crossOrigin", .bool(registration.clientData.crossOrigin))])
+        case .identityBound: return identityBound(reference, c)
+        case .amrDerived:
+            if amr.values.isEmpty, let card = c.card, card.pinVerified == nil || card.possessionProven == nil {
+                return CheckOutcome(kind, .indeterminate, "the PIN was not presented: the card's AMR is not known yet", [("amr", .strings([]))])
+            }
+            if amr.values.isEmpty {
+                return CheckOutcome(kind, .notSatisfied, "no AMR rule of the profile matches what was verified", [("amr", .strings([]))])
+            }
+            if !amr.dropped.isEmpty {
+                return CheckOutcome(
+                    kind, .notSatisfied, "a rule produced values outside the profile's allowed list: \(amr.dropped.joined(separator: ", "))",
+                    [("amr", .strings(amr.values)), ("amrRefused", .strings(amr.dropped))])
+            }
+            return CheckOutcome(kind, .satisfied, "AMR derived from what was verified: \(amr.values.joined(separator: " "))", [("amr", .strings(amr.values))])
+        case .tokenClaims: return tokenClaims(reference, c)
+        case .authTime: return authTime(reference, c)
+        case .traceListVersions:
+            let lists = c.listsUsed
+            if lists.isEmpty { return CheckOutcome(kind, .indeterminate, "no referencing list was used") }
+            let unstored = lists.filter { $0.id == nil }
+            let evidence: [(String, JSONValue)] = [("lists", .array(lists.map { .string("\($0.label) sha256:\($0.sha256)") }))]
+            if !unstored.isEmpty {
+                return CheckOutcome(kind, .notSatisfied, "\(unstored.map(\.label).joined(separator: ", ")) is not a stored list version", evidence)
+            }
+            return CheckOutcome(kind, .satisfied, "every list used is a stored version with its digest", evidence)
+        case .reportComplete:
+            let open = others.filter { $0.status == .indeterminate }
+            let demo = c.listsUsed.filter(\.demo)
+            if reference.bool("refuseDemoLists") ?? false, !demo.isEmpty {
+                return CheckOutcome(
+                    kind, .notSatisfied, "built on a DEMO list (\(demo.map(\.label).joined(separator: ", "))): it proves nothing to an auditor",
+                    [("demoLists", .strings(demo.map(\.label)))])
+            }
+            if !open.isEmpty {
+                return CheckOutcome(
+                    kind, .indeterminate, "criteria without a decision: \(open.map(\.criterion.id).joined(separator: ", "))",
+                    [("undecided", .strings(open.map(\.criterion.id)))])
+            }
+            return CheckOutcome(kind, .satisfied, "every criterion is decided, with its evidence", [("decided", .integer(others.count))])
+        case .cardChain, .cardNotRevoked, .cardFamilyReferenced, .cardIssuedByANS, .cardPINVerified, .cardPossession:
+            return CardChecks.run(kind, c)
+        }
+    }
+
+    static func attestationTrusted(_ c: CheckContext) -> CheckOutcome {
+        let kind = CheckKind.attestationTrustedByCatalog
+        guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 registration") }
+        let attestation = registration.attestation
+        var evidence: [(String, JSONValue)] = [("format", .string(attestation.format)), ("attestationType", .string(attestation.type.rawValue))]
+        if attestation.type == .none || attestation.type == .self {
+            return CheckOutcome(kind, .notSatisfied, "\(attestation.type.rawValue) attestation: nothing proves which model made the key", evidence)
+        }
+        guard attestation.isTrusted, let identifier = attestation.authenticator, let root = attestation.verifiedPath.last else {
+            return CheckOutcome(
+                kind, .notSatisfied, "the attestation is not trusted: \(attestation.untrustedReason ?? "no path to a listed root")", evidence)
+        }
+        evidence.append(("authenticator", .string(CheckContext.text(identifier))))
+        evidence.append(("root", .string(root.subjectDescription)))
+        evidence.append(("rootSHA256", .string(Hex.string(root.sha256Fingerprint))))
+        guard let entry = c.catalog.entry(for: identifier) else {
+            return CheckOutcome(kind, .notSatisfied, "\(identifier) is in no active referencing list", evidence)
+        }
+        guard entry.roots.contains(where: { $0.sha256Fingerprint == root.sha256Fingerprint }) else {
+            return CheckOutcome(kind, .notSatisfied, "the path ends at a root the catalog does not list for \(entry.description)", evidence)
+        }
+        evidence.append(("catalogEntry", .string(entry.description)))
+        return CheckOutcome(kind, .satisfied, "attestation chains to a root listed for \(entry.description)", evidence)
+    }
+
+    static func ansReferenced(_ c: CheckContext) -> CheckOutcome {
+        let kind = CheckKind.ansReferenced
+        guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 key") }
+        guard let list = c.catalog.lists(of: .ans).first else { return CheckOutcome(kind, .indeterminate, "no ANS list is imported") }
+        guard let identifier = c.attestedIdentifier else {
+            return CheckOutcome(
+                kind, .notSatisfied, "the model is not attested (AAGUID \(AAGUIDText.string(registration.aaguid)) is only a claim)",
+                [("ansList", .string(list.label))])
+        }
+        guard let record = c.catalog.entry(for: identifier)?.ans else {
+            return CheckOutcome(kind, .notSatisfied, "\(identifier) is not on the ANS referencing list", [("ansList", .string(list.label))])
+        }
+        let decision = record.authenticator.decision
+        var evidence: [(String, JSONValue)] = [
+            ("ansList", .string(record.list.label)), ("reference", .string(decision.reference)), ("decision", .string(decision.status.rawValue)),
+            ("since", .string(decision.since)),
+        ]
+        if let until = decision.until { evidence.append(("until", .string(until))) }
+        let effect = decision.effect(at: c.time)
+        guard effect == .referenced else {
+            return CheckOutcome(kind, .notSatisfied, "\(record.authenticator.description) is \(effect.rawValue) on the ANS list (\(decision.reference))", evidence)
+        }
+        if let accepted = decision.acceptedFirmware {
+            evidence.append(("acceptedFirmware", .array(accepted.map { JSONValue.integer($0) })))
+            if let firmware = c.deviceInfo?.firmwareVersion {
+                evidence.append(("firmware", .integer(firmware)))
+                guard accepted.contains(firmware) else {
+                    return CheckOutcome(kind, .notSatisfied, "firmware \(firmware) is not among the accepted versions", evidence)
+                }
+            } else {
+                evidence.append(("firmware", .string("not observed (a WebAuthn registration does not carry it)")))
+            }
+        }
+        return CheckOutcome(kind, .satisfied, "\(record.authenticator.description) is referenced (\(decision.reference))", evidence)
+    }
+
+    static func mdsStatus(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
+        let kind = CheckKind.mdsStatus
+        guard c.registration != nil else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 key") }
+        guard !c.catalog.lists(of: .mds).isEmpty else { return CheckOutcome(kind, .indeterminate, "no FIDO MDS BLOB is imported") }
+        guard let identifier = c.attestedIdentifier else {
+            return CheckOutcome(kind, .notSatisfied, "the model is not attested: its MDS status cannot be applied to it")
+        }
+        guard let entry = c.catalog.entry(for: identifier), !entry.mds.isEmpty else {
+            return CheckOutcome(kind, .notSatisfied, "\(identifier) is not in FIDO MDS")
+        }
+        let minimum = reference.string("minimumLevel") ?? "FIDO_CERTIFIED_L1"
+        let minimumRank = AuthenticatorStatus.certificationRank(minimum) ?? 10
+        let equivalents = reference.stringMap("equivalents")
+        let negative = Set(reference.strings("negative"))
+        var evidence: [(String, JSONValue)] = []
+        for record in entry.mds {
+            let reports = record.entry.statusReports.filter { ($0.effectiveDate ?? .distantPast) <= c.time }
+            guard let governing = record.entry.status(at: c.time) else {
+                return CheckOutcome(kind, .notSatisfied, "no status report in force in \(record.list.label)", [("mdsList", .string(record.list.label))])
+            }
+            evidence += [
+                ("mdsList", .string(record.list.label)), ("status", .string(governing.status.description)),
+                ("effectiveDate", .optional(governing.effectiveDateText)),
+            ]
+            if let url = governing.url { evidence.append(("statusURL", .string(url))) }
+            if negative.contains(governing.status.description) {
+                return CheckOutcome(
+                    kind, .notSatisfied,
+                    "FIDO MDS reports \(governing.status.description) since \(governing.effectiveDateText ?? "an undated report")", evidence)
+            }
+            // The level is the best certification since the last negative report.
+            let lastNegative = reports.filter { negative.contains($0.status.description) }.compactMap(\.effectiveDate).max() ?? .distantPast
+            let levels = reports.filter { ($0.effectiveDate ?? .distantPast) >= lastNegative }.compactMap { report -> (Int, StatusReport)? in
+                let name = equivalents[report.status.description] ?? report.status.description
+                return AuthenticatorStatus.certificationRank(name).map { ($0, report) }
+            }
+            guard let best = levels.max(by: { $0.0 < $1.0 }) else {
+                return CheckOutcome(kind, .notSatisfied, "no FIDO certification level in \(record.list.label); the profile requires \(minimum)", evidence)
+            }
+            evidence.append(("certification", .string(best.1.status.description)))
+            if let number = best.1.certificateNumber { evidence.append(("certificateNumber", .string(number))) }
+            guard best.0 >= minimumRank else {
+                return CheckOutcome(kind, .notSatisfied, "certified \(best.1.status.description); the profile requires \(minimum)", evidence)
+            }
+        }
+        return CheckOutcome(kind, .satisfied, "certified at or above \(minimum), no negative status", evidence)
+    }
+
+    static func listsFresh(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
+        let kinds = Set(reference.strings("kinds").compactMap(ListKind.init(rawValue:)))
+        let lists = c.listsUsed.filter { kinds.isEmpty || kinds.contains($0.kind) || c.card != nil }
+        guard !lists.isEmpty else { return CheckOutcome(.listsFresh, .indeterminate, "no referencing list is imported") }
+        let evidence: [(String, JSONValue)] = [
+            ("lists", .array(lists.map { .string("\($0.label), next update \($0.nextUpdate ?? "not given")") }))
+        ]
+        let stale = lists.filter { $0.isStale(at: c.time) }
+        if !stale.isEmpty {
+            return CheckOutcome(
+                .listsFresh, .notSatisfied, "stale: \(stale.map { "\($0.label) (next update \($0.nextUpdate ?? "?"))" }.joined(separator: ", "))",
+                evidence)
+        }
+        return CheckOutcome(.listsFresh, .satisfied, "every list is before its next update", evidence)
+    }
+
+    static func userVerificationCapable(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
+        let kind = CheckKind.userVerificationCapable
+        guard c.registration != nil else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 key") }
+        var evidence: [(String, JSONValue)] = []
+        if let device = c.deviceInfo {
+            evidence.append(("deviceOptions", .object(device.options.sorted { $0.key < $1.key }.map { ($0.key, .bool($0.value)) })))
+            if device.options["uv"] != true && device.options["clientPin"] != true {
+                return CheckOutcome(kind, .notSatisfied, "the device's getInfo offers neither uv nor clientPin", evidence)
+            }
+        }
+        guard let statement = c.statement else {
+            return CheckOutcome(kind, .indeterminate, "no metadata statement for an attested model", evidence)
+        }
+        let presenceOnly = Set(reference.strings("presenceOnlyMethods"))
+        let methods = statement.userVerificationMethods.subtracting(presenceOnly).sorted()
+        evidence.append(("userVerificationMethods", .strings(statement.userVerificationMethods.sorted())))
+        let declaredUV = statement.getInfoOption("uv") == true || statement.getInfoOption("clientPin") == true
+        if let info = statement.getInfo?["options"] { evidence.append(("statementOptions", info)) }
+        if methods.isEmpty && !declaredUV {
+            return CheckOutcome(kind, .notSatisfied, "the statement declares presence only: the key cannot verify its user", evidence)
+        }
+        return CheckOutcome(
+            kind, .satisfied, methods.isEmpty ? "getInfo declares uv or clientPin" : "user verification by \(methods.joined(separator: ", "))",
+            evidence)
+    }
+
+    static func keyProtection(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
+        let kind = CheckKind.keyProtection
+        guard c.registration != nil else { return CheckOutcome(kind, .notApplicable, "a card's keys live in its chip") }
+        guard let statement = c.statement else { return CheckOutcome(kind, .indeterminate, "no metadata statement for an attested model") }
+        let wanted = Set(reference.strings("anyOf"))
+        let evidence: [(String, JSONValue)] = [("keyProtection", .strings(statement.keyProtection))]
+        guard !wanted.isDisjoint(with: statement.keyProtection) else {
+            return CheckOutcome(
+                kind, .notSatisfied, "key protection \(statement.keyProtection.joined(separator: ", ")) is none of \(wanted.sorted().joined(separator: ", "))",
+                evidence)
+        }
+        return CheckOutcome(kind, .satisfied, "keys protected by \(statement.keyProtection.joined(separator: ", "))", evidence)
+    }
+
+    static func algorithmAllowed(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
+        let kind = CheckKind.algorithmAllowed
+        let minimumRSA = Int(clamping: reference.integer("minimumRSABits") ?? 2048)
+        if let card = c.card {
+            guard let type = card.keyType, let bits = card.keyBits else { return CheckOutcome(kind, .indeterminate, "the card's key was not read") }
+            let allowed = reference.strings("cardKeyTypes")
+            let evidence: [(String, JSONValue)] = [("algorithm", .string(type)), ("keyBits", .integer(bits))]
+            guard allowed.isEmpty || allowed.contains(where: { type.hasPrefix($0) }) else {
+                return CheckOutcome(kind, .notSatisfied, "\(type) is not an allowed card key type", evidence)
+            }
+            guard !type.hasPrefix("RSA") || bits >= minimumRSA else {
+                return CheckOutcome(kind, .notSatisfied, "a \(bits)-bit RSA key is below \(minimumRSA) bits", evidence)
+            }
+            return CheckOutcome(kind, .satisfied, "\(type) is allowed", evidence)
+        }
+        guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "nothing to judge") }
+        let name = registration.publicKey.algorithm.name
+        var evidence: [(String, JSONValue)] = [("algorithm", .string(name))]
+        guard reference.strings("algorithms").contains(name) else {
+            return CheckOutcome(kind, .notSatisfied, "\(name) is not on the profile's algorithm list", evidence)
+        }
+        if case .rsa(let modulus, _) = registration.publicKey.parameters {
+            let bits = modulus.drop { $0 == 0 }.count * 8 - (modulus.first { $0 != 0 }.map { $0.leadingZeroBitCount } ?? 0)
+            evidence.append(("keyBits", .integer(bits)))
+            guard bits >= minimumRSA else {
+                return CheckOutcome(kind, .notSatisfied, "a \(bits)-bit RSA key is below \(minimumRSA) bits", evidence)
+            }
+        }
+        return CheckOutcome(kind, .satisfied, "\(name) is allowed", evidence)
+    }
+
+    static func identityBound(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
+        let kind = CheckKind.identityBound
+        if let card = c.card {
+            guard let id = card.nationalID, !id.isEmpty else { return CheckOutcome(kind, .indeterminate, "no national id was read from the card") }
+            let evidence: [(String, JSONValue)] = [("nationalId", .string(id)), ("identifierType", .optional(card.identifierType))]
+            if card.luhnValid == false { return CheckOutcome(kind, .notSatisfied, "the RPPS number fails its Luhn key", evidence) }
+            return CheckOutcome(kind, .satisfied, "the card carries the holder's national id", evidence)
+        }
+        guard let deployment = c.deployment else {
+            return CheckOutcome(kind, reference.whenMissing, "decided at enrolment: the holder is bound by the service, not by the key")
+        }
+        var evidence: [(String, JSONValue)] = [("holder", .optional(deployment.holderNationalID))]
+        guard let level = deployment.identityEvidence, deployment.holderNationalID != nil else {
+            return CheckOutcome(kind, .indeterminate, "no holder identity was recorded with the enrolment", evidence)
+        }
+        evidence.append(("identityEvidence", .string(level.rawValue)))
+        guard reference.strings("acceptedEvidence").contains(level.rawValue) else {
+            return CheckOutcome(kind, .notSatisfied, "identity \(level.rawValue) is not accepted by the profile", evidence)
+        }
+        if deployment.holderLuhnValid == false { return CheckOutcome(kind, .notSatisfied, "the holder's RPPS number fails its Luhn key", evidence) }
+        guard let unique = deployment.credentialIDUnique else {
+            return CheckOutcome(kind, .indeterminate, "the credential store was not consulted for this credential ID", evidence)
+        }
+        evidence.append(("credentialIdUnique", .bool(unique)))
+        guard unique else { return CheckOutcome(kind, .notSatisfied, "this credential ID is already registered", evidence) }
+        return CheckOutcome(kind, .satisfied, "bound to \(deployment.holderNationalID ?? "")  (\(level.rawValue))", evidence)
+    }
+
+    static func tokenClaims(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
+        let kind = CheckKind.tokenClaims
+        guard let deployment = c.deployment else { return CheckOutcome(kind, reference.whenMissing, "decided when the IAM issues its token") }
+        guard let claims = deployment.tokenClaims else { return CheckOutcome(kind, .indeterminate, "the token's claims were not given") }
+        let missing = reference.strings("required").filter { (claims[$0] ?? "").isEmpty }
+        let evidence: [(String, JSONValue)] = [("claims", .strings(claims.keys.sorted()))]
+        if !missing.isEmpty { return CheckOutcome(kind, .notSatisfied, "missing claims: \(missing.joined(separator: ", "))", evidence) }
+        if let text = claims["auth_time"] {
+            guard let seconds = JSONValue.number(text).integer else {
+                return CheckOutcome(kind, .notSatisfied, "auth_time is not a number of seconds", evidence)
+            }
+            guard let authTime = deployment.authTime else {
+                return CheckOutcome(kind, .indeterminate, "auth_time cannot be compared with the authentication it reports", evidence)
+            }
+            guard seconds == Self.seconds(authTime.timeIntervalSince1970) else {
+                return CheckOutcome(kind, .notSatisfied, "auth_time differs from the time of the authentication", evidence)
+            }
+        }
+        return CheckOutcome(kind, .satisfied, "the token carries \(reference.strings("required").joined(separator: ", ")) consistently", evidence)
+    }
+
+    static func authTime(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
+        let kind = CheckKind.authTime
+        guard let deployment = c.deployment else { return CheckOutcome(kind, reference.whenMissing, "decided when the IAM issues its token") }
+        guard let authTime = deployment.authTime else { return CheckOutcome(kind, .indeterminate, "the time of the authentication is unknown") }
+        let maximum = reference.integer("maximumAgeSeconds") ?? 14_400
+        // Whole seconds, clamped: a hostile auth_time must not overflow anything.
+        let age = Self.seconds(c.time.timeIntervalSince(authTime))
+        let evidence: [(String, JSONValue)] = [
+            ("authTime", .string(authTime.formatted(.iso8601))), ("ageSeconds", .integer(age)), ("maximumAgeSeconds", .integer(maximum)),
+        ]
+        if age < -60 { return CheckOutcome(kind, .notSatisfied, "auth_time is in the future", evidence) }
+        guard age <= maximum else {
+            return CheckOutcome(kind, .notSatisfied, "the authentication is \(age / 60) minutes old, over \(maximum / 60)", evidence)
+        }
+        return CheckOutcome(kind, .satisfied, "re-authenticated within \(maximum / 60) minutes", evidence)
+    }
+}
+
+extension Checks {
+    /// A time interval as whole seconds, clamped to ±2^53 (beyond any real date) so no input
+    /// reaches a trapping conversion.
+    static func seconds(_ interval: Double) -> Int64 {
+        guard interval.isFinite else { return interval < 0 ? -(1 << 53) : 1 << 53 }
+        let clamped = min(max(interval.rounded(.down), -9_007_199_254_740_992), 9_007_199_254_740_992)
+        return Int64(exactly: clamped) ?? 0
+    }
+}
+
+/// The card checks: chain, revocation, referenced family, ANS issuer, PIN, possession.
+enum CardChecks {
+    static func run(_ kind: CheckKind, _ c: CheckContext) -> CheckOutcome {
+        guard let card = c.card else { return CheckOutcome(kind, .notApplicable, "not a card") }
+        switch kind {
+        case .cardChain:
+            guard card.anchorsConfigured else { return CheckOutcome(kind, .indeterminate, "no IGC-Santé anchors are configured") }
+            let evidence: [(String, JSONValue)] = [("issuer", .optional(card.issuerName))]
+            return card.chainTrusted
+                ? CheckOutcome(kind, .satisfied, "the authentication certificate chains to IGC-Santé", evidence)
+                : CheckOutcome(kind, .notSatisfied, "the authentication certificate does not chain to IGC-Santé: \(card.chainFailure ?? "")", evidence)
+        case .cardNotRevoked:
+            let evidence: [(String, JSONValue)] = [("revocation", .string(card.revocation.rawValue))]
+            switch card.revocation {
+            case .good: return CheckOutcome(kind, .satisfied, "checked against the CRLs: not revoked", evidence)
+            case .revoked: return CheckOutcome(kind, .notSatisfied, "the authentication certificate is revoked", evidence)
+            case .notChecked: return CheckOutcome(kind, .indeterminate, "revocation was not checked (no CRL)", evidence)
+            }
+        case .cardFamilyReferenced:
+            guard let list = c.catalog.lists(of: .ans).first else { return CheckOutcome(kind, .indeterminate, "no ANS list is imported") }
+            let byATR = c.catalog.cardFamilies(matchingATR: card.atr)
+            var evidence: [(String, JSONValue)] = [("ansList", .string(list.label)), ("atr", .string(Hex.string(card.atr, separator: " ", uppercase: true)))]
+            guard !byATR.isEmpty else {
+                return CheckOutcome(kind, .notSatisfied, "the ATR matches no card family on the ANS list", evidence)
+            }
+            evidence.append(("family", .string(byATR.map(\.family.family).joined(separator: ", "))))
+            guard let issuer = card.issuerSHA256 else {
+                return CheckOutcome(kind, .indeterminate, "the issuing CA is unknown (the chain was not built)", evidence)
+            }
+            evidence.append(("issuerSHA256", .string(Hex.string(issuer))))
+            guard let match = byATR.first(where: { $0.family.issuerCAs.contains { $0.sha256 == issuer } }) else {
+                return CheckOutcome(kind, .notSatisfied, "the issuing CA is not listed for \(byATR[0].family.family)", evidence)
+            }
+            let decision = match.family.decision
+            evidence.append(("reference", .string(decision.reference)))
+            let effect = decision.effect(at: c.time)
+            guard effect == .referenced else {
+                return CheckOutcome(kind, .notSatisfied, "\(match.family.family) cards are \(effect.rawValue) on the ANS list", evidence)
+            }
+            return CheckOutcome(kind, .satisfied, "\(match.family.family) from a listed CA, referenced (\(decision.reference))", evidence)
+        case .cardIssuedByANS:
+            return card.issuedByANS
+                ? CheckOutcome(kind, .satisfied, "EF.SN.ICC carries the ANS issuer number", [("issuedByANS", .bool(true))])
+                : CheckOutcome(kind, .notSatisfied, "EF.SN.ICC does not carry the ANS issuer number", [("issuedByANS", .bool(false))])
+        case .cardPINVerified:
+            guard let verified = card.pinVerified else { return CheckOutcome(kind, .indeterminate, "no PIN was presented") }
+            return verified
+                ? CheckOutcome(kind, .satisfied, "the PIN was verified by the card", [("pinVerified", .bool(true))])
+                : CheckOutcome(kind, .notSatisfied, "the PIN was refused", [("pinVerified", .bool(false))])
+        case .cardPossession:
+            guard let proven = card.possessionProven else { return CheckOutcome(kind, .indeterminate, "possession was not tested (no PIN)") }
+            return proven
+                ? CheckOutcome(kind, .satisfied, "the card signed a fresh challenge with its authentication key", [("possessionProven", .bool(true))])
+                : CheckOutcome(kind, .notSatisfied, "the card's signature does not verify with its certificate", [("possessionProven", .bool(false))])
+        default:
+            return CheckOutcome(kind, .notApplicable, "not a card check")
+        }
+    }
+}

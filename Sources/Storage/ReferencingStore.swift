@@ -1,0 +1,209 @@
+import AuthenticatorCatalog
+import Foundation
+import SignatureVerification
+import WireFormat
+
+/// Every referencing list version ever imported (the exact bytes, kept for traceability) and
+/// every import attempt, refused ones included. The catalog decides what a document means and
+/// whether its signature holds; this keeps what it accepted, one transaction per import, so a
+/// refused or interrupted import leaves the active lists as they were.
+package struct ReferencingStore: Sendable {
+    package let database: SQLiteDatabase
+
+    /// Schema of the referencing tables (migration 1 of the shared database file).
+    package static let migrations: [SQLiteDatabase.Migration] = [
+        .init(
+            1,
+            """
+            CREATE TABLE referencing_versions (
+                id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL,
+                source TEXT NOT NULL,
+                number INTEGER NOT NULL,
+                next_update TEXT,
+                imported_at TEXT NOT NULL,
+                sha256 TEXT NOT NULL,
+                signer TEXT NOT NULL,
+                entry_count INTEGER NOT NULL,
+                demo INTEGER NOT NULL DEFAULT 0,
+                document BLOB NOT NULL,
+                signature BLOB,
+                active INTEGER NOT NULL DEFAULT 0,
+                UNIQUE (kind, source, number)
+            );
+            CREATE TABLE referencing_imports (
+                id INTEGER PRIMARY KEY,
+                attempted_at TEXT NOT NULL,
+                kind TEXT,
+                source TEXT,
+                sha256 TEXT NOT NULL,
+                result TEXT NOT NULL,
+                message TEXT NOT NULL,
+                version_id INTEGER REFERENCES referencing_versions (id)
+            );
+            """),
+    ]
+
+    package init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    /// Opens (or creates) the database file with every migration of the product applied.
+    package init(path: String) throws(StoreError) {
+        self.database = try SQLiteDatabase(path: path, migrations: Self.migrations)
+    }
+
+    /// One import attempt as recorded.
+    package struct ImportRecord: Sendable {
+        package let attemptedAt: String
+        package let kind: String?
+        package let source: String?
+        package let sha256: String
+        package let result: String
+        package let message: String
+        package let versionID: Int64?
+    }
+
+    /// What became of an import.
+    package enum ImportOutcome: Sendable {
+        case imported(ListVersion, VerifiedList)
+        case refused(ImportFailure)
+    }
+
+    /// Verifies a document (`VerifiedList.verify`) and stores it as the active version of its
+    /// source, or records why it was refused. `time` is the verification time (the signer's
+    /// certificates and CRLs are judged then); `recordedAt` stamps the trail.
+    package func importList(
+        _ document: [UInt8], signature: [UInt8]?, trust: ReferencingTrust, at time: Date, recordedAt: Date = Date()
+    ) -> ImportOutcome {
+        let stamp = recordedAt.formatted(.iso8601)
+        let digest = Hex.string(Digest.sha256(document))
+        let verified: VerifiedList
+        do {
+            verified = try VerifiedList.verify(document, signature: signature, trust: trust, at: time)
+        } catch {
+            try? recordRefusal(kind: ListKind.detect(document)?.rawValue, source: nil, sha256: digest, failure: error, at: stamp)
+            return .refused(error)
+        }
+        var version = verified.version(document: document)
+        do {
+            let id = try store(version, document: document, signature: signature, at: stamp)
+            version.id = id
+            version.importedAt = stamp
+            return .imported(version, verified)
+        } catch {
+            let failure =
+                error.code == "store.rollback" ? ImportFailure(.rollback, error.message) : ImportFailure(.store, error.description)
+            try? recordRefusal(kind: version.kind.rawValue, source: version.source, sha256: digest, failure: failure, at: stamp)
+            return .refused(failure)
+        }
+    }
+
+    /// Stores a verified version as the active one of its (kind, source), in one transaction
+    /// with its import record. Refused, nothing written, when its number does not exceed the
+    /// highest stored for that source (a rollback).
+    private func store(_ version: ListVersion, document: [UInt8], signature: [UInt8]?, at stamp: String) throws(StoreError) -> Int64 {
+        try database.transaction { () throws(StoreError) in
+            let highest = try database.query(
+                "SELECT MAX(number) FROM referencing_versions WHERE kind = ? AND source = ?", [.text(version.kind.rawValue), .text(version.source)]
+            ) { row in row.isNull(0) ? nil : row.int64(0) }.first ?? nil
+            if let highest, version.number <= highest {
+                throw StoreError(
+                    "store.rollback", "\(version.kind.title) number \(version.number) does not exceed number \(highest) already imported from this source")
+            }
+            try database.run(
+                "UPDATE referencing_versions SET active = 0 WHERE kind = ? AND source = ?", [.text(version.kind.rawValue), .text(version.source)])
+            try database.run(
+                """
+                INSERT INTO referencing_versions
+                    (kind, source, number, next_update, imported_at, sha256, signer, entry_count, demo, document, signature, active)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                """,
+                [
+                    .text(version.kind.rawValue), .text(version.source), .int(version.number), version.nextUpdate.map(SQLiteDatabase.Value.text) ?? .null,
+                    .text(stamp), .text(version.sha256), .text(version.signer), .int(Int64(version.entryCount)), .int(version.demo ? 1 : 0),
+                    .blob(document), signature.map(SQLiteDatabase.Value.blob) ?? .null,
+                ])
+            let id = database.lastInsertRowID
+            try database.run(
+                "INSERT INTO referencing_imports (attempted_at, kind, source, sha256, result, message, version_id) VALUES (?, ?, ?, ?, 'imported', ?, ?)",
+                [.text(stamp), .text(version.kind.rawValue), .text(version.source), .text(version.sha256), .text("\(version.label) imported"), .int(id)])
+            return id
+        }
+    }
+
+    /// Records a refused import (its code and reason) for the trail.
+    private func recordRefusal(kind: String?, source: String?, sha256: String, failure: ImportFailure, at stamp: String) throws(StoreError) {
+        try database.run(
+            "INSERT INTO referencing_imports (attempted_at, kind, source, sha256, result, message) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                .text(stamp), kind.map(SQLiteDatabase.Value.text) ?? .null, source.map(SQLiteDatabase.Value.text) ?? .null, .text(sha256),
+                .text(failure.code.rawValue), .text(failure.message),
+            ])
+    }
+
+    private static let versionColumns = "id, kind, source, number, next_update, imported_at, sha256, signer, entry_count, demo, active"
+
+    private static func version(_ row: SQLiteDatabase.Row) -> (ListVersion, active: Bool)? {
+        guard let kind = row.text(1).flatMap(ListKind.init(rawValue:)) else { return nil }
+        let nextUpdate = row.text(4)
+        let version = ListVersion(
+            kind: kind, source: row.text(2) ?? "", number: row.int64(3), nextUpdate: nextUpdate,
+            nextUpdateDate: nextUpdate.flatMap { RFC3339.secondsSince1970($0 + "T00:00:00Z") }.map(Date.init(timeIntervalSince1970:)),
+            sha256: row.text(6) ?? "", signer: row.text(7) ?? "", entryCount: row.int(8), demo: row.int(9) != 0, id: row.int64(0),
+            importedAt: row.text(5))
+        return (version, row.int(10) != 0)
+    }
+
+    /// Every stored version, newest first, with whether it is active.
+    package func versions() throws(StoreError) -> [(version: ListVersion, active: Bool)] {
+        try database.query("SELECT \(Self.versionColumns) FROM referencing_versions ORDER BY id DESC") { Self.version($0) }
+            .compactMap { $0.map { (version: $0.0, active: $0.active) } }
+    }
+
+    /// A stored version read back as a list.
+    package func list(id: Int64) throws(StoreError) -> (ListVersion, VerifiedList, document: [UInt8])? {
+        let rows = try database.query("SELECT \(Self.versionColumns), document FROM referencing_versions WHERE id = ?", [.int(id)]) { row in
+            (Self.version(row), row.blob(11) ?? [])
+        }
+        guard let (found, document) = rows.first, let (version, _) = found else { return nil }
+        return (version, try Self.read(version, document), document)
+    }
+
+    /// The active versions read back, oldest first: what the catalog is built from.
+    package func activeLists() throws(StoreError) -> [(version: ListVersion, list: VerifiedList)] {
+        let rows = try database.query(
+            "SELECT \(Self.versionColumns), document FROM referencing_versions WHERE active = 1 ORDER BY id"
+        ) { row in (Self.version(row), row.blob(11) ?? []) }
+        var lists: [(version: ListVersion, list: VerifiedList)] = []
+        for (found, document) in rows {
+            guard let (version, _) = found else { throw StoreError("store.corrupt", "a stored list has an unknown kind") }
+            lists.append((version, try Self.read(version, document)))
+        }
+        return lists
+    }
+
+    private static func read(_ version: ListVersion, _ document: [UInt8]) throws(StoreError) -> VerifiedList {
+        do {
+            return try VerifiedList.load(kind: version.kind, document: document, signer: version.signer, source: version.source)
+        } catch {
+            throw StoreError("store.corrupt", "\(version.label) (stored id \(version.id ?? 0)) no longer reads: \(error.message)")
+        }
+    }
+
+    /// The catalog of the active lists.
+    package func snapshot() throws(StoreError) -> CatalogSnapshot {
+        CatalogSnapshot(lists: try activeLists())
+    }
+
+    /// Import attempts, newest first.
+    package func imports() throws(StoreError) -> [ImportRecord] {
+        try database.query(
+            "SELECT attempted_at, kind, source, sha256, result, message, version_id FROM referencing_imports ORDER BY id DESC"
+        ) { row in
+            ImportRecord(
+                attemptedAt: row.text(0) ?? "", kind: row.text(1), source: row.text(2), sha256: row.text(3) ?? "", result: row.text(4) ?? "",
+                message: row.text(5) ?? "", versionID: row.isNull(6) ? nil : row.int64(6))
+        }
+    }
+}

@@ -1,0 +1,206 @@
+internal import CSQLite
+import Foundation
+import Synchronization
+
+/// A failure of the store, with a stable code (`store.*`) for logs and problem documents.
+package struct StoreError: Error, Sendable, CustomStringConvertible {
+    package let code: String
+    package let message: String
+
+    package init(_ code: String, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    package var description: String { "\(code): \(message)" }
+}
+
+/// One SQLite database file through the system library: WAL, a busy timeout, foreign keys,
+/// versioned migrations applied in transactions, and prepared statements kept per SQL text.
+///
+/// `synchronous = FULL`: every committed transaction (an import, later an enrolment and its
+/// audit event) survives a power loss, not only a crashed process; reads are not slowed, and
+/// writes here are rare next to verifications.
+///
+/// One connection, used by one caller at a time (a mutex around every use): SQLite serialises
+/// writers anyway, and readers of the catalog work on in-memory snapshots.
+package final class SQLiteDatabase: @unchecked Sendable {
+    // The handle and statement cache are only touched while `lock` is held.
+    private let handle: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+    private let lock = NSRecursiveLock()
+    package let path: String
+
+    package struct Migration: Sendable {
+        package let version: Int
+        package let sql: String
+
+        package init(_ version: Int, _ sql: String) {
+            self.version = version
+            self.sql = sql
+        }
+    }
+
+    package init(path: String, migrations: [Migration]) throws(StoreError) {
+        var opened: OpaquePointer? = nil
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &opened, flags, nil)
+        guard status == SQLITE_OK, let opened else {
+            let message = opened.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let opened { sqlite3_close_v2(opened) }
+            throw StoreError("store.open", "cannot open \(path): \(message)")
+        }
+        self.handle = opened
+        self.path = path
+        sqlite3_busy_timeout(opened, 5000)
+        try execute("PRAGMA journal_mode = WAL")
+        try execute("PRAGMA synchronous = FULL")
+        try execute("PRAGMA foreign_keys = ON")
+        try migrate(migrations)
+    }
+
+    deinit {
+        for statement in statements.values { sqlite3_finalize(statement) }
+        sqlite3_close_v2(handle)
+    }
+
+    private func error(_ code: String, _ what: String) -> StoreError {
+        StoreError(code, "\(what): \(String(cString: sqlite3_errmsg(handle)))")
+    }
+
+    /// Runs SQL without results (schema, pragmas).
+    package func execute(_ sql: String) throws(StoreError) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else { throw error("store.sql", "executing SQL") }
+    }
+
+    /// Applies the migrations not applied yet, each in its own transaction.
+    private func migrate(_ migrations: [Migration]) throws(StoreError) {
+        try execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        let applied = Set(try query("SELECT version FROM schema_migrations") { row in row.int(0) })
+        if let newest = applied.max(), let known = migrations.map(\.version).max(), newest > known {
+            throw StoreError("store.schema-too-new", "\(path) was written by a newer version (schema \(newest), this one knows \(known))")
+        }
+        for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(migration.version) {
+            try transaction { () throws(StoreError) in
+                try execute(migration.sql)
+                try run("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", [.int(Int64(migration.version)), .text(Self.now())])
+            }
+        }
+    }
+
+    package static func now() -> String {
+        Date().formatted(.iso8601)
+    }
+
+    /// Runs `body` in a transaction (BEGIN IMMEDIATE): committed when it returns, rolled back
+    /// when it throws, so a failed import leaves nothing behind.
+    package func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// A bound parameter.
+    package enum Value: Sendable {
+        case int(Int64)
+        case text(String)
+        case blob([UInt8])
+        case null
+    }
+
+    /// Runs a statement that returns no rows; returns the number of rows it changed.
+    @discardableResult
+    package func run(_ sql: String, _ parameters: [Value] = []) throws(StoreError) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        let statement = try prepared(sql, parameters)
+        defer { sqlite3_reset(statement) }
+        let status = sqlite3_step(statement)
+        guard status == SQLITE_DONE || status == SQLITE_ROW else {
+            throw error(status == SQLITE_CONSTRAINT ? "store.constraint" : "store.sql", "running \(sql.prefix(60))")
+        }
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// The rowid of the last insert on this connection.
+    package var lastInsertRowID: Int64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return sqlite3_last_insert_rowid(handle)
+    }
+
+    /// Runs a query and maps each row.
+    package func query<T>(_ sql: String, _ parameters: [Value] = [], _ map: (Row) throws(StoreError) -> T) throws(StoreError) -> [T] {
+        lock.lock()
+        defer { lock.unlock() }
+        let statement = try prepared(sql, parameters)
+        defer { sqlite3_reset(statement) }
+        var rows: [T] = []
+        while true {
+            let status = sqlite3_step(statement)
+            if status == SQLITE_DONE { break }
+            guard status == SQLITE_ROW else { throw error("store.sql", "querying \(sql.prefix(60))") }
+            rows.append(try map(Row(statement: statement)))
+        }
+        return rows
+    }
+
+    private func prepared(_ sql: String, _ parameters: [Value]) throws(StoreError) -> OpaquePointer {
+        let statement: OpaquePointer
+        if let cached = statements[sql] {
+            statement = cached
+            sqlite3_clear_bindings(statement)
+        } else {
+            var made: OpaquePointer? = nil
+            guard sqlite3_prepare_v2(handle, sql, -1, &made, nil) == SQLITE_OK, let made else {
+                throw error("store.sql", "preparing \(sql.prefix(60))")
+            }
+            statements[sql] = made
+            statement = made
+        }
+        for (offset, parameter) in parameters.enumerated() {
+            let index = Int32(truncatingIfNeeded: offset + 1)
+            let status: Int32
+            switch parameter {
+            case .int(let value): status = sqlite3_bind_int64(statement, index, value)
+            case .text(let value): status = sqlite3_bind_text(statement, index, value, -1, mie_sqlite_transient())
+            case .blob(let value):
+                status = value.withUnsafeBytes { sqlite3_bind_blob64(statement, index, $0.baseAddress, sqlite3_uint64($0.count), mie_sqlite_transient()) }
+            case .null: status = sqlite3_bind_null(statement, index)
+            }
+            guard status == SQLITE_OK else { throw error("store.sql", "binding parameter \(offset + 1)") }
+        }
+        return statement
+    }
+
+    /// A result row, valid while the query's closure runs.
+    package struct Row {
+        let statement: OpaquePointer
+
+        package func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(statement, column)) }
+        package func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+
+        package func text(_ column: Int32) -> String? {
+            guard let bytes = sqlite3_column_text(statement, column) else { return nil }
+            return String(cString: bytes)
+        }
+
+        package func blob(_ column: Int32) -> [UInt8]? {
+            let count = Int(sqlite3_column_bytes(statement, column))
+            guard let pointer = sqlite3_column_blob(statement, column) else { return count == 0 && !isNull(column) ? [] : nil }
+            return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+        }
+
+        package func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+    }
+}
