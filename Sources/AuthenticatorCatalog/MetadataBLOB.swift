@@ -58,7 +58,7 @@ public struct MetadataBLOB: Sendable {
 
     /// Reads and verifies a BLOB: signature, chain to one of `roots` at `time`, `crls`.
     public static func verify(
-        _ bytes: [UInt8], roots: [Certificate], crls: [CertificateRevocationList], at time: Date
+        _ bytes: [UInt8], roots: [Certificate], crls: [CertificateRevocationList], at time: Date, progress: ImportProgress? = nil
     ) throws(ImportFailure) -> MetadataBLOB {
         guard bytes.count <= maximumListSize else { throw ImportFailure(.tooLarge, "the BLOB is larger than \(maximumListSize) bytes") }
         var text = bytes
@@ -78,6 +78,7 @@ public struct MetadataBLOB: Sendable {
                 throw ImportFailure(.malformed, "x5c[\(index)] is not a DER certificate: \(error.message)")
             }
         }
+        progress?("verifying the BLOB's \(jws.algorithm) signature")
         let signerKey: PublicKey
         do {
             signerKey = try chain[0].publicKey()
@@ -89,6 +90,7 @@ public struct MetadataBLOB: Sendable {
                 .signatureInvalid, "the \(jws.algorithm) signature does not verify with the signer's key (JWS ECDSA signatures are r ‖ s)")
         }
         guard !roots.isEmpty else { throw ImportFailure(.untrustedSigner, "no MDS root is configured (--root)") }
+        progress?("checking the signer's chain at \(time.formatted(.iso8601))")
         let outcome = CertificateChainVerifier.verify(
             leaf: chain[0], intermediates: Array(chain.dropFirst()), anchors: roots, at: time, crls: crls)
         if outcome.isRevoked { throw ImportFailure(.signerRevoked, "a certificate of the signer's chain is revoked") }
@@ -99,6 +101,7 @@ public struct MetadataBLOB: Sendable {
             throw ImportFailure(
                 .untrustedSigner, "the signer's chain does not reach a configured root at \(time.formatted(.iso8601)): \(outcome.failure ?? "")")
         }
+        progress?("reading \(jws.payload.count / 1024) KiB of metadata")
         let payload: JSONValue
         do {
             payload = try JSONValue.parse(jws.payload, document: "the BLOB payload", maximumDepth: 64)

@@ -26,6 +26,9 @@ public enum ListKind: String, Sendable, CaseIterable {
     }
 }
 
+/// Receives the stages of a long import (for a terminal's progress line).
+public typealias ImportProgress = @Sendable (String) -> Void
+
 /// What an import trusts: MDS roots with the CRLs supplied beside them, and the ANS list keys.
 public struct ReferencingTrust: Sendable {
     public var mdsRoots: [Certificate]
@@ -92,16 +95,17 @@ public enum VerifiedList: Sendable {
 
     /// Verifies a document of either kind. An ANS list needs its detached signature.
     public static func verify(
-        _ document: [UInt8], signature: [UInt8]?, trust: ReferencingTrust, at time: Date
+        _ document: [UInt8], signature: [UInt8]?, trust: ReferencingTrust, at time: Date, progress: ImportProgress? = nil
     ) throws(ImportFailure) -> VerifiedList {
         guard document.count <= maximumListSize else { throw ImportFailure(.tooLarge, "the document is larger than \(maximumListSize) bytes") }
         switch ListKind.detect(document) {
         case .mds:
-            return .mds(try MetadataBLOB.verify(document, roots: trust.mdsRoots, crls: trust.crls, at: time))
+            return .mds(try MetadataBLOB.verify(document, roots: trust.mdsRoots, crls: trust.crls, at: time, progress: progress))
         case .ans:
             guard let signature else {
                 throw ImportFailure(.signatureInvalid, "an ANS list needs its detached signature (--signature, or FILE.jws beside it)")
             }
+            progress?("verifying the ANS list's signature")
             return .ans(try ANSList.verify(document, signature: signature, keys: trust.ansKeys))
         case nil:
             throw ImportFailure(.unknownKind, "neither an MDS3 BLOB (compact JWS) nor an ANS list (JSON object)")

@@ -80,6 +80,7 @@ public struct Evaluation: Sendable {
     public let lists: [ListVersion]
     public let stale: Bool
     public let profile: (id: String, version: String, sha256: String)
+    public let profileNote: String?
     public let time: Date
 
     /// Criteria that are not satisfied but only recommended: shown as warnings.

@@ -35,7 +35,7 @@ public enum PolicyEngine {
         return Evaluation(
             verdict: verdict, criteria: results, amr: verdict == .accepted ? amr.values : [], derivedAMR: amr.values,
             authenticator: context.summary, lists: lists, stale: lists.contains { $0.isStale(at: time) },
-            profile: (profile.id, profile.version, profile.sha256), time: time)
+            profile: (profile.id, profile.version, profile.sha256), profileNote: profile.note, time: time)
     }
 
     static func decide(_ criterion: Criterion, context: CheckContext, amr: AMRDerivation, others: [CriterionResult]) -> CriterionResult {
@@ -88,9 +88,14 @@ struct CheckContext {
     /// The statement of the attested model.
     var statement: MetadataStatement? { entry?.statement }
 
-    /// The lists this evaluation relied on: for cards the ANS list only.
+    /// The lists this evaluation relied on: the ANS list, and for a FIDO2 key the MDS sources
+    /// that describe its model (all MDS sources when none does, since a missing entry is then
+    /// their answer). Cards rely on the ANS list only.
     var listsUsed: [ListVersion] {
-        card != nil ? catalog.lists(of: .ans) : catalog.lists
+        let ans = catalog.lists(of: .ans)
+        if card != nil { return ans }
+        let describing = entry?.mds.map(\.list) ?? []
+        return ans + (describing.isEmpty ? catalog.lists(of: .mds) : catalog.lists(of: .mds).filter { describing.contains($0) })
     }
 
     var summary: EvaluatedAuthenticator {

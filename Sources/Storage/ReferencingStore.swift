@@ -74,18 +74,20 @@ package struct ReferencingStore: Sendable {
     /// source, or records why it was refused. `time` is the verification time (the signer's
     /// certificates and CRLs are judged then); `recordedAt` stamps the trail.
     package func importList(
-        _ document: [UInt8], signature: [UInt8]?, trust: ReferencingTrust, at time: Date, recordedAt: Date = Date()
+        _ document: [UInt8], signature: [UInt8]?, trust: ReferencingTrust, at time: Date, recordedAt: Date = Date(),
+        progress: ImportProgress? = nil
     ) -> ImportOutcome {
         let stamp = recordedAt.formatted(.iso8601)
         let digest = Hex.string(Digest.sha256(document))
         let verified: VerifiedList
         do {
-            verified = try VerifiedList.verify(document, signature: signature, trust: trust, at: time)
+            verified = try VerifiedList.verify(document, signature: signature, trust: trust, at: time, progress: progress)
         } catch {
             try? recordRefusal(kind: ListKind.detect(document)?.rawValue, source: nil, sha256: digest, failure: error, at: stamp)
             return .refused(error)
         }
         var version = verified.version(document: document)
+        progress?("storing \(version.label) (\(version.entryCount) entries)")
         do {
             let id = try store(version, document: document, signature: signature, at: stamp)
             version.id = id

@@ -8,7 +8,21 @@ struct MIEVerifier: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mie-verifier",
         abstract: "Verifies WebAuthn registrations and assertions for Pro Santé Connect MIE.",
-        subcommands: [Verify.self, Codes.self])
+        subcommands: [Verify.self, Evaluate.self, Referencing.self, Codes.self])
+
+    /// Usage errors exit 2, as every command documents (ArgumentParser's own default is 64).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 struct Verify: ParsableCommand {

@@ -1,0 +1,136 @@
+import ArgumentParser
+import AuthenticatorCatalog
+import AuthenticatorVerification
+import Foundation
+import PSCPolicy
+import Storage
+import VerificationRequests
+import WireFormat
+
+/// `mie-verifier evaluate`: a registration verified with the catalog as trust source, then
+/// judged by the PSC profile; JSON for machines, HTML or Markdown for an auditor.
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Verify a registration and evaluate it against the PSC criteria (the MIE conformity report).",
+        discussion: """
+            REQUEST is the same registration request as `verify registration`. Trust comes from the \
+            referencing lists in --database (anchors in the request may verify a chain, but only a \
+            root the catalog lists for that model makes it compatible).
+
+            Exit status: 0 accepted, 1 refused or indeterminate (or the registration does not \
+            verify), 2 bad request or usage.
+
+            Example:
+              mie-verifier evaluate --request registration.json --database mie.sqlite --format html --output report.html
+            """)
+
+    @Option(name: .long, help: "The registration request file, or - for standard input.")
+    var request: String = "-"
+
+    @Option(name: .long, help: "The SQLite database holding the referencing lists.")
+    var database: String
+
+    @Option(name: .long, help: "A PSC profile (JSON); default: the bundled psc-2026.")
+    var profile: String?
+
+    @Option(name: .long, help: "Evaluate at this time (RFC 3339); default: the request's `at`, else now.")
+    var at: String?
+
+    @Option(name: .long, help: "json, html or markdown.")
+    var format: ReportFormat = .json
+
+    @Option(name: .long, help: "Write the report to this file instead of standard output.")
+    var output: String?
+
+    enum ReportFormat: String, ExpressibleByArgument {
+        case json, html, markdown
+    }
+
+    func run() throws {
+        try runReporting {
+            let bytes = try Files.read(request, limit: VerificationService.maximumRequestSize, what: "the request")
+            let policyProfile: Profile
+            do {
+                policyProfile = try profile.map { try Profile.parse(try Files.read($0, limit: Profile.maximumSize, what: "the profile")) } ?? Profile.bundled()
+            } catch let failure as Profile.Failure {
+                throw CLIFailure("the profile is refused: \(failure)")
+            }
+            let catalog: CatalogSnapshot
+            do {
+                catalog = try ReferencingStore(path: database).snapshot()
+            } catch let failure as StoreError {
+                throw CLIFailure(failure.description)
+            }
+            var parsed: VerificationRequest
+            do {
+                parsed = try VerificationRequest.read(bytes, ceremony: .registration)
+            } catch let error as RequestError {
+                emit(rejected: VerificationOutcome(
+                    disposition: .badRequest,
+                    result: .rejected(code: RequestFailureCode.malformedRequest.rawValue, message: error.message, ceremony: .registration)))
+                throw ExitCode(2)
+            }
+            let time = try Times.parse(at) ?? parsed.at ?? Date()
+            parsed.at = time
+            let outcome = VerificationService(trust: catalog).verify(.registration, request: parsed, now: time)
+            guard case .registration(let registration) = outcome.result else {
+                emit(rejected: outcome)
+                throw ExitCode(outcome.disposition == .badRequest ? 2 : 1)
+            }
+            let evaluation = PolicyEngine.evaluate(.fido(FIDOFacts(registration: registration)), catalog: catalog, profile: policyProfile, at: time)
+            let report: [UInt8]
+            switch format {
+            case .json:
+                var writer = JSONWriter()
+                writer.object { w in
+                    w.key("verification")
+                    outcome.write(to: &w)
+                    evaluation.writeMembers(to: &w)
+                }
+                report = writer.bytes + [0x0A]
+            case .html, .markdown:
+                do {
+                    report = Array(try ConformityReport.render(evaluation, format: format == .html ? .html : .markdown, tool: toolName).utf8)
+                } catch {
+                    throw CLIFailure("\(error)")
+                }
+            }
+            try write(report)
+            if evaluation.verdict != .accepted { throw ExitCode(1) }
+        }
+    }
+
+    /// A registration that did not verify: the verification result, and no verdict but refused.
+    func emit(rejected outcome: VerificationOutcome) {
+        var writer = JSONWriter()
+        writer.object { w in
+            w.key("verification")
+            outcome.write(to: &w)
+            w.key("verdict")
+            w.string("refused")
+            w.key("reason")
+            w.string(outcome.disposition == .badRequest ? "the request is malformed" : "the registration does not verify")
+            w.key("amr")
+            w.array { _ in }
+        }
+        if format == .json {
+            try? write(writer.bytes + [0x0A])
+        } else {
+            printError("\(outcome.result.failureCode ?? "rejected"): the registration does not verify; no report")
+        }
+    }
+
+    func write(_ bytes: [UInt8]) throws {
+        if let output {
+            do {
+                try Data(bytes).write(to: URL(fileURLWithPath: output))
+            } catch {
+                throw CLIFailure("cannot write \(output): \(error.localizedDescription)")
+            }
+        } else {
+            try FileDescriptorIO.writeAll(STDOUT_FILENO, bytes)
+        }
+    }
+}
+
+let toolName = "mie-verifier 0.3"
