@@ -16,16 +16,16 @@ package struct CardReport: Encodable, Sendable {
         package let trusted: Bool
         package let untrustedReason: String?
         package let environment: String?
+        /// `not-checked`, `checked`, `partial` or `revoked`.
         package let revocation: String
         package let clientAuth: Bool
         package let identity: CPSIdentity
-    }
-
-    package struct PSCView: Encodable, Sendable {
-        package let compatible: Bool
-        package let reasons: [String]
-        /// AMR values the card can support (RFC 8176): what a login with it may report.
-        package let amr: [String]
+        /// The CA that issued the authentication certificate, when the chain was built.
+        package let issuer: String?
+        package let issuerSHA256: String?
+        /// The authentication key (`RSA-2048`, `EC P-256`) and its size.
+        package let keyType: String?
+        package let keyBits: Int?
     }
 
     package let atr: String
@@ -39,11 +39,13 @@ package struct CardReport: Encodable, Sendable {
     package let pinTriesLeft: Int?
     package let pinVerified: Bool?
     package let possessionProven: Bool?
-    package let psc: PSCView
+    /// What stood out while reading the card (no decision: that is the PSC engine's).
+    package let notes: [String]
 }
 
-/// Reads and judges a card: identification, certificates, chain to IGC-Santé, identity, PIN
-/// and possession proof, and the PSC verdict.
+/// Reads a card and reports facts: identification, certificates, chain to IGC-Santé,
+/// identity, PIN and possession proof. Whether PSC accepts the card is decided by the PSC
+/// engine (PSCPolicy) from these facts.
 package struct CardInspector {
     package struct Options {
         package var anchors: IGCSanteAnchors?
@@ -70,7 +72,6 @@ package struct CardInspector {
         let authentication = found.first { $0.certificate.extendedKeyUsages.contains(clientAuth) }
         let publicData = (try? reader.publicDataObjects()) ?? []
         var authenticationReport: CardReport.Authentication? = nil
-        var trusted = false
         if let authentication {
             let certificate = authentication.certificate
             let others = found.map(\.certificate).filter { $0.der != certificate.der }
@@ -79,12 +80,20 @@ package struct CardInspector {
                 outcome = CertificateChainVerifier.verify(
                     leaf: certificate, intermediates: others, anchors: anchors.certificates, at: options.time, crls: options.crls)
             }
-            trusted = outcome.isTrusted
             let identity = CPSIdentity(certificate: certificate)
+            let issuer = outcome.path.count > 1 ? outcome.path[1] : nil
+            let key = try? certificate.publicKey()
+            let keyBits: Int? =
+                switch key?.type {
+                case .rsa(let bits): bits
+                case .ec(let curve): curve.coordinateSize * 8
+                default: nil
+                }
             authenticationReport = CardReport.Authentication(
                 trusted: outcome.isTrusted, untrustedReason: outcome.failure, environment: options.anchors?.environment.rawValue,
                 revocation: outcome.isRevoked ? "revoked" : outcome.revocation.rawValue, clientAuth: true,
-                identity: identity)
+                identity: identity, issuer: issuer?.subjectDescription, issuerSHA256: issuer.map { hex($0.sha256Fingerprint) },
+                keyType: key.map { "\($0.type)" }, keyBits: keyBits)
             if !outcome.isTrusted { reasons.append("authentication certificate not trusted: \(outcome.failure ?? "unknown")") }
             if identity.luhnValid == false { reasons.append("RPPS number fails its Luhn check") }
         } else if !found.isEmpty {
@@ -104,9 +113,6 @@ package struct CardInspector {
                 if proven == false { reasons.append("the card's signature does not verify with its authentication certificate") }
             }
         }
-        let compatible = reasons.isEmpty && trusted
-        // A CPx login is card (something held, hardware key) plus PIN (something known).
-        let amr = ["hwk", "mfa", "pin", "sc"]
         return CardReport(
             atr: hex(atr, separator: " "), generation: identification.generation.rawValue, issuedByANS: identification.issuedByANS,
             serialNumber: identification.serialNumber.map { hex($0) },
@@ -118,7 +124,6 @@ package struct CardInspector {
                         ? "CA" : entry.certificate.extendedKeyUsages.contains(clientAuth) ? "authentication" : "signature")
             },
             publicData: publicData, authentication: authenticationReport, pinTriesLeft: tries, pinVerified: pinVerified,
-            possessionProven: proven,
-            psc: CardReport.PSCView(compatible: compatible, reasons: reasons, amr: compatible ? amr : []))
+            possessionProven: proven, notes: reasons)
     }
 }

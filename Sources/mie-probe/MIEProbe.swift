@@ -1,8 +1,11 @@
 import ArgumentParser
+import AuthenticatorCatalog
 @_spi(Internals) import AuthenticatorVerification
 import Foundation
 import HardwareProbe
+import PSCPolicy
 import SignatureVerification
+import Storage
 import WireFormat
 
 @main
@@ -11,17 +14,20 @@ struct MIEProbe: ParsableCommand {
         commandName: "mie-probe",
         abstract: "Looks at smart cards in PC/SC readers: what they are and whether Pro Santé Connect accepts them.",
         discussion: """
-            Exit status: 0 success (for `card`: PSC-compatible), 1 the card is not PSC-compatible,
-            2 usage or environment error (pcscd not running), 3 no reader or no card.
+            Exit status: 0 success (for `card` and `fido register`: an accepted MIE under the PSC
+            profile; for `fido info`: getInfo agrees with the catalog), 1 refused or indeterminate
+            (or getInfo disagrees), 2 usage or environment error (pcscd not running), 3 no reader
+            or no card. The PSC verdict uses the referencing lists of --database (see
+            `mie-verifier referencing import`).
 
             Examples:
               mie-probe readers
               mie-probe watch --seconds 30
-              mie-probe card --anchors /etc/mie/igc-sante-test.pem --json
-              mie-probe card --reader "Virtual PCD 00 00" --pin   (asks for the PIN without echo)
+              mie-probe card --anchors /etc/mie/igc-sante-test.pem --database mie.sqlite --json
+              mie-probe card --reader "Virtual PCD 00 00" --database mie.sqlite --pin   (asks for the PIN without echo)
               mie-probe fido list
-              mie-probe fido info --reader "Virtual PCD 00 01" --json
-              mie-probe fido register --device /dev/hidraw3 --rp-id example.org
+              mie-probe fido info --reader "Virtual PCD 00 01" --database mie.sqlite --json
+              mie-probe fido register --device /dev/hidraw3 --rp-id example.org --database mie.sqlite
             """,
         subcommands: [Readers.self, Watch.self, Card.self, Fido.self])
 }
@@ -29,6 +35,49 @@ struct MIEProbe: ParsableCommand {
 struct Output: ParsableArguments {
     @Flag(name: .long, help: "Print JSON for scripts instead of a table.")
     var json = false
+}
+
+/// Where the PSC verdict comes from: the referencing lists and the profile.
+struct PolicyOptions: ParsableArguments {
+    @Option(help: "SQLite database with the referencing lists (mie-verifier referencing import).") var database: String?
+    @Option(help: "PSC profile (JSON); default: the bundled psc-2026.") var profile: String?
+
+    func load() throws -> (CatalogSnapshot, Profile) {
+        let catalog: CatalogSnapshot
+        do {
+            catalog = try database.map { try ReferencingStore(path: $0).snapshot() } ?? .empty
+        } catch let error as StoreError {
+            throw fail(error.description, 2)
+        }
+        do {
+            guard let profile else { return (catalog, try Profile.bundled()) }
+            guard let data = FileManager.default.contents(atPath: profile) else { throw fail("cannot read \(profile)", 2) }
+            return (catalog, try Profile.parse(Array(data)))
+        } catch let error as Profile.Failure {
+            throw fail("the profile is refused: \(error)", 2)
+        }
+    }
+}
+
+/// Prints a report (its own JSON) with the PSC evaluation added as `psc`.
+func printJSON(_ report: some Encodable, psc evaluation: Evaluation) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    guard let data = try? encoder.encode(report), case .object(var members)? = try? JSONValue.parse(Array(data), document: "report"),
+        let psc = try? JSONValue.parse(evaluation.json, document: "evaluation")
+    else { return }
+    members.append(("psc", psc))
+    print(String(decoding: JSONValue.object(members).json, as: UTF8.self))
+}
+
+/// The verdict for people: the verdict, the AMR, then each criterion that is not satisfied.
+func printVerdict(_ evaluation: Evaluation) {
+    let amr = evaluation.amr.isEmpty ? "" : ", AMR \(evaluation.amr.joined(separator: " "))"
+    print("PSC             \(evaluation.verdict.rawValue)\(amr) (profile \(evaluation.profile.id) \(evaluation.profile.version))")
+    for result in evaluation.criteria where result.status == .notSatisfied || result.status == .indeterminate {
+        print("                \(result.criterion.id) \(result.status.rawValue): \(result.reason)")
+    }
 }
 
 func fail(_ message: String, _ code: Int32) -> ExitCode {
@@ -112,15 +161,17 @@ struct Card: ParsableCommand {
     // Tests only: a PIN on the command line is visible to other users (ps); never for real cards.
     @Option(name: .customLong("pin-for-testing"), help: .hidden) var pinValue: String?
     @Flag(help: "Allow presenting the PIN when only one try is left.") var force = false
+    @OptionGroup var policy: PolicyOptions
     @OptionGroup var output: Output
 
     func run() throws {
+        let (catalog, profile) = try policy.load()
         let (pcsc, names, states) = try readerStates()
         guard let chosen = reader ?? states.first(where: \.cardPresent)?.reader else { throw fail("there is no card in any reader", 3) }
         guard names.contains(chosen) else { throw fail("unknown reader \(chosen)", 2) }
         var options = CardInspector.Options()
         if let anchors { options.anchors = try IGCSanteAnchors(pemFile: anchors) }
-        options.crls = try crl.map(loadCRL)
+        options.crls = try crl.flatMap(loadCRLs)
         if let at {
             guard let date = try? Date(at, strategy: Date.ISO8601FormatStyle()) else { throw fail("--at is not an RFC 3339 time", 2) }
             options.time = date
@@ -137,13 +188,40 @@ struct Card: ParsableCommand {
         }
         card.resetOnClose = options.pin != nil
         let report: CardReport
+        let atr: [UInt8]
         do {
-            report = try card.transaction { try CardInspector.inspect(card, atr: try card.atr(), options: options) }
+            atr = try card.atr()
+            report = try card.transaction { try CardInspector.inspect(card, atr: atr, options: options) }
         } catch let error as CardError {
             throw fail(error.description, 1)
         }
-        if output.json { printJSON(report) } else { printTable(report, reader: chosen) }
-        if !report.psc.compatible { throw ExitCode(1) }
+        let evaluation = PolicyEngine.evaluate(
+            .card(Self.facts(report, atr: atr, anchorsConfigured: options.anchors != nil)), catalog: catalog, profile: profile,
+            at: options.time)
+        if output.json {
+            printJSON(report, psc: evaluation)
+        } else {
+            printTable(report, reader: chosen)
+            printVerdict(evaluation)
+        }
+        if evaluation.verdict != .accepted { throw ExitCode(1) }
+    }
+
+    /// The facts the PSC engine decides on, from what the probe read.
+    static func facts(_ report: CardReport, atr: [UInt8], anchorsConfigured: Bool) -> CardFacts {
+        let auth = report.authentication
+        let revocation: CardFacts.Revocation =
+            switch auth?.revocation {
+            case "revoked": .revoked
+            case "checked": .good
+            default: .notChecked
+            }
+        return CardFacts(
+            generation: report.generation, atr: atr, issuedByANS: report.issuedByANS, anchorsConfigured: anchorsConfigured,
+            chainTrusted: auth?.trusted ?? false, chainFailure: auth?.untrustedReason ?? "no authentication certificate",
+            issuerName: auth?.issuer, issuerSHA256: auth?.issuerSHA256.flatMap(Hex.bytes), revocation: revocation,
+            pinVerified: report.pinVerified, possessionProven: report.possessionProven, keyType: auth?.keyType, keyBits: auth?.keyBits,
+            nationalID: auth?.identity.nationalID, identifierType: auth?.identity.identifierType.rawValue, luhnValid: auth?.identity.luhnValid)
     }
 
     func readPIN() -> String {
@@ -152,15 +230,13 @@ struct Card: ParsableCommand {
         return String(cString: entered)
     }
 
-    func loadCRL(_ path: String) throws -> CertificateRevocationList {
+    func loadCRLs(_ path: String) throws -> [CertificateRevocationList] {
         guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read \(path)", 2) }
-        let text = String(decoding: data, as: UTF8.self)
-        if text.contains("-----BEGIN X509 CRL-----") {
-            let body = text.components(separatedBy: "\n").filter { !$0.hasPrefix("-----") }.joined()
-            guard let der = Data(base64Encoded: body) else { throw fail("bad PEM in \(path)", 2) }
-            return try CertificateRevocationList(der: der)
+        do {
+            return try CertificateRevocationList.load(file: Array(data))
+        } catch {
+            throw fail("\(path) is not a CRL: \(error.message)", 2)
         }
-        return try CertificateRevocationList(der: data)
     }
 
     func printTable(_ report: CardReport, reader: String) {
@@ -184,8 +260,7 @@ struct Card: ParsableCommand {
         }
         if let tries = report.pinTriesLeft { print("PIN tries left  \(tries)") }
         if let proven = report.possessionProven { print("possession      \(proven ? "proven (challenge signed)" : "NOT proven")") }
-        print("PSC             \(report.psc.compatible ? "compatible, AMR \(report.psc.amr.joined(separator: " "))" : "not compatible")")
-        for reason in report.psc.reasons { print("                - \(reason)") }
+        for note in report.notes { print("note            \(note)") }
     }
 }
 
@@ -223,44 +298,70 @@ struct Fido: ParsableCommand {
     }
 
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Decode authenticatorGetInfo.")
+        static let configuration = CommandConfiguration(
+            abstract: "Decode authenticatorGetInfo and, with --database, compare it with the catalog's statement.")
         @OptionGroup var target: Target
+        @OptionGroup var policy: PolicyOptions
         @OptionGroup var output: Output
 
         func run() throws {
+            let (catalog, _) = try policy.load()
             let (authenticator, keep) = try open(target)
             defer { withExtendedLifetime(keep) {} }
             let info = try authenticator.info()
+            let comparison = policy.database == nil ? [] : DeviceComparison.compare(deviceInfo(info), catalog: catalog, at: Date())
             if output.json {
-                printJSON(info)
-                return
+                if policy.database == nil {
+                    printJSON(info)
+                } else {
+                    printJSON(InfoReport(info: info, catalog: comparison.map { ComparisonItem(check: $0.check, status: $0.status.rawValue, detail: $0.detail) }))
+                }
+            } else {
+                print("AAGUID          \(info.aaguid)")
+                print("versions        \(info.versions.joined(separator: ", "))")
+                print("extensions      \(info.extensions.joined(separator: ", "))")
+                print("options         \(info.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
+                print("algorithms      \(info.algorithms.map(String.init).joined(separator: ", "))")
+                print("PIN/UV protocols \(info.pinUvAuthProtocols.map(String.init).joined(separator: ", "))")
+                if let min = info.minPINLength { print("min PIN length  \(min)") }
+                if let firmware = info.firmwareVersion { print("firmware        \(firmware)") }
+                for (program, level) in info.certifications.sorted(by: { $0.key < $1.key }) {
+                    print("certification   \(program) level \(level)")
+                }
+                print("user verification \(info.supportsUserVerification ? "supported" : "NOT supported (PSC needs UV)")")
+                for item in comparison {
+                    print("catalog         \(item.check): \(item.status.rawValue), \(item.detail)")
+                }
             }
-            print("AAGUID          \(info.aaguid)")
-            print("versions        \(info.versions.joined(separator: ", "))")
-            print("extensions      \(info.extensions.joined(separator: ", "))")
-            print("options         \(info.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))")
-            print("algorithms      \(info.algorithms.map(String.init).joined(separator: ", "))")
-            print("PIN/UV protocols \(info.pinUvAuthProtocols.map(String.init).joined(separator: ", "))")
-            if let min = info.minPINLength { print("min PIN length  \(min)") }
-            if let firmware = info.firmwareVersion { print("firmware        \(firmware)") }
-            for (program, level) in info.certifications.sorted(by: { $0.key < $1.key }) {
-                print("certification   \(program) level \(level)")
-            }
-            print("user verification \(info.supportsUserVerification ? "supported" : "NOT supported (PSC needs UV)")")
+            if comparison.contains(where: { $0.status == .notSatisfied }) { throw ExitCode(1) }
         }
+    }
+
+    struct InfoReport: Encodable {
+        let info: AuthenticatorInfo
+        let catalog: [ComparisonItem]
+    }
+
+    struct ComparisonItem: Encodable {
+        let check: String
+        let status: String
+        let detail: String
     }
 
     struct Register: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a fresh credential (touch the key) and verify its attestation with the core.")
+            abstract: "Make a fresh credential (touch the key), verify it with the catalog as trust source and give the PSC verdict.")
         @OptionGroup var target: Target
         @Option(help: "Relying party ID for the test credential.") var rpId = "mie-probe.invalid"
-        @Option(help: "PEM file of attestation roots to check the chain against.") var anchors: String?
+        @Option(help: "PEM file of extra attestation roots (they verify a chain; only the catalog's make a key compatible).") var anchors: String?
+        @OptionGroup var policy: PolicyOptions
         @OptionGroup var output: Output
 
         func run() throws {
+            let (catalog, profile) = try policy.load()
             let (authenticator, keep) = try open(target)
             defer { withExtendedLifetime(keep) {} }
+            let info = try authenticator.info()
             var challenge = [UInt8](repeating: 0, count: 32)
             for index in challenge.indices { challenge[index] = UInt8.random(in: 0...255) }
             let clientData = Array(
@@ -270,15 +371,18 @@ struct Fido: ParsableCommand {
                 clientDataHash: Digest.sha256(clientData), rpID: rpId, userID: Array("mie-probe".utf8))
             let parsed = try AttestationObject.parse(object)
             let rawID = parsed.authenticatorData.attestedCredentialData?.credentialID ?? []
-            var trust = FixedTrustAnchors.none
+            var trust: any AttestationTrustSource = catalog
             if let anchors {
-                trust = FixedTrustAnchors(try Certificate.fromPEM(String(contentsOfFile: anchors, encoding: .utf8)))
+                trust = CombinedTrustSource([catalog, FixedTrustAnchors(try Certificate.fromPEM(String(contentsOfFile: anchors, encoding: .utf8)))])
             }
+            let now = Date()
             let verified = try RegistrationVerifier.verify(
                 RegistrationResponse(rawID: rawID, clientDataJSON: clientData, attestationObject: object),
                 expecting: CeremonyExpectation(
                     challenge: challenge, origins: ["https://\(rpId)"], rpID: rpId, userVerification: .discouraged),
-                policy: anchors == nil ? .acceptUntrustedAttestationForTesting : .strict, trust: trust, at: Date())
+                policy: .acceptUntrustedAttestationForTesting, trust: trust, at: now)
+            let evaluation = PolicyEngine.evaluate(
+                .fido(FIDOFacts(registration: verified, deviceInfo: deviceInfo(info))), catalog: catalog, profile: profile, at: now)
             let summary: [String: String] = [
                 "format": verified.attestation.format, "type": verified.attestation.type.rawValue,
                 "trusted": String(verified.attestation.isTrusted), "alg": verified.publicKey.algorithm.name,
@@ -286,12 +390,21 @@ struct Fido: ParsableCommand {
                 "backupEligible": String(verified.flags.backupEligible),
             ]
             if output.json {
-                printJSON(summary)
+                printJSON(summary, psc: evaluation)
             } else {
                 for (key, value) in summary.sorted(by: { $0.key < $1.key }) { print("\(key)\t\(value)") }
+                printVerdict(evaluation)
             }
+            if evaluation.verdict != .accepted { throw ExitCode(1) }
         }
     }
+}
+
+/// getInfo as the PSC engine reads it.
+func deviceInfo(_ info: AuthenticatorInfo) -> DeviceInfo {
+    DeviceInfo(
+        aaguid: AAGUIDText.bytes(info.aaguid), versions: info.versions, options: info.options,
+        firmwareVersion: info.firmwareVersion.map { Int64(clamping: $0) }, algorithms: info.algorithms)
 }
 
 /// Opens the authenticator named by --device or --reader (or the only one found).

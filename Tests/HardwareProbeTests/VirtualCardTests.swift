@@ -10,6 +10,36 @@ struct VirtualCardTests {
     static let root = IGCSantePKI.root
     static let reader = ProcessInfo.processInfo.environment["MIE_VIRTUAL_CARD_READER"] ?? ""
     static let anchors = root.appendingPathComponent("TestVectors/cards/cps-test/anchors-test.pem").path
+    static let currentCRL = root.appendingPathComponent("TestVectors/cards/cps-test/crl-current.pem").path
+
+    /// A database holding the demo referencing lists (which reference the virtual card's CA
+    /// and the virtual NFC authenticator), imported with mie-verifier as an operator would.
+    static let database: String = {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mie-probe-tests-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("mie.sqlite").path
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mie-verifier")
+        let verifier = FileManager.default.isExecutableFile(atPath: beside.path) ? beside : root.appendingPathComponent(".build/debug/mie-verifier")
+        let lists = root.appendingPathComponent("TestVectors/referencing")
+        for arguments in [
+            ["referencing", "import", lists.appendingPathComponent("demo-mds-blob-no1.jwt").path, "--database", path, "--root", lists.appendingPathComponent("demo-mds-root.pem").path],
+            ["referencing", "import", lists.appendingPathComponent("demo-ans-list.json").path, "--database", path, "--ans-key", lists.appendingPathComponent("demo-ans-key.pem").path],
+        ] {
+            let process = Process()
+            process.executableURL = verifier
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            try? process.run()
+            process.waitUntilExit()
+        }
+        return path
+    }()
+
+    func psc(_ run: Run) -> [String: Any] { run.json["psc"] as? [String: Any] ?? [:] }
+
+    func criterion(_ run: Run, _ number: Int) -> String? {
+        (psc(run)["criteria"] as? [[String: Any]])?.first { $0["id"] as? String == "EXI EDC PSC FI \(number)" }?["status"] as? String
+    }
 
     struct Run {
         let status: Int32
@@ -45,9 +75,9 @@ struct VirtualCardTests {
         #expect(run.output.contains("\(Self.reader)\tcard present\t3B AC 00 40"))
     }
 
-    @Test func cardIsIdentifiedVerifiedAndPSCCompatible() throws {
-        let run = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--json"])
-        #expect(run.status == 0)
+    @Test func cardIsIdentifiedAndVerifiedButUndecidedWithoutThePIN() throws {
+        let run = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--database", Self.database, "--json"])
+        #expect(run.status == 1, "no PIN: the engine cannot decide FI 20")
         let json = run.json
         #expect(json["generation"] as? String == "CPS3 (contact)")
         #expect(json["issuedByANS"] as? Bool == true)
@@ -59,20 +89,39 @@ struct VirtualCardTests {
         #expect(identity["identifierType"] as? String == "RPPS")
         #expect(identity["luhnValid"] as? Bool == true)
         #expect(identity["userPrincipalName"] as? String == "8.10003456786@carte-cps.fr")
-        let psc = try #require(json["psc"] as? [String: Any])
-        #expect(psc["compatible"] as? Bool == true)
-        #expect(psc["amr"] as? [String] == ["hwk", "mfa", "pin", "sc"])
+        #expect(authentication["issuer"] as? String == "CN=MIE TEST AC IGC-SANTE-LIKE PERSONNES,OU=IGC-SANTE TEST,O=MIE VERIFIER TESTS,C=FR")
+        #expect(authentication["keyBits"] as? Int == 2048)
+        #expect(psc(run)["verdict"] as? String == "indeterminate")
+        #expect(criterion(run, 19) == "satisfied")
+        #expect(criterion(run, 20) == "indeterminate")
+        #expect(psc(run)["amr"] as? [String] == [])
         #expect((json["certificates"] as? [[String: Any]])?.count == 3)
         let publicData = try #require(json["publicData"] as? [[String: Any]])
         #expect(publicData.compactMap { $0["label"] as? String } == ["CPS_ID_CARD", "CPS_DATA"])
         #expect(publicData.first?["text"] as? String == "810003456786|DUPONT|JEANNE|CPS")
     }
 
-    @Test func possessionIsProvenWithThePIN() throws {
-        let run = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "1234", "--json"])
-        #expect(run.status == 0)
+    @Test func withThePINTheCardIsAnAcceptedMIE() throws {
+        let run = try probe([
+            "card", "--reader", Self.reader, "--anchors", Self.anchors, "--crl", Self.currentCRL, "--pin-for-testing", "1234", "--database",
+            Self.database, "--json",
+        ])
+        #expect(run.status == 0, "\(run.errors)")
         #expect(run.json["pinVerified"] as? Bool == true)
         #expect(run.json["possessionProven"] as? Bool == true)
+        #expect(psc(run)["verdict"] as? String == "accepted")
+        #expect(psc(run)["amr"] as? [String] == ["sc", "pin", "mfa", "hwk"])
+        // Without the referencing list the card family cannot be decided; without a CRL, revocation.
+        let bare = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "1234", "--json"])
+        #expect(bare.status == 1)
+        #expect(criterion(bare, 19) == "indeterminate")
+        #expect(criterion(bare, 23) == "indeterminate")
+        // The table says the same.
+        let table = try probe([
+            "card", "--reader", Self.reader, "--anchors", Self.anchors, "--crl", Self.currentCRL, "--pin-for-testing", "1234", "--database",
+            Self.database,
+        ])
+        #expect(table.output.contains("PSC             accepted, AMR sc pin mfa hwk"))
     }
 
     @Test func theVirtualReaderIsConfigured() {
@@ -94,7 +143,8 @@ struct VirtualCardTests {
         #expect(refused.status == 1)
         #expect((refused.output + refused.errors).contains("one PIN try is left"), "\(refused.output)\(refused.errors)")
         let forced = try probe([
-            "card", "--reader", Self.reader, "--anchors", Self.anchors, "--pin-for-testing", "1234", "--force", "--json",
+            "card", "--reader", Self.reader, "--anchors", Self.anchors, "--crl", Self.currentCRL, "--pin-for-testing", "1234", "--force",
+            "--database", Self.database, "--json",
         ])
         #expect(forced.status == 0)
         #expect(forced.json["possessionProven"] as? Bool == true)
@@ -103,12 +153,15 @@ struct VirtualCardTests {
 
     @Test func revokedOrUnanchoredCardsAreNotCompatible() throws {
         let crl = Self.root.appendingPathComponent("TestVectors/cards/cps-test/crl-auth-revoked.pem").path
-        let revoked = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--crl", crl, "--json"])
+        let revoked = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--crl", crl, "--database", Self.database, "--json"])
         #expect(revoked.status == 1)
         #expect((revoked.json["authentication"] as? [String: Any])?["revocation"] as? String == "revoked")
-        let noAnchors = try probe(["card", "--reader", Self.reader, "--json"])
+        #expect(psc(revoked)["verdict"] as? String == "refused")
+        #expect(criterion(revoked, 23) == "not_satisfied")
+        let noAnchors = try probe(["card", "--reader", Self.reader, "--database", Self.database, "--json"])
         #expect(noAnchors.status == 1)
-        #expect((noAnchors.json["psc"] as? [String: Any])?["compatible"] as? Bool == false)
+        #expect(criterion(noAnchors, 19) == "indeterminate")
+        #expect(psc(noAnchors)["verdict"] as? String != "accepted")
     }
 
     @Test func watchSeesTheCard() throws {
@@ -148,13 +201,30 @@ struct VirtualFIDOTests {
         #expect((json["certifications"] as? [String: Int])?["FIDO"] == 2)
     }
 
-    @Test func registerVerifiesAFreshAttestationWithTheCore() throws {
-        let run = try VirtualCardTests().probe(["fido", "register", "--reader", Self.reader, "--json"])
-        #expect(run.status == 0)
+    @Test func getInfoIsComparedWithTheCatalog() throws {
+        let run = try VirtualCardTests().probe(["fido", "info", "--reader", Self.reader, "--database", VirtualCardTests.database, "--json"])
+        #expect(run.status == 0, "\(run.output)")
+        let items = try #require(run.json["catalog"] as? [[String: Any]])
+        let statuses = Dictionary(uniqueKeysWithValues: items.compactMap { item in
+            (item["check"] as? String).map { ($0, item["status"] as? String ?? "") }
+        })
+        for check in ["aaguid.listed", "ans.decision", "firmware.accepted", "option.uv", "option.clientPin", "versions", "algorithms"] {
+            #expect(statuses[check] == "satisfied", "\(check)")
+        }
+    }
+
+    @Test func registerVerifiesAFreshAttestationAndGivesTheVerdict() throws {
+        let probe = VirtualCardTests()
+        let run = try probe.probe(["fido", "register", "--reader", Self.reader, "--database", VirtualCardTests.database, "--json"])
+        #expect(run.status == 1, "self attestation: not an accepted MIE")
         let json = run.json
         #expect(json["format"] as? String == "packed")
         #expect(json["type"] as? String == "self")
         #expect(json["alg"] as? String == "ES256")
         #expect(json["uv"] as? String == "true")
+        #expect(probe.psc(run)["verdict"] as? String == "refused")
+        #expect(probe.criterion(run, 19) == "not_satisfied")
+        // The UV flag is set, but no statement can be applied to a model nothing attests.
+        #expect(probe.criterion(run, 20) == "indeterminate")
     }
 }

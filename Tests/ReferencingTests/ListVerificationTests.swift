@@ -131,7 +131,7 @@ struct ANSListTests {
         #expect(list.number == 1)
         #expect(list.demo)
         #expect(list.issuer.contains("DEMO"))
-        #expect(list.authenticators.count == 9)
+        #expect(list.authenticators.count == 10)
         #expect(Set(list.cardFamilies.map(\.family)) == ["CPS3", "CPS4", "PSI"])
         let software = try #require(list.authenticators.first { $0.aaguid == Array("MIE-Verifier-Tes".utf8) })
         #expect(software.decision.status == .referenced)
@@ -191,7 +191,7 @@ struct ANSListTests {
     @Test func demoBLOBsVerifyWithTheDemoRootOnly() throws {
         let trust = try TestData.demoTrust()
         let blob = try MetadataBLOB.verify(try TestData.demo("demo-mds-blob-no1.jwt"), roots: trust.mdsRoots, crls: [], at: TestData.demoTime)
-        #expect(blob.entries.count == 2)
+        #expect(blob.entries.count == 3)
         #expect(blob.entries[0].statement?.icon?.hasPrefix("data:image/png;base64,") == true)
         #expect(blob.entries[1].attestationCertificateKeyIdentifiers.count == 1)
         if TestData.mds3 != nil {

@@ -293,3 +293,38 @@ struct PolicyEngineTests {
         }
     }
 }
+
+/// getInfo against the catalog's statement (what `mie-probe fido info` shows).
+struct DeviceComparisonTests {
+    static let virtualNFC = AAGUIDText.bytes("4d49452d-5669-7274-7561-6c2d4e464321")
+
+    func statuses(_ device: DeviceInfo) throws -> [String: CriterionStatus] {
+        let items = DeviceComparison.compare(device, catalog: try PolicyEngineTests.storedCatalog(), at: TestData.demoTime)
+        return Dictionary(uniqueKeysWithValues: items.map { ($0.check, $0.status) })
+    }
+
+    static func device(_ change: (inout DeviceInfo) -> Void = { _ in }) -> DeviceInfo {
+        var device = DeviceInfo(
+            aaguid: virtualNFC, versions: ["FIDO_2_0", "FIDO_2_1"], options: ["rk": true, "up": true, "uv": true, "plat": false, "clientPin": true],
+            firmwareVersion: 0x050102, algorithms: [-7, -8])
+        change(&device)
+        return device
+    }
+
+    @Test func aDeviceAsItsStatementSaysAgrees() throws {
+        let result = try statuses(Self.device())
+        #expect(result.values.allSatisfy { $0 == .satisfied }, "\(result)")
+        #expect(result.count == 10)
+    }
+
+    @Test func eachDisagreementIsNamed() throws {
+        #expect(try statuses(Self.device { $0.firmwareVersion = 0x050101 })["firmware.accepted"] == .notSatisfied)
+        #expect(try statuses(Self.device { $0.firmwareVersion = nil })["firmware.accepted"] == .indeterminate)
+        #expect(try statuses(Self.device { $0.options["uv"] = false })["option.uv"] == .notSatisfied)
+        #expect(try statuses(Self.device { $0.options["clientPin"] = nil })["option.clientPin"] == .notSatisfied)
+        #expect(try statuses(Self.device { $0.algorithms = [-7, -257] })["algorithms"] == .notSatisfied)
+        #expect(try statuses(Self.device { $0.versions.append("FIDO_2_2") })["versions"] == .notSatisfied)
+        #expect(try statuses(Self.device { $0.aaguid = [UInt8](repeating: 9, count: 16) }) == ["aaguid.listed": .notSatisfied])
+        #expect(try statuses(Self.device { $0.aaguid = nil }) == ["aaguid.listed": .indeterminate])
+    }
+}

@@ -208,6 +208,44 @@ def u2f_statement(pki, key_identifier: str) -> dict:
     }
 
 
+VIRTUAL_NFC_AAGUID = bytes.fromhex("4d49452d5669727475616c2d4e464321")  # Tools/virtualcard/fido_card.py
+VIRTUAL_NFC_FIRMWARE = 0x050102
+
+
+def virtual_nfc_statement() -> dict:
+    """The virtual NFC authenticator of the card tests, described as it behaves: software keys,
+    self attestation. Listed so that `mie-probe fido info` has a statement to compare with."""
+    import uuid
+    return {
+        "legalHeader": "DEMO statement written by MIE Verifier for its virtual NFC authenticator; not a FIDO Alliance statement.",
+        "aaguid": str(uuid.UUID(bytes=VIRTUAL_NFC_AAGUID)),
+        "description": "MIE Verifier virtual NFC authenticator (DEMO)",
+        "authenticatorVersion": VIRTUAL_NFC_FIRMWARE,
+        "protocolFamily": "fido2",
+        "schema": 3,
+        "upv": [{"major": 1, "minor": 1}],
+        "authenticationAlgorithms": ["secp256r1_ecdsa_sha256_raw", "ed25519_eddsa_sha512_raw"],
+        "publicKeyAlgAndEncodings": ["cose"],
+        "attestationTypes": ["basic_surrogate"],
+        "userVerificationDetails": [[{"userVerificationMethod": "passcode_external"}]],
+        "keyProtection": ["software"],
+        "matcherProtection": ["software"],
+        "attachmentHint": ["external", "nfc"],
+        "tcDisplay": [],
+        "attestationRootCertificates": [],
+        "authenticatorGetInfo": {
+            "versions": ["FIDO_2_0", "FIDO_2_1"],
+            "extensions": ["credProtect", "hmac-secret"],
+            "aaguid": VIRTUAL_NFC_AAGUID.hex(),
+            "options": {"rk": True, "up": True, "uv": True, "plat": False, "clientPin": True},
+            "maxMsgSize": 1200,
+            "pinUvAuthProtocols": [2, 1],
+            "algorithms": [{"type": "public-key", "alg": -7}, {"type": "public-key", "alg": -8}],
+            "firmwareVersion": VIRTUAL_NFC_FIRMWARE,
+        },
+    }
+
+
 def mds_blob(number: int, next_update: str, entries: list, signer, signer_key) -> bytes:
     header = {"alg": "ES256", "typ": "JWT", "x5c": [base64.b64encode(signer.public_bytes(serialization.Encoding.DER)).decode()]}
     payload = {"legalHeader": "DEMO metadata BLOB written by MIE Verifier for its tests; not the FIDO Metadata Service.",
@@ -255,6 +293,10 @@ def ans_list(number: int, issued: str, next_update: str, production: dict, u2f_i
         {"aaguid": str(__import__("uuid").UUID(bytes=vectorgen.AAGUID)),
          "description": "MIE Verifier software authenticator (DEMO)",
          "decision": decision("referenced", "2024-06-01", "DEMO-2026-001", firmware=[5])},
+        {"aaguid": str(__import__("uuid").UUID(bytes=VIRTUAL_NFC_AAGUID)),
+         "description": "MIE Verifier virtual NFC authenticator (DEMO)",
+         "decision": decision("referenced", "2024-06-01", "DEMO-2026-010", firmware=[VIRTUAL_NFC_FIRMWARE],
+                              notes="demo: listed to compare getInfo with its statement; self attestation keeps it refused")},
         {"attestationCertificateKeyIdentifiers": [u2f_id], "description": "MIE Verifier software U2F key (DEMO)",
          "decision": decision("referenced", "2024-06-01", "DEMO-2026-009",
                               notes="demo: U2F keys cannot verify a user; listed to show the FI 20 refusal")},
@@ -312,11 +354,14 @@ def main() -> int:
     u2f = {"attestationCertificateKeyIdentifiers": [u2f_id], "metadataStatement": u2f_statement(pki, u2f_id),
            "statusReports": [{"status": "FIDO_CERTIFIED_L1", "effectiveDate": "2024-03-01"}],
            "timeOfLastStatusChange": "2024-03-01"}
-    (OUT / "demo-mds-blob-no1.jwt").write_bytes(mds_blob(1, "2027-06-01", [software, u2f], signer, signer_key))
+    virtual_nfc = {"aaguid": virtual_nfc_statement()["aaguid"], "metadataStatement": virtual_nfc_statement(),
+                   "statusReports": [{"status": "NOT_FIDO_CERTIFIED", "effectiveDate": "2024-06-01"}],
+                   "timeOfLastStatusChange": "2024-06-01"}
+    (OUT / "demo-mds-blob-no1.jwt").write_bytes(mds_blob(1, "2027-06-01", [software, u2f, virtual_nfc], signer, signer_key))
     bypass = dict(software, statusReports=software["statusReports"] + [
         {"status": "USER_VERIFICATION_BYPASS", "effectiveDate": "2026-06-01",
          "url": "https://example.invalid/demo-advisory"}], timeOfLastStatusChange="2026-06-01")
-    (OUT / "demo-mds-blob-no2.jwt").write_bytes(mds_blob(2, "2027-06-01", [bypass, u2f], signer, signer_key))
+    (OUT / "demo-mds-blob-no2.jwt").write_bytes(mds_blob(2, "2027-06-01", [bypass, u2f, virtual_nfc], signer, signer_key))
 
     # ANS lists.
     ans_key = seeded_key("ans/demo-list")

@@ -95,11 +95,14 @@ def build():
                    .next_update(END).add_revoked_certificate(
                        x509.RevokedCertificateBuilder().serial_number(0x1001).revocation_date(START).build())
                    .sign(ca_key, hashes.SHA256()))
-    return root, ca, auth, signature, revoked_crl
+    # The same issuer's CRL before anything was revoked: a card checked against it is "good".
+    current_crl = (x509.CertificateRevocationListBuilder().issuer_name(ca_name_).last_update(START)
+                   .next_update(END).sign(ca_key, hashes.SHA256()))
+    return root, ca, auth, signature, revoked_crl, current_crl
 
 
 def main() -> int:
-    root, ca, auth, signature, crl = build()
+    root, ca, auth, signature, crl, current_crl = build()
     OUT.mkdir(parents=True, exist_ok=True)
     pem = lambda c: c.public_bytes(serialization.Encoding.PEM)  # noqa: E731
     der = lambda c: c.public_bytes(serialization.Encoding.DER)  # noqa: E731
@@ -108,6 +111,7 @@ def main() -> int:
     (OUT / "sign.der").write_bytes(der(signature))
     (OUT / "ca.der").write_bytes(der(ca))
     (OUT / "crl-auth-revoked.pem").write_bytes(crl.public_bytes(serialization.Encoding.PEM))
+    (OUT / "crl-current.pem").write_bytes(current_crl.public_bytes(serialization.Encoding.PEM))
     # Possession-proof answers for a fixed challenge, for the scripted CPS3 and CPS4 tests.
     auth_private = card_keys()[0].private_numbers()
     n, d = auth_private.public_numbers.n, auth_private.d
@@ -132,7 +136,7 @@ def main() -> int:
         f"The holder's national id is `{NATIONAL_ID}` (RPPS `{RPPS}`, Luhn-valid), PIN `1234` "
         "(test only). `anchors-test.pem` is our own IGC-Santé-*like* test root and intermediate "
         "(OU `IGC-SANTE TEST`), not ANS's. `crl-auth-revoked.pem` revokes the authentication "
-        "certificate. The card's private keys are derived by `cps_card.py` from the same seeds and "
+        "certificate; `crl-current.pem` is the same CA's CRL with nothing revoked. The card's private keys are derived by `cps_card.py` from the same seeds and "
         "are never stored.\n")
     print(f"card PKI written to {OUT}; national id {NATIONAL_ID}")
     return 0
