@@ -1,9 +1,9 @@
 # mie-verifier: `make run` sets up a fresh Debian machine and runs the offline verifier on the
-# bundled samples; `make test` runs every test (interop suite included when the external corpus
+# bundled samples, then imports the demo referencing lists and gives the PSC verdict; `make test` runs every test (interop suite included when the external corpus
 # is beside the checkout or named by MIE_EXTERNAL_VECTORS; card tests through pcscd and the
 # virtual CPS card).
 
-APT_PACKAGES := pkg-config libcbor-dev libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd time
+APT_PACKAGES := pkg-config libcbor-dev libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd time chromium poppler-utils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MIE_EXTERNAL_VECTORS ?= $(shell [ -d ../shared/vectors/external ] && echo ../shared/vectors/external)
 export MIE_EXTERNAL_VECTORS
@@ -26,6 +26,18 @@ run: build
 	@.build/debug/mie-verifier verify registration --request TestVectors/samples/registration-packed-es256.json | python3 -m json.tool
 	@echo "== assertion (ES256)"
 	@.build/debug/mie-verifier verify assertion --request TestVectors/samples/assertion-es256.json | python3 -m json.tool
+	@echo "== referencing lists: the DEMO MDS BLOB and the DEMO ANS list into .build/demo/mie.sqlite"
+	@rm -rf .build/demo && mkdir -p .build/demo
+	@.build/debug/mie-verifier referencing import TestVectors/referencing/demo-mds-blob-no1.jwt --database .build/demo/mie.sqlite --root TestVectors/referencing/demo-mds-root.pem
+	@.build/debug/mie-verifier referencing import TestVectors/referencing/demo-ans-list.json --database .build/demo/mie.sqlite --ans-key TestVectors/referencing/demo-ans-key.pem
+	@if [ -f $(MIE_EXTERNAL_VECTORS)/mds3/webauthn4j-production-blob-no9.jwt ]; then \
+	  .build/debug/mie-verifier referencing import $(MIE_EXTERNAL_VECTORS)/mds3/webauthn4j-production-blob-no9.jwt --database .build/demo/mie.sqlite \
+	    --root $(MIE_EXTERNAL_VECTORS)/mds3/globalsign-root-r3.crt --at 2021-11-15T00:00:00Z; fi
+	@echo "== PSC evaluation of the same registration (verdict, criteria, AMR)"
+	@.build/debug/mie-verifier evaluate --request TestVectors/samples/registration-packed-es256.json --database .build/demo/mie.sqlite \
+	  | python3 -c 'import json,sys; e=json.load(sys.stdin); print("verdict", e["verdict"], "AMR", " ".join(e["amr"])); [print(" ", c["id"], c["status"]) for c in e["criteria"]]'
+	@.build/debug/mie-verifier evaluate --request TestVectors/samples/registration-packed-es256.json --database .build/demo/mie.sqlite --format html --output .build/demo/report.html
+	@echo "conformity report: .build/demo/report.html"
 
 # The virtual CPS card and pcscd run for the duration of the tests (stopped by PID after).
 test: deps

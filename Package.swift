@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "CBORDecoding", targets: ["CBORDecoding"]),
         .library(name: "SignatureVerification", targets: ["SignatureVerification"]),
         .library(name: "WireFormat", targets: ["WireFormat"]),
+        .library(name: "AuthenticatorCatalog", targets: ["AuthenticatorCatalog"]),
+        .library(name: "PSCPolicy", targets: ["PSCPolicy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

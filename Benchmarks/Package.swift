@@ -22,6 +22,8 @@ let package = Package(
                 .product(name: "SignatureVerification", package: "mie-verifier"),
                 .product(name: "VerificationRequests", package: "mie-verifier"),
                 .product(name: "WireFormat", package: "mie-verifier"),
+                .product(name: "AuthenticatorCatalog", package: "mie-verifier"),
+                .product(name: "PSCPolicy", package: "mie-verifier"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
             ]),

@@ -4,8 +4,9 @@ import SignatureVerification
 import Synchronization
 import WireFormat
 
-/// What the active lists say about one authenticator model.
-public struct CatalogEntry: Sendable {
+/// What the active lists say about one authenticator model. A class: an evaluation hands it
+/// from check to check, and each copy of a struct this size would retain every array in it.
+public final class CatalogEntry: Sendable {
     public struct MDSRecord: Sendable {
         public let entry: MetadataEntry
         public let list: ListVersion
@@ -24,15 +25,21 @@ public struct CatalogEntry: Sendable {
     public let ans: ANSRecord?
     /// The attestation roots the statements list: the only anchors that vouch for this model.
     public let roots: [Certificate]
-
     /// The statement to judge the model by: the ANS list's own when it publishes one, else
     /// FIDO MDS's.
-    public var statement: MetadataStatement? {
-        ans?.authenticator.statement ?? mds.lazy.compactMap(\.entry.statement).first
-    }
+    public let statement: MetadataStatement?
+    public let description: String
 
-    public var description: String {
-        ans?.authenticator.description ?? statement?.description ?? mds.first?.entry.description ?? identifier?.description ?? aaid ?? "unnamed"
+    init(identifier: AuthenticatorIdentifier?, aaid: String?, mds: [MDSRecord], ans: ANSRecord?, roots: [Certificate]) {
+        self.identifier = identifier
+        self.aaid = aaid
+        self.mds = mds
+        self.ans = ans
+        self.roots = roots
+        let statement = ans?.authenticator.statement ?? mds.lazy.compactMap(\.entry.statement).first
+        self.statement = statement
+        self.description =
+            ans?.authenticator.description ?? statement?.description ?? mds.first?.entry.description ?? identifier?.description ?? aaid ?? "unnamed"
     }
 
     /// The MDS status report in force at `time` in each MDS source.

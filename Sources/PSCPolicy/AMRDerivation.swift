@@ -14,8 +14,8 @@ struct AMRDerivation {
 
     static func derive(_ c: CheckContext) -> AMRDerivation {
         var result = AMRDerivation()
-        let allowed = Set(c.profile.amrAllowed)
-        let methods = c.statement.map { $0.userVerificationMethods.subtracting(presenceOnly) } ?? []
+        let allowed = c.profile.amrAllowedSet
+        let methods = c.profile.amrReadsMethods ? c.statement.map { $0.userVerificationMethods.subtracting(presenceOnly) } ?? [] : []
         for rule in c.profile.amrRules where matches(rule, c, methods: methods) {
             for value in rule.add {
                 if allowed.contains(value) {
@@ -30,7 +30,7 @@ struct AMRDerivation {
 
     static func matches(_ rule: AMRRule, _ c: CheckContext, methods: Set<String>) -> Bool {
         if let subject = rule.subject, subject != c.subject.kind { return false }
-        if let wanted = rule.userVerified, (c.registration?.flags.userVerified ?? false) != wanted { return false }
+        if let wanted = rule.userVerified, (c.flags?.userVerified ?? false) != wanted { return false }
         if let only = rule.uvMethodsOnly, methods.isEmpty || !methods.isSubset(of: only) { return false }
         if let wanted = rule.pinVerified, (c.card?.pinVerified ?? false) != wanted { return false }
         if let wanted = rule.possessionProven, (c.card?.possessionProven ?? false) != wanted { return false }

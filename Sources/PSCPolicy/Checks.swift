@@ -15,27 +15,26 @@ enum Checks {
         case .mdsStatus: return mdsStatus(reference, c)
         case .listsFresh: return listsFresh(reference, c)
         case .userPresent, .userVerified:
-            guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 ceremony") }
-            let (set, flag) =
-                kind == .userPresent ? (registration.flags.userPresent, "UP") : (registration.flags.userVerified, "UV")
+            guard let flags = c.flags else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 ceremony") }
+            let (set, flag) = kind == .userPresent ? (flags.userPresent, "UP") : (flags.userVerified, "UV")
             return CheckOutcome(
                 kind, set ? .satisfied : .notSatisfied, set ? "the \(flag) flag is set" : "the \(flag) flag is not set",
                 [("flags.\(flag)", .bool(set))])
         case .userVerificationCapable: return userVerificationCapable(reference, c)
         case .keyProtection: return keyProtection(reference, c)
         case .notSynced:
-            guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 credential") }
-            let eligible = registration.flags.backupEligible
+            guard let flags = c.flags else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 credential") }
+            let eligible = flags.backupEligible
             return CheckOutcome(
                 kind, eligible ? .notSatisfied : .satisfied,
                 eligible ? "the credential is backup eligible (BE = 1): a synced, multi-device credential" : "BE = 0: a device-bound credential",
                 [("flags.BE", .bool(eligible))])
         case .algorithmAllowed: return algorithmAllowed(reference, c)
         case .originBound:
-            guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "not a WebAuthn ceremony") }
+            guard c.isFIDO else { return CheckOutcome(kind, .notApplicable, "not a WebAuthn ceremony") }
             return CheckOutcome(
                 kind, .satisfied, "type, challenge, origin and RP ID hash were verified; the signature binds them",
-                [("origin", .string(registration.clientData.origin)), ("crossOrigin", .bool(registration.clientData.crossOrigin))])
+                [("origin", .string(c.registration?.clientData.origin ?? "")), ("crossOrigin", .bool(c.registration?.clientData.crossOrigin ?? false))])
         case .identityBound: return identityBound(reference, c)
         case .amrDerived:
             if amr.values.isEmpty, let card = c.card, card.pinVerified == nil || card.possessionProven == nil {
@@ -82,167 +81,199 @@ enum Checks {
 
     static func attestationTrusted(_ c: CheckContext) -> CheckOutcome {
         let kind = CheckKind.attestationTrustedByCatalog
-        guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 registration") }
-        let attestation = registration.attestation
-        var evidence: [(String, JSONValue)] = [("format", .string(attestation.format)), ("attestationType", .string(attestation.type.rawValue))]
-        if attestation.type == .none || attestation.type == .self {
-            return CheckOutcome(kind, .notSatisfied, "\(attestation.type.rawValue) attestation: nothing proves which model made the key", evidence)
+        guard let type = c.attestationType else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 registration") }
+        let format: @Sendable () -> [(String, JSONValue)] = {
+            [("format", .string(c.registration?.attestation.format ?? "")), ("attestationType", .string(type.rawValue))]
         }
-        guard attestation.isTrusted, let identifier = attestation.authenticator, let root = attestation.verifiedPath.last else {
+        if type == .none || type == .self {
+            return CheckOutcome(kind, .notSatisfied, "\(type.rawValue) attestation: nothing proves which model made the key", format())
+        }
+        guard let identifier = c.attestedIdentifier, let root = c.attestationRoot else {
             return CheckOutcome(
-                kind, .notSatisfied, "the attestation is not trusted: \(attestation.untrustedReason ?? "no path to a listed root")", evidence)
+                kind, .notSatisfied, "the attestation is not trusted: \(c.registration?.attestation.untrustedReason ?? "no path to a listed root")",
+                format())
         }
-        evidence.append(("authenticator", .string(CheckContext.text(identifier))))
-        evidence.append(("root", .string(root.subjectDescription)))
-        evidence.append(("rootSHA256", .string(Hex.string(root.sha256Fingerprint))))
-        guard let entry = c.catalog.entry(for: identifier) else {
-            return CheckOutcome(kind, .notSatisfied, "\(identifier) is in no active referencing list", evidence)
+        let path: @Sendable () -> [(String, JSONValue)] = {
+            format() + [
+                ("authenticator", .string(CheckContext.text(identifier))), ("root", .string(root.subjectDescription)),
+                ("rootSHA256", .string(Hex.string(root.sha256Fingerprint))),
+            ]
         }
-        guard entry.roots.contains(where: { $0.sha256Fingerprint == root.sha256Fingerprint }) else {
-            return CheckOutcome(kind, .notSatisfied, "the path ends at a root the catalog does not list for \(entry.description)", evidence)
+        guard let entry = c.entry else {
+            return CheckOutcome(kind, .notSatisfied, "\(identifier) is in no active referencing list", path())
         }
-        evidence.append(("catalogEntry", .string(entry.description)))
-        return CheckOutcome(kind, .satisfied, "attestation chains to a root listed for \(entry.description)", evidence)
+        guard entry.roots.contains(where: { $0 === root || $0.sha256Fingerprint == root.sha256Fingerprint }) else {
+            return CheckOutcome(kind, .notSatisfied, "the path ends at a root the catalog does not list for \(entry.description)", path())
+        }
+        return CheckOutcome(
+            kind, .satisfied, "attestation chains to a root listed for \(entry.description)", path() + [("catalogEntry", .string(entry.description))])
     }
 
     static func ansReferenced(_ c: CheckContext) -> CheckOutcome {
         let kind = CheckKind.ansReferenced
-        guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 key") }
+        guard c.isFIDO else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 key") }
         guard let list = c.catalog.lists(of: .ans).first else { return CheckOutcome(kind, .indeterminate, "no ANS list is imported") }
         guard let identifier = c.attestedIdentifier else {
             return CheckOutcome(
-                kind, .notSatisfied, "the model is not attested (AAGUID \(AAGUIDText.string(registration.aaguid)) is only a claim)",
+                kind, .notSatisfied, "the model is not attested (AAGUID \(AAGUIDText.string(c.registration?.aaguid ?? [])) is only a claim)",
                 [("ansList", .string(list.label))])
         }
-        guard let record = c.catalog.entry(for: identifier)?.ans else {
+        guard let record = c.entry?.ans else {
             return CheckOutcome(kind, .notSatisfied, "\(identifier) is not on the ANS referencing list", [("ansList", .string(list.label))])
         }
         let decision = record.authenticator.decision
-        var evidence: [(String, JSONValue)] = [
-            ("ansList", .string(record.list.label)), ("reference", .string(decision.reference)), ("decision", .string(decision.status.rawValue)),
-            ("since", .string(decision.since)),
-        ]
-        if let until = decision.until { evidence.append(("until", .string(until))) }
+        let firmware = c.deviceInfo?.firmwareVersion
+        let evidence: @Sendable () -> [(String, JSONValue)] = {
+            var evidence: [(String, JSONValue)] = [
+                ("ansList", .string(record.list.label)), ("reference", .string(decision.reference)), ("decision", .string(decision.status.rawValue)),
+                ("since", .string(decision.since)),
+            ]
+            if let until = decision.until { evidence.append(("until", .string(until))) }
+            if let accepted = decision.acceptedFirmware {
+                evidence.append(("acceptedFirmware", .array(accepted.map { JSONValue.integer($0) })))
+                evidence.append(("firmware", firmware.map { JSONValue.integer($0) } ?? .string("not observed (a WebAuthn registration does not carry it)")))
+            }
+            return evidence
+        }
         let effect = decision.effect(at: c.time)
         guard effect == .referenced else {
-            return CheckOutcome(kind, .notSatisfied, "\(record.authenticator.description) is \(effect.rawValue) on the ANS list (\(decision.reference))", evidence)
+            return CheckOutcome(
+                kind, .notSatisfied, "\(record.authenticator.description) is \(effect.rawValue) on the ANS list (\(decision.reference))", evidence())
         }
-        if let accepted = decision.acceptedFirmware {
-            evidence.append(("acceptedFirmware", .array(accepted.map { JSONValue.integer($0) })))
-            if let firmware = c.deviceInfo?.firmwareVersion {
-                evidence.append(("firmware", .integer(firmware)))
-                guard accepted.contains(firmware) else {
-                    return CheckOutcome(kind, .notSatisfied, "firmware \(firmware) is not among the accepted versions", evidence)
-                }
-            } else {
-                evidence.append(("firmware", .string("not observed (a WebAuthn registration does not carry it)")))
-            }
+        if let accepted = decision.acceptedFirmware, let firmware, !accepted.contains(firmware) {
+            return CheckOutcome(kind, .notSatisfied, "firmware \(firmware) is not among the accepted versions", evidence())
         }
-        return CheckOutcome(kind, .satisfied, "\(record.authenticator.description) is referenced (\(decision.reference))", evidence)
+        return CheckOutcome(kind, .satisfied, "\(record.authenticator.description) is referenced (\(decision.reference))", evidence())
     }
 
     static func mdsStatus(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
         let kind = CheckKind.mdsStatus
-        guard c.registration != nil else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 key") }
+        guard c.isFIDO else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 key") }
         guard !c.catalog.lists(of: .mds).isEmpty else { return CheckOutcome(kind, .indeterminate, "no FIDO MDS BLOB is imported") }
         guard let identifier = c.attestedIdentifier else {
             return CheckOutcome(kind, .notSatisfied, "the model is not attested: its MDS status cannot be applied to it")
         }
-        guard let entry = c.catalog.entry(for: identifier), !entry.mds.isEmpty else {
+        guard let entry = c.entry, !entry.mds.isEmpty else {
             return CheckOutcome(kind, .notSatisfied, "\(identifier) is not in FIDO MDS")
         }
         let minimum = reference.string("minimumLevel") ?? "FIDO_CERTIFIED_L1"
         let minimumRank = AuthenticatorStatus.certificationRank(minimum) ?? 10
         let equivalents = reference.stringMap("equivalents")
-        let negative = Set(reference.strings("negative"))
-        var evidence: [(String, JSONValue)] = []
+        let negative = reference.set("negative")
+        var judged: [(record: CatalogEntry.MDSRecord, governing: StatusReport, best: StatusReport?)] = []
+        let evidence: @Sendable ([(record: CatalogEntry.MDSRecord, governing: StatusReport, best: StatusReport?)]) -> [(String, JSONValue)] = { judged in
+            judged.flatMap { item -> [(String, JSONValue)] in
+                var evidence: [(String, JSONValue)] = [
+                    ("mdsList", .string(item.record.list.label)), ("status", .string(item.governing.status.description)),
+                    ("effectiveDate", .optional(item.governing.effectiveDateText)),
+                ]
+                if let url = item.governing.url { evidence.append(("statusURL", .string(url))) }
+                if let best = item.best {
+                    evidence.append(("certification", .string(best.status.description)))
+                    if let number = best.certificateNumber { evidence.append(("certificateNumber", .string(number))) }
+                }
+                return evidence
+            }
+        }
         for record in entry.mds {
-            let reports = record.entry.statusReports.filter { ($0.effectiveDate ?? .distantPast) <= c.time }
             guard let governing = record.entry.status(at: c.time) else {
                 return CheckOutcome(kind, .notSatisfied, "no status report in force in \(record.list.label)", [("mdsList", .string(record.list.label))])
             }
-            evidence += [
-                ("mdsList", .string(record.list.label)), ("status", .string(governing.status.description)),
-                ("effectiveDate", .optional(governing.effectiveDateText)),
-            ]
-            if let url = governing.url { evidence.append(("statusURL", .string(url))) }
             if negative.contains(governing.status.description) {
+                let done = judged + [(record, governing, nil)]
                 return CheckOutcome(
                     kind, .notSatisfied,
-                    "FIDO MDS reports \(governing.status.description) since \(governing.effectiveDateText ?? "an undated report")", evidence)
+                    "FIDO MDS reports \(governing.status.description) since \(governing.effectiveDateText ?? "an undated report")", evidence(done))
             }
             // The level is the best certification since the last negative report.
-            let lastNegative = reports.filter { negative.contains($0.status.description) }.compactMap(\.effectiveDate).max() ?? .distantPast
-            let levels = reports.filter { ($0.effectiveDate ?? .distantPast) >= lastNegative }.compactMap { report -> (Int, StatusReport)? in
-                let name = equivalents[report.status.description] ?? report.status.description
-                return AuthenticatorStatus.certificationRank(name).map { ($0, report) }
+            var lastNegative = Date.distantPast
+            for report in record.entry.statusReports where negative.contains(report.status.description) {
+                if let date = report.effectiveDate, date <= c.time, date > lastNegative { lastNegative = date }
             }
-            guard let best = levels.max(by: { $0.0 < $1.0 }) else {
-                return CheckOutcome(kind, .notSatisfied, "no FIDO certification level in \(record.list.label); the profile requires \(minimum)", evidence)
+            var best: (rank: Int, report: StatusReport)? = nil
+            for report in record.entry.statusReports {
+                let date = report.effectiveDate ?? .distantPast
+                guard date <= c.time, date >= lastNegative,
+                    let rank = AuthenticatorStatus.certificationRank(equivalents[report.status.description] ?? report.status.description)
+                else { continue }
+                if best == nil || rank > best?.rank ?? 0 { best = (rank, report) }
             }
-            evidence.append(("certification", .string(best.1.status.description)))
-            if let number = best.1.certificateNumber { evidence.append(("certificateNumber", .string(number))) }
-            guard best.0 >= minimumRank else {
-                return CheckOutcome(kind, .notSatisfied, "certified \(best.1.status.description); the profile requires \(minimum)", evidence)
+            judged.append((record, governing, best?.report))
+            let done = judged
+            guard let best else {
+                return CheckOutcome(kind, .notSatisfied, "no FIDO certification level in \(record.list.label); the profile requires \(minimum)", evidence(done))
+            }
+            guard best.rank >= minimumRank else {
+                return CheckOutcome(kind, .notSatisfied, "certified \(best.report.status.description); the profile requires \(minimum)", evidence(done))
             }
         }
-        return CheckOutcome(kind, .satisfied, "certified at or above \(minimum), no negative status", evidence)
+        let done = judged
+        return CheckOutcome(kind, .satisfied, "certified at or above \(minimum), no negative status", evidence(done))
     }
 
     static func listsFresh(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
-        let kinds = Set(reference.strings("kinds").compactMap(ListKind.init(rawValue:)))
-        let lists = c.listsUsed.filter { kinds.isEmpty || kinds.contains($0.kind) || c.card != nil }
+        let kinds = reference.set("kinds")
+        let lists = c.listsUsed.filter { kinds.isEmpty || kinds.contains($0.kind.rawValue) || c.card != nil }
         guard !lists.isEmpty else { return CheckOutcome(.listsFresh, .indeterminate, "no referencing list is imported") }
-        let evidence: [(String, JSONValue)] = [
-            ("lists", .array(lists.map { .string("\($0.label), next update \($0.nextUpdate ?? "not given")") }))
-        ]
-        let stale = lists.filter { $0.isStale(at: c.time) }
-        if !stale.isEmpty {
-            return CheckOutcome(
-                .listsFresh, .notSatisfied, "stale: \(stale.map { "\($0.label) (next update \($0.nextUpdate ?? "?"))" }.joined(separator: ", "))",
-                evidence)
+        let evidence: @Sendable () -> [(String, JSONValue)] = {
+            [("lists", .array(lists.map { .string("\($0.label), next update \($0.nextUpdate ?? "not given")") }))]
         }
-        return CheckOutcome(.listsFresh, .satisfied, "every list is before its next update", evidence)
+        let time = c.time
+        if lists.contains(where: { $0.isStale(at: time) }) {
+            return CheckOutcome(
+                .listsFresh, .notSatisfied,
+                "stale: \(lists.filter { $0.isStale(at: time) }.map { "\($0.label) (next update \($0.nextUpdate ?? "?"))" }.joined(separator: ", "))",
+                evidence())
+        }
+        return CheckOutcome(.listsFresh, .satisfied, "every list is before its next update", evidence())
     }
 
     static func userVerificationCapable(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
         let kind = CheckKind.userVerificationCapable
-        guard c.registration != nil else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 key") }
-        var evidence: [(String, JSONValue)] = []
-        if let device = c.deviceInfo {
-            evidence.append(("deviceOptions", .object(device.options.sorted { $0.key < $1.key }.map { ($0.key, .bool($0.value)) })))
-            if device.options["uv"] != true && device.options["clientPin"] != true {
-                return CheckOutcome(kind, .notSatisfied, "the device's getInfo offers neither uv nor clientPin", evidence)
+        guard c.isFIDO else { return CheckOutcome(kind, .notApplicable, "not a FIDO2 key") }
+        let device = c.deviceInfo
+        let statement = c.statement
+        let evidence: @Sendable () -> [(String, JSONValue)] = {
+            var evidence: [(String, JSONValue)] = []
+            if let device { evidence.append(("deviceOptions", .object(device.options.sorted { $0.key < $1.key }.map { ($0.key, .bool($0.value)) }))) }
+            if let statement {
+                evidence.append(("userVerificationMethods", .strings(statement.userVerificationMethods.sorted())))
+                if let info = statement.getInfo?["options"] { evidence.append(("statementOptions", info)) }
             }
+            return evidence
         }
-        guard let statement = c.statement else {
-            return CheckOutcome(kind, .indeterminate, "no metadata statement for an attested model", evidence)
+        if let device, device.options["uv"] != true && device.options["clientPin"] != true {
+            return CheckOutcome(kind, .notSatisfied, "the device's getInfo offers neither uv nor clientPin", evidence())
         }
-        let presenceOnly = Set(reference.strings("presenceOnlyMethods"))
-        let methods = statement.userVerificationMethods.subtracting(presenceOnly).sorted()
-        evidence.append(("userVerificationMethods", .strings(statement.userVerificationMethods.sorted())))
+        guard let statement else {
+            return CheckOutcome(kind, .indeterminate, "no metadata statement for an attested model", evidence())
+        }
+        let presenceOnly = reference.set("presenceOnlyMethods")
+        let verifying = statement.userVerificationDetails.contains { $0.contains { !presenceOnly.contains($0) } }
         let declaredUV = statement.getInfoOption("uv") == true || statement.getInfoOption("clientPin") == true
-        if let info = statement.getInfo?["options"] { evidence.append(("statementOptions", info)) }
-        if methods.isEmpty && !declaredUV {
-            return CheckOutcome(kind, .notSatisfied, "the statement declares presence only: the key cannot verify its user", evidence)
+        if !verifying && !declaredUV {
+            return CheckOutcome(kind, .notSatisfied, "the statement declares presence only: the key cannot verify its user", evidence())
         }
         return CheckOutcome(
-            kind, .satisfied, methods.isEmpty ? "getInfo declares uv or clientPin" : "user verification by \(methods.joined(separator: ", "))",
-            evidence)
+            kind, .satisfied,
+            !verifying
+                ? "getInfo declares uv or clientPin"
+                : "user verification by \(statement.userVerificationMethods.subtracting(presenceOnly).sorted().joined(separator: ", "))",
+            evidence())
     }
 
     static func keyProtection(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
         let kind = CheckKind.keyProtection
-        guard c.registration != nil else { return CheckOutcome(kind, .notApplicable, "a card's keys live in its chip") }
+        guard c.isFIDO else { return CheckOutcome(kind, .notApplicable, "a card's keys live in its chip") }
         guard let statement = c.statement else { return CheckOutcome(kind, .indeterminate, "no metadata statement for an attested model") }
-        let wanted = Set(reference.strings("anyOf"))
-        let evidence: [(String, JSONValue)] = [("keyProtection", .strings(statement.keyProtection))]
-        guard !wanted.isDisjoint(with: statement.keyProtection) else {
+        let wanted = reference.set("anyOf")
+        guard statement.keyProtection.contains(where: { wanted.contains($0) }) else {
             return CheckOutcome(
                 kind, .notSatisfied, "key protection \(statement.keyProtection.joined(separator: ", ")) is none of \(wanted.sorted().joined(separator: ", "))",
-                evidence)
+                [("keyProtection", .strings(statement.keyProtection))])
         }
-        return CheckOutcome(kind, .satisfied, "keys protected by \(statement.keyProtection.joined(separator: ", "))", evidence)
+        return CheckOutcome(
+            kind, .satisfied, "keys protected by \(statement.keyProtection.joined(separator: ", "))", [("keyProtection", .strings(statement.keyProtection))])
     }
 
     static func algorithmAllowed(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
@@ -251,57 +282,59 @@ enum Checks {
         if let card = c.card {
             guard let type = card.keyType, let bits = card.keyBits else { return CheckOutcome(kind, .indeterminate, "the card's key was not read") }
             let allowed = reference.strings("cardKeyTypes")
-            let evidence: [(String, JSONValue)] = [("algorithm", .string(type)), ("keyBits", .integer(bits))]
             guard allowed.isEmpty || allowed.contains(where: { type.hasPrefix($0) }) else {
-                return CheckOutcome(kind, .notSatisfied, "\(type) is not an allowed card key type", evidence)
+                return CheckOutcome(kind, .notSatisfied, "\(type) is not an allowed card key type", [("algorithm", .string(type)), ("keyBits", .integer(bits))])
             }
             guard !type.hasPrefix("RSA") || bits >= minimumRSA else {
-                return CheckOutcome(kind, .notSatisfied, "a \(bits)-bit RSA key is below \(minimumRSA) bits", evidence)
+                return CheckOutcome(
+                    kind, .notSatisfied, "a \(bits)-bit RSA key is below \(minimumRSA) bits", [("algorithm", .string(type)), ("keyBits", .integer(bits))])
             }
-            return CheckOutcome(kind, .satisfied, "\(type) is allowed", evidence)
+            return CheckOutcome(kind, .satisfied, "\(type) is allowed", [("algorithm", .string(type)), ("keyBits", .integer(bits))])
         }
-        guard let registration = c.registration else { return CheckOutcome(kind, .notApplicable, "nothing to judge") }
-        let name = registration.publicKey.algorithm.name
-        var evidence: [(String, JSONValue)] = [("algorithm", .string(name))]
-        guard reference.strings("algorithms").contains(name) else {
-            return CheckOutcome(kind, .notSatisfied, "\(name) is not on the profile's algorithm list", evidence)
+        guard c.isFIDO else { return CheckOutcome(kind, .notApplicable, "nothing to judge") }
+        let name = c.algorithmName
+        guard reference.set("algorithms").contains(name) else {
+            return CheckOutcome(kind, .notSatisfied, "\(name) is not on the profile's algorithm list", [("algorithm", .string(name))])
         }
-        if case .rsa(let modulus, _) = registration.publicKey.parameters {
-            let bits = modulus.drop { $0 == 0 }.count * 8 - (modulus.first { $0 != 0 }.map { $0.leadingZeroBitCount } ?? 0)
-            evidence.append(("keyBits", .integer(bits)))
+        if let bits = c.rsaBits {
+            let evidence: @Sendable () -> [(String, JSONValue)] = { [("algorithm", .string(name)), ("keyBits", .integer(bits))] }
             guard bits >= minimumRSA else {
-                return CheckOutcome(kind, .notSatisfied, "a \(bits)-bit RSA key is below \(minimumRSA) bits", evidence)
+                return CheckOutcome(kind, .notSatisfied, "a \(bits)-bit RSA key is below \(minimumRSA) bits", evidence())
             }
+            return CheckOutcome(kind, .satisfied, "\(name) is allowed", evidence())
         }
-        return CheckOutcome(kind, .satisfied, "\(name) is allowed", evidence)
+        return CheckOutcome(kind, .satisfied, "\(name) is allowed", [("algorithm", .string(name))])
     }
 
     static func identityBound(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
         let kind = CheckKind.identityBound
         if let card = c.card {
             guard let id = card.nationalID, !id.isEmpty else { return CheckOutcome(kind, .indeterminate, "no national id was read from the card") }
-            let evidence: [(String, JSONValue)] = [("nationalId", .string(id)), ("identifierType", .optional(card.identifierType))]
-            if card.luhnValid == false { return CheckOutcome(kind, .notSatisfied, "the RPPS number fails its Luhn key", evidence) }
-            return CheckOutcome(kind, .satisfied, "the card carries the holder's national id", evidence)
+            let evidence: @Sendable () -> [(String, JSONValue)] = { [("nationalId", .string(id)), ("identifierType", .optional(card.identifierType))] }
+            if card.luhnValid == false { return CheckOutcome(kind, .notSatisfied, "the RPPS number fails its Luhn key", evidence()) }
+            return CheckOutcome(kind, .satisfied, "the card carries the holder's national id", evidence())
         }
         guard let deployment = c.deployment else {
             return CheckOutcome(kind, reference.whenMissing, "decided at enrolment: the holder is bound by the service, not by the key")
         }
-        var evidence: [(String, JSONValue)] = [("holder", .optional(deployment.holderNationalID))]
+        let evidence: @Sendable () -> [(String, JSONValue)] = {
+            var evidence: [(String, JSONValue)] = [("holder", .optional(deployment.holderNationalID))]
+            if let level = deployment.identityEvidence { evidence.append(("identityEvidence", .string(level.rawValue))) }
+            if let unique = deployment.credentialIDUnique { evidence.append(("credentialIdUnique", .bool(unique))) }
+            return evidence
+        }
         guard let level = deployment.identityEvidence, deployment.holderNationalID != nil else {
-            return CheckOutcome(kind, .indeterminate, "no holder identity was recorded with the enrolment", evidence)
+            return CheckOutcome(kind, .indeterminate, "no holder identity was recorded with the enrolment", evidence())
         }
-        evidence.append(("identityEvidence", .string(level.rawValue)))
-        guard reference.strings("acceptedEvidence").contains(level.rawValue) else {
-            return CheckOutcome(kind, .notSatisfied, "identity \(level.rawValue) is not accepted by the profile", evidence)
+        guard reference.set("acceptedEvidence").contains(level.rawValue) else {
+            return CheckOutcome(kind, .notSatisfied, "identity \(level.rawValue) is not accepted by the profile", evidence())
         }
-        if deployment.holderLuhnValid == false { return CheckOutcome(kind, .notSatisfied, "the holder's RPPS number fails its Luhn key", evidence) }
+        if deployment.holderLuhnValid == false { return CheckOutcome(kind, .notSatisfied, "the holder's RPPS number fails its Luhn key", evidence()) }
         guard let unique = deployment.credentialIDUnique else {
-            return CheckOutcome(kind, .indeterminate, "the credential store was not consulted for this credential ID", evidence)
+            return CheckOutcome(kind, .indeterminate, "the credential store was not consulted for this credential ID", evidence())
         }
-        evidence.append(("credentialIdUnique", .bool(unique)))
-        guard unique else { return CheckOutcome(kind, .notSatisfied, "this credential ID is already registered", evidence) }
-        return CheckOutcome(kind, .satisfied, "bound to \(deployment.holderNationalID ?? "")  (\(level.rawValue))", evidence)
+        guard unique else { return CheckOutcome(kind, .notSatisfied, "this credential ID is already registered", evidence()) }
+        return CheckOutcome(kind, .satisfied, "bound to \(deployment.holderNationalID ?? "") (\(level.rawValue))", evidence())
     }
 
     static func tokenClaims(_ reference: CheckReference, _ c: CheckContext) -> CheckOutcome {
@@ -374,25 +407,30 @@ enum CardChecks {
         case .cardFamilyReferenced:
             guard let list = c.catalog.lists(of: .ans).first else { return CheckOutcome(kind, .indeterminate, "no ANS list is imported") }
             let byATR = c.catalog.cardFamilies(matchingATR: card.atr)
-            var evidence: [(String, JSONValue)] = [("ansList", .string(list.label)), ("atr", .string(Hex.string(card.atr, separator: " ", uppercase: true)))]
+            let evidence: @Sendable ([(String, JSONValue)]) -> [(String, JSONValue)] = { more in
+                var evidence: [(String, JSONValue)] = [("ansList", .string(list.label)), ("atr", .string(Hex.string(card.atr, separator: " ", uppercase: true)))]
+                if !byATR.isEmpty { evidence.append(("family", .string(byATR.map(\.family.family).joined(separator: ", ")))) }
+                if let issuer = card.issuerSHA256 { evidence.append(("issuerSHA256", .string(Hex.string(issuer)))) }
+                return evidence + more
+            }
             guard !byATR.isEmpty else {
-                return CheckOutcome(kind, .notSatisfied, "the ATR matches no card family on the ANS list", evidence)
+                return CheckOutcome(kind, .notSatisfied, "the ATR matches no card family on the ANS list", evidence([]))
             }
-            evidence.append(("family", .string(byATR.map(\.family.family).joined(separator: ", "))))
             guard let issuer = card.issuerSHA256 else {
-                return CheckOutcome(kind, .indeterminate, "the issuing CA is unknown (the chain was not built)", evidence)
+                return CheckOutcome(kind, .indeterminate, "the issuing CA is unknown (the chain was not built)", evidence([]))
             }
-            evidence.append(("issuerSHA256", .string(Hex.string(issuer))))
             guard let match = byATR.first(where: { $0.family.issuerCAs.contains { $0.sha256 == issuer } }) else {
-                return CheckOutcome(kind, .notSatisfied, "the issuing CA is not listed for \(byATR[0].family.family)", evidence)
+                return CheckOutcome(kind, .notSatisfied, "the issuing CA is not listed for \(byATR[0].family.family)", evidence([]))
             }
             let decision = match.family.decision
-            evidence.append(("reference", .string(decision.reference)))
             let effect = decision.effect(at: c.time)
             guard effect == .referenced else {
-                return CheckOutcome(kind, .notSatisfied, "\(match.family.family) cards are \(effect.rawValue) on the ANS list", evidence)
+                return CheckOutcome(
+                    kind, .notSatisfied, "\(match.family.family) cards are \(effect.rawValue) on the ANS list", evidence([("reference", .string(decision.reference))]))
             }
-            return CheckOutcome(kind, .satisfied, "\(match.family.family) from a listed CA, referenced (\(decision.reference))", evidence)
+            return CheckOutcome(
+                kind, .satisfied, "\(match.family.family) from a listed CA, referenced (\(decision.reference))",
+                evidence([("reference", .string(decision.reference))]))
         case .cardIssuedByANS:
             return card.issuedByANS
                 ? CheckOutcome(kind, .satisfied, "EF.SN.ICC carries the ANS issuer number", [("issuedByANS", .bool(true))])

@@ -1,21 +1,29 @@
 import AuthenticatorCatalog
 import Foundation
+import SignatureVerification
 import WireFormat
 
-/// What one check found.
+/// What one check found. The status is decided at once; the sentence and the evidence are
+/// written only when someone reads them (a report, the JSON), so deciding stays cheap.
 public struct CheckOutcome: Sendable {
     public let kind: CheckKind
     public let status: CriterionStatus
-    /// One sentence for people: why this status.
-    public let reason: String
-    /// What the decision rests on (list version, status report, flag, certificate…).
-    public let evidence: [(String, JSONValue)]
+    private let explainReason: @Sendable () -> String
+    private let explainEvidence: @Sendable () -> [(String, JSONValue)]
 
-    init(_ kind: CheckKind, _ status: CriterionStatus, _ reason: String, _ evidence: [(String, JSONValue)] = []) {
+    /// One sentence for people: why this status.
+    public var reason: String { explainReason() }
+    /// What the decision rests on (list version, status report, flag, certificate…).
+    public var evidence: [(String, JSONValue)] { explainEvidence() }
+
+    init(
+        _ kind: CheckKind, _ status: CriterionStatus, _ reason: @autoclosure @escaping @Sendable () -> String,
+        _ evidence: @autoclosure @escaping @Sendable () -> [(String, JSONValue)] = []
+    ) {
         self.kind = kind
         self.status = status
-        self.reason = reason
-        self.evidence = evidence
+        self.explainReason = reason
+        self.explainEvidence = evidence
     }
 }
 
@@ -64,8 +72,24 @@ public struct EvaluatedAuthenticator: Sendable {
     public let icon: String?
     public let statusReports: [(status: String, effectiveDate: String?, list: String)]
     public let decision: (status: String, reference: String, since: String, list: String)?
-    /// The attestation path, leaf first (subject, SHA-256), for the report's diagram.
-    public let chain: [(subject: String, sha256: String)]
+    /// The attestation path (or the card's issuing CA), leaf first.
+    let links: [ChainLink]
+
+    enum ChainLink: Sendable {
+        case certificate(Certificate)
+        case named(subject: String, sha256: String)
+    }
+
+    /// The attestation path, leaf first (subject, SHA-256), for the report's diagram: names
+    /// are printed when asked for, not on every evaluation.
+    public var chain: [(subject: String, sha256: String)] {
+        links.map { link in
+            switch link {
+            case .certificate(let certificate): (certificate.subjectDescription, Hex.string(certificate.sha256Fingerprint))
+            case .named(let subject, let sha256): (subject, sha256)
+            }
+        }
+    }
 }
 
 /// A whole evaluation: deterministic for the same facts, catalog, profile and time.
@@ -76,7 +100,9 @@ public struct Evaluation: Sendable {
     public let amr: [String]
     /// What the rules derived, whatever the verdict (FI 41's evidence).
     public let derivedAMR: [String]
-    public let authenticator: EvaluatedAuthenticator
+    /// Who or what was evaluated (names and statuses written when asked for).
+    public var authenticator: EvaluatedAuthenticator { describe() }
+    let describe: @Sendable () -> EvaluatedAuthenticator
     public let lists: [ListVersion]
     public let stale: Bool
     public let profile: (id: String, version: String, sha256: String)

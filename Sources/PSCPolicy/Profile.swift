@@ -60,29 +60,48 @@ public enum CheckKind: String, Sendable, CaseIterable {
     }
 }
 
-/// One check as a criterion names it, with its thresholds.
+/// One check as a criterion names it, with its thresholds (decoded once, when the profile is
+/// read: an evaluation only looks them up).
 public struct CheckReference: Sendable {
     public let kind: CheckKind
     /// What the check says when the facts it needs were not supplied at all (deployment facts
     /// in an offline evaluation): `indeterminate` by default.
     public let whenMissing: CriterionStatus
     public let parameters: [String: JSONValue]
+    private let lists: [String: [String]]
+    private let sets: [String: Set<String>]
+    private let maps: [String: [String: String]]
+
+    init(kind: CheckKind, whenMissing: CriterionStatus, parameters: [String: JSONValue]) {
+        self.kind = kind
+        self.whenMissing = whenMissing
+        self.parameters = parameters
+        var lists: [String: [String]] = [:]
+        var maps: [String: [String: String]] = [:]
+        for (name, value) in parameters {
+            if let strings = value.strings { lists[name] = strings }
+            if let members = value.members {
+                var map: [String: String] = [:]
+                for (key, item) in members { map[key] = item.string }
+                maps[name] = map
+            }
+        }
+        self.lists = lists
+        self.sets = lists.mapValues(Set.init)
+        self.maps = maps
+    }
 
     func string(_ name: String) -> String? { parameters[name]?.string }
-    func strings(_ name: String) -> [String] { parameters[name]?.strings ?? [] }
+    func strings(_ name: String) -> [String] { lists[name] ?? [] }
+    func set(_ name: String) -> Set<String> { sets[name] ?? [] }
     func integer(_ name: String) -> Int64? { parameters[name]?.integer }
     func bool(_ name: String) -> Bool? { parameters[name]?.bool }
-
-    func stringMap(_ name: String) -> [String: String] {
-        var map: [String: String] = [:]
-        for (key, value) in parameters[name]?.members ?? [] { map[key] = value.string }
-        return map
-    }
+    func stringMap(_ name: String) -> [String: String] { maps[name] ?? [:] }
 }
 
 /// A criterion of the profile: an id exactly as the referential writes it, the checks that
 /// decide it and the evidence its report must show.
-public struct Criterion: Sendable {
+public final class Criterion: Sendable {
     public enum Severity: String, Sendable {
         /// Not satisfied: the authenticator is refused; indeterminate: the verdict is too.
         case required
@@ -97,6 +116,18 @@ public struct Criterion: Sendable {
     public let checks: [CheckReference]
     /// Evidence keys the criterion must record; one missing makes it indeterminate.
     public let evidence: [String]
+    /// Whether it judges the other criteria (report.complete), so runs after them.
+    let summarises: Bool
+
+    init(id: String, title: String, topic: String?, severity: Severity, checks: [CheckReference], evidence: [String]) {
+        self.id = id
+        self.title = title
+        self.topic = topic
+        self.severity = severity
+        self.checks = checks
+        self.evidence = evidence
+        self.summarises = checks.contains { $0.kind == .reportComplete }
+    }
 }
 
 /// One AMR rule: when every condition holds, its values are added (in order).
@@ -118,7 +149,10 @@ public struct Profile: Sendable {
     public let changes: [(version: String, date: String, summary: String)]
     public let criteria: [Criterion]
     public let amrAllowed: [String]
+    let amrAllowedSet: Set<String>
     public let amrRules: [AMRRule]
+    /// Whether some AMR rule looks at the statement's user verification methods.
+    let amrReadsMethods: Bool
     /// SHA-256 of the profile document (hex): which exact profile decided.
     public let sha256: String
 
@@ -195,8 +229,8 @@ struct ProfileReader {
         return Profile(
             id: try string(value["profile"], "profile"), version: try string(value["version"], "version"),
             title: try string(value["title"], "title"), note: value["note"]?.string,
-            changes: changes.map { (version: $0.0, date: $0.1, summary: $0.2) }, criteria: criteria, amrAllowed: allowed, amrRules: rules,
-            sha256: digest)
+            changes: changes.map { (version: $0.0, date: $0.1, summary: $0.2) }, criteria: criteria, amrAllowed: allowed,
+            amrAllowedSet: Set(allowed), amrRules: rules, amrReadsMethods: rules.contains { $0.uvMethodsOnly != nil }, sha256: digest)
     }
 
     func criterion(_ value: JSONValue, _ path: String) throws(Profile.Failure) -> Criterion {

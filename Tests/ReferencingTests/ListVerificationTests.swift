@@ -1,5 +1,6 @@
 import AuthenticatorCatalog
 import AuthenticatorVerification
+import PSCPolicy
 import Foundation
 import SignatureVerification
 import Testing
@@ -214,5 +215,25 @@ func refusal(_ body: () throws -> Void) -> ImportFailure? {
     } catch {
         Issue.record("unexpected error \(error)")
         return nil
+    }
+}
+
+/// The codes an operator sees are documented where they are explained.
+struct DocumentedCodesTests {
+    @Test func everyImportCodeIsDocumented() throws {
+        let page = try String(contentsOf: packageRoot.appendingPathComponent("docs/referencing.md"), encoding: .utf8)
+        for code in ImportFailure.Code.allCases {
+            #expect(page.contains("`\(code.rawValue)`"), "\(code.rawValue) in docs/referencing.md")
+        }
+    }
+
+    @Test func everyCheckAndProfileCodeIsDocumented() throws {
+        let page = try String(contentsOf: packageRoot.appendingPathComponent("docs/psc-criteria.md"), encoding: .utf8)
+        for check in CheckKind.allCases {
+            #expect(page.contains("`\(check.rawValue)`"), "\(check.rawValue) in docs/psc-criteria.md")
+        }
+        for code in ["profile.malformed", "profile.unknown-check", "profile.parameter"] {
+            #expect(page.contains("`\(code)`"))
+        }
     }
 }

@@ -15,6 +15,8 @@ let package = Package(
                 .product(name: "VerificationRequests", package: "mie-verifier"),
                 .product(name: "SignatureVerification", package: "mie-verifier"),
                 .product(name: "WireFormat", package: "mie-verifier"),
+                .product(name: "AuthenticatorCatalog", package: "mie-verifier"),
+                .product(name: "PSCPolicy", package: "mie-verifier"),
             ],
             // libFuzzer supplies main(); without -parse-as-library the target gets no coverage.
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]),

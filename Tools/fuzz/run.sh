@@ -12,7 +12,7 @@ root=$(cd "$here/../.." && pwd)
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(cbor authenticator-data cose-key attestation-object client-data tpm-attest tpm-public key-description safetynet-jws request-json certificate)
+[ ${#targets[@]} -gt 0 ] || targets=(cbor authenticator-data cose-key attestation-object client-data tpm-attest tpm-public key-description safetynet-jws request-json certificate referencing-list)
 
 echo "fuzz: building with -sanitize=fuzzer,address"
 swift build --package-path "$here" --sanitize fuzzer --sanitize address -c debug >/tmp/mie-fuzz-build.log 2>&1 || {

@@ -19,7 +19,7 @@ def main(root: str, here: str) -> None:
     cbor_cases = [json.loads(line) for line in open(Path(root) / "TestVectors/generated/cbor.jsonl")]
     seeds = {name: [] for name in ("cbor", "authenticator-data", "cose-key", "attestation-object", "client-data",
                                    "tpm-attest", "tpm-public", "key-description", "safetynet-jws", "request-json",
-                                   "certificate")}
+                                   "certificate", "referencing-list")}
     for v in vectors:
         if v.get("attestation_object_b64url"):
             seeds["attestation-object"].append(b64(v["attestation_object_b64url"]))
@@ -33,6 +33,11 @@ def main(root: str, here: str) -> None:
     seeds["cbor"] += [bytes.fromhex(c["hex"]) for c in cbor_cases]
     for sample in sorted((Path(root) / "TestVectors/samples").glob("*.json")):
         seeds["request-json"].append(json.dumps(json.load(open(sample)), separators=(",", ":")).encode())
+    # Referencing lists (ANS JSON, MDS BLOBs) and the PSC profile.
+    for path in sorted((Path(root) / "TestVectors/referencing").rglob("*")):
+        if path.suffix in (".json", ".jwt"):
+            seeds["referencing-list"].append(path.read_bytes())
+    seeds["referencing-list"].append((Path(root) / "Profiles/psc-2026.json").read_bytes())
     for name in ("trust_anchors.json", "crls.json"):
         for entry in json.load(open(Path(root) / "TestVectors/generated" / name)).values():
             seeds["certificate"].append(b64(entry["der_b64url"]))

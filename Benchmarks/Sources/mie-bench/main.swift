@@ -328,6 +328,8 @@ interleavedRatio("full-assertion-vs-swift-crypto-direct") {
     cryptoKey.isValidSignature(cryptoSignature, for: signedMessage)
 }
 
+CatalogCases.run()
+
 if let path = options.jsonPath {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

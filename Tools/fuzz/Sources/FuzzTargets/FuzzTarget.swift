@@ -1,6 +1,8 @@
 @_spi(Fuzzing) @_spi(Internals) import AuthenticatorVerification
+import AuthenticatorCatalog
 import CBORDecoding
 import Foundation
+import PSCPolicy
 import SignatureVerification
 import VerificationRequests
 import WireFormat
@@ -19,6 +21,9 @@ enum FuzzTarget: String, CaseIterable {
     case safetyNetJWS = "safetynet-jws"
     case requestJSON = "request-json"
     case certificate
+    /// The ANS list and MDS BLOB readers (after the signature: what a stored list goes
+    /// through on every load) and the PSC profile reader.
+    case referencingList = "referencing-list"
 
     static let service = VerificationService()
 
@@ -59,6 +64,13 @@ enum FuzzTarget: String, CaseIterable {
         case .certificate:
             _ = try? Certificate(der: bytes)
             _ = try? CertificateRevocationList(der: bytes)
+        case .referencingList:
+            for kind in ListKind.allCases {
+                if let list = try? VerifiedList.load(kind: kind, document: bytes, signer: "fuzz", source: "fuzz") {
+                    _ = CatalogSnapshot(lists: [(list.version(document: bytes), list)]).entryCount
+                }
+            }
+            _ = try? Profile.parse(bytes)
         }
     }
 }
