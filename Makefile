@@ -17,6 +17,7 @@ deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 	@python3 -c "import cryptography" 2>/dev/null || python3 -m pip install -q cryptography
+	@python3 -c "import jsonschema" 2>/dev/null || python3 -m pip install -q jsonschema
 
 build: deps
 	swift build
@@ -43,6 +44,7 @@ run: build
 test: deps
 	swift build --build-tests
 	Tools/virtualcard/with-virtual-cards.sh swift test --skip-build
+	python3 Tools/referencing/check_schema.py
 
 lint:
 	python3 Tools/lint/traps.py

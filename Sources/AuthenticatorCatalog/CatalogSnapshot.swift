@@ -7,14 +7,24 @@ import WireFormat
 /// What the active lists say about one authenticator model. A class: an evaluation hands it
 /// from check to check, and each copy of a struct this size would retain every array in it.
 public final class CatalogEntry: Sendable {
-    public struct MDSRecord: Sendable {
+    public final class MDSRecord: Sendable {
         public let entry: MetadataEntry
         public let list: ListVersion
+
+        init(entry: MetadataEntry, list: ListVersion) {
+            self.entry = entry
+            self.list = list
+        }
     }
 
-    public struct ANSRecord: Sendable {
+    public final class ANSRecord: Sendable {
         public let authenticator: ANSAuthenticator
         public let list: ListVersion
+
+        init(authenticator: ANSAuthenticator, list: ListVersion) {
+            self.authenticator = authenticator
+            self.list = list
+        }
     }
 
     /// The AAGUID or attestation key identifier; nil for a UAF entry known by AAID only.
@@ -29,8 +39,16 @@ public final class CatalogEntry: Sendable {
     /// FIDO MDS's.
     public let statement: MetadataStatement?
     public let description: String
+    /// Every user verification method the statement names (`passcode_internal`, …), once.
+    public let userVerificationMethods: Set<String>
+    /// The methods that verify someone: all of them but presence tests and `none`.
+    public let verifyingMethods: Set<String>
 
-    init(identifier: AuthenticatorIdentifier?, aaid: String?, mds: [MDSRecord], ans: ANSRecord?, roots: [Certificate]) {
+    /// The ANS lists and the MDS lists of this entry's records (see `CatalogSnapshot.listsReliedOn`).
+    let reliedOn: [ListVersion]
+
+    init(identifier: AuthenticatorIdentifier?, aaid: String?, mds: [MDSRecord], ans: ANSRecord?, roots: [Certificate], ansLists: [ListVersion]) {
+        self.reliedOn = ansLists + mds.map(\.list)
         self.identifier = identifier
         self.aaid = aaid
         self.mds = mds
@@ -38,6 +56,8 @@ public final class CatalogEntry: Sendable {
         self.roots = roots
         let statement = ans?.authenticator.statement ?? mds.lazy.compactMap(\.entry.statement).first
         self.statement = statement
+        self.userVerificationMethods = statement?.userVerificationMethods ?? []
+        self.verifyingMethods = userVerificationMethods.subtracting(["presence_internal", "none"])
         self.description =
             ans?.authenticator.description ?? statement?.description ?? mds.first?.entry.description ?? identifier?.description ?? aaid ?? "unnamed"
     }
@@ -51,8 +71,12 @@ public final class CatalogEntry: Sendable {
 /// The active referencing lists, indexed for lookups in memory. Immutable: a reload builds a
 /// new snapshot and `LiveCatalog` swaps it in, so one verification sees one consistent set of
 /// lists from start to finish.
-public struct CatalogSnapshot: Sendable, AttestationTrustSource {
+public final class CatalogSnapshot: Sendable, AttestationTrustSource {
     public let lists: [ListVersion]
+    private let mdsLists: [ListVersion]
+    private let ansLists: [ListVersion]
+    /// The ANS lists and every MDS list: what a model no MDS list describes relies on.
+    private let allLists: [ListVersion]
     private let entries: [AuthenticatorIdentifier: CatalogEntry]
     /// Every entry with an AAID (UAF), by it.
     private let byAAID: [String: CatalogEntry]
@@ -90,6 +114,7 @@ public struct CatalogSnapshot: Sendable, AttestationTrustSource {
                 families += ans.cardFamilies.map { ($0, version) }
             }
         }
+        let ansLists = lists.map(\.version).filter { $0.kind == .ans }
         var roots = RootDecoder()
         var built: [AuthenticatorIdentifier: CatalogEntry] = [:]
         built.reserveCapacity(order.count)
@@ -99,15 +124,18 @@ public struct CatalogSnapshot: Sendable, AttestationTrustSource {
             let statements = [ans?.authenticator.statement].compactMap { $0 } + mds.compactMap(\.entry.statement)
             built[id] = CatalogEntry(
                 identifier: id, aaid: mds.lazy.compactMap(\.entry.aaid).first, mds: mds, ans: ans,
-                roots: roots.decode(statements, for: id.description))
+                roots: roots.decode(statements, for: id.description), ansLists: ansLists)
         }
         var byAAID: [String: CatalogEntry] = [:]
         for (aaid, records) in uaf {
             byAAID[aaid] = CatalogEntry(
                 identifier: nil, aaid: aaid, mds: records, ans: nil,
-                roots: roots.decode(records.compactMap(\.entry.statement), for: "aaid \(aaid)"))
+                roots: roots.decode(records.compactMap(\.entry.statement), for: "aaid \(aaid)"), ansLists: ansLists)
         }
         self.lists = lists.map(\.version)
+        self.mdsLists = self.lists.filter { $0.kind == .mds }
+        self.ansLists = ansLists
+        self.allLists = ansLists + mdsLists
         self.entries = built
         self.byAAID = byAAID
         self.cardFamilies = families.map { (family: $0.0, list: $0.1) }
@@ -170,7 +198,15 @@ public struct CatalogSnapshot: Sendable, AttestationTrustSource {
     }
 
     /// The active versions of one kind.
-    public func lists(of kind: ListKind) -> [ListVersion] { lists.filter { $0.kind == kind } }
+    public func lists(of kind: ListKind) -> [ListVersion] { kind == .mds ? mdsLists : ansLists }
+
+    /// The lists an evaluation of this model relies on: the ANS list, and the MDS sources that
+    /// describe the model (all MDS sources when none does, since a missing entry is then their
+    /// answer).
+    public func listsReliedOn(for entry: CatalogEntry?) -> [ListVersion] {
+        guard let entry, !entry.mds.isEmpty else { return allLists }
+        return entry.reliedOn
+    }
 
     // MARK: AttestationTrustSource
 

@@ -42,10 +42,13 @@ public enum AuthenticatorStatus: Sendable, Hashable, CustomStringConvertible {
 
     /// The rank of a FIDO_CERTIFIED_Ln[plus] name, for "at least" comparisons.
     public static func certificationRank(_ name: String) -> Int? {
-        let levels = ["FIDO_CERTIFIED_L1": 10, "FIDO_CERTIFIED_L1plus": 11, "FIDO_CERTIFIED_L2": 20, "FIDO_CERTIFIED_L2plus": 21,
-                      "FIDO_CERTIFIED_L3": 30, "FIDO_CERTIFIED_L3plus": 31]
-        return levels[name]
+        levels[name]
     }
+
+    private static let levels = [
+        "FIDO_CERTIFIED_L1": 10, "FIDO_CERTIFIED_L1plus": 11, "FIDO_CERTIFIED_L2": 20, "FIDO_CERTIFIED_L2plus": 21, "FIDO_CERTIFIED_L3": 30,
+        "FIDO_CERTIFIED_L3plus": 31,
+    ]
 
     public var description: String {
         switch self {
@@ -86,7 +89,7 @@ public struct StatusReport: Sendable, Equatable {
 
 /// The fields of an MDS3 metadata statement (§4) that trust and policy use; the whole statement
 /// is kept as read in `raw` for `show` and `export`.
-public struct MetadataStatement: Sendable {
+public final class MetadataStatement: Sendable {
     public let description: String
     public let aaguid: [UInt8]?
     public let aaid: String?
@@ -109,6 +112,29 @@ public struct MetadataStatement: Sendable {
     public let getInfo: JSONValue?
     public let multiDeviceCredentialSupport: String?
     public let raw: JSONValue
+
+
+    init(
+        description: String, aaguid: [UInt8]?, aaid: String?, attestationCertificateKeyIdentifiers: [[UInt8]], protocolFamily: String?, authenticatorVersion: Int64?, authenticationAlgorithms: [String], attestationTypes: [String], userVerificationDetails: [[String]], keyProtection: [String], matcherProtection: [String], attachmentHint: [String], attestationRootCertificates: [[UInt8]], icon: String?, getInfo: JSONValue?, multiDeviceCredentialSupport: String?, raw: JSONValue
+    ) {
+        self.description = description
+        self.aaguid = aaguid
+        self.aaid = aaid
+        self.attestationCertificateKeyIdentifiers = attestationCertificateKeyIdentifiers
+        self.protocolFamily = protocolFamily
+        self.authenticatorVersion = authenticatorVersion
+        self.authenticationAlgorithms = authenticationAlgorithms
+        self.attestationTypes = attestationTypes
+        self.userVerificationDetails = userVerificationDetails
+        self.keyProtection = keyProtection
+        self.matcherProtection = matcherProtection
+        self.attachmentHint = attachmentHint
+        self.attestationRootCertificates = attestationRootCertificates
+        self.icon = icon
+        self.getInfo = getInfo
+        self.multiDeviceCredentialSupport = multiDeviceCredentialSupport
+        self.raw = raw
+    }
 
     /// The getInfo option `name`, when declared.
     public func getInfoOption(_ name: String) -> Bool? {
@@ -134,8 +160,15 @@ public struct MetadataEntry: Sendable {
     /// without a date counts as always in force). Reports are ordered by effective date, so a
     /// later REVOKED governs an earlier certification.
     public func status(at time: Date) -> StatusReport? {
-        statusReports.filter { ($0.effectiveDate ?? .distantPast) <= time }
-            .max { ($0.effectiveDate ?? .distantPast) < ($1.effectiveDate ?? .distantPast) }
+        var governing: Int? = nil
+        var latest = Date.distantPast
+        for index in statusReports.indices {
+            let date = statusReports[index].effectiveDate ?? .distantPast
+            guard date <= time, governing == nil || date > latest else { continue }
+            governing = index
+            latest = date
+        }
+        return governing.map { statusReports[$0] }
     }
 
     /// A name for people: the statement's description, else the identifier.

@@ -3,28 +3,26 @@ import Foundation
 import SignatureVerification
 import WireFormat
 
-/// What one check found. The status is decided at once; the sentence and the evidence are
-/// written only when someone reads them (a report, the JSON), so deciding stays cheap.
+/// What one check found. The status is decided during the evaluation; the sentence and the
+/// evidence are written only when someone reads them (a report, the JSON): the check runs again
+/// over the same facts, in its explaining mode, so deciding stays cheap.
 public struct CheckOutcome: Sendable {
     public let kind: CheckKind
     public let status: CriterionStatus
-    private let explainReason: @Sendable () -> String
-    private let explainEvidence: @Sendable () -> [(String, JSONValue)]
+    let context: CheckContext
+    let criterion: Criterion
+    let index: Int
+    let others: Decided
+
+    /// Why this status, and what the decision rests on (list version, status report, flag,
+    /// certificate…).
+    public var explanation: (reason: String, evidence: [(String, JSONValue)]) {
+        Checks.run(criterion.checks[index], context, others: others, .explaining).explanation ?? ("", [])
+    }
 
     /// One sentence for people: why this status.
-    public var reason: String { explainReason() }
-    /// What the decision rests on (list version, status report, flag, certificate…).
-    public var evidence: [(String, JSONValue)] { explainEvidence() }
-
-    init(
-        _ kind: CheckKind, _ status: CriterionStatus, _ reason: @autoclosure @escaping @Sendable () -> String,
-        _ evidence: @autoclosure @escaping @Sendable () -> [(String, JSONValue)] = []
-    ) {
-        self.kind = kind
-        self.status = status
-        self.explainReason = reason
-        self.explainEvidence = evidence
-    }
+    public var reason: String { explanation.reason }
+    public var evidence: [(String, JSONValue)] { explanation.evidence }
 }
 
 /// One criterion's result: its checks combined (any not satisfied → not satisfied; else any
@@ -47,6 +45,16 @@ public struct CriterionResult: Sendable {
         let deciding = checks.filter { $0.status == status }
         return (deciding.isEmpty ? checks : deciding).map(\.reason).joined(separator: "; ")
             + (missingEvidence.isEmpty ? "" : "; evidence missing: \(missingEvidence.joined(separator: ", "))")
+    }
+
+    /// Reason and evidence together, each check explained once (what reports and JSON use).
+    public var explanation: (reason: String, evidence: [(String, JSONValue)]) {
+        let explained = checks.map { ($0.status, $0.explanation) }
+        let deciding = explained.filter { $0.0 == status }
+        let reason = (deciding.isEmpty ? explained : deciding).map(\.1.reason).joined(separator: "; ")
+            + (missingEvidence.isEmpty ? "" : "; evidence missing: \(missingEvidence.joined(separator: ", "))")
+        var seen = Set<String>()
+        return (reason, explained.flatMap(\.1.evidence).filter { seen.insert($0.0).inserted })
     }
 }
 
@@ -95,14 +103,32 @@ public struct EvaluatedAuthenticator: Sendable {
 /// A whole evaluation: deterministic for the same facts, catalog, profile and time.
 public struct Evaluation: Sendable {
     public let verdict: Verdict
-    public let criteria: [CriterionResult]
+    let statuses: [CriterionStatus]
+    let checkStatuses: [CriterionStatus]
+    let missingEvidence: [Int: [String]]
+    let context: CheckContext
+
+    /// Each criterion with its checks' outcomes, in the profile's order.
+    public var criteria: [CriterionResult] {
+        let profile = context.profile
+        let decided = Decided(criteria: profile.criteria, statuses: statuses)
+        return profile.criteria.enumerated().map { index, criterion in
+            CriterionResult(
+                criterion: criterion, status: statuses[index],
+                checks: criterion.checks.indices.map { offset in
+                    CheckOutcome(
+                        kind: criterion.checks[offset].kind, status: checkStatuses[profile.checkOffsets[index] + offset], context: context,
+                        criterion: criterion, index: offset, others: decided)
+                },
+                missingEvidence: missingEvidence[index] ?? [])
+        }
+    }
     /// The AMR values the authenticator may carry: the derived set when accepted, else empty.
     public let amr: [String]
     /// What the rules derived, whatever the verdict (FI 41's evidence).
     public let derivedAMR: [String]
     /// Who or what was evaluated (names and statuses written when asked for).
-    public var authenticator: EvaluatedAuthenticator { describe() }
-    let describe: @Sendable () -> EvaluatedAuthenticator
+    public var authenticator: EvaluatedAuthenticator { context.summary }
     public let lists: [ListVersion]
     public let stale: Bool
     public let profile: (id: String, version: String, sha256: String)
@@ -111,7 +137,8 @@ public struct Evaluation: Sendable {
 
     /// Criteria that are not satisfied but only recommended: shown as warnings.
     public var warnings: [CriterionResult] {
-        criteria.filter { $0.criterion.severity == .recommended && ($0.status == .notSatisfied || $0.status == .indeterminate) }
+        let criteria = self.criteria
+        return criteria.filter { $0.criterion.severity == .recommended && ($0.status == .notSatisfied || $0.status == .indeterminate) }
     }
 
     /// Writes the evaluation's members into the JSON object being written (the caller adds
@@ -120,6 +147,7 @@ public struct Evaluation: Sendable {
         w.key("verdict")
         w.string(verdict.rawValue)
         w.key("criteria")
+        let criteria = self.criteria
         w.array { w in
             for result in criteria {
                 w.object { w in
@@ -131,23 +159,28 @@ public struct Evaluation: Sendable {
                     w.string(result.criterion.severity.rawValue)
                     w.key("status")
                     w.string(result.status.rawValue)
+                    let explained = result.checks.map(\.explanation)
+                    let deciding = zip(result.checks, explained).filter { $0.0.status == result.status }.map(\.1)
                     w.key("reason")
-                    w.string(result.reason)
+                    w.string(
+                        (deciding.isEmpty ? explained : deciding).map(\.reason).joined(separator: "; ")
+                            + (result.missingEvidence.isEmpty ? "" : "; evidence missing: \(result.missingEvidence.joined(separator: ", "))"))
                     w.key("checks")
                     w.array { w in
-                        for check in result.checks {
+                        for (check, explanation) in zip(result.checks, explained) {
                             w.object { w in
                                 w.key("check")
                                 w.string(check.kind.rawValue)
                                 w.key("status")
                                 w.string(check.status.rawValue)
                                 w.key("reason")
-                                w.string(check.reason)
+                                w.string(explanation.reason)
                             }
                         }
                     }
+                    var seen = Set<String>()
                     w.key("evidence")
-                    JSONValue.object(result.evidence).write(to: &w)
+                    JSONValue.object(explained.flatMap(\.evidence).filter { seen.insert($0.0).inserted }).write(to: &w)
                 }
             }
         }
@@ -181,7 +214,6 @@ public struct Evaluation: Sendable {
             ("aaguid", .optional(authenticator.aaguid)), ("attested", .bool(authenticator.attested)),
             ("description", .string(authenticator.description)),
         ]
-        if let icon = authenticator.icon { members.append(("icon", .string(icon))) }
         members.append(
             (
                 "statusReports",

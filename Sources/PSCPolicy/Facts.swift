@@ -15,11 +15,12 @@ public enum EvaluationSubject: Sendable {
     }
 }
 
-/// A verified registration and what else is known of the key and the ceremony.
-public struct FIDOFacts: Sendable {
+/// A verified registration and what else is known of the key and the ceremony. A class: the
+/// engine hands it around, and a registration is a large value to copy.
+public final class FIDOFacts: Sendable {
     public let registration: VerifiedRegistration
     /// getInfo as read from the device (the probe), when available.
-    public var deviceInfo: DeviceInfo?
+    public let deviceInfo: DeviceInfo?
 
     public init(registration: VerifiedRegistration, deviceInfo: DeviceInfo? = nil) {
         self.registration = registration

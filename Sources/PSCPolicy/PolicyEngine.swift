@@ -12,51 +12,82 @@ public enum PolicyEngine {
         _ subject: EvaluationSubject, catalog: CatalogSnapshot, profile: Profile, at time: Date, deployment: DeploymentFacts? = nil
     ) -> Evaluation {
         let context = CheckContext(subject: subject, catalog: catalog, time: time, deployment: deployment, profile: profile)
-        let amr = AMRDerivation.derive(context)
-        // report.complete judges the others: the criteria that use it run last.
-        var results: [CriterionResult?] = Array(repeating: nil, count: profile.criteria.count)
-        for (index, criterion) in profile.criteria.enumerated() where !criterion.summarises {
-            results[index] = decide(criterion, context: context, amr: amr, others: [])
-        }
-        if profile.criteria.contains(where: \.summarises) {
-            let decided = results.compactMap { $0 }
-            for (index, criterion) in profile.criteria.enumerated() where criterion.summarises {
-                results[index] = decide(criterion, context: context, amr: amr, others: decided)
+        // Statuses only, in flat arrays: the results people read (reasons, evidence, per-check
+        // outcomes) are built from these when asked for.
+        let criteria = profile.criteria
+        var checkStatuses = [CriterionStatus](repeating: .notApplicable, count: profile.checkCount)
+        var statuses = [CriterionStatus](repeating: .notApplicable, count: criteria.count)
+        var missingEvidence: [Int: [String]] = [:]
+        // One criterion: its checks' statuses into the flat array, its own status back.
+        func decide(_ index: Int, _ criterion: Criterion, others: Decided) -> CriterionStatus {
+            var anyNotSatisfied = false
+            var anyIndeterminate = false
+            var anyApplicable = false
+            let base = profile.checkOffsets[index]
+            for offset in criterion.checks.indices {
+                let found = Checks.run(criterion.checks[offset], context, others: others, .deciding).status
+                checkStatuses[base + offset] = found
+                anyNotSatisfied = anyNotSatisfied || found == .notSatisfied
+                anyIndeterminate = anyIndeterminate || found == .indeterminate
+                anyApplicable = anyApplicable || found != .notApplicable
             }
+            var status: CriterionStatus =
+                anyNotSatisfied ? .notSatisfied : anyIndeterminate ? .indeterminate : anyApplicable ? .satisfied : .notApplicable
+            if status == .satisfied, !criterion.evidence.isEmpty {
+                // Only here is evidence written during the evaluation: the profile asks for it.
+                var missing: [String] = []
+                for key in criterion.evidence {
+                    let recorded = criterion.checks.indices.contains { offset in
+                        let check = criterion.checks[offset]
+                        if checkStatuses[base + offset] == .satisfied && check.kind.keysWhenSatisfied.contains(key) { return true }
+                        return Checks.run(check, context, others: others, .evidence).explanation?.evidence.contains { $0.0 == key } ?? false
+                    }
+                    if !recorded { missing.append(key) }
+                }
+                if !missing.isEmpty {
+                    missingEvidence[index] = missing
+                    status = .indeterminate
+                }
+            }
+            return status
         }
-        return finish(results.compactMap { $0 }, context: context, amr: amr)
-    }
-
-    static func finish(_ results: [CriterionResult], context: CheckContext, amr: AMRDerivation) -> Evaluation {
-        let profile = context.profile
-        let time = context.time
+        let nobody = Decided(criteria: [], statuses: [])
+        for index in criteria.indices where !criteria[index].summarises {
+            statuses[index] = decide(index, criteria[index], others: nobody)
+        }
+        // report.complete judges the others, so runs last, on what they decided.
+        if profile.hasSummarisingCriteria {
+            var summaries: [(Int, CriterionStatus)] = []
+            do {
+                let others = Decided(criteria: criteria, statuses: statuses)
+                for index in criteria.indices where criteria[index].summarises {
+                    summaries.append((index, decide(index, criteria[index], others: others)))
+                }
+            }
+            for (index, status) in summaries { statuses[index] = status }
+        }
         var verdict = Verdict.accepted
-        for result in results where result.criterion.severity == .required {
-            if result.status == .notSatisfied { verdict = .refused }
-            if result.status == .indeterminate && verdict == .accepted { verdict = .indeterminate }
+        for (criterion, status) in zip(criteria, statuses) where criterion.severity == .required {
+            if status == .notSatisfied { verdict = .refused }
+            if status == .indeterminate && verdict == .accepted { verdict = .indeterminate }
         }
         let lists = context.listsUsed
         return Evaluation(
-            verdict: verdict, criteria: results, amr: verdict == .accepted ? amr.values : [], derivedAMR: amr.values,
-            describe: { context.summary }, lists: lists, stale: lists.contains { $0.isStale(at: time) },
-            profile: (profile.id, profile.version, profile.sha256), profileNote: profile.note, time: time)
+            verdict: verdict, statuses: statuses, checkStatuses: checkStatuses, missingEvidence: missingEvidence, context: context,
+            amr: verdict == .accepted ? context.amr.values : [], derivedAMR: context.amr.values, lists: lists,
+            stale: lists.contains { $0.isStale(at: time) }, profile: (profile.id, profile.version, profile.sha256), profileNote: profile.note,
+            time: time)
     }
+}
 
-    static func decide(_ criterion: Criterion, context: CheckContext, amr: AMRDerivation, others: [CriterionResult]) -> CriterionResult {
-        let outcomes = criterion.checks.map { Checks.run($0, context, amr: amr, others: others) }
-        var status: CriterionStatus =
-            outcomes.contains { $0.status == .notSatisfied }
-            ? .notSatisfied
-            : outcomes.contains { $0.status == .indeterminate }
-                ? .indeterminate : outcomes.allSatisfy { $0.status == .notApplicable } ? .notApplicable : .satisfied
-        var missing: [String] = []
-        if status == .satisfied, !criterion.evidence.isEmpty {
-            // Only here is evidence written during the evaluation: the profile asks for it.
-            let recorded = Set(outcomes.flatMap { $0.evidence.map(\.0) })
-            missing = criterion.evidence.filter { !recorded.contains($0) }
-        }
-        if !missing.isEmpty { status = .indeterminate }
-        return CriterionResult(criterion: criterion, status: status, checks: outcomes, missingEvidence: missing)
+/// The criteria decided so far, for report.complete (which judges the others).
+struct Decided: Sendable {
+    let criteria: [Criterion]
+    let statuses: [CriterionStatus]
+
+    /// The criteria other than the summarising ones, with their status.
+    var others: [(Criterion, CriterionStatus)] {
+        zip(criteria, statuses).filter { !$0.0.summarises }
     }
 }
 
@@ -67,7 +98,6 @@ final class CheckContext: Sendable {
     let time: Date
     let deployment: DeploymentFacts?
     let profile: Profile
-    let registration: VerifiedRegistration?
     let card: CardFacts?
     let deviceInfo: DeviceInfo?
     /// The model identifier a trusted attestation signature covers; nil for none/self or an
@@ -79,6 +109,8 @@ final class CheckContext: Sendable {
     /// that describe its model (all MDS sources when none does, since a missing entry is then
     /// their answer). Cards rely on the ANS list only.
     let listsUsed: [ListVersion]
+    /// The AMR the profile's rules derive from these facts.
+    let amr: AMRDerivation
     // The registration's few facts the checks decide on, read once: binding the whole
     // registration in each check would copy (and retain) every array it holds.
     let isFIDO: Bool
@@ -95,45 +127,49 @@ final class CheckContext: Sendable {
         self.time = time
         self.deployment = deployment
         self.profile = profile
+        // Read through the facts' class reference: binding the registration would copy it.
+        let fido: FIDOFacts?
         switch subject {
         case .fido(let facts):
-            registration = facts.registration
+            fido = facts
             deviceInfo = facts.deviceInfo
             card = nil
         case .card(let facts):
-            registration = nil
+            fido = nil
             deviceInfo = nil
             card = facts
         }
-        if let attestation = registration?.attestation, attestation.isTrusted {
-            attestedIdentifier = attestation.authenticator
-            attestationRoot = attestation.verifiedPath.last
+        if let fido, fido.registration.attestation.isTrusted {
+            attestedIdentifier = fido.registration.attestation.authenticator
+            attestationRoot = fido.registration.attestation.verifiedPath.last
         } else {
             attestedIdentifier = nil
             attestationRoot = nil
         }
-        isFIDO = registration != nil
-        flags = registration?.flags
-        algorithmName = registration?.publicKey.algorithm.name ?? ""
-        attestationType = registration?.attestation.type
-        if case .rsa(let modulus, _)? = registration?.publicKey.parameters {
+        isFIDO = fido != nil
+        flags = fido?.registration.flags
+        algorithmName = fido?.registration.publicKey.algorithm.name ?? ""
+        attestationType = fido?.registration.attestation.type
+        if let fido, case .rsa(let modulus, _) = fido.registration.publicKey.parameters {
             rsaBits = modulus.drop { $0 == 0 }.count * 8 - (modulus.first { $0 != 0 }.map { $0.leadingZeroBitCount } ?? 0)
         } else {
             rsaBits = nil
         }
-        let entry = attestedIdentifier.flatMap { catalog.entry(for: $0) }
-        self.entry = entry
-        let ans = catalog.lists(of: .ans)
-        if card != nil {
-            listsUsed = ans
-        } else {
-            let describing = entry?.mds.map(\.list) ?? []
-            listsUsed = ans + (describing.isEmpty ? catalog.lists(of: .mds) : catalog.lists(of: .mds).filter { describing.contains($0) })
-        }
+        let attestedEntry = attestedIdentifier.flatMap { catalog.entry(for: $0) }
+        self.entry = attestedEntry
+        amr = AMRDerivation.derive(
+            profile: profile, subject: subject.kind, flags: flags, card: card, entry: attestedEntry)
+        listsUsed = card != nil ? catalog.lists(of: .ans) : catalog.listsReliedOn(for: attestedEntry)
     }
 
     /// The statement of the attested model.
     var statement: MetadataStatement? { entry?.statement }
+
+    /// The registration (read when explaining: binding it copies every array it holds).
+    var registration: VerifiedRegistration? {
+        if case .fido(let facts) = subject { return facts.registration }
+        return nil
+    }
 
     var summary: EvaluatedAuthenticator {
         if let card {

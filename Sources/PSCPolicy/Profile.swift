@@ -39,6 +39,17 @@ public enum CheckKind: String, Sendable, CaseIterable {
     case cardPINVerified = "card.pin-verified"
     case cardPossession = "card.possession"
 
+    /// Evidence keys the check records in every satisfied outcome, so a profile's required
+    /// evidence can be confirmed without writing it (a test holds every satisfied outcome to
+    /// this); other keys are confirmed by running the check in its evidence mode.
+    var keysWhenSatisfied: Set<String> { Self.satisfiedKeys[self] ?? [] }
+
+    private static let satisfiedKeys: [CheckKind: Set<String>] = [
+        .algorithmAllowed: ["algorithm"], .amrDerived: ["amr"],
+        .attestationTrustedByCatalog: ["format", "attestationType", "authenticator", "root", "rootSHA256", "catalogEntry"],
+        .ansReferenced: ["ansList", "reference", "decision", "since"], .mdsStatus: ["mdsList", "status", "certification"],
+    ]
+
     enum ParameterType {
         case string, strings, integer, bool, stringMap
     }
@@ -62,7 +73,7 @@ public enum CheckKind: String, Sendable, CaseIterable {
 
 /// One check as a criterion names it, with its thresholds (decoded once, when the profile is
 /// read: an evaluation only looks them up).
-public struct CheckReference: Sendable {
+public final class CheckReference: Sendable {
     public let kind: CheckKind
     /// What the check says when the facts it needs were not supplied at all (deployment facts
     /// in an offline evaluation): `indeterminate` by default.
@@ -71,6 +82,23 @@ public struct CheckReference: Sendable {
     private let lists: [String: [String]]
     private let sets: [String: Set<String>]
     private let maps: [String: [String: String]]
+    private let integers: [String: Int64]
+
+    // The parameters the checks read, typed once (an evaluation does no name lookups).
+    let minimumLevel: String
+    let minimumRank: Int
+    let equivalents: [String: String]
+    let negative: Set<String>
+    let kinds: Set<String>
+    let presenceOnlyMethods: Set<String>
+    let anyOf: Set<String>
+    let algorithms: Set<String>
+    let minimumRSABits: Int
+    let cardKeyTypes: [String]
+    let acceptedEvidence: Set<String>
+    let requiredClaims: [String]
+    let maximumAgeSeconds: Int64
+    let refuseDemoLists: Bool
 
     init(kind: CheckKind, whenMissing: CriterionStatus, parameters: [String: JSONValue]) {
         self.kind = kind
@@ -78,7 +106,9 @@ public struct CheckReference: Sendable {
         self.parameters = parameters
         var lists: [String: [String]] = [:]
         var maps: [String: [String: String]] = [:]
+        var integers: [String: Int64] = [:]
         for (name, value) in parameters {
+            if let integer = value.integer { integers[name] = integer }
             if let strings = value.strings { lists[name] = strings }
             if let members = value.members {
                 var map: [String: String] = [:]
@@ -89,12 +119,28 @@ public struct CheckReference: Sendable {
         self.lists = lists
         self.sets = lists.mapValues(Set.init)
         self.maps = maps
+        self.integers = integers
+        let sets = self.sets
+        minimumLevel = parameters["minimumLevel"]?.string ?? "FIDO_CERTIFIED_L1"
+        minimumRank = AuthenticatorStatus.certificationRank(minimumLevel) ?? 10
+        equivalents = maps["equivalents"] ?? [:]
+        negative = sets["negative"] ?? []
+        kinds = sets["kinds"] ?? []
+        presenceOnlyMethods = sets["presenceOnlyMethods"] ?? []
+        anyOf = sets["anyOf"] ?? []
+        algorithms = sets["algorithms"] ?? []
+        minimumRSABits = Int(clamping: integers["minimumRSABits"] ?? 2048)
+        cardKeyTypes = lists["cardKeyTypes"] ?? []
+        acceptedEvidence = sets["acceptedEvidence"] ?? []
+        requiredClaims = lists["required"] ?? []
+        maximumAgeSeconds = integers["maximumAgeSeconds"] ?? 14_400
+        refuseDemoLists = parameters["refuseDemoLists"]?.bool ?? false
     }
 
     func string(_ name: String) -> String? { parameters[name]?.string }
     func strings(_ name: String) -> [String] { lists[name] ?? [] }
     func set(_ name: String) -> Set<String> { sets[name] ?? [] }
-    func integer(_ name: String) -> Int64? { parameters[name]?.integer }
+    func integer(_ name: String) -> Int64? { integers[name] }
     func bool(_ name: String) -> Bool? { parameters[name]?.bool }
     func stringMap(_ name: String) -> [String: String] { maps[name] ?? [:] }
 }
@@ -135,13 +181,24 @@ public struct AMRRule: Sendable {
     public let subject: String?
     public let userVerified: Bool?
     public let uvMethodsOnly: [String]?
+    let uvMethodsOnlySet: Set<String>?
     public let pinVerified: Bool?
     public let possessionProven: Bool?
     public let add: [String]
+
+    init(subject: String?, userVerified: Bool?, uvMethodsOnly: [String]?, pinVerified: Bool?, possessionProven: Bool?, add: [String]) {
+        self.subject = subject
+        self.userVerified = userVerified
+        self.uvMethodsOnly = uvMethodsOnly
+        self.uvMethodsOnlySet = uvMethodsOnly.map(Set.init)
+        self.pinVerified = pinVerified
+        self.possessionProven = possessionProven
+        self.add = add
+    }
 }
 
 /// A PSC policy profile: criteria as data (`Profiles/psc-2026.json`), versioned.
-public struct Profile: Sendable {
+public final class Profile: Sendable {
     public let id: String
     public let version: String
     public let title: String
@@ -155,6 +212,29 @@ public struct Profile: Sendable {
     let amrReadsMethods: Bool
     /// SHA-256 of the profile document (hex): which exact profile decided.
     public let sha256: String
+    /// Where each criterion's checks start in a flat array of check statuses.
+    let checkOffsets: [Int]
+    let checkCount: Int
+    var hasSummarisingCriteria: Bool { criteria.contains(where: \.summarises) }
+
+
+    init(
+        id: String, version: String, title: String, note: String?, changes: [(version: String, date: String, summary: String)], criteria: [Criterion], amrAllowed: [String], amrAllowedSet: Set<String>, amrRules: [AMRRule], amrReadsMethods: Bool, sha256: String, checkOffsets: [Int], checkCount: Int
+    ) {
+        self.id = id
+        self.version = version
+        self.title = title
+        self.note = note
+        self.changes = changes
+        self.criteria = criteria
+        self.amrAllowed = amrAllowed
+        self.amrAllowedSet = amrAllowedSet
+        self.amrRules = amrRules
+        self.amrReadsMethods = amrReadsMethods
+        self.sha256 = sha256
+        self.checkOffsets = checkOffsets
+        self.checkCount = checkCount
+    }
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
         /// `profile.malformed`, `profile.unknown-check`, `profile.parameter`.
@@ -230,7 +310,10 @@ struct ProfileReader {
             id: try string(value["profile"], "profile"), version: try string(value["version"], "version"),
             title: try string(value["title"], "title"), note: value["note"]?.string,
             changes: changes.map { (version: $0.0, date: $0.1, summary: $0.2) }, criteria: criteria, amrAllowed: allowed,
-            amrAllowedSet: Set(allowed), amrRules: rules, amrReadsMethods: rules.contains { $0.uvMethodsOnly != nil }, sha256: digest)
+            amrAllowedSet: Set(allowed), amrRules: rules, amrReadsMethods: rules.contains { $0.uvMethodsOnly != nil }, sha256: digest,
+            checkOffsets: criteria.reduce(into: [Int]()) { offsets, criterion in
+                offsets.append((offsets.last ?? 0) + (offsets.isEmpty ? 0 : criteria[offsets.count - 1].checks.count))
+            }, checkCount: criteria.reduce(0) { $0 + $1.checks.count })
     }
 
     func criterion(_ value: JSONValue, _ path: String) throws(Profile.Failure) -> Criterion {

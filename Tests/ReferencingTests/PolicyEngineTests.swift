@@ -1,7 +1,7 @@
 import AuthenticatorCatalog
 import AuthenticatorVerification
 import Foundation
-import PSCPolicy
+@testable import PSCPolicy
 import SignatureVerification
 import Storage
 import Testing
@@ -74,6 +74,27 @@ struct PolicyEngineTests {
         // Deterministic: the same inputs give the same bytes.
         let again = try evaluate("gen-reg-packed-x5c-ES256", catalog: try Self.storedCatalog())
         #expect(again.json == evaluation.json)
+    }
+
+    /// The engine confirms a profile's required evidence from the keys each check declares it
+    /// records when satisfied: every satisfied outcome must really record them.
+    @Test func declaredEvidenceKeysAreRecorded() throws {
+        let catalog = try Self.storedCatalog()
+        var evaluations = [try evaluate("gen-reg-packed-x5c-ES256", catalog: catalog), evaluate(card: Self.card(), catalog: catalog)]
+        evaluations.append(try evaluate("gen-reg-packed-x5c-RS256", catalog: catalog))
+        var seen = Set<CheckKind>()
+        for evaluation in evaluations {
+            for result in evaluation.criteria {
+                for check in result.checks where check.status == .satisfied {
+                    let keys = Set(check.evidence.map(\.0))
+                    #expect(check.kind.keysWhenSatisfied.isSubset(of: keys), "\(check.kind.rawValue): \(keys.sorted())")
+                    seen.insert(check.kind)
+                }
+            }
+        }
+        for kind in CheckKind.allCases where !kind.keysWhenSatisfied.isEmpty {
+            #expect(seen.contains(kind), "\(kind.rawValue) was satisfied in some scenario")
+        }
     }
 
     @Test func aNegativeStatusRefusesFromItsEffectiveDate() throws {

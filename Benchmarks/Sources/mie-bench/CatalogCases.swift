@@ -159,6 +159,9 @@ enum CatalogCases {
         measure("evaluate-only") {
             PolicyEngine.evaluate(.fido(FIDOFacts(registration: sample)), catalog: catalog, profile: profile, at: time).verdict == .accepted
         }
+        measure("evaluate-and-write-json-criteria-evidence") {
+            !PolicyEngine.evaluate(.fido(FIDOFacts(registration: sample)), catalog: catalog, profile: profile, at: time).json.isEmpty
+        }
         interleavedRatio("registration-alone-vs-with-evaluation") {
             register() != nil
         } _: {
