@@ -1,14 +1,15 @@
-# mie-verifier: `make run` sets up a fresh Debian machine and runs the offline verifier on the
-# bundled samples, then imports the demo referencing lists and gives the PSC verdict; `make test` runs every test (interop suite included when the external corpus
-# is beside the checkout or named by MIE_EXTERNAL_VECTORS; card tests through pcscd and the
-# virtual CPS card).
+# mie-verifier: `make run` sets up a fresh Debian machine and starts the HTTP service on an
+# embedded SQLite file with the bundled DEMO lists; `make offline` runs the offline verifier and
+# the PSC verdict on the bundled samples; `make test` runs every test (interop suite over the
+# external corpus beside the checkout or named by MIE_EXTERNAL_VECTORS; card tests through pcscd
+# and the virtual cards; the service through a real browser).
 
-APT_PACKAGES := pkg-config libcbor-dev libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd time chromium poppler-utils
+APT_PACKAGES := pkg-config libcbor-dev libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd time chromium chromium-driver poppler-utils wrk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MIE_EXTERNAL_VECTORS ?= $(shell [ -d ../shared/vectors/external ] && echo ../shared/vectors/external)
 export MIE_EXTERNAL_VECTORS
 
-.PHONY: deps build run test lint bench fuzz vectors clean
+.PHONY: deps build run offline test lint bench fuzz vectors clean
 
 deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -18,11 +19,22 @@ deps:
 	fi
 	@python3 -c "import cryptography" 2>/dev/null || python3 -m pip install -q cryptography
 	@python3 -c "import jsonschema" 2>/dev/null || python3 -m pip install -q jsonschema
+	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium
 
 build: deps
 	swift build
 
+PORT ?= 8080
+
+# The service on a fresh embedded SQLite file with the bundled DEMO lists, in DEMO mode (a client
+# key with every role printed once; keys PSC does not accept are enrolled too, marked). Ctrl-C
+# stops it cleanly. Open http://localhost:$(PORT)/ to register a key and sign in.
 run: build
+	@rm -rf .build/demo && mkdir -p .build/demo
+	.build/debug/mie-verifier serve --demo --database .build/demo/mie.sqlite --port $(PORT)
+
+# The offline verifier on the bundled samples, the demo lists imported, the PSC verdict.
+offline: build
 	@echo "== registration (packed attestation, test CA anchor)"
 	@.build/debug/mie-verifier verify registration --request TestVectors/samples/registration-packed-es256.json | python3 -m json.tool
 	@echo "== assertion (ES256)"
@@ -44,6 +56,7 @@ run: build
 test: deps
 	swift build --build-tests
 	Tools/virtualcard/with-virtual-cards.sh swift test --skip-build
+	python3 Tools/service/browser_test.py
 	python3 Tools/referencing/check_schema.py
 
 lint:

@@ -31,6 +31,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
         // Conformity reports (HTML, Markdown) from templates rather than string concatenation.
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.0.0"),
+        // The HTTP service (routes, middleware, testing without sockets).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // System libraries: a module map and one-line shims, nothing else.
@@ -72,10 +76,21 @@ let package = Package(
             swiftSettings: strict),
         // SQLite through the system library: every referencing list version and import now,
         // credentials and the audit chain with the service.
-        .target(name: "Storage", dependencies: ["CSQLite", "WireFormat", "AuthenticatorCatalog"], swiftSettings: strict),
+        .target(
+            name: "Storage", dependencies: ["CSQLite", "WireFormat", "SignatureVerification", "AuthenticatorCatalog"], swiftSettings: strict),
         .target(
             name: "VerificationRequests",
             dependencies: ["WireFormat", "AuthenticatorVerification"],
+            swiftSettings: strict),
+        // The HTTP API: routes, client authentication, problem documents; built by functions
+        // (`buildApplication`) over the stores and the engine.
+        .target(
+            name: "VerificationAPI",
+            dependencies: [
+                "WireFormat", "SignatureVerification", "AuthenticatorVerification", "VerificationRequests", "AuthenticatorCatalog",
+                "PSCPolicy", "Storage", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict),
         .target(
             name: "HardwareProbe",
@@ -95,7 +110,8 @@ let package = Package(
             name: "mie-verifier",
             dependencies: [
                 "VerificationRequests", "WireFormat", "AuthenticatorVerification", "SignatureVerification", "AuthenticatorCatalog",
-                "PSCPolicy", "Storage", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PSCPolicy", "Storage", "VerificationAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
 
@@ -111,6 +127,13 @@ let package = Package(
             dependencies: [
                 "AuthenticatorCatalog", "Storage", "PSCPolicy", "AuthenticatorVerification", "VerificationRequests", "SignatureVerification",
                 "WireFormat",
+            ]),
+        .testTarget(
+            name: "VerificationAPITests",
+            dependencies: [
+                "VerificationAPI", "Storage", "AuthenticatorCatalog", "PSCPolicy", "AuthenticatorVerification", "WireFormat",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSQLite", "CPCSCLite"]),
         .testTarget(name: "HardwareProbeTests", dependencies: ["HardwareProbe", "SignatureVerification", "WireFormat"]),

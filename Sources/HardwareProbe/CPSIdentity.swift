@@ -1,6 +1,7 @@
 import Foundation
 import SignatureVerification
 import SwiftASN1
+import WireFormat
 
 /// The professional identity an authentication certificate carries (DOMAIN §4).
 package struct CPSIdentity: Sendable, Equatable, Encodable {
@@ -58,20 +59,7 @@ package struct CPSIdentity: Sendable, Equatable, Encodable {
     }
 
     /// Luhn (mod 10) check over the digits, the last one being the check digit.
-    package static func luhn(_ digits: String) -> Bool {
-        let values = digits.compactMap { $0.wholeNumberValue }
-        guard values.count == digits.count, values.count >= 2 else { return false }
-        var sum = 0
-        for (index, value) in values.reversed().enumerated() {
-            if index % 2 == 1 {
-                let doubled = value * 2
-                sum += doubled > 9 ? doubled - 9 : doubled
-            } else {
-                sum += value
-            }
-        }
-        return sum % 10 == 0
-    }
+    package static func luhn(_ digits: String) -> Bool { CheckDigit.luhn(digits) }
 
     /// otherName UPN (1.3.6.1.4.1.311.20.2.3) in subjectAltName.
     static func userPrincipalName(_ certificate: Certificate) -> String? {

@@ -208,3 +208,13 @@ final class CheckContext: Sendable {
         }
     }
 }
+
+extension PolicyEngine {
+    /// The AMR of a sign-in with a FIDO2 credential, from the flags its assertion proved and,
+    /// when known, the model's catalog entry (for the kind of user verification). Without the
+    /// model, a UV assertion is `hwk mfa` under the bundled profile: the flags do not say which
+    /// factor verified the user.
+    public static func assertionAMR(flags: AuthenticatorData.Flags, entry: CatalogEntry?, profile: Profile) -> [String] {
+        AMRDerivation.derive(profile: profile, subject: "fido2", flags: flags, card: nil, entry: entry).values
+    }
+}

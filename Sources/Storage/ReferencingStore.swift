@@ -10,7 +10,8 @@ import WireFormat
 package struct ReferencingStore: Sendable {
     package let database: SQLiteDatabase
 
-    /// Schema of the referencing tables (migration 1 of the shared database file).
+    /// Schema of the referencing tables (migration 1 of the shared database file; the whole
+    /// list is `StorageSchema.migrations`).
     package static let migrations: [SQLiteDatabase.Migration] = [
         .init(
             1,
@@ -50,7 +51,7 @@ package struct ReferencingStore: Sendable {
 
     /// Opens (or creates) the database file with every migration of the product applied.
     package init(path: String) throws(StoreError) {
-        self.database = try SQLiteDatabase(path: path, migrations: Self.migrations)
+        self.database = try SQLiteDatabase(path: path, migrations: StorageSchema.migrations)
     }
 
     /// One import attempt as recorded.
@@ -83,20 +84,20 @@ package struct ReferencingStore: Sendable {
         do {
             verified = try VerifiedList.verify(document, signature: signature, trust: trust, at: time, progress: progress)
         } catch {
-            try? recordRefusal(kind: ListKind.detect(document)?.rawValue, source: nil, sha256: digest, failure: error, at: stamp)
+            try? recordRefusal(kind: ListKind.detect(document)?.rawValue, source: nil, sha256: digest, failure: error, at: stamp, time: recordedAt)
             return .refused(error)
         }
         var version = verified.version(document: document)
         progress?("storing \(version.label) (\(version.entryCount) entries)")
         do {
-            let id = try store(version, document: document, signature: signature, at: stamp)
+            let id = try store(version, document: document, signature: signature, at: stamp, time: recordedAt)
             version.id = id
             version.importedAt = stamp
             return .imported(version, verified)
         } catch {
             let failure =
                 error.code == "store.rollback" ? ImportFailure(.rollback, error.message) : ImportFailure(.store, error.description)
-            try? recordRefusal(kind: version.kind.rawValue, source: version.source, sha256: digest, failure: failure, at: stamp)
+            try? recordRefusal(kind: version.kind.rawValue, source: version.source, sha256: digest, failure: failure, at: stamp, time: recordedAt)
             return .refused(failure)
         }
     }
@@ -104,7 +105,7 @@ package struct ReferencingStore: Sendable {
     /// Stores a verified version as the active one of its (kind, source), in one transaction
     /// with its import record. Refused, nothing written, when its number does not exceed the
     /// highest stored for that source (a rollback).
-    private func store(_ version: ListVersion, document: [UInt8], signature: [UInt8]?, at stamp: String) throws(StoreError) -> Int64 {
+    private func store(_ version: ListVersion, document: [UInt8], signature: [UInt8]?, at stamp: String, time: Date) throws(StoreError) -> Int64 {
         try database.transaction { () throws(StoreError) in
             let highest = try database.query(
                 "SELECT MAX(number) FROM referencing_versions WHERE kind = ? AND source = ?", [.text(version.kind.rawValue), .text(version.source)]
@@ -130,18 +131,24 @@ package struct ReferencingStore: Sendable {
             try database.run(
                 "INSERT INTO referencing_imports (attempted_at, kind, source, sha256, result, message, version_id) VALUES (?, ?, ?, ?, 'imported', ?, ?)",
                 [.text(stamp), .text(version.kind.rawValue), .text(version.source), .text(version.sha256), .text("\(version.label) imported"), .int(id)])
+            try AuditLog(database: database).append(
+                [AuditEvent(action: "referencing.import", result: "imported", lists: [version.label], detail: "sha256 \(version.sha256)")], at: time)
             return id
         }
     }
 
     /// Records a refused import (its code and reason) for the trail.
-    private func recordRefusal(kind: String?, source: String?, sha256: String, failure: ImportFailure, at stamp: String) throws(StoreError) {
-        try database.run(
+    private func recordRefusal(kind: String?, source: String?, sha256: String, failure: ImportFailure, at stamp: String, time: Date) throws(StoreError) {
+        try database.transaction { () throws(StoreError) in
+            try AuditLog(database: database).append(
+                [AuditEvent(action: "referencing.import", result: failure.code.rawValue, detail: "sha256 \(sha256)")], at: time)
+            try database.run(
             "INSERT INTO referencing_imports (attempted_at, kind, source, sha256, result, message) VALUES (?, ?, ?, ?, ?, ?)",
             [
                 .text(stamp), kind.map(SQLiteDatabase.Value.text) ?? .null, source.map(SQLiteDatabase.Value.text) ?? .null, .text(sha256),
                 .text(failure.code.rawValue), .text(failure.message),
             ])
+        }
     }
 
     private static let versionColumns = "id, kind, source, number, next_update, imported_at, sha256, signer, entry_count, demo, active"

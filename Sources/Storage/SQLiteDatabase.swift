@@ -99,6 +99,9 @@ package final class SQLiteDatabase: @unchecked Sendable {
     package func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
         lock.lock()
         defer { lock.unlock() }
+        // Inside a transaction already (same connection, same caller: the lock is recursive):
+        // the body joins it.
+        if sqlite3_get_autocommit(handle) == 0 { return try body() }
         try execute("BEGIN IMMEDIATE")
         do {
             let value = try body()
@@ -153,6 +156,20 @@ package final class SQLiteDatabase: @unchecked Sendable {
             rows.append(try map(Row(statement: statement)))
         }
         return rows
+    }
+
+    /// Runs a query and hands each row to `body` as it is read (nothing collected).
+    package func forEach(_ sql: String, _ parameters: [Value] = [], _ body: (Row) throws(StoreError) -> Void) throws(StoreError) {
+        lock.lock()
+        defer { lock.unlock() }
+        let statement = try prepared(sql, parameters)
+        defer { sqlite3_reset(statement) }
+        while true {
+            let status = sqlite3_step(statement)
+            if status == SQLITE_DONE { break }
+            guard status == SQLITE_ROW else { throw error("store.sql", "querying \(sql.prefix(60))") }
+            try body(Row(statement: statement))
+        }
     }
 
     private func prepared(_ sql: String, _ parameters: [Value]) throws(StoreError) -> OpaquePointer {

@@ -25,6 +25,30 @@ public struct VerificationRequest: Sendable {
         public var userVerification: UserVerificationRequirement
         /// The stored credential, for assertions.
         public var credential: StoredCredentialJSON?
+
+        package init(
+            challenge: [UInt8], origins: [String], rpID: String, userVerification: UserVerificationRequirement, credential: StoredCredentialJSON?
+        ) {
+            self.challenge = challenge
+            self.origins = origins
+            self.rpID = rpID
+            self.userVerification = userVerification
+            self.credential = credential
+        }
+    }
+
+    /// A request assembled by a caller that decides expectations, policy and time itself (the
+    /// HTTP service: its clients send only the ceremony data).
+    package init(
+        response: CredentialResponse, expected: Expected, policy: VerificationPolicy, at: Date?, trustAnchors: [[UInt8]] = [],
+        crls: [[UInt8]] = []
+    ) {
+        self.response = response
+        self.expected = expected
+        self.policy = policy
+        self.at = at
+        self.trustAnchors = trustAnchors
+        self.crls = crls
     }
 
     /// What the relying party stored at registration, as the request carries it.
@@ -34,6 +58,14 @@ public struct VerificationRequest: Sendable {
         public var signCount: UInt32
         public var backupEligible: Bool?
         public var userHandle: [UInt8]?
+
+        package init(id: [UInt8]?, publicKey: [UInt8], signCount: UInt32, backupEligible: Bool?, userHandle: [UInt8]?) {
+            self.id = id
+            self.publicKey = publicKey
+            self.signCount = signCount
+            self.backupEligible = backupEligible
+            self.userHandle = userHandle
+        }
     }
 
     /// Reads a request for `ceremony` from JSON bytes.
@@ -129,7 +161,7 @@ public struct VerificationRequest: Sendable {
         return origins
     }
 
-    private static func readStoredCredential(_ reader: inout JSONReader) throws(JSONError) -> StoredCredentialJSON {
+    package static func readStoredCredential(_ reader: inout JSONReader) throws(JSONError) -> StoredCredentialJSON {
         var id: [UInt8]?
         var publicKey: [UInt8]?
         var signCount: UInt32?

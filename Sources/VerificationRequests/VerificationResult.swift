@@ -15,6 +15,12 @@ public enum VerificationResult: Sendable {
         return true
     }
 
+    /// The message of a rejection.
+    public var failureMessage: String? {
+        if case .rejected(_, let message, _) = self { return message }
+        return nil
+    }
+
     /// The stable code of a rejection.
     public var failureCode: String? {
         if case .rejected(let code, _, _) = self { return code }

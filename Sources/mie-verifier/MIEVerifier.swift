@@ -4,17 +4,22 @@ import Foundation
 import VerificationRequests
 
 @main
-struct MIEVerifier: ParsableCommand {
+struct MIEVerifier: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mie-verifier",
         abstract: "Verifies WebAuthn registrations and assertions for Pro Santé Connect MIE.",
-        subcommands: [Verify.self, Evaluate.self, Referencing.self, Codes.self])
+        version: toolName,
+        subcommands: [Serve.self, Verify.self, Evaluate.self, Referencing.self, Clients.self, Audit.self, Codes.self])
 
     /// Usage errors exit 2, as every command documents (ArgumentParser's own default is 64).
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
         } catch {
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))

@@ -343,6 +343,13 @@ def main() -> int:
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     u2f_id = hashlib.sha1(u2f_point).hexdigest()
 
+    # The software authenticator's attestation key and chain, for tests that register through
+    # the service with a fresh challenge (a DEMO key: anyone can sign as this model with it).
+    (OUT / "demo-authenticator-attestation.pem").write_bytes(
+        pki.leaf_signer.private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())
+        + pki.leaf.public_bytes(serialization.Encoding.PEM) + pki.ca.public_bytes(serialization.Encoding.PEM))
+
     # MDS BLOBs.
     root, signer, signer_key = mds_pki()
     (OUT / "demo-mds-root.pem").write_bytes(root.public_bytes(serialization.Encoding.PEM))

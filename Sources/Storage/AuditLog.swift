@@ -1,0 +1,148 @@
+import Foundation
+import SignatureVerification
+import WireFormat
+
+/// One event of the audit trail (FI 44): who did what to which means, with which result, under
+/// which lists and profile.
+package struct AuditEvent: Sendable, Equatable {
+    package var action: String
+    package var client: String?
+    package var holder: String?
+    package var credentialID: String?
+    /// AAGUID, attestation key identifier or card national id.
+    package var authenticator: String?
+    /// `verified`, `accepted`, a failure code…
+    package var result: String
+    package var amr: [String]
+    package var lists: [String]
+    package var profile: String?
+    package var detail: String?
+
+    package init(
+        action: String, client: String? = nil, holder: String? = nil, credentialID: String? = nil, authenticator: String? = nil,
+        result: String, amr: [String] = [], lists: [String] = [], profile: String? = nil, detail: String? = nil
+    ) {
+        self.action = action
+        self.client = client
+        self.holder = holder
+        self.credentialID = credentialID
+        self.authenticator = authenticator
+        self.result = result
+        self.amr = amr
+        self.lists = lists
+        self.profile = profile
+        self.detail = detail
+    }
+
+    /// The event as canonical JSON (members in a fixed order): what is hashed and stored.
+    package var json: [UInt8] {
+        var w = JSONWriter(capacity: 256)
+        w.object { w in
+            w.key("action")
+            w.string(action)
+            for (name, value) in [
+                ("client", client), ("holder", holder), ("credentialId", credentialID), ("authenticator", authenticator),
+            ] {
+                w.key(name)
+                if let value { w.string(value) } else { w.null() }
+            }
+            w.key("result")
+            w.string(result)
+            w.key("amr")
+            w.array { w in for value in amr { w.string(value) } }
+            w.key("lists")
+            w.array { w in for value in lists { w.string(value) } }
+            w.key("profile")
+            if let profile { w.string(profile) } else { w.null() }
+            w.key("detail")
+            if let detail { w.string(detail) } else { w.null() }
+        }
+        return w.bytes
+    }
+}
+
+/// The append-only, hash-chained audit table. Each row's hash is SHA-256 over the previous
+/// row's hash, its time and its event: changing, removing or reordering a row breaks every
+/// link after it. Appends happen inside the caller's transaction, with the state change they
+/// record.
+package struct AuditLog: Sendable {
+    package let database: SQLiteDatabase
+    static let genesis = [UInt8](repeating: 0, count: 32)
+
+    package init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    static func link(previous: [UInt8], at time: String, event: [UInt8]) -> [UInt8] {
+        Digest.sha256(previous + Array(time.utf8) + [0] + event)
+    }
+
+    /// Appends events in order. Call inside `database.transaction` when they record a state
+    /// change; alone, each call is its own transaction.
+    package func append(_ events: [AuditEvent], at time: Date) throws(StoreError) {
+        guard !events.isEmpty else { return }
+        try database.transaction { () throws(StoreError) in try appendInTransaction(events, at: time) }
+    }
+
+    private func appendInTransaction(_ events: [AuditEvent], at time: Date) throws(StoreError) {
+        let stamp = time.formatted(.iso8601)
+        let last: [UInt8]? = try database.query("SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1") { $0.blob(0) ?? [] }.first
+        var previous = last ?? Self.genesis
+        for event in events {
+            let json = event.json
+            let hash = Self.link(previous: previous, at: stamp, event: json)
+            try database.run(
+                "INSERT INTO audit_events (at, event, previous_hash, hash) VALUES (?, ?, ?, ?)",
+                [.text(stamp), .text(String(decoding: json, as: UTF8.self)), .blob(previous), .blob(hash)])
+            previous = hash
+        }
+    }
+
+    /// What checking the chain found.
+    package struct Verification: Sendable {
+        package let events: Int
+        /// The first row whose link does not hold, and why.
+        package let broken: (seq: Int64, reason: String)?
+    }
+
+    /// Walks the whole chain from the first row.
+    package func verify() throws(StoreError) -> Verification {
+        var previous = Self.genesis
+        var count = 0
+        var expectedSeq: Int64? = nil
+        var broken: (Int64, String)? = nil
+        try database.forEach("SELECT seq, at, event, previous_hash, hash FROM audit_events ORDER BY seq") { row in
+            guard broken == nil else { return }
+            let seq = row.int64(0)
+            if let expectedSeq, seq != expectedSeq {
+                broken = (seq, "rows \(expectedSeq) to \(seq - 1) are missing")
+                return
+            }
+            let stored = row.blob(3) ?? []
+            guard stored == previous else {
+                broken = (seq, "its previous hash is not the hash of the row before it")
+                return
+            }
+            let hash = Self.link(previous: previous, at: row.text(1) ?? "", event: Array((row.text(2) ?? "").utf8))
+            guard hash == row.blob(4) ?? [] else {
+                broken = (seq, "its content does not match its hash")
+                return
+            }
+            previous = hash
+            count += 1
+            expectedSeq = seq + 1
+        }
+        return Verification(events: count, broken: broken.map { (seq: $0.0, reason: $0.1) })
+    }
+
+    /// Every event as a JSON line: `{"seq":…,"at":…,"event":{…},"hash":"hex"}`.
+    package func export(_ line: (String) -> Void) throws(StoreError) {
+        try database.forEach("SELECT seq, at, event, hash FROM audit_events ORDER BY seq") { row in
+            line(#"{"seq":\#(row.int64(0)),"at":"\#(row.text(1) ?? "")","event":\#(row.text(2) ?? "null"),"hash":"\#(Hex.string(row.blob(3) ?? []))"}"#)
+        }
+    }
+
+    package func count() throws(StoreError) -> Int {
+        try database.query("SELECT COUNT(*) FROM audit_events") { $0.int(0) }.first ?? 0
+    }
+}

@@ -1,0 +1,265 @@
+import Foundation
+import WireFormat
+
+/// A person credentials are bound to: the relying party's account id, the names shown by the
+/// authenticator, the RPPS number when known, and the WebAuthn user handle (random, stable).
+package struct Holder: Sendable, Equatable {
+    package let id: String
+    package let name: String
+    package let displayName: String
+    package let rpps: String?
+    package let userHandle: [UInt8]
+
+    package init(id: String, name: String, displayName: String, rpps: String?, userHandle: [UInt8]) {
+        self.id = id
+        self.name = name
+        self.displayName = displayName
+        self.rpps = rpps
+        self.userHandle = userHandle
+    }
+}
+
+/// A ceremony in progress: its challenge, who opened it, for whom, until when.
+package struct CeremonyRecord: Sendable, Equatable {
+    package enum Kind: String, Sendable { case registration, assertion }
+
+    package let id: String
+    package let kind: Kind
+    package let challenge: [UInt8]
+    package let clientID: Int64
+    package let holderID: String?
+    package let profile: String?
+    package let expiresAt: Int64
+}
+
+/// A registered credential as the service keeps it.
+package struct StoredCredentialRecord: Sendable, Equatable {
+    package var id: [UInt8]
+    package var holderID: String
+    /// `asserted-by-operator`, `proven-by-card`, `asserted-by-client`.
+    package var identityEvidence: String
+    /// The COSE_Key as the authenticator sent it.
+    package var publicKey: [UInt8]
+    package var algorithm: String
+    package var signCount: UInt32
+    package var backupEligible: Bool
+    package var aaguid: String
+    /// The model's description from the catalog, or the AAGUID.
+    package var authenticator: String
+    /// The PSC verdict at registration.
+    package var verdict: String
+    package var amr: [String]
+    package var clientID: Int64
+    package var rpID: String
+    package var createdAt: String
+    package var lastUsedAt: String?
+    package var deletedAt: String?
+
+    package init(
+        id: [UInt8], holderID: String, identityEvidence: String, publicKey: [UInt8], algorithm: String, signCount: UInt32,
+        backupEligible: Bool, aaguid: String, authenticator: String, verdict: String, amr: [String], clientID: Int64, rpID: String,
+        createdAt: String, lastUsedAt: String? = nil, deletedAt: String? = nil
+    ) {
+        self.id = id
+        self.holderID = holderID
+        self.identityEvidence = identityEvidence
+        self.publicKey = publicKey
+        self.algorithm = algorithm
+        self.signCount = signCount
+        self.backupEligible = backupEligible
+        self.aaguid = aaguid
+        self.authenticator = authenticator
+        self.verdict = verdict
+        self.amr = amr
+        self.clientID = clientID
+        self.rpID = rpID
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+        self.deletedAt = deletedAt
+    }
+}
+
+/// Why a ceremony could not be taken.
+package enum CeremonyRefusal: Error, Sendable, Equatable {
+    /// No such ceremony for this client and kind.
+    case unknown
+    /// Already used: a replay.
+    case replayed
+    case expired
+}
+
+/// Holders, ceremonies and credentials, each state change with its audit event in the same
+/// transaction.
+package struct CredentialStore: Sendable {
+    package let database: SQLiteDatabase
+
+    package init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    private var audit: AuditLog { AuditLog(database: database) }
+
+    // MARK: Holders
+
+    /// The holder with this id, created (with a fresh user handle) when new; a known holder's
+    /// names and RPPS number are updated to the ones given.
+    package func holder(id: String, name: String, displayName: String, rpps: String?, at time: Date) throws(StoreError) -> Holder {
+        try database.transaction { () throws(StoreError) in
+            if var existing = try find(holder: id) {
+                if existing.name != name || existing.displayName != displayName || existing.rpps != rpps {
+                    try database.run(
+                        "UPDATE holders SET name = ?, display_name = ?, rpps = ? WHERE id = ?",
+                        [.text(name), .text(displayName), rpps.map(SQLiteDatabase.Value.text) ?? .null, .text(id)])
+                    existing = Holder(id: id, name: name, displayName: displayName, rpps: rpps, userHandle: existing.userHandle)
+                }
+                return existing
+            }
+            let handle = Self.randomBytes(32)
+            try database.run(
+                "INSERT INTO holders (id, name, display_name, rpps, user_handle, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [.text(id), .text(name), .text(displayName), rpps.map(SQLiteDatabase.Value.text) ?? .null, .blob(handle), .text(time.formatted(.iso8601))])
+            return Holder(id: id, name: name, displayName: displayName, rpps: rpps, userHandle: handle)
+        }
+    }
+
+    package func find(holder id: String) throws(StoreError) -> Holder? {
+        try database.query("SELECT id, name, display_name, rpps, user_handle FROM holders WHERE id = ?", [.text(id)]) { row in
+            Holder(id: row.text(0) ?? "", name: row.text(1) ?? "", displayName: row.text(2) ?? "", rpps: row.text(3), userHandle: row.blob(4) ?? [])
+        }.first
+    }
+
+    package func find(userHandle: [UInt8]) throws(StoreError) -> Holder? {
+        try database.query("SELECT id, name, display_name, rpps, user_handle FROM holders WHERE user_handle = ?", [.blob(userHandle)]) { row in
+            Holder(id: row.text(0) ?? "", name: row.text(1) ?? "", displayName: row.text(2) ?? "", rpps: row.text(3), userHandle: row.blob(4) ?? [])
+        }.first
+    }
+
+    // MARK: Ceremonies
+
+    /// Opens a ceremony with a fresh 32-byte challenge; expired ceremonies are purged on the way.
+    package func open(
+        _ kind: CeremonyRecord.Kind, clientID: Int64, holderID: String?, profile: String?, lifetime: TimeInterval, at time: Date
+    ) throws(StoreError) -> CeremonyRecord {
+        let now = Int64(time.timeIntervalSince1970.rounded(.down))
+        let ceremony = CeremonyRecord(
+            id: Base64URL.encode(Self.randomBytes(16)), kind: kind, challenge: Self.randomBytes(32), clientID: clientID, holderID: holderID,
+            profile: profile, expiresAt: now + Int64(lifetime.rounded(.up)))
+        try database.transaction { () throws(StoreError) in
+            // Used or expired ceremonies are kept a day (a replay is then named as one), then go.
+            try database.run("DELETE FROM ceremonies WHERE expires_at < ?", [.int(now - 86_400)])
+            try database.run(
+                "INSERT INTO ceremonies (id, kind, challenge, client_id, holder_id, profile, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .text(ceremony.id), .text(kind.rawValue), .blob(ceremony.challenge), .int(clientID),
+                    holderID.map(SQLiteDatabase.Value.text) ?? .null, profile.map(SQLiteDatabase.Value.text) ?? .null, .int(now),
+                    .int(ceremony.expiresAt),
+                ])
+        }
+        return ceremony
+    }
+
+    /// Takes the ceremony for a response: it is marked used at once, so a second response with
+    /// the same ceremony (a replay, or a retry after a failure) is refused whatever the first
+    /// one's outcome.
+    package func take(_ id: String, kind: CeremonyRecord.Kind, clientID: Int64, at time: Date) throws(StoreError) -> Result<CeremonyRecord, CeremonyRefusal> {
+        let now = Int64(time.timeIntervalSince1970.rounded(.down))
+        return try database.transaction { () throws(StoreError) in
+            let rows = try database.query(
+                "SELECT id, kind, challenge, client_id, holder_id, profile, expires_at, used_at FROM ceremonies WHERE id = ? AND kind = ? AND client_id = ?",
+                [.text(id), .text(kind.rawValue), .int(clientID)]
+            ) { row in
+                (
+                    CeremonyRecord(
+                        id: row.text(0) ?? "", kind: kind, challenge: row.blob(2) ?? [], clientID: row.int64(3), holderID: row.text(4),
+                        profile: row.text(5), expiresAt: row.int64(6)), used: !row.isNull(7)
+                )
+            }
+            guard let (ceremony, used) = rows.first else { return .failure(.unknown) }
+            guard !used else { return .failure(.replayed) }
+            guard ceremony.expiresAt > now else { return .failure(.expired) }
+            let changed = try database.run("UPDATE ceremonies SET used_at = ? WHERE id = ? AND used_at IS NULL", [.int(now), .text(id)])
+            return changed == 1 ? .success(ceremony) : .failure(.replayed)
+        }
+    }
+
+    // MARK: Credentials
+
+    private static let credentialColumns = """
+        id, holder_id, identity_evidence, public_key, algorithm, sign_count, backup_eligible, aaguid, authenticator, verdict, amr, \
+        client_id, rp_id, created_at, last_used_at, deleted_at
+        """
+
+    private static func credential(_ row: SQLiteDatabase.Row) -> StoredCredentialRecord {
+        let amr = (try? JSONValue.parse(Array((row.text(10) ?? "[]").utf8), document: "stored AMR"))?.strings ?? []
+        return StoredCredentialRecord(
+            id: row.blob(0) ?? [], holderID: row.text(1) ?? "", identityEvidence: row.text(2) ?? "", publicKey: row.blob(3) ?? [],
+            algorithm: row.text(4) ?? "", signCount: UInt32(clamping: row.int64(5)), backupEligible: row.int(6) != 0,
+            aaguid: row.text(7) ?? "", authenticator: row.text(8) ?? "", verdict: row.text(9) ?? "", amr: amr, clientID: row.int64(11),
+            rpID: row.text(12) ?? "", createdAt: row.text(13) ?? "", lastUsedAt: row.text(14), deletedAt: row.text(15))
+    }
+
+    /// Stores a new credential with its audit event, in one transaction. A credential ID
+    /// already registered (even deleted) is refused: `store.credential-exists`.
+    package func insert(_ credential: StoredCredentialRecord, event: AuditEvent, at time: Date) throws(StoreError) {
+        try database.transaction { () throws(StoreError) in
+            if try database.query("SELECT 1 FROM credentials WHERE id = ?", [.blob(credential.id)], { _ in true }).first == true {
+                throw StoreError("store.credential-exists", "this credential is already registered")
+            }
+            try database.run(
+                "INSERT INTO credentials (\(Self.credentialColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                [
+                    .blob(credential.id), .text(credential.holderID), .text(credential.identityEvidence), .blob(credential.publicKey),
+                    .text(credential.algorithm), .int(Int64(credential.signCount)), .int(credential.backupEligible ? 1 : 0),
+                    .text(credential.aaguid), .text(credential.authenticator), .text(credential.verdict),
+                    .text(String(decoding: JSONValue.strings(credential.amr).json, as: UTF8.self)), .int(credential.clientID),
+                    .text(credential.rpID), .text(credential.createdAt),
+                ])
+            try audit.append([event], at: time)
+        }
+    }
+
+    /// A credential by ID, deleted ones included.
+    package func find(credential id: [UInt8]) throws(StoreError) -> StoredCredentialRecord? {
+        try database.query("SELECT \(Self.credentialColumns) FROM credentials WHERE id = ?", [.blob(id)], Self.credential).first
+    }
+
+    /// A holder's credentials, oldest first, deleted ones only when asked.
+    package func credentials(holder: String, includingDeleted: Bool = false) throws(StoreError) -> [StoredCredentialRecord] {
+        try database.query(
+            "SELECT \(Self.credentialColumns) FROM credentials WHERE holder_id = ?\(includingDeleted ? "" : " AND deleted_at IS NULL") ORDER BY created_at, id",
+            [.text(holder)], Self.credential)
+    }
+
+    /// The counter moves from `expected` to `new` only if nobody moved it since it was read
+    /// (compare and set), with the sign-in's audit event. False: another sign-in won the race
+    /// or the credential was deleted meanwhile; nothing is written.
+    package func recordUse(
+        _ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date
+    ) throws(StoreError) -> Bool {
+        try database.transaction { () throws(StoreError) in
+            let changed = try database.run(
+                "UPDATE credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND sign_count = ? AND deleted_at IS NULL",
+                [.int(Int64(newCount)), .text(time.formatted(.iso8601)), .blob(id), .int(Int64(expectedCount))])
+            guard changed == 1 else { return false }
+            try audit.append([event], at: time)
+            return true
+        }
+    }
+
+    /// Marks a credential deleted (it stays, for the audit trail and so its ID is never
+    /// registered again), with the deletion's event. False when there is no live one.
+    package func delete(_ id: [UInt8], event: AuditEvent, at time: Date) throws(StoreError) -> Bool {
+        try database.transaction { () throws(StoreError) in
+            let changed = try database.run(
+                "UPDATE credentials SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", [.text(time.formatted(.iso8601)), .blob(id)])
+            guard changed == 1 else { return false }
+            try audit.append([event], at: time)
+            return true
+        }
+    }
+
+    static func randomBytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+}

@@ -1,0 +1,110 @@
+import Hummingbird
+import WireFormat
+
+/// A refusal of the API itself (not a verification verdict, which is a normal 200): an RFC 9457
+/// problem document with a stable code. The detail is short and safe to show; what helps an
+/// operator more goes to the log.
+struct APIError: Error, HTTPResponseError, Sendable {
+    enum Code: String, Sendable, CaseIterable {
+        case malformedRequest = "request.malformed"
+        case tooLarge = "request.too-large"
+        case unsupportedMediaType = "request.unsupported-media-type"
+        case missingCredentials = "auth.missing"
+        case invalidCredentials = "auth.invalid"
+        case forbidden = "auth.forbidden"
+        case notFound = "not-found"
+        case methodNotAllowed = "method-not-allowed"
+        case ceremonyUnknown = "ceremony.unknown"
+        case ceremonyReplayed = "ceremony.replayed"
+        case ceremonyExpired = "ceremony.expired"
+        case conflict = "conflict"
+        case listRefused = "referencing.refused"
+        case rateLimited = "rate-limited"
+        case overloaded = "overloaded"
+        case unavailable = "unavailable"
+        case internalError = "internal"
+
+        var status: HTTPResponse.Status {
+            switch self {
+            case .malformedRequest: .badRequest
+            case .tooLarge: .contentTooLarge
+            case .unsupportedMediaType: .unsupportedMediaType
+            case .missingCredentials, .invalidCredentials: .unauthorized
+            case .forbidden: .forbidden
+            case .notFound, .ceremonyUnknown: .notFound
+            case .methodNotAllowed: .methodNotAllowed
+            case .ceremonyReplayed, .conflict: .conflict
+            case .listRefused: .unprocessableContent
+            case .ceremonyExpired: .gone
+            case .rateLimited: .tooManyRequests
+            case .overloaded, .unavailable: .serviceUnavailable
+            case .internalError: .internalServerError
+            }
+        }
+
+        var title: String {
+            switch self {
+            case .malformedRequest: "The request is not valid"
+            case .tooLarge: "The request body is too large"
+            case .unsupportedMediaType: "The request must be application/json"
+            case .missingCredentials: "Authentication is required"
+            case .invalidCredentials: "The credentials are not valid"
+            case .forbidden: "This client may not do this"
+            case .notFound: "Not found"
+            case .methodNotAllowed: "Method not allowed"
+            case .ceremonyUnknown: "No such ceremony"
+            case .ceremonyReplayed: "This ceremony was already used"
+            case .ceremonyExpired: "This ceremony has expired"
+            case .conflict: "Conflict"
+            case .listRefused: "The list was refused"
+            case .rateLimited: "Too many requests"
+            case .overloaded: "The service is overloaded"
+            case .unavailable: "The service is not ready"
+            case .internalError: "Internal error"
+            }
+        }
+    }
+
+    let code: Code
+    let detail: String
+    /// A finer stable code where one exists (the import failure of a refused list).
+    let reason: String?
+
+    init(_ code: Code, _ detail: String, reason: String? = nil) {
+        self.code = code
+        self.detail = detail
+        self.reason = reason
+    }
+
+    var status: HTTPResponse.Status { code.status }
+
+    /// `application/problem+json`: type, title, status, detail and our `code`.
+    var body: [UInt8] {
+        var w = JSONWriter()
+        w.object { w in
+            w.key("type")
+            w.string("https://mie-verifier.invalid/problems/\(code.rawValue)")
+            w.key("title")
+            w.string(code.title)
+            w.key("status")
+            w.integer(Int(code.status.code))
+            w.key("code")
+            w.string(code.rawValue)
+            w.key("detail")
+            w.string(detail)
+            if let reason {
+                w.key("reason")
+                w.string(reason)
+            }
+        }
+        return w.bytes
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        if code == .missingCredentials || code == .invalidCredentials { headers[.wwwAuthenticate] = #"Bearer realm="mie-verifier""# }
+        if code == .rateLimited || code == .overloaded { headers[.retryAfter] = "1" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}

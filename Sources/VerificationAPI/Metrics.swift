@@ -1,0 +1,110 @@
+import Foundation
+import Hummingbird
+import Synchronization
+
+/// Prometheus metrics kept in memory: requests by route, method and status, latency histograms
+/// by route, verifications by result code. Read at `GET /metrics` (text format 0.0.4) with the
+/// lists and profile in force.
+package final class ServiceMetrics: Sendable {
+    /// Latency bucket bounds, in seconds.
+    static let bounds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
+
+    struct Histogram {
+        var buckets = [UInt64](repeating: 0, count: ServiceMetrics.bounds.count)
+        var count: UInt64 = 0
+        var sum: Double = 0
+
+        mutating func observe(_ seconds: Double) {
+            if let index = ServiceMetrics.bounds.firstIndex(where: { seconds <= $0 }) { buckets[index] += 1 }
+            count += 1
+            sum += seconds
+        }
+    }
+
+    struct RequestKey: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+
+    struct State {
+        var requests: [RequestKey: UInt64] = [:]
+        var latency: [String: Histogram] = [:]
+        var verifications: [String: UInt64] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    package init() {}
+
+    func request(route: String, method: String, status: Int, seconds: Double) {
+        state.withLock { state in
+            state.requests[RequestKey(route: route, method: method, status: status), default: 0] += 1
+            state.latency[route, default: Histogram()].observe(seconds)
+        }
+    }
+
+    /// One verification's outcome: `verified`, a PSC verdict or a failure code.
+    func verification(_ ceremony: String, _ result: String) {
+        state.withLock { $0.verifications["\(ceremony)\u{0}\(result)", default: 0] += 1 }
+    }
+
+    /// The text exposition.
+    func render(lists: [(label: String, stale: Bool)], profile: (id: String, version: String)) -> String {
+        let snapshot = state.withLock { $0 }
+        var out = ""
+        out += "# HELP mie_http_requests_total Requests answered, by route, method and status.\n# TYPE mie_http_requests_total counter\n"
+        for (key, value) in snapshot.requests.sorted(by: { ($0.key.route, $0.key.method, $0.key.status) < ($1.key.route, $1.key.method, $1.key.status) }) {
+            out += "mie_http_requests_total{route=\"\(Self.escape(key.route))\",method=\"\(key.method)\",status=\"\(key.status)\"} \(value)\n"
+        }
+        out += "# HELP mie_http_request_duration_seconds Time from request head to response, by route.\n# TYPE mie_http_request_duration_seconds histogram\n"
+        for (route, histogram) in snapshot.latency.sorted(by: { $0.key < $1.key }) {
+            let label = "route=\"\(Self.escape(route))\""
+            var cumulative: UInt64 = 0
+            for (bound, count) in zip(Self.bounds, histogram.buckets) {
+                cumulative += count
+                out += "mie_http_request_duration_seconds_bucket{\(label),le=\"\(bound)\"} \(cumulative)\n"
+            }
+            out += "mie_http_request_duration_seconds_bucket{\(label),le=\"+Inf\"} \(histogram.count)\n"
+            out += "mie_http_request_duration_seconds_sum{\(label)} \(histogram.sum)\n"
+            out += "mie_http_request_duration_seconds_count{\(label)} \(histogram.count)\n"
+        }
+        out += "# HELP mie_verifications_total Verifications by ceremony and result (verified, a PSC verdict, or a failure code).\n# TYPE mie_verifications_total counter\n"
+        for (key, value) in snapshot.verifications.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
+            out += "mie_verifications_total{ceremony=\"\(Self.escape(String(parts[0])))\",result=\"\(Self.escape(String(parts.last ?? "")))\"} \(value)\n"
+        }
+        out += "# HELP mie_referencing_list_info The referencing lists in force (1), stale or not.\n# TYPE mie_referencing_list_info gauge\n"
+        for list in lists {
+            out += "mie_referencing_list_info{list=\"\(Self.escape(list.label))\",stale=\"\(list.stale)\"} 1\n"
+        }
+        out += "# HELP mie_profile_info The PSC profile in force.\n# TYPE mie_profile_info gauge\n"
+        out += "mie_profile_info{id=\"\(Self.escape(profile.id))\",version=\"\(Self.escape(profile.version))\"} 1\n"
+        return out
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}
+
+/// Times every request and counts it by route (the route's pattern, never the raw path, so
+/// the label set stays bounded) and status.
+struct MetricsMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let metrics: ServiceMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        metrics.request(
+            route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: response.status.code,
+            seconds: (ContinuousClock.now - start).seconds)
+        return response
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Hummingbird
+import Logging
+import Storage
+
+/// The request context: Hummingbird's, plus the authenticated client.
+package struct APIRequestContext: RequestContext {
+    package var coreContext: CoreRequestContextStorage
+    /// Set by `ClientAuthentication` on /v1 routes.
+    package var client: APIClient?
+
+    package init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// The authenticated client holding one of `roles`.
+    func require(_ roles: ClientRole...) throws(APIError) -> APIClient {
+        guard let client else { throw APIError(.missingCredentials, "send Authorization: Bearer <API key>") }
+        guard !client.roles.isDisjoint(with: roles) else {
+            throw APIError(.forbidden, "this endpoint needs the role \(roles.map(\.rawValue).joined(separator: " or "))")
+        }
+        return client
+    }
+}
+
+/// Outermost: every error becomes a problem document with a stable code. A thrown error that
+/// is not ours is an internal error, logged with its detail and answered without it.
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return try error.response(from: request, context: context)
+        } catch let error as HTTPError {
+            let mapped: APIError =
+                switch error.status {
+                case .contentTooLarge: APIError(.tooLarge, "the body is over the limit")
+                case .notFound: APIError(.notFound, "no route for \(request.method) \(request.uri.path)")
+                case .methodNotAllowed: APIError(.methodNotAllowed, "\(request.method) is not allowed here")
+                case .badRequest: APIError(.malformedRequest, "the request could not be read")
+                default:
+                    error.status.code < 500
+                        ? APIError(.malformedRequest, error.body ?? error.status.reasonPhrase) : APIError(.internalError, "unexpected error")
+                }
+            return try mapped.response(from: request, context: context)
+        } catch {
+            context.logger.error("internal error on \(request.method) \(request.uri.path): \(error)")
+            return try APIError(.internalError, "unexpected error; see the service log").response(from: request, context: context)
+        }
+    }
+}
+
+/// Sheds load instead of queueing without bound: over `maximumInFlight` requests at once, 503.
+struct LoadShedding: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let state: ServiceState
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let now = state.inFlight.wrappingAdd(1, ordering: .relaxed).newValue
+        defer { state.inFlight.wrappingSubtract(1, ordering: .relaxed) }
+        guard now <= state.configuration.maximumInFlight else {
+            throw APIError(.overloaded, "\(state.configuration.maximumInFlight) requests are in progress; retry")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// API keys (`Authorization: Bearer mie_…`) on /v1 routes, and a per-client rate limit.
+struct ClientAuthentication: RouterMiddleware {
+    typealias Context = APIRequestContext
+    let state: ServiceState
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.uri.path.hasPrefix("/v1/"), request.uri.path != "/v1/openapi.json" else { return try await next(request, context) }
+        guard let header = request.headers[.authorization] else {
+            throw APIError(.missingCredentials, "send Authorization: Bearer <API key>")
+        }
+        guard header.hasPrefix("Bearer "), let client = try? state.clients.authenticate(key: String(header.dropFirst(7))) else {
+            throw APIError(.invalidCredentials, "the API key is not valid or was revoked")
+        }
+        guard state.limiter.allow(client.id) else { throw APIError(.rateLimited, "slow down") }
+        var context = context
+        context.client = client
+        context.logger[metadataKey: "client"] = .string(client.name)
+        return try await next(request, context)
+    }
+}
+
+extension Request {
+    /// The JSON body, at most `limit` bytes, with the right media type.
+    mutating func jsonBody(limit: Int) async throws -> [UInt8] {
+        let type = headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard type == "application/json" else { throw APIError(.unsupportedMediaType, "send Content-Type: application/json") }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await collectBody(upTo: limit)
+        } catch {
+            throw APIError(.tooLarge, "the body is over \(limit) bytes")
+        }
+        return Array(buffer.readableBytesView)
+    }
+}
+
+/// A JSON response from bytes written by our writer.
+func jsonResponse(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, type: String = "application/json") -> Response {
+    var headers = HTTPFields()
+    headers[.contentType] = type
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+}

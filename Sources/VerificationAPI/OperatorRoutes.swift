@@ -1,0 +1,187 @@
+import AuthenticatorCatalog
+import AuthenticatorVerification
+import Foundation
+import Hummingbird
+import PSCPolicy
+import Storage
+import VerificationRequests
+import WireFormat
+
+/// Credentials (read by desks and operators, deleted by operators), list imports, and the
+/// conformity evaluation MIE vendors ask for.
+struct OperatorRoutes {
+    let state: ServiceState
+
+    func register(on router: Router<APIRequestContext>) {
+        router.get("/v1/credentials") { request, context in try listCredentials(request, context) }
+        router.get("/v1/credentials/:id") { _, context in try credential(context) }
+        router.delete("/v1/credentials/:id") { _, context in try deleteCredential(context) }
+        router.post("/v1/referencing/import") { request, context in try await importList(request, context) }
+        router.post("/v1/evaluations") { request, context in try await evaluate(request, context) }
+    }
+
+    // MARK: Credentials
+
+    static func credentialJSON(_ record: StoredCredentialRecord, holder: Holder?) -> JSONValue {
+        .object([
+            ("id", .string(Base64URL.encode(record.id))), ("holder", holder.map(CeremonyRoutes.holderJSON) ?? .string(record.holderID)),
+            ("identityEvidence", .string(record.identityEvidence)), ("aaguid", .string(record.aaguid)),
+            ("authenticator", .string(record.authenticator)), ("algorithm", .string(record.algorithm)), ("verdict", .string(record.verdict)),
+            ("amr", .strings(record.amr)), ("signCount", .integer(record.signCount)), ("backupEligible", .bool(record.backupEligible)),
+            ("rpId", .string(record.rpID)), ("createdAt", .string(record.createdAt)),
+            ("lastUsedAt", record.lastUsedAt.map(JSONValue.string) ?? .null), ("deletedAt", record.deletedAt.map(JSONValue.string) ?? .null),
+        ])
+    }
+
+    func listCredentials(_ request: Request, _ context: APIRequestContext) throws -> Response {
+        _ = try context.require(.operator, .enrolment)
+        guard let holderID = request.uri.queryParameters.get("holder"), !holderID.isEmpty, holderID.utf8.count <= 64 else {
+            throw APIError(.malformedRequest, "name the holder: /v1/credentials?holder=ID")
+        }
+        let deleted = request.uri.queryParameters.get("deleted") == "true"
+        guard let holder = try state.credentials.find(holder: holderID) else { throw APIError(.notFound, "no holder \(holderID)") }
+        let records = try state.credentials.credentials(holder: holderID, includingDeleted: deleted)
+        let reply = JSONValue.object([
+            ("holder", CeremonyRoutes.holderJSON(holder)), ("credentials", .array(records.map { Self.credentialJSON($0, holder: nil) })),
+        ])
+        return jsonResponse(reply.json)
+    }
+
+    /// The credential named by the path, as base64url.
+    func record(_ context: APIRequestContext) throws -> StoredCredentialRecord {
+        guard let text = context.parameters.get("id"), let id = Base64URL.decode(text), !id.isEmpty, id.count <= 1023 else {
+            throw APIError(.malformedRequest, "a credential id is base64url")
+        }
+        guard let record = try state.credentials.find(credential: id) else { throw APIError(.notFound, "no such credential") }
+        return record
+    }
+
+    func credential(_ context: APIRequestContext) throws -> Response {
+        _ = try context.require(.operator, .enrolment)
+        let record = try record(context)
+        return jsonResponse(Self.credentialJSON(record, holder: try state.credentials.find(holder: record.holderID)).json)
+    }
+
+    func deleteCredential(_ context: APIRequestContext) throws -> Response {
+        let client = try context.require(.operator)
+        let record = try record(context)
+        let event = AuditEvent(
+            action: "credential.delete", client: client.name, holder: record.holderID, credentialID: Base64URL.encode(record.id),
+            authenticator: record.aaguid, result: "deleted")
+        guard try state.credentials.delete(record.id, event: event, at: Date()) else {
+            throw APIError(.notFound, "this credential was already deleted")
+        }
+        return Response(status: .noContent)
+    }
+
+    // MARK: Referencing lists
+
+    /// `{document: base64url, signature?: detached JWS text}`: verified with the configured
+    /// signers, stored, and swapped in for the requests that follow.
+    func importList(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let client = try context.require(.operator)
+        var request = request
+        // Base64url grows a document by a third.
+        let body = try await request.jsonBody(limit: state.configuration.maximumListSize / 3 * 4 + 4096)
+        let (document, signature) = try readRequest(body) { (reader: inout JSONReader) throws(JSONError) in
+            var document: [UInt8]?
+            var signature: [UInt8]?
+            try reader.readObject { (reader: inout JSONReader, key: JSONKey) throws(JSONError) in
+                switch key {
+                case "document": document = try reader.readBase64URL()
+                case "signature": signature = try reader.readStringBytes()
+                default: throw reader.unknownMember(key)
+                }
+            }
+            guard let document else { throw reader.missing("document") }
+            return (document, signature)
+        }
+        guard let trust = state.importTrust else {
+            throw APIError(.listRefused, "no list signer is configured (mdsRoots, ansKeys)", reason: "import.no-trust")
+        }
+        let now = Date()
+        switch state.referencing.importList(document, signature: signature, trust: trust, at: now) {
+        case .refused(let failure):
+            state.logger.notice("list import by \(client.name) refused: \(failure)")
+            throw APIError(.listRefused, failure.message, reason: failure.code.rawValue)
+        case .imported(let version, _):
+            try state.reload()
+            state.logger.notice("list \(version.label) imported by \(client.name)")
+            return jsonResponse(JSONValue.object([("result", .string("imported")), ("list", listJSON(version, at: now))]).json)
+        }
+    }
+
+    // MARK: Conformity evaluation
+
+    /// A candidate registration in the offline request format (`response` and `expected`): the
+    /// vendor made it with its own challenge and relying party. Trust, policy and time stay the
+    /// service's, so `trustAnchors`, `crls`, `policy` and `at` are refused. `Accept: text/html`
+    /// gives the printable report.
+    func evaluate(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let client = try context.require(.verifier, .operator)
+        let html = request.headers[.accept]?.contains("text/html") == true
+        var request = request
+        let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
+        let members = try readRequest(body) { (reader: inout JSONReader) throws(JSONError) in
+            var names: [String] = []
+            try reader.readObject { (reader: inout JSONReader, key: JSONKey) throws(JSONError) in
+                names.append(key.string)
+                try reader.skipValue()
+            }
+            return names
+        }
+        if let refused = members.first(where: { !["response", "expected"].contains($0) }) {
+            throw APIError(.malformedRequest, "\(refused): trust, policy and time are the service's; send response and expected only")
+        }
+        var parsed: VerificationRequest
+        do {
+            parsed = try VerificationRequest.read(body, ceremony: .registration)
+        } catch {
+            throw APIError(.malformedRequest, error.message)
+        }
+        let now = Date()
+        parsed.policy.attestation = .any
+        parsed.at = now
+        let live = state.current
+        let outcome = live.service.verify(.registration, request: parsed, now: now)
+        let profile = state.profile
+        guard case .registration(let registration) = outcome.result else {
+            guard outcome.disposition != .badRequest else {
+                throw APIError(.malformedRequest, outcome.result.failureMessage ?? "the request could not be verified")
+            }
+            var writer = JSONWriter(capacity: 1024)
+            writer.object { w in
+                w.key("verification")
+                outcome.write(to: &w)
+                w.key("verdict")
+                w.string(Verdict.refused.rawValue)
+                w.key("reason")
+                w.string("the registration does not verify")
+                w.key("amr")
+                w.array { _ in }
+            }
+            return jsonResponse(writer.bytes)
+        }
+        let evaluation = PolicyEngine.evaluate(.fido(FIDOFacts(registration: registration)), catalog: live.catalog, profile: profile, at: now)
+        await state.auditBuffer.record(
+            AuditEvent(
+                action: "evaluation", client: client.name, authenticator: AAGUIDText.string(registration.aaguid), result: evaluation.verdict.rawValue,
+                amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: "\(profile.id) \(profile.version)"))
+        if html {
+            let page: String
+            do {
+                page = try ConformityReport.render(evaluation, format: .html, tool: "mie-verifier service")
+            } catch {
+                throw APIError(.internalError, "the report could not be rendered")
+            }
+            return jsonResponse(Array(page.utf8), type: "text/html; charset=utf-8")
+        }
+        var writer = JSONWriter(capacity: 8192)
+        writer.object { w in
+            w.key("verification")
+            outcome.write(to: &w)
+            evaluation.writeMembers(to: &w)
+        }
+        return jsonResponse(writer.bytes)
+    }
+}

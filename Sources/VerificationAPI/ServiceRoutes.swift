@@ -1,0 +1,103 @@
+import AuthenticatorCatalog
+import AuthenticatorVerification
+import Foundation
+import Hummingbird
+import Logging
+import PSCPolicy
+import ServiceLifecycle
+import Storage
+import VerificationRequests
+import WireFormat
+
+/// Health, the referencing lists and the conformity evaluation.
+struct ServiceRoutes {
+    let state: ServiceState
+
+    func register(on router: Router<APIRequestContext>) {
+        router.get("/health/live") { _, _ in jsonResponse(Array(#"{"status":"live"}"#.utf8)) }
+        router.get("/health/ready") { _, _ in try ready() }
+        router.get("/metrics") { _, _ in metrics() }
+        router.get("/v1/referencing") { _, context in
+            _ = try context.require(.verifier, .enrolment, .operator)
+            return referencing()
+        }
+        router.get("/v1/authenticators/:aaguid") { _, context in
+            _ = try context.require(.verifier, .enrolment, .operator)
+            return try authenticator(context.parameters.get("aaguid") ?? "")
+        }
+    }
+
+    /// Ready: the database answers and a referencing list is loaded.
+    func ready() throws -> Response {
+        do {
+            _ = try state.database.query("SELECT 1") { $0.int(0) }
+        } catch {
+            throw APIError(.unavailable, "the database does not answer")
+        }
+        guard !state.current.catalog.lists.isEmpty else { throw APIError(.unavailable, "no referencing list is loaded") }
+        return jsonResponse(Array(#"{"status":"ready"}"#.utf8))
+    }
+
+    func metrics() -> Response {
+        let now = Date()
+        let text = state.metrics.render(
+            lists: state.current.catalog.lists.map { ($0.label, $0.isStale(at: now)) }, profile: (state.profile.id, state.profile.version))
+        return jsonResponse(Array(text.utf8), type: "text/plain; version=0.0.4; charset=utf-8")
+    }
+
+    func referencing() -> Response {
+        let live = state.current
+        let now = Date()
+        let value = JSONValue.object([
+            ("lists", .array(live.catalog.lists.map { listJSON($0, at: now) })), ("authenticators", .integer(live.catalog.entryCount)),
+            ("cardFamilies", .integer(live.catalog.cardFamilies.count)), ("stale", .bool(live.catalog.lists.contains { $0.isStale(at: now) })),
+            ("profile", .object([("id", .string(state.profile.id)), ("version", .string(state.profile.version)), ("sha256", .string(state.profile.sha256))])),
+        ])
+        return jsonResponse(value.json)
+    }
+
+    func authenticator(_ text: String) throws -> Response {
+        guard text.utf8.count == 36, let aaguid = AAGUIDText.bytes(text) else {
+            throw APIError(.malformedRequest, "the AAGUID must be written 8-4-4-4-12")
+        }
+        guard let entry = state.current.catalog.entry(for: .aaguid(aaguid)) else {
+            throw APIError(.notFound, "\(text) is in no active referencing list")
+        }
+        return jsonResponse(CatalogJSON.entry(entry, at: Date(), statements: true).json)
+    }
+}
+
+/// Commits the buffered audit events at the configured interval, and once more on shutdown.
+struct AuditFlusher: Service {
+    let buffer: AuditBuffer
+    let interval: TimeInterval
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+                await buffer.flush()
+            }
+        }
+        await buffer.flush()
+    }
+}
+
+/// The application: routes over the shared state, middleware in order (problems outermost,
+/// load shedding, then client authentication).
+package func buildApplication(state: ServiceState, logger: Logger) -> some ApplicationProtocol {
+    let router = Router(context: APIRequestContext.self)
+    router.add(middleware: MetricsMiddleware(metrics: state.metrics))
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: LoadShedding(state: state))
+    router.add(middleware: ClientAuthentication(state: state))
+    ServiceRoutes(state: state).register(on: router)
+    VerificationRoutes(state: state).register(on: router)
+    CeremonyRoutes(state: state).register(on: router)
+    OperatorRoutes(state: state).register(on: router)
+    TryPage.register(on: router)
+    let configuration = ApplicationConfiguration(address: .hostname(state.configuration.host, port: state.configuration.port), serverName: "mie-verifier")
+    return Application(
+        router: router, configuration: configuration,
+        services: [AuditFlusher(buffer: state.auditBuffer, interval: state.configuration.auditFlushInterval)], logger: logger)
+}

@@ -1,0 +1,245 @@
+import AuthenticatorCatalog
+import AuthenticatorVerification
+import Foundation
+import Logging
+import PSCPolicy
+import SignatureVerification
+import Storage
+import Synchronization
+import VerificationRequests
+import WireFormat
+
+/// The relying party a client verifies for.
+package struct RelyingParty: Sendable, Equatable {
+    package var id: String
+    package var origins: [String]
+    /// What authenticators show during registration.
+    package var name: String
+
+    package init(id: String, origins: [String], name: String? = nil) {
+        self.id = id
+        self.origins = origins
+        self.name = name ?? id
+    }
+}
+
+/// How the service runs. Everything a network client must not choose (trust, policy, time) is
+/// decided here and by the server's clock.
+package struct ServiceConfiguration: Sendable {
+    package var host = "127.0.0.1"
+    package var port = 8080
+    package var databasePath = "mie-verifier.sqlite"
+    /// The relying party of clients registered without one.
+    package var relyingParty = RelyingParty(id: "localhost", origins: ["http://localhost:8080"])
+    /// A PSC profile file; nil: the bundled psc-2026.
+    package var profilePath: String?
+    /// Largest request body accepted.
+    package var maximumBodySize = 256 * 1024
+    /// Requests handled at once before the service answers 503.
+    package var maximumInFlight = 512
+    /// Per client: sustained requests per second and burst.
+    package var rateLimit = 2_000.0
+    package var rateBurst = 4_000.0
+    /// How long a ceremony's challenge stays valid.
+    package var challengeLifetime: TimeInterval = 300
+    /// Stateless verifications' audit events are committed together at this interval.
+    package var auditFlushInterval: TimeInterval = 0.1
+    /// Store credentials whose PSC verdict is not `accepted` (marked with their verdict, and
+    /// signing in with them carries no AMR). Off by default: a relaxation, logged loudly.
+    package var enrolsUnacceptableKeys = false
+    /// Roots of the MDS BLOB signers and keys of the ANS list signers, for
+    /// `POST /v1/referencing/import` (PEM files). None: imports are refused, except in the DEMO
+    /// setup, where the demo lists' own root and key are used.
+    package var mdsRootFiles: [String] = []
+    package var ansKeyFiles: [String] = []
+    /// Largest list document `POST /v1/referencing/import` accepts (the production BLOB is
+    /// about 5 MB).
+    package var maximumListSize = 32 * 1024 * 1024
+    /// Demo lists to import when the database holds none (`TestVectors/referencing`).
+    package var demoListsDirectory: String?
+
+    package init() {}
+}
+
+/// The lists, the engine and the core's caches as one value: a reload swaps it whole, and a
+/// request keeps the one it started with.
+package struct LiveVerification: Sendable {
+    package let catalog: CatalogSnapshot
+    package let service: VerificationService
+}
+
+/// Everything the routes share.
+package final class ServiceState: Sendable {
+    package let configuration: ServiceConfiguration
+    package let database: SQLiteDatabase
+    package let referencing: ReferencingStore
+    package let clients: ClientStore
+    package let credentials: CredentialStore
+    package let audit: AuditLog
+    package let auditBuffer: AuditBuffer
+    package let profile: Profile
+    package let caches = VerificationCaches()
+    package let metrics = ServiceMetrics()
+    package let limiter: RateLimiter
+    package let logger: Logger
+    private let live: Mutex<LiveVerification>
+    /// What lists imported over the API must be signed by.
+    private let trust: Mutex<ReferencingTrust?>
+    let inFlight = Atomic<Int>(0)
+
+    package init(configuration: ServiceConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        database = try SQLiteDatabase(path: configuration.databasePath, migrations: StorageSchema.migrations)
+        referencing = ReferencingStore(database: database)
+        clients = ClientStore(database: database)
+        credentials = CredentialStore(database: database)
+        audit = AuditLog(database: database)
+        auditBuffer = AuditBuffer(log: audit, logger: logger)
+        limiter = RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)
+        if let path = configuration.profilePath {
+            guard let data = FileManager.default.contents(atPath: path) else { throw StoreError("config.profile", "cannot read \(path)") }
+            profile = try Profile.parse(Array(data))
+        } else {
+            profile = try Profile.bundled()
+        }
+        let snapshot = try referencing.snapshot()
+        live = Mutex(LiveVerification(catalog: snapshot, service: VerificationService(trust: snapshot, caches: caches)))
+        trust = Mutex(try Self.configuredTrust(configuration))
+        if let directory = configuration.demoListsDirectory, let demo = try Self.demoTrust(directory) {
+            if snapshot.lists.isEmpty { try importDemoLists(from: directory, trust: demo) }
+            if importTrust == nil {
+                trust.withLock { $0 = demo }
+                logger.warning("DEMO: lists signed by the demo MDS root and demo ANS key can be imported over the API")
+            }
+        }
+    }
+
+    /// The lists and engine in force now.
+    package var current: LiveVerification { live.withLock { $0 } }
+
+    /// Builds a new snapshot from the database and swaps it in.
+    package func reload() throws(StoreError) {
+        let snapshot = try referencing.snapshot()
+        let service = VerificationService(trust: snapshot, caches: caches)
+        live.withLock { $0 = LiveVerification(catalog: snapshot, service: service) }
+    }
+
+    /// What imported lists must be signed by; nil: imports are refused.
+    package var importTrust: ReferencingTrust? { trust.withLock { $0 } }
+
+    static func configuredTrust(_ configuration: ServiceConfiguration) throws -> ReferencingTrust? {
+        guard !configuration.mdsRootFiles.isEmpty || !configuration.ansKeyFiles.isEmpty else { return nil }
+        var trust = ReferencingTrust()
+        for path in configuration.mdsRootFiles {
+            guard let bytes = FileManager.default.contents(atPath: path) else { throw StoreError("config.mds-root", "cannot read \(path)") }
+            trust.mdsRoots += try Certificate.load(file: Array(bytes))
+        }
+        for path in configuration.ansKeyFiles {
+            guard let bytes = FileManager.default.contents(atPath: path),
+                let der = PEM.blocks(String(decoding: bytes, as: UTF8.self), label: "PUBLIC KEY")?.first
+            else { throw StoreError("config.ans-key", "cannot read a PEM public key in \(path)") }
+            trust.ansKeys.append(try PublicKey.subjectPublicKeyInfo(der))
+        }
+        return trust
+    }
+
+    /// The demo lists' root and key (`demo-mds-root.pem`, `demo-ans-key.pem`), if present.
+    static func demoTrust(_ directory: String) throws -> ReferencingTrust? {
+        let url = URL(fileURLWithPath: directory)
+        guard let root = FileManager.default.contents(atPath: url.appendingPathComponent("demo-mds-root.pem").path),
+            let key = FileManager.default.contents(atPath: url.appendingPathComponent("demo-ans-key.pem").path),
+            let der = PEM.blocks(String(decoding: key, as: UTF8.self), label: "PUBLIC KEY")?.first
+        else { return nil }
+        return ReferencingTrust(mdsRoots: try Certificate.load(file: Array(root)), ansKeys: [try PublicKey.subjectPublicKeyInfo(der)])
+    }
+
+    /// A first start with no list: the DEMO lists of the repository, loudly named.
+    private func importDemoLists(from directory: String, trust: ReferencingTrust) throws {
+        let url = URL(fileURLWithPath: directory)
+        func file(_ name: String) -> [UInt8]? { FileManager.default.contents(atPath: url.appendingPathComponent(name).path).map(Array.init) }
+        guard let blob = file("demo-mds-blob-no1.jwt"), let list = file("demo-ans-list.json"), let signature = file("demo-ans-list.json.jws") else {
+            logger.warning("no demo lists in \(directory): starting with an empty catalog")
+            return
+        }
+        for (document, detached) in [(blob, nil), (list, signature)] {
+            if case .refused(let failure) = referencing.importList(document, signature: detached, trust: trust, at: Date()) {
+                logger.error("the demo list was refused: \(failure)")
+            }
+        }
+        try reload()
+        logger.warning("DEMO referencing lists imported from \(directory): verdicts built on them prove nothing")
+    }
+
+    /// The relying party of a client.
+    package func relyingParty(for client: APIClient) -> RelyingParty {
+        guard let id = client.rpID else { return configuration.relyingParty }
+        return RelyingParty(id: id, origins: client.origins)
+    }
+}
+
+/// Audit events of stateless verifications, committed together (one transaction, one fsync)
+/// every `auditFlushInterval`: a verification changes no state, and one fsync per request
+/// would bound the service by the disk. State changes append their event in their own
+/// transaction instead.
+package actor AuditBuffer {
+    private var pending: [AuditEvent] = []
+    private let log: AuditLog
+    private let logger: Logger
+
+    init(log: AuditLog, logger: Logger) {
+        self.log = log
+        self.logger = logger
+    }
+
+    package func record(_ event: AuditEvent) {
+        pending.append(event)
+    }
+
+    /// Commits what is pending.
+    package func flush() {
+        guard !pending.isEmpty else { return }
+        let events = pending
+        pending = []
+        do {
+            try log.append(events, at: Date())
+        } catch {
+            logger.error("audit events could not be written: \(error)")
+            pending = events + pending
+        }
+    }
+}
+
+/// Per-client token buckets.
+package final class RateLimiter: Sendable {
+    private struct Bucket {
+        var tokens: Double
+        var updated: ContinuousClock.Instant
+    }
+
+    private let rate: Double
+    private let burst: Double
+    private let buckets = Mutex<[Int64: Bucket]>([:])
+
+    init(rate: Double, burst: Double) {
+        self.rate = rate
+        self.burst = burst
+    }
+
+    /// Takes one token for `client`; false when its bucket is empty.
+    func allow(_ client: Int64) -> Bool {
+        let now = ContinuousClock.now
+        return buckets.withLock { buckets in
+            var bucket = buckets[client] ?? Bucket(tokens: burst, updated: now)
+            bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated).seconds * rate)
+            bucket.updated = now
+            guard bucket.tokens >= 1 else {
+                buckets[client] = bucket
+                return false
+            }
+            bucket.tokens -= 1
+            buckets[client] = bucket
+            return true
+        }
+    }
+}

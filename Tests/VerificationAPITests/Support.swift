@@ -1,0 +1,78 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Storage
+import Testing
+import VerificationAPI
+
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A service on a fresh database with the DEMO lists, and one API key per role.
+struct ServiceHarness {
+    static let origin = "https://mie.example"
+
+    let state: ServiceState
+    let directory: URL
+    /// Keys by role: `verifier`, `enrolment`, `operator`, `all`.
+    var keys: [String: String] = [:]
+
+    init(configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mie-service-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = ServiceConfiguration()
+        configuration.databasePath = directory.appendingPathComponent("mie.sqlite").path
+        configuration.demoListsDirectory = packageRoot.appendingPathComponent("TestVectors/referencing").path
+        configuration.relyingParty = RelyingParty(id: "mie.example", origins: [Self.origin])
+        configure(&configuration)
+        var logger = Logger(label: "mie-verifier-test")
+        logger.logLevel = .critical
+        state = try ServiceState(configuration: configuration, logger: logger)
+        for (name, roles) in [
+            ("verifier", [ClientRole.verifier]), ("enrolment", [.enrolment]), ("operator", [.operator]),
+            ("all", [.verifier, .enrolment, .operator]),
+        ] {
+            keys[name] = try state.clients.add(name: "test-\(name)", roles: Set(roles), rpID: nil, origins: [], at: Date()).key
+        }
+    }
+
+    /// Runs `body` against the router, without sockets.
+    func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = buildApplication(state: state, logger: state.logger)
+        try await app.test(.router, body)
+    }
+}
+
+/// A response read back: status, headers and JSON body.
+struct Reply {
+    let status: HTTPResponse.Status
+    let headers: HTTPFields
+    let body: [UInt8]
+
+    var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:] }
+    var text: String { String(decoding: body, as: UTF8.self) }
+    /// The problem document's stable code.
+    var code: String? { json["code"] as? String }
+}
+
+extension TestClientProtocol {
+    /// One request with an API key (nil: none) and a JSON body.
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, key: String?, json: Any? = nil, raw: [UInt8]? = nil,
+        contentType: String = "application/json", accept: String? = nil
+    ) async throws -> Reply {
+        var headers = HTTPFields()
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        var body: ByteBuffer?
+        if let raw {
+            body = ByteBuffer(bytes: raw)
+        } else if let json {
+            body = ByteBuffer(bytes: Array(try JSONSerialization.data(withJSONObject: json)))
+        }
+        if body != nil { headers[.contentType] = contentType }
+        if let accept { headers[.accept] = accept }
+        return try await execute(uri: uri, method: method, headers: headers, body: body) { response in
+            Reply(status: response.status, headers: response.headers, body: Array(response.body.readableBytesView))
+        }
+    }
+}
