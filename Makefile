@@ -20,6 +20,7 @@ deps:
 	@python3 -c "import cryptography" 2>/dev/null || python3 -m pip install -q cryptography
 	@python3 -c "import jsonschema" 2>/dev/null || python3 -m pip install -q jsonschema
 	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium
+	@command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis
 
 build: deps
 	swift build

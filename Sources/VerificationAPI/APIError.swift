@@ -69,11 +69,14 @@ struct APIError: Error, HTTPResponseError, Sendable {
     let detail: String
     /// A finer stable code where one exists (the import failure of a refused list).
     let reason: String?
+    /// For 405: the methods the path has.
+    let allow: [String]
 
-    init(_ code: Code, _ detail: String, reason: String? = nil) {
+    init(_ code: Code, _ detail: String, reason: String? = nil, allow: [String] = []) {
         self.code = code
         self.detail = detail
         self.reason = reason
+        self.allow = allow
     }
 
     var status: HTTPResponse.Status { code.status }
@@ -105,6 +108,7 @@ struct APIError: Error, HTTPResponseError, Sendable {
         headers[.contentType] = "application/problem+json"
         if code == .missingCredentials || code == .invalidCredentials { headers[.wwwAuthenticate] = #"Bearer realm="mie-verifier""# }
         if code == .rateLimited || code == .overloaded { headers[.retryAfter] = "1" }
+        if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

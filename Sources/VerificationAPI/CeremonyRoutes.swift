@@ -36,11 +36,11 @@ struct HolderInput {
         return HolderInput(id: id, name: name, displayName: displayName ?? name, rpps: rpps)
     }
 
-    /// 1 to `limit` bytes of text without control characters (what authenticators display and
-    /// WebAuthn lets them truncate at 64 bytes).
+    /// 1 to `limit` characters (Unicode scalars, as JSON Schema counts them) without control
+    /// characters: what authenticators display.
     static func readText(_ reader: inout JSONReader, limit: Int) throws(JSONError) -> String {
         let text = try reader.readString()
-        guard !text.isEmpty, text.utf8.count <= limit else { throw reader.invalid("must be 1 to \(limit) bytes") }
+        guard !text.isEmpty, text.unicodeScalars.count <= limit else { throw reader.invalid("must be 1 to \(limit) characters") }
         guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw reader.invalid("must not hold control characters")
         }

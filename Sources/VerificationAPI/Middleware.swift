@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Storage
+import Synchronization
 
 /// The request context: Hummingbird's, plus the authenticated client.
 package struct APIRequestContext: RequestContext {
@@ -27,6 +28,7 @@ package struct APIRequestContext: RequestContext {
 /// is not ours is an internal error, logged with its detail and answered without it.
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -37,7 +39,12 @@ struct ProblemMiddleware: RouterMiddleware {
             let mapped: APIError =
                 switch error.status {
                 case .contentTooLarge: APIError(.tooLarge, "the body is over the limit")
-                case .notFound: APIError(.notFound, "no route for \(request.method) \(request.uri.path)")
+                case .notFound:
+                    if let allowed = routes.methods(for: request.uri.path) {
+                        APIError(.methodNotAllowed, "\(request.method) is not allowed here", allow: allowed)
+                    } else {
+                        APIError(.notFound, "no route for \(request.method) \(request.uri.path)")
+                    }
                 case .methodNotAllowed: APIError(.methodNotAllowed, "\(request.method) is not allowed here")
                 case .badRequest: APIError(.malformedRequest, "the request could not be read")
                 default:
@@ -108,4 +115,30 @@ func jsonResponse(_ bytes: [UInt8], status: HTTPResponse.Status = .ok, type: Str
     var headers = HTTPFields()
     headers[.contentType] = type
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+}
+
+/// The routes served, filled once the router is built: which methods a path has, so a known
+/// path asked with another method is answered 405 with `Allow` rather than 404.
+package final class RouteTable: Sendable {
+    private let patterns = Mutex<[(segments: [Substring], methods: [String])]>([])
+
+    func fill(_ routes: [(path: String, method: String)]) {
+        var table: [String: [String]] = [:]
+        for route in routes { table[route.path, default: []].append(route.method) }
+        patterns.withLock { patterns in
+            patterns = table.map { (segments: $0.key.split(separator: "/"), methods: $0.value.sorted()) }
+        }
+    }
+
+    /// The methods of the route this path matches (a capture, `:name` or `{name}`, matches any one
+    /// segment); nil: none.
+    func methods(for path: String) -> [String]? {
+        let segments = path.split(separator: "/")
+        return patterns.withLock { patterns in
+            patterns.first { pattern in
+                pattern.segments.count == segments.count
+                    && zip(pattern.segments, segments).allSatisfy { $0.hasPrefix(":") || $0.hasPrefix("{") || $0 == $1 }
+            }?.methods
+        }
+    }
 }

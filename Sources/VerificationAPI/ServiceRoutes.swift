@@ -83,21 +83,29 @@ struct AuditFlusher: Service {
     }
 }
 
-/// The application: routes over the shared state, middleware in order (problems outermost,
-/// load shedding, then client authentication).
-package func buildApplication(state: ServiceState, logger: Logger) -> some ApplicationProtocol {
+/// The routes over the shared state, middleware in order: metrics outermost (they see the
+/// final status), problems, load shedding, then client authentication.
+package func buildRouter(state: ServiceState) -> Router<APIRequestContext> {
     let router = Router(context: APIRequestContext.self)
+    let routes = RouteTable()
     router.add(middleware: MetricsMiddleware(metrics: state.metrics))
-    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: ProblemMiddleware(routes: routes))
     router.add(middleware: LoadShedding(state: state))
     router.add(middleware: ClientAuthentication(state: state))
     ServiceRoutes(state: state).register(on: router)
     VerificationRoutes(state: state).register(on: router)
     CeremonyRoutes(state: state).register(on: router)
     OperatorRoutes(state: state).register(on: router)
+    OpenAPIDocument.register(on: router)
     TryPage.register(on: router)
+    routes.fill(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
+    return router
+}
+
+/// The application: the router, the audit flusher, the configured address.
+package func buildApplication(state: ServiceState, logger: Logger) -> some ApplicationProtocol {
     let configuration = ApplicationConfiguration(address: .hostname(state.configuration.host, port: state.configuration.port), serverName: "mie-verifier")
     return Application(
-        router: router, configuration: configuration,
+        router: buildRouter(state: state), configuration: configuration,
         services: [AuditFlusher(buffer: state.auditBuffer, interval: state.configuration.auditFlushInterval)], logger: logger)
 }

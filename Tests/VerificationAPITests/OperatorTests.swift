@@ -139,3 +139,27 @@ import VerificationAPI
         }
     }
 }
+
+/// The OpenAPI document served at /v1/openapi.json describes exactly the routes served.
+@Suite struct OpenAPIDocumentTests {
+    @Test func everyRouteIsDocumentedAndNothingElse() async throws {
+        let harness = try ServiceHarness()
+        let served = Set(
+            buildRouter(state: harness.state).routes.map { route in
+                let path = route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
+                return "\(route.method.rawValue.lowercased()) /\(path.joined(separator: "/"))"
+            }
+        ).subtracting(["get /", "get /try.js"])
+        try await harness.test { client in
+            let reply = try await client.call(.get, "/v1/openapi.json", key: nil)
+            #expect(reply.status == .ok)
+            #expect(reply.json["openapi"] as? String == "3.1.0")
+            let paths = try #require(reply.json["paths"] as? [String: [String: Any]])
+            var documented = Set<String>()
+            for (path, item) in paths {
+                for method in item.keys where ["get", "post", "delete", "put", "patch"].contains(method) { documented.insert("\(method) \(path)") }
+            }
+            #expect(documented == served, "documented only: \(documented.subtracting(served)); served only: \(served.subtracting(documented))")
+        }
+    }
+}

@@ -77,6 +77,13 @@ import VerificationAPI
             let unknownRoute = try await client.call(.get, "/v1/nothing", key: key)
             #expect(unknownRoute.status == .notFound)
             #expect(unknownRoute.code == "not-found")
+            // A known path with another method: 405 naming the methods it has.
+            let wrongMethod = try await client.call(.get, "/v1/registrations/verify", key: key)
+            #expect(wrongMethod.status == .methodNotAllowed)
+            #expect(wrongMethod.code == "method-not-allowed")
+            #expect(wrongMethod.headers[.allow] == "POST")
+            let credential = try await client.call(.put, "/v1/credentials/AAAA", key: key)
+            #expect(credential.headers[.allow] == "DELETE, GET")
         }
     }
 
