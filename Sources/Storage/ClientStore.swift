@@ -24,6 +24,8 @@ package struct APIClient: Sendable, Equatable {
     package let profiles: [String]
     package let createdAt: String
     package let revokedAt: String?
+    /// SHA-256 of the TLS client certificate (DER) that authenticates it too, if any.
+    package var certificateSHA256: [UInt8]? = nil
 }
 
 /// API clients. Keys are 32 random bytes shown once (`mie_` + base64url); only their SHA-256
@@ -41,7 +43,8 @@ package struct ClientStore: Sendable {
 
     /// Registers a client and returns it with its key (the only time the key exists in clear).
     package func add(
-        name: String, roles: Set<ClientRole>, rpID: String?, origins: [String], profiles: [String] = [], at time: Date
+        name: String, roles: Set<ClientRole>, rpID: String?, origins: [String], profiles: [String] = [], certificateSHA256: [UInt8]? = nil,
+        at time: Date
     ) throws(StoreError) -> (APIClient, key: String) {
         guard !name.isEmpty, name.utf8.count <= 100 else { throw StoreError("store.client-name", "a client name is 1 to 100 bytes") }
         guard !roles.isEmpty else { throw StoreError("store.client-roles", "a client needs at least one role") }
@@ -55,11 +58,12 @@ package struct ClientStore: Sendable {
                 throw StoreError("store.client-exists", "a client named \(name) exists")
             }
             try database.run(
-                "INSERT INTO clients (name, key_hash, roles, rp_id, origins, profiles, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO clients (name, key_hash, roles, rp_id, origins, profiles, created_at, certificate_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     .text(name), .blob(Self.hash(key)), .text(rolesText), rpID.map(SQLiteDatabase.Value.text) ?? .null,
                     .text(String(decoding: JSONValue.strings(origins).json, as: UTF8.self)),
                     .text(String(decoding: JSONValue.strings(profiles).json, as: UTF8.self)), .text(stamp),
+                    certificateSHA256.map(SQLiteDatabase.Value.blob) ?? .null,
                 ])
             let id = database.lastInsertRowID
             try AuditLog(database: database).append(
@@ -67,11 +71,13 @@ package struct ClientStore: Sendable {
             return id
         }
         return (
-            APIClient(id: id, name: name, roles: roles, rpID: rpID, origins: origins, profiles: profiles, createdAt: stamp, revokedAt: nil), key
+            APIClient(
+                id: id, name: name, roles: roles, rpID: rpID, origins: origins, profiles: profiles, createdAt: stamp, revokedAt: nil,
+                certificateSHA256: certificateSHA256), key
         )
     }
 
-    private static let columns = "id, name, roles, rp_id, origins, profiles, created_at, revoked_at"
+    private static let columns = "id, name, roles, rp_id, origins, profiles, created_at, revoked_at, certificate_sha256"
 
     private static func client(_ row: SQLiteDatabase.Row) -> APIClient {
         func strings(_ column: Int32) -> [String] {
@@ -79,7 +85,8 @@ package struct ClientStore: Sendable {
         }
         return APIClient(
             id: row.int64(0), name: row.text(1) ?? "", roles: Set((row.text(2) ?? "").split(separator: ",").compactMap { ClientRole(rawValue: String($0)) }),
-            rpID: row.text(3), origins: strings(4), profiles: strings(5), createdAt: row.text(6) ?? "", revokedAt: row.text(7))
+            rpID: row.text(3), origins: strings(4), profiles: strings(5), createdAt: row.text(6) ?? "", revokedAt: row.text(7),
+            certificateSHA256: row.blob(8))
     }
 
     /// The active client holding this key, if any.
@@ -87,6 +94,13 @@ package struct ClientStore: Sendable {
         guard key.hasPrefix(Self.keyPrefix), key.utf8.count < 200 else { return nil }
         return try database.query(
             "SELECT \(Self.columns) FROM clients WHERE key_hash = ? AND revoked_at IS NULL", [.blob(Self.hash(key))], Self.client
+        ).first
+    }
+
+    /// The active client whose TLS client certificate has this SHA-256 (the allow-list).
+    package func authenticate(certificateSHA256 digest: [UInt8]) throws(StoreError) -> APIClient? {
+        try database.query(
+            "SELECT \(Self.columns) FROM clients WHERE certificate_sha256 = ? AND revoked_at IS NULL", [.blob(digest)], Self.client
         ).first
     }
 

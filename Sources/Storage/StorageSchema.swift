@@ -63,5 +63,11 @@ package enum StorageSchema {
                 hash BLOB NOT NULL
             );
             """),
+        .init(
+            3,
+            """
+            ALTER TABLE clients ADD COLUMN certificate_sha256 BLOB;
+            CREATE UNIQUE INDEX clients_by_certificate ON clients (certificate_sha256) WHERE certificate_sha256 IS NOT NULL;
+            """),
     ]
 }

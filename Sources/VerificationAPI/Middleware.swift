@@ -1,6 +1,9 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOCore
+import NIOSSL
+import SignatureVerification
 import Storage
 import Synchronization
 
@@ -9,9 +12,12 @@ package struct APIRequestContext: RequestContext {
     package var coreContext: CoreRequestContextStorage
     /// Set by `ClientAuthentication` on /v1 routes.
     package var client: APIClient?
+    /// The connection, for its TLS client certificate.
+    let channel: any Channel
 
     package init(source: Source) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 
     /// The authenticated client holding one of `roles`.
@@ -74,18 +80,35 @@ struct LoadShedding: RouterMiddleware {
     }
 }
 
-/// API keys (`Authorization: Bearer mie_…`) on /v1 routes, and a per-client rate limit.
+/// Who is calling, on /v1 routes: the API key (`Authorization: Bearer mie_…`) and, with mutual
+/// TLS, the client certificate, whose SHA-256 must be registered for a client (the allow-list).
+/// Both given, they must name the same client. Then a per-client rate limit.
 struct ClientAuthentication: RouterMiddleware {
     typealias Context = APIRequestContext
     let state: ServiceState
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.uri.path.hasPrefix("/v1/"), request.uri.path != "/v1/openapi.json" else { return try await next(request, context) }
-        guard let header = request.headers[.authorization] else {
-            throw APIError(.missingCredentials, "send Authorization: Bearer <API key>")
+        var byKey: APIClient?
+        if let header = request.headers[.authorization] {
+            guard header.hasPrefix("Bearer "), let client = try? state.clients.authenticate(key: String(header.dropFirst(7))) else {
+                throw APIError(.invalidCredentials, "the API key is not valid or was revoked")
+            }
+            byKey = client
         }
-        guard header.hasPrefix("Bearer "), let client = try? state.clients.authenticate(key: String(header.dropFirst(7))) else {
-            throw APIError(.invalidCredentials, "the API key is not valid or was revoked")
+        var byCertificate: APIClient?
+        if state.configuration.tls != nil, let certificate = try? await context.channel.nioSSL_peerCertificate().get() {
+            let digest = Digest.sha256((try? certificate.toDERBytes()) ?? [])
+            guard let client = try? state.clients.authenticate(certificateSHA256: digest) else {
+                throw APIError(.invalidCredentials, "this client certificate is not on the allow-list")
+            }
+            byCertificate = client
+        }
+        if let byKey, let byCertificate, byKey.id != byCertificate.id {
+            throw APIError(.invalidCredentials, "the API key and the client certificate name different clients")
+        }
+        guard let client = byCertificate ?? byKey else {
+            throw APIError(.missingCredentials, "send Authorization: Bearer <API key>")
         }
         guard state.limiter.allow(client.id) else { throw APIError(.rateLimited, "slow down") }
         var context = context

@@ -2,6 +2,9 @@ import AuthenticatorCatalog
 import AuthenticatorVerification
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import PSCPolicy
 import ServiceLifecycle
@@ -102,10 +105,29 @@ package func buildRouter(state: ServiceState) -> Router<APIRequestContext> {
     return router
 }
 
-/// The application: the router, the audit flusher, the configured address.
-package func buildApplication(state: ServiceState, logger: Logger) -> some ApplicationProtocol {
+/// The application: the router, the audit flusher, the configured address, TLS if configured.
+package func buildApplication(state: ServiceState, logger: Logger) throws -> some ApplicationProtocol {
     let configuration = ApplicationConfiguration(address: .hostname(state.configuration.host, port: state.configuration.port), serverName: "mie-verifier")
+    var server = HTTPServerBuilder.http1()
+    if let tls = state.configuration.tls { server = try .tls(.http1(), tlsConfiguration: try serverTLS(tls)) }
     return Application(
-        router: buildRouter(state: state), configuration: configuration,
+        router: buildRouter(state: state), server: server, configuration: configuration,
         services: [AuditFlusher(buffer: state.auditBuffer, interval: state.configuration.auditFlushInterval)], logger: logger)
+}
+
+/// TLS 1.2 or later; a client certificate required and chained to the configured CAs.
+func serverTLS(_ settings: TLSSettings) throws -> TLSConfiguration {
+    do {
+        let chain = try NIOSSLCertificate.fromPEMFile(settings.certificateFile).map { NIOSSLCertificateSource.certificate($0) }
+        let key = try NIOSSLPrivateKey(file: settings.privateKeyFile, format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        if !settings.clientCAFiles.isEmpty {
+            configuration.trustRoots = .certificates(try settings.clientCAFiles.flatMap { try NIOSSLCertificate.fromPEMFile($0) })
+            configuration.certificateVerification = .noHostnameVerification
+        }
+        return configuration
+    } catch {
+        throw StoreError("config.tls", "the TLS certificate, key or client CAs cannot be read: \(error)")
+    }
 }

@@ -23,10 +23,28 @@ package struct RelyingParty: Sendable, Equatable {
     }
 }
 
+/// TLS for the listener, and client certificates (mutual TLS, which the PSC trust space requires
+/// between parties): a client must present a certificate issued by one of `clientCAFiles`
+/// (checked in the handshake, TLS 1.2 at least), and its SHA-256 must be registered for an API
+/// client (`clients add --certificate`): the allow-list.
+package struct TLSSettings: Sendable {
+    package var certificateFile: String
+    package var privateKeyFile: String
+    package var clientCAFiles: [String]
+
+    package init(certificateFile: String, privateKeyFile: String, clientCAFiles: [String]) {
+        self.certificateFile = certificateFile
+        self.privateKeyFile = privateKeyFile
+        self.clientCAFiles = clientCAFiles
+    }
+}
+
 /// How the service runs. Everything a network client must not choose (trust, policy, time) is
 /// decided here and by the server's clock.
 package struct ServiceConfiguration: Sendable {
     package var host = "127.0.0.1"
+    /// nil: plain HTTP (behind a TLS-terminating proxy, or on loopback).
+    package var tls: TLSSettings?
     package var port = 8080
     package var databasePath = "mie-verifier.sqlite"
     /// The relying party of clients registered without one.

@@ -3,6 +3,7 @@ import AuthenticatorVerification
 import Foundation
 import Hummingbird
 import Logging
+import SignatureVerification
 import Storage
 import VerificationAPI
 import WireFormat
@@ -20,7 +21,7 @@ struct Serve: AsyncParsableCommand {
             Configuration file (JSON): {"host", "port", "database", "relyingParty": {"id", \
             "origins"}, "profile", "maximumBodySize", "maximumInFlight", "rateLimit", "rateBurst", \
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
-            "enrolsUnacceptableKeys"}; MIE_HOST, MIE_PORT and MIE_DATABASE override \
+            "enrolsUnacceptableKeys", "tls": {"certificate", "privateKey", "clientCAs"}}; MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
             """)
@@ -32,6 +33,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("demo-lists"), help: "Where the DEMO lists are, imported when the database has no list.")
     var demoLists: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(name: .customLong("log-format"), help: "text, or json (one object per line on standard error).") var logFormat = "text"
     @Flag(
         name: .long,
         help: """
@@ -66,6 +68,11 @@ struct Serve: AsyncParsableCommand {
             demoLists ?? configuration.demoListsDirectory
             ?? (FileManager.default.fileExists(atPath: "TestVectors/referencing") ? "TestVectors/referencing" : nil)
         if demo { configuration.enrolsUnacceptableKeys = true }
+        switch logFormat {
+        case "text": break
+        case "json": LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
+        default: throw CLIFailure("--log-format is text or json")
+        }
         var logger = Logger(label: "mie-verifier")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let state: ServiceState
@@ -87,14 +94,17 @@ struct Serve: AsyncParsableCommand {
                 Data("DEMO client key (every role; shown once): \(key)\nTry it in a browser: http://localhost:\(configuration.port)/\n".utf8))
         }
         logger.notice(
-            "mie-verifier listening on http://\(configuration.host):\(configuration.port) (database \(configuration.databasePath), relying party \(configuration.relyingParty.id) \(configuration.relyingParty.origins.joined(separator: " ")), \(state.current.catalog.lists.count) lists, \(clients) clients)"
+            "mie-verifier listening on \(configuration.tls == nil ? "http" : "https (client certificates required)")://\(configuration.host):\(configuration.port) (database \(configuration.databasePath), relying party \(configuration.relyingParty.id) \(configuration.relyingParty.origins.joined(separator: " ")), \(state.current.catalog.lists.count) lists, \(clients) clients)"
         )
         if clients == 0 {
             logger.notice(
                 "no API client yet: mie-verifier clients add my-iam --role verifier --role enrolment --database \(configuration.databasePath)")
         }
-        let app = buildApplication(state: state, logger: logger)
-        try await app.runService()
+        do {
+            try await buildApplication(state: state, logger: logger).runService()
+        } catch let error as StoreError {
+            throw CLIFailure(error.description)
+        }
     }
 }
 
@@ -126,6 +136,11 @@ enum ServiceConfigurationFile {
             case "rateBurst": configuration.rateBurst = Double(try integer(item, key, 1...1_000_000))
             case "challengeLifetimeSeconds": configuration.challengeLifetime = Double(try integer(item, key, 10...86_400))
             case "demoLists": configuration.demoListsDirectory = try string(item, key)
+            case "tls":
+                guard let certificate = item["certificate"]?.string, let key = item["privateKey"]?.string else {
+                    throw CLIFailure("tls needs certificate and privateKey (PEM files), and clientCAs for client certificates")
+                }
+                configuration.tls = TLSSettings(certificateFile: certificate, privateKeyFile: key, clientCAFiles: item["clientCAs"]?.strings ?? [])
             case "mdsRoots", "ansKeys":
                 guard let paths = item.strings else { throw CLIFailure("\(key) must be a list of PEM file paths") }
                 if key == "mdsRoots" { configuration.mdsRootFiles = paths } else { configuration.ansKeyFiles = paths }
@@ -164,10 +179,18 @@ struct Clients: ParsableCommand {
         @Option(name: .long, help: "verifier, enrolment or operator; repeatable.") var role: [String] = []
         @Option(name: .customLong("rp-id"), help: "Its relying party (default: the service's).") var rpID: String?
         @Option(name: .long, help: "An origin of its relying party; repeatable.") var origin: [String] = []
+        @Option(name: .long, help: "Its TLS client certificate (PEM): the service then admits it by this certificate too.")
+        var certificate: String?
         @Option(name: .long, help: "The SQLite database file.") var database: String
 
         func run() throws {
             try runReporting {
+                var fingerprint: [UInt8]?
+                if let certificate {
+                    let text = String(decoding: try Files.read(certificate, limit: 1024 * 1024, what: "the certificate"), as: UTF8.self)
+                    guard let der = PEM.blocks(text, label: "CERTIFICATE")?.first else { throw CLIFailure("\(certificate) holds no PEM certificate") }
+                    fingerprint = Digest.sha256(der)
+                }
                 var roles = Set<ClientRole>()
                 for text in role {
                     guard let value = ClientRole(rawValue: text) else { throw CLIFailure("unknown role \(text): verifier, enrolment or operator") }
@@ -185,7 +208,8 @@ struct Clients: ParsableCommand {
                 }
                 do {
                     let store = ClientStore(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations))
-                    let (client, key) = try store.add(name: name, roles: roles, rpID: rpID, origins: origins, at: Date())
+                    let (client, key) = try store.add(
+                        name: name, roles: roles, rpID: rpID, origins: origins, certificateSHA256: fingerprint, at: Date())
                     print(key)
                     FileHandle.standardError.write(
                         Data("client \(client.name) added (roles \(roles.map(\.rawValue).sorted().joined(separator: ", "))); the key above is shown once\n".utf8))

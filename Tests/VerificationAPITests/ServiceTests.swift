@@ -237,7 +237,7 @@ import VerificationAPI
 
     @Test func theServiceAnswersOverARealSocket() async throws {
         let harness = try ServiceHarness { $0.port = 0 }
-        let app = buildApplication(state: harness.state, logger: harness.state.logger)
+        let app = try buildApplication(state: harness.state, logger: harness.state.logger)
         let key = harness.keys["verifier"]
         try await app.test(.live) { client in
             let ready = try await client.call(.get, "/health/ready", key: nil)

@@ -38,7 +38,7 @@ struct ServiceHarness {
 
     /// Runs `body` against the router, without sockets.
     func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = buildApplication(state: state, logger: state.logger)
+        let app = try buildApplication(state: state, logger: state.logger)
         try await app.test(.router, body)
     }
 }

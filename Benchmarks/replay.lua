@@ -1,0 +1,25 @@
+-- wrk script: POSTs the JSON bodies of a file (one per line) in turn, each with the API key.
+--   wrk -s Benchmarks/replay.lua URL -- BODIES_FILE API_KEY [DELAY_MS]
+-- Each connection starts at its own offset, so no two connections send the same line at once.
+-- DELAY_MS > 0 paces each connection (wrk's delay hook) to hold a rate below the peak.
+local bodies = {}
+local key, pause = "", 0
+local counter = 0
+
+function init(args)
+  for line in io.lines(args[1]) do
+    if #line > 0 then bodies[#bodies + 1] = line end
+  end
+  key = args[2]
+  pause = tonumber(args[3] or "0")
+  counter = math.random(#bodies)
+end
+
+function request()
+  counter = counter % #bodies + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. key}, bodies[counter])
+end
+
+function delay()
+  return pause
+end
