@@ -60,6 +60,7 @@ test: deps
 	python3 Tools/service/browser_test.py
 	python3 Tools/service/crash_test.py
 	python3 Tools/service/mtls_test.py
+	python3 Tools/service/cards_test.py
 	python3 Tools/referencing/check_schema.py
 
 lint:

@@ -91,7 +91,7 @@ let package = Package(
             name: "VerificationAPI",
             dependencies: [
                 "WireFormat", "SignatureVerification", "AuthenticatorVerification", "VerificationRequests", "AuthenticatorCatalog",
-                "PSCPolicy", "Storage", .product(name: "Hummingbird", package: "hummingbird"),
+                "PSCPolicy", "Storage", "HardwareProbe", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -100,7 +100,7 @@ let package = Package(
         .target(
             name: "HardwareProbe",
             dependencies: [
-                "CPCSCLite", "WireFormat", "CBORDecoding", "AuthenticatorVerification", "SignatureVerification",
+                "CPCSCLite", "WireFormat", "CBORDecoding", "AuthenticatorVerification", "SignatureVerification", "PSCPolicy",
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strict),

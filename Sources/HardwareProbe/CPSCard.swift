@@ -51,9 +51,14 @@ package struct CardIdentification: Sendable, Equatable {
     ]
 
     /// The ANS issuer number in EF.SN.ICC (bytes 2 to 6).
-    static let ansIssuer: [UInt8] = [0x80, 0x25, 0x00, 0x00, 0x01]
+    package static let ansIssuer: [UInt8] = [0x80, 0x25, 0x00, 0x00, 0x01]
 
-    static func generation(of atr: [UInt8]) -> Generation {
+    /// EF.SN.ICC's bytes 2 to 6 are the ANS issuer number.
+    package static func carriesANSIssuer(_ serial: [UInt8]) -> Bool {
+        serial.count >= 6 && Array(serial[1...5]) == ansIssuer
+    }
+
+    package static func generation(of atr: [UInt8]) -> Generation {
         knownATRs.first { $0.matches(atr) }?.generation ?? .unknown
     }
 }
@@ -92,7 +97,7 @@ package struct CPSCardReader {
         if (try? channel.expectSuccess(.selectPath([0xD0, 0x03]), "SELECT EF.SN.ICC")) != nil {
             serial = try? channel.readSelectedFile(maximumSize: 64)
         }
-        let issued = serial.map { $0.count >= 6 && Array($0[1...5]) == CardIdentification.ansIssuer } ?? false
+        let issued = serial.map(CardIdentification.carriesANSIssuer) ?? false
         return CardIdentification(
             atr: atr, generation: CardIdentification.generation(of: atr), issuedByANS: issued, serialNumber: serial)
     }

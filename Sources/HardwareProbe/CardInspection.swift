@@ -1,5 +1,7 @@
 import Foundation
+import PSCPolicy
 import SignatureVerification
+import WireFormat
 
 /// Everything `mie-probe card` reports about a CPS/CPx card, ready to print or encode.
 package struct CardReport: Encodable, Sendable {
@@ -57,7 +59,32 @@ package struct CardInspector {
         package init() {}
     }
 
-    static let clientAuth = "1.3.6.1.5.5.7.3.2"
+    package static let clientAuth = "1.3.6.1.5.5.7.3.2"
+
+    /// The authentication certificate judged: chained to the IGC-Santé anchors at `time` with
+    /// revocation from `crls`, the identity it carries, its key. What a card reader and the
+    /// service (`POST /v1/cards/verify`) both report.
+    package static func authentication(
+        _ certificate: Certificate, intermediates: [Certificate], anchors: IGCSanteAnchors?, crls: [CertificateRevocationList], at time: Date
+    ) -> CardReport.Authentication {
+        var outcome = CertificateChainVerifier.Outcome(path: [], failure: "no IGC-Santé anchors configured (--anchors)")
+        if let anchors {
+            outcome = CertificateChainVerifier.verify(leaf: certificate, intermediates: intermediates, anchors: anchors.certificates, at: time, crls: crls)
+        }
+        let issuer = outcome.path.count > 1 ? outcome.path[1] : nil
+        let key = try? certificate.publicKey()
+        let keyBits: Int? =
+            switch key?.type {
+            case .rsa(let bits): bits
+            case .ec(let curve): curve.coordinateSize * 8
+            default: nil
+            }
+        return CardReport.Authentication(
+            trusted: outcome.isTrusted, untrustedReason: outcome.failure, environment: anchors?.environment.rawValue,
+            revocation: outcome.isRevoked ? "revoked" : outcome.revocation.rawValue, clientAuth: certificate.extendedKeyUsages.contains(clientAuth),
+            identity: CPSIdentity(certificate: certificate), issuer: issuer?.subjectDescription, issuerSHA256: issuer.map { hex($0.sha256Fingerprint) },
+            keyType: key.map { "\($0.type)" }, keyBits: keyBits)
+    }
 
     package static func inspect(_ transport: any CardTransport, atr: [UInt8], options: Options) throws -> CardReport {
         let reader = CPSCardReader(transport)
@@ -75,27 +102,10 @@ package struct CardInspector {
         if let authentication {
             let certificate = authentication.certificate
             let others = found.map(\.certificate).filter { $0.der != certificate.der }
-            var outcome = CertificateChainVerifier.Outcome(path: [], failure: "no IGC-Santé anchors configured (--anchors)")
-            if let anchors = options.anchors {
-                outcome = CertificateChainVerifier.verify(
-                    leaf: certificate, intermediates: others, anchors: anchors.certificates, at: options.time, crls: options.crls)
-            }
-            let identity = CPSIdentity(certificate: certificate)
-            let issuer = outcome.path.count > 1 ? outcome.path[1] : nil
-            let key = try? certificate.publicKey()
-            let keyBits: Int? =
-                switch key?.type {
-                case .rsa(let bits): bits
-                case .ec(let curve): curve.coordinateSize * 8
-                default: nil
-                }
-            authenticationReport = CardReport.Authentication(
-                trusted: outcome.isTrusted, untrustedReason: outcome.failure, environment: options.anchors?.environment.rawValue,
-                revocation: outcome.isRevoked ? "revoked" : outcome.revocation.rawValue, clientAuth: true,
-                identity: identity, issuer: issuer?.subjectDescription, issuerSHA256: issuer.map { hex($0.sha256Fingerprint) },
-                keyType: key.map { "\($0.type)" }, keyBits: keyBits)
-            if !outcome.isTrusted { reasons.append("authentication certificate not trusted: \(outcome.failure ?? "unknown")") }
-            if identity.luhnValid == false { reasons.append("RPPS number fails its Luhn check") }
+            let report = Self.authentication(certificate, intermediates: others, anchors: options.anchors, crls: options.crls, at: options.time)
+            authenticationReport = report
+            if !report.trusted { reasons.append("authentication certificate not trusted: \(report.untrustedReason ?? "unknown")") }
+            if report.identity.luhnValid == false { reasons.append("RPPS number fails its Luhn check") }
         } else if !found.isEmpty {
             reasons.append("no authentication certificate (EKU clientAuth) among the card's certificates")
         }
@@ -125,5 +135,28 @@ package struct CardInspector {
             },
             publicData: publicData, authentication: authenticationReport, pinTriesLeft: tries, pinVerified: pinVerified,
             possessionProven: proven, notes: reasons)
+    }
+}
+
+extension CardFacts {
+    /// The facts the PSC engine decides a card on, from what was read or received: the card's
+    /// identification (ATR, EF.SN.ICC), its judged authentication certificate, PIN and
+    /// possession.
+    package static func card(
+        generation: String, atr: [UInt8], issuedByANS: Bool, authentication auth: CardReport.Authentication?, anchorsConfigured: Bool,
+        pinVerified: Bool?, possessionProven: Bool?
+    ) -> CardFacts {
+        let revocation: CardFacts.Revocation =
+            switch auth?.revocation {
+            case "revoked": .revoked
+            case "checked": .good
+            default: .notChecked
+            }
+        return CardFacts(
+            generation: generation, atr: atr, issuedByANS: issuedByANS, anchorsConfigured: anchorsConfigured,
+            chainTrusted: auth?.trusted ?? false, chainFailure: auth?.untrustedReason ?? "no authentication certificate",
+            issuerName: auth?.issuer, issuerSHA256: auth?.issuerSHA256.flatMap(Hex.bytes), revocation: revocation,
+            pinVerified: pinVerified, possessionProven: possessionProven, keyType: auth?.keyType, keyBits: auth?.keyBits,
+            nationalID: auth?.identity.nationalID, identifierType: auth?.identity.identifierType.rawValue, luhnValid: auth?.identity.luhnValid)
     }
 }

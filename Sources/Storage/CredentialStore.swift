@@ -21,7 +21,7 @@ package struct Holder: Sendable, Equatable {
 
 /// A ceremony in progress: its challenge, who opened it, for whom, until when.
 package struct CeremonyRecord: Sendable, Equatable {
-    package enum Kind: String, Sendable { case registration, assertion }
+    package enum Kind: String, Sendable { case registration, assertion, card }
 
     package let id: String
     package let kind: Kind

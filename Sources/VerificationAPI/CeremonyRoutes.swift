@@ -133,7 +133,7 @@ struct CeremonyRoutes {
     func ceremonyJSON(_ ceremony: CeremonyRecord, _ options: JSONValue) -> [UInt8] {
         JSONValue.object([
             ("ceremonyId", .string(ceremony.id)),
-            ("expiresAt", .string(Date(timeIntervalSince1970: TimeInterval(ceremony.expiresAt)).formatted(.iso8601))), ("publicKey", options),
+            ("expiresAt", .string(ceremony.expiryText)), ("publicKey", options),
         ]).json
     }
 
@@ -356,4 +356,9 @@ struct CeremonyRoutes {
         let reply = JSONValue.object([("verified", .bool(false)), ("error", .object([("code", .string(code)), ("message", .string(message))]))])
         return jsonResponse(reply.json)
     }
+}
+
+extension CeremonyRecord {
+    /// When the challenge expires, RFC 3339.
+    var expiryText: String { Date(timeIntervalSince1970: TimeInterval(expiresAt)).formatted(.iso8601) }
 }

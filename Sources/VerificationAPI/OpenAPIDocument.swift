@@ -121,6 +121,28 @@ enum OpenAPIDocument {
                               "429": {"$ref": "#/components/responses/Problem"}, "503": {"$ref": "#/components/responses/Problem"}}
               }
             },
+            "/v1/cards/challenges": {
+              "post": {
+                "summary": "A challenge for a card's possession proof (role verifier or enrolment)", "operationId": "cardChallenge",
+                "responses": {"200": {"description": "32 random bytes, single use, expiring",
+                                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CardChallenge"}}}},
+                              "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"},
+                              "429": {"$ref": "#/components/responses/Problem"}, "503": {"$ref": "#/components/responses/Problem"}}
+              }
+            },
+            "/v1/cards/verify": {
+              "post": {
+                "summary": "Is this CPS-family card an accepted MIE? Chain, revocation, identity, possession, PSC verdict (role verifier or enrolment)", "operationId": "verifyCard",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CardRequest"}}}},
+                "responses": {"200": {"description": "The card's facts and the PSC verdict",
+                                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CardResult"}}}},
+                              "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"},
+                              "403": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"},
+                              "409": {"$ref": "#/components/responses/Problem"}, "410": {"$ref": "#/components/responses/Problem"},
+                              "413": {"$ref": "#/components/responses/Problem"}, "415": {"$ref": "#/components/responses/Problem"},
+                              "429": {"$ref": "#/components/responses/Problem"}, "503": {"$ref": "#/components/responses/Problem"}}
+              }
+            },
             "/v1/credentials": {
               "get": {
                 "summary": "A holder's credentials (role enrolment or operator)", "operationId": "listCredentials",
@@ -345,6 +367,25 @@ enum OpenAPIDocument {
                                "expected": {"type": "object", "required": ["challenge", "origins", "rpId"],
                                             "properties": {"challenge": {"$ref": "#/components/schemas/Base64URL"}, "origins": {"type": "array", "minItems": 1, "items": {"type": "string"}},
                                                            "rpId": {"type": "string"}, "userVerification": {"enum": ["required", "preferred", "discouraged"]}}}}
+              },
+              "CardChallenge": {
+                "type": "object", "required": ["challengeId", "challenge", "expiresAt"],
+                "properties": {"challengeId": {"type": "string"}, "challenge": {"$ref": "#/components/schemas/Base64URL"}, "expiresAt": {"type": "string", "format": "date-time"}}
+              },
+              "CardRequest": {
+                "type": "object", "required": ["certificates"], "additionalProperties": false,
+                "properties": {
+                  "certificates": {"type": "array", "minItems": 1, "maxItems": 8, "items": {"$ref": "#/components/schemas/Base64URL"}, "description": "DER, the authentication certificate and its CAs"},
+                  "atr": {"type": "string", "pattern": "^[0-9A-Fa-f ]+$", "description": "The card's ATR in hexadecimal"},
+                  "serialNumber": {"type": "string", "pattern": "^[0-9A-Fa-f ]+$", "description": "EF.SN.ICC in hexadecimal"},
+                  "challengeId": {"type": "string"}, "signature": {"$ref": "#/components/schemas/Base64URL"}
+                },
+                "dependentRequired": {"challengeId": ["signature"], "signature": ["challengeId"]}
+              },
+              "CardResult": {
+                "type": "object", "required": ["card", "verdict", "amr"],
+                "properties": {"card": {"type": "object", "required": ["generation", "identity", "chain", "possessionProven"]},
+                               "verdict": {"$ref": "#/components/schemas/Verdict"}, "criteria": {"type": "array"}, "amr": {"$ref": "#/components/schemas/AMR"}}
               },
               "Evaluation": {
                 "type": "object", "required": ["verification", "verdict", "amr"],

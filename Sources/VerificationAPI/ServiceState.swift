@@ -1,5 +1,6 @@
 import AuthenticatorCatalog
 import AuthenticatorVerification
+import HardwareProbe
 import Foundation
 import Logging
 import PSCPolicy
@@ -73,6 +74,10 @@ package struct ServiceConfiguration: Sendable {
     /// Largest list document `POST /v1/referencing/import` accepts (the production BLOB is
     /// about 5 MB).
     package var maximumListSize = 32 * 1024 * 1024
+    /// IGC-Santé anchors for cards (a PEM bundle, production or test, never both) and the CRLs
+    /// of its CAs.
+    package var cardAnchorsFile: String?
+    package var cardCRLFiles: [String] = []
     /// Demo lists to import when the database holds none (`TestVectors/referencing`).
     package var demoListsDirectory: String?
 
@@ -99,6 +104,8 @@ package final class ServiceState: Sendable {
     package let caches = VerificationCaches()
     package let metrics = ServiceMetrics()
     package let limiter: RateLimiter
+    package let cardAnchors: IGCSanteAnchors?
+    package let cardCRLs: [CertificateRevocationList]
     package let logger: Logger
     private let live: Mutex<LiveVerification>
     /// What lists imported over the API must be signed by.
@@ -115,6 +122,17 @@ package final class ServiceState: Sendable {
         audit = AuditLog(database: database)
         auditBuffer = AuditBuffer(log: audit, logger: logger)
         limiter = RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)
+        do {
+            cardAnchors = try configuration.cardAnchorsFile.map { try IGCSanteAnchors(pemFile: $0) }
+            cardCRLs = try configuration.cardCRLFiles.flatMap { path in
+                guard let bytes = FileManager.default.contents(atPath: path) else { throw StoreError("config.card-crl", "cannot read \(path)") }
+                return try CertificateRevocationList.load(file: Array(bytes))
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError("config.card-anchors", "the card anchors or CRLs cannot be read: \(error)")
+        }
         if let path = configuration.profilePath {
             guard let data = FileManager.default.contents(atPath: path) else { throw StoreError("config.profile", "cannot read \(path)") }
             profile = try Profile.parse(Array(data))

@@ -209,19 +209,9 @@ struct Card: ParsableCommand {
 
     /// The facts the PSC engine decides on, from what the probe read.
     static func facts(_ report: CardReport, atr: [UInt8], anchorsConfigured: Bool) -> CardFacts {
-        let auth = report.authentication
-        let revocation: CardFacts.Revocation =
-            switch auth?.revocation {
-            case "revoked": .revoked
-            case "checked": .good
-            default: .notChecked
-            }
-        return CardFacts(
-            generation: report.generation, atr: atr, issuedByANS: report.issuedByANS, anchorsConfigured: anchorsConfigured,
-            chainTrusted: auth?.trusted ?? false, chainFailure: auth?.untrustedReason ?? "no authentication certificate",
-            issuerName: auth?.issuer, issuerSHA256: auth?.issuerSHA256.flatMap(Hex.bytes), revocation: revocation,
-            pinVerified: report.pinVerified, possessionProven: report.possessionProven, keyType: auth?.keyType, keyBits: auth?.keyBits,
-            nationalID: auth?.identity.nationalID, identifierType: auth?.identity.identifierType.rawValue, luhnValid: auth?.identity.luhnValid)
+        .card(
+            generation: report.generation, atr: atr, issuedByANS: report.issuedByANS, authentication: report.authentication,
+            anchorsConfigured: anchorsConfigured, pinVerified: report.pinVerified, possessionProven: report.possessionProven)
     }
 
     func readPIN() -> String {

@@ -21,7 +21,8 @@ struct Serve: AsyncParsableCommand {
             Configuration file (JSON): {"host", "port", "database", "relyingParty": {"id", \
             "origins"}, "profile", "maximumBodySize", "maximumInFlight", "rateLimit", "rateBurst", \
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
-            "enrolsUnacceptableKeys", "tls": {"certificate", "privateKey", "clientCAs"}}; MIE_HOST, MIE_PORT and MIE_DATABASE override \
+            "enrolsUnacceptableKeys", "cardAnchors", "cardCRLs", "tls": {"certificate", \
+            "privateKey", "clientCAs"}}; MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
             """)
@@ -67,7 +68,14 @@ struct Serve: AsyncParsableCommand {
         configuration.demoListsDirectory =
             demoLists ?? configuration.demoListsDirectory
             ?? (FileManager.default.fileExists(atPath: "TestVectors/referencing") ? "TestVectors/referencing" : nil)
-        if demo { configuration.enrolsUnacceptableKeys = true }
+        if demo {
+            configuration.enrolsUnacceptableKeys = true
+            let cards = "TestVectors/cards/cps-test"
+            if configuration.cardAnchorsFile == nil, FileManager.default.fileExists(atPath: "\(cards)/anchors-test.pem") {
+                configuration.cardAnchorsFile = "\(cards)/anchors-test.pem"
+                configuration.cardCRLFiles = ["\(cards)/crl-current.pem"]
+            }
+        }
         switch logFormat {
         case "text": break
         case "json": LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
@@ -141,6 +149,10 @@ enum ServiceConfigurationFile {
                     throw CLIFailure("tls needs certificate and privateKey (PEM files), and clientCAs for client certificates")
                 }
                 configuration.tls = TLSSettings(certificateFile: certificate, privateKeyFile: key, clientCAFiles: item["clientCAs"]?.strings ?? [])
+            case "cardAnchors": configuration.cardAnchorsFile = try string(item, key)
+            case "cardCRLs":
+                guard let paths = item.strings else { throw CLIFailure("cardCRLs must be a list of CRL file paths") }
+                configuration.cardCRLFiles = paths
             case "mdsRoots", "ansKeys":
                 guard let paths = item.strings else { throw CLIFailure("\(key) must be a list of PEM file paths") }
                 if key == "mdsRoots" { configuration.mdsRootFiles = paths } else { configuration.ansKeyFiles = paths }

@@ -17,12 +17,10 @@ import warnings
 import datetime
 import http.client
 import json
-import socket
 import ssl
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from cryptography import x509
@@ -31,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # TLS 1.1 is named on purpose
 
 
@@ -87,22 +87,15 @@ def main() -> int:
                     "--database", str(database)], check=True, capture_output=True, cwd=ROOT)
     other_key = subprocess.run([args.binary, "clients", "add", "other", "--role", "verifier", "--database", str(database)],
                                check=True, capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = harness.free_port()
     config = work / "service.json"
     config.write_text(json.dumps({"port": port, "database": str(database), "tls": {
         "certificate": str(write(work / "server.pem", server, server_ca)), "privateKey": str(write(work / "server.key", server_key)),
         "clientCAs": [str(write(work / "client-ca.pem", client_ca))]}}))
-    log = open(work / "service.log", "w")
-    service = subprocess.Popen([args.binary, "serve", "--config", str(config), "--demo-lists", "TestVectors/referencing"],
-                               cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    service = harness.Service("--config", str(config), "--demo-lists", "TestVectors/referencing", binary=args.binary, port=port, work=work)
     server_ca_file = write(work / "server-ca.pem", server_ca)
-    results = []
-
-    def expect(condition: bool, what: str) -> None:
-        print(("ok   " if condition else "FAIL ") + what)
-        results.append(condition)
+    checks = harness.Checks("mtls test")
+    expect = checks.expect
 
     def call(client: str = None, key: str = None, maximum=None):
         context = ssl.create_default_context(cafile=str(server_ca_file))
@@ -126,13 +119,7 @@ def main() -> int:
             return True
 
     try:
-        for _ in range(300):
-            try:
-                if call("allowed")[0] == 200:
-                    break
-            except (OSError, ssl.SSLError):
-                pass
-            time.sleep(0.1)
+        service.ready(tls_probe=lambda: call("allowed")[0] == 200)
         expect(refused(), "no client certificate: the handshake is refused")
         expect(refused(client="foreign"), "a certificate from an untrusted CA: the handshake is refused")
         status, body = call("unlisted")
@@ -143,15 +130,9 @@ def main() -> int:
         expect(status == 401, f"that certificate with another client's API key: 401 ({status})")
         expect(refused(client="allowed", maximum=ssl.TLSVersion.TLSv1_1), "TLS 1.1: refused")
     finally:
-        service.terminate()
-        code = service.wait(timeout=20)
-        log.close()
+        code = service.stop()
     expect(code == 0, "the service stops cleanly")
-    if not all(results):
-        print((work / "service.log").read_text()[-3000:], file=sys.stderr)
-        return 1
-    print("mtls test: all passed")
-    return 0
+    return checks.finish(service.log_path)
 
 
 if __name__ == "__main__":

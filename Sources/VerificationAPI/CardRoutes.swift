@@ -1,0 +1,147 @@
+import AuthenticatorCatalog
+import Foundation
+import HardwareProbe
+import Hummingbird
+import PSCPolicy
+import SignatureVerification
+import Storage
+import WireFormat
+
+/// CPS-family cards: is this card an accepted MIE? The certificates come from a card reader or
+/// from the TLS client certificate an IAM authenticated; the chain is judged against the
+/// configured IGC-Santé anchors at the server's time, with the configured CRLs; possession is
+/// proven by a signature over a challenge of the service (the raw RSA operation over a PKCS #1
+/// type 1 block, as CPS3 INTERNAL AUTHENTICATE and CPS4 PSO DECIPHER compute it; the card only
+/// signs once its PIN is verified).
+struct CardRoutes {
+    let state: ServiceState
+
+    func register(on router: Router<APIRequestContext>) {
+        router.post("/v1/cards/challenges") { _, context in try challenge(context) }
+        router.post("/v1/cards/verify") { request, context in try await verify(request, context) }
+    }
+
+    func challenge(_ context: APIRequestContext) throws -> Response {
+        let client = try context.require(.verifier, .enrolment)
+        let ceremony = try state.credentials.open(
+            .card, clientID: client.id, holderID: nil, profile: nil, lifetime: state.configuration.challengeLifetime, at: Date())
+        let reply = JSONValue.object([
+            ("challengeId", .string(ceremony.id)), ("challenge", .string(Base64URL.encode(ceremony.challenge))),
+            ("expiresAt", .string(ceremony.expiryText)),
+        ])
+        return jsonResponse(reply.json)
+    }
+
+    struct Input {
+        var certificates: [[UInt8]] = []
+        var atr: [UInt8] = []
+        var serialNumber: [UInt8]?
+        var challengeID: String?
+        var signature: [UInt8]?
+    }
+
+    static func read(_ bytes: [UInt8]) throws(APIError) -> Input {
+        try readRequest(bytes) { (reader: inout JSONReader) throws(JSONError) in
+            var input = Input()
+            try reader.readObject { (reader: inout JSONReader, key: JSONKey) throws(JSONError) in
+                switch key {
+                case "certificates":
+                    input.certificates = try reader.readList { (reader: inout JSONReader) throws(JSONError) in try reader.readBase64URL() }
+                    guard (1...8).contains(input.certificates.count) else { throw reader.invalid("must hold 1 to 8 certificates") }
+                case "atr": input.atr = try readHex(&reader, 2...33)
+                case "serialNumber": input.serialNumber = try readHex(&reader, 1...64)
+                case "challengeId": input.challengeID = try HolderInput.readText(&reader, limit: 64)
+                case "signature":
+                    input.signature = try reader.readBase64URL()
+                    guard (1...1024).contains(input.signature?.count ?? 0) else { throw reader.invalid("must be 1 to 1024 bytes") }
+                default: throw reader.unknownMember(key)
+                }
+            }
+            guard !input.certificates.isEmpty else { throw reader.missing("certificates") }
+            guard (input.challengeID == nil) == (input.signature == nil) else {
+                throw reader.invalid("needs challengeId and signature together")
+            }
+            return input
+        }
+    }
+
+    /// Hexadecimal bytes, spaces allowed (`3B 9B 18 …`).
+    static func readHex(_ reader: inout JSONReader, _ range: ClosedRange<Int>) throws(JSONError) -> [UInt8] {
+        let text = try reader.readString().replacingOccurrences(of: " ", with: "")
+        guard let bytes = Hex.bytes(text), range.contains(bytes.count) else {
+            throw reader.invalid("must be \(range.lowerBound) to \(range.upperBound) bytes in hexadecimal")
+        }
+        return bytes
+    }
+
+    func verify(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let client = try context.require(.verifier, .enrolment)
+        var request = request
+        let input = try Self.read(try await request.jsonBody(limit: state.configuration.maximumBodySize))
+        var certificates: [Certificate] = []
+        for (index, der) in input.certificates.enumerated() {
+            do {
+                certificates.append(try state.caches.certificate(der))
+            } catch {
+                throw APIError(.malformedRequest, "certificates[\(index)] is not a DER certificate: \(error.message)")
+            }
+        }
+        // The authentication certificate: the one for TLS client authentication, else the first.
+        let leaf = certificates.first { $0.extendedKeyUsages.contains(CardInspector.clientAuth) } ?? certificates[0]
+        let now = Date()
+        let authentication = CardInspector.authentication(
+            leaf, intermediates: certificates.filter { $0.der != leaf.der }, anchors: state.cardAnchors, crls: state.cardCRLs, at: now)
+        var proven: Bool?
+        if let id = input.challengeID, let signature = input.signature {
+            let ceremony: CeremonyRecord
+            switch try state.credentials.take(id, kind: .card, clientID: client.id, at: now) {
+            case .success(let taken): ceremony = taken
+            case .failure(.unknown): throw APIError(.ceremonyUnknown, "no card challenge \(id) for this client")
+            case .failure(.replayed): throw APIError(.ceremonyReplayed, "this challenge was already used; ask for a new one")
+            case .failure(.expired): throw APIError(.ceremonyExpired, "this challenge expired; ask for a new one")
+            }
+            proven = (try? leaf.publicKey())?.recoverPKCS1(signature) == ceremony.challenge
+        }
+        let generation = CardIdentification.generation(of: input.atr)
+        let facts = CardFacts.card(
+            generation: input.atr.isEmpty ? "unknown" : generation.rawValue, atr: input.atr,
+            issuedByANS: input.serialNumber.map(CardIdentification.carriesANSIssuer) ?? false, authentication: authentication,
+            anchorsConfigured: state.cardAnchors != nil, pinVerified: proven == true ? true : nil, possessionProven: proven)
+        let live = state.current
+        let evaluation = PolicyEngine.evaluate(.card(facts), catalog: live.catalog, profile: state.profile, at: now)
+        let identity = authentication.identity
+        let event = AuditEvent(
+            action: "card.verify", client: client.name, authenticator: identity.nationalID, result: evaluation.verdict.rawValue,
+            amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: "\(state.profile.id) \(state.profile.version)")
+        await state.auditBuffer.record(event)
+        state.metrics.verification("card", evaluation.verdict.rawValue)
+        let card = JSONValue.object([
+            ("generation", .string(facts.generation)), ("issuedByANS", .bool(facts.issuedByANS)),
+            (
+                "identity",
+                .object([
+                    ("nationalId", .string(identity.nationalID)), ("identifierType", .string(identity.identifierType.rawValue)),
+                    ("luhnValid", identity.luhnValid.map(JSONValue.bool) ?? .null), ("profession", identity.profession.map(JSONValue.string) ?? .null),
+                    ("givenName", identity.givenName.map(JSONValue.string) ?? .null), ("surname", identity.surname.map(JSONValue.string) ?? .null),
+                    ("cardType", .string(identity.cardType)),
+                ])
+            ),
+            (
+                "chain",
+                .object([
+                    ("trusted", .bool(authentication.trusted)), ("reason", authentication.untrustedReason.map(JSONValue.string) ?? .null),
+                    ("environment", authentication.environment.map(JSONValue.string) ?? .null), ("issuer", authentication.issuer.map(JSONValue.string) ?? .null),
+                    ("revocation", .string(authentication.revocation)),
+                ])
+            ),
+            ("possessionProven", proven.map(JSONValue.bool) ?? .null),
+        ])
+        var w = JSONWriter(capacity: 4096)
+        w.object { w in
+            w.key("card")
+            card.write(to: &w)
+            evaluation.writeMembers(to: &w)
+        }
+        return jsonResponse(w.bytes)
+    }
+}

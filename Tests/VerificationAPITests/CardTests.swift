@@ -1,0 +1,110 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import VerificationAPI
+
+/// `POST /v1/cards/challenges` and `/v1/cards/verify` with the virtual CPS card's certificates
+/// (TestVectors/cards/cps-test, our own IGC-Santé-like test PKI). Possession with a real
+/// signature is tested end to end by Tools/service/cards_test.py (the card's key is derived
+/// there, never stored).
+@Suite struct CardTests {
+    static let folder = packageRoot.appendingPathComponent("TestVectors/cards/cps-test")
+    static let cps3ATR = "3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00"
+
+    static func harness(crl: String = "crl-current.pem") throws -> ServiceHarness {
+        try ServiceHarness {
+            $0.cardAnchorsFile = folder.appendingPathComponent("anchors-test.pem").path
+            $0.cardCRLFiles = [folder.appendingPathComponent(crl).path]
+        }
+    }
+
+    static func certificates() throws -> [String] {
+        try ["auth.der", "ca.der"].map { SoftwareAuthenticator.encode(Array(try Data(contentsOf: folder.appendingPathComponent($0)))) }
+    }
+
+    @Test func theCardIsIdentifiedAndItsChainJudged() async throws {
+        let harness = try Self.harness()
+        let key = harness.keys["verifier"]
+        let certificates = try Self.certificates()
+        try await harness.test { client in
+            let reply = try await client.call(.post, "/v1/cards/verify", key: key, json: ["certificates": certificates, "atr": Self.cps3ATR])
+            #expect(reply.status == .ok, "\(reply.text)")
+            let card = try #require(reply.json["card"] as? [String: Any])
+            let identity = try #require(card["identity"] as? [String: Any])
+            #expect(identity["nationalId"] as? String == "810003456786")
+            #expect(identity["identifierType"] as? String == "RPPS")
+            #expect(identity["luhnValid"] as? Bool == true)
+            let chain = try #require(card["chain"] as? [String: Any])
+            #expect(chain["trusted"] as? Bool == true, "\(chain)")
+            #expect(chain["revocation"] as? String == "checked")
+            #expect(card["possessionProven"] is NSNull)
+            // Without a possession proof the card is not (yet) an accepted MIE.
+            #expect(reply.json["verdict"] as? String != "accepted")
+            #expect((reply.json["amr"] as? [String]) == [])
+        }
+    }
+
+    @Test func aRevokedCardIsRefused() async throws {
+        let harness = try Self.harness(crl: "crl-auth-revoked.pem")
+        let certificates = try Self.certificates()
+        try await harness.test { client in
+            let reply = try await client.call(.post, "/v1/cards/verify", key: harness.keys["verifier"], json: ["certificates": certificates])
+            #expect(((reply.json["card"] as? [String: Any])?["chain"] as? [String: Any])?["revocation"] as? String == "revoked")
+            #expect(reply.json["verdict"] as? String == "refused")
+        }
+    }
+
+    @Test func withoutAnchorsTheChainIsNotTrusted() async throws {
+        let harness = try ServiceHarness()
+        let certificates = try Self.certificates()
+        try await harness.test { client in
+            let reply = try await client.call(.post, "/v1/cards/verify", key: harness.keys["verifier"], json: ["certificates": certificates])
+            #expect(((reply.json["card"] as? [String: Any])?["chain"] as? [String: Any])?["trusted"] as? Bool == false)
+            #expect(reply.json["verdict"] as? String != "accepted")
+        }
+    }
+
+    @Test func challengesServeOnceAndAWrongSignatureProvesNothing() async throws {
+        let harness = try Self.harness()
+        let key = harness.keys["verifier"]
+        let certificates = try Self.certificates()
+        try await harness.test { client in
+            let challenge = try await client.call(.post, "/v1/cards/challenges", key: key)
+            #expect(challenge.status == .ok)
+            let id = try #require(challenge.json["challengeId"] as? String)
+            #expect(try SoftwareAuthenticator.decode(try #require(challenge.json["challenge"] as? String)).count == 32)
+            let forged = SoftwareAuthenticator.encode([UInt8](repeating: 0x5A, count: 256))
+            let body: [String: Any] = ["certificates": certificates, "challengeId": id, "signature": forged]
+            let reply = try await client.call(.post, "/v1/cards/verify", key: key, json: body)
+            #expect((reply.json["card"] as? [String: Any])?["possessionProven"] as? Bool == false)
+            #expect(reply.json["verdict"] as? String == "refused")
+            let replay = try await client.call(.post, "/v1/cards/verify", key: key, json: body)
+            #expect(replay.status == .conflict)
+            #expect(replay.code == "ceremony.replayed")
+            let other = try await client.call(.post, "/v1/cards/challenges", key: harness.keys["all"])
+            let foreign = try await client.call(
+                .post, "/v1/cards/verify", key: key, json: ["certificates": certificates, "challengeId": other.json["challengeId"]!, "signature": forged])
+            #expect(foreign.code == "ceremony.unknown")
+        }
+    }
+
+    @Test func badCardRequestsAreRefused() async throws {
+        let harness = try Self.harness()
+        let key = harness.keys["verifier"]
+        let certificates = try Self.certificates()
+        try await harness.test { client in
+            let bodies: [[String: Any]] = [
+                [:], ["certificates": []], ["certificates": ["AAAA"]], ["certificates": certificates, "atr": "zz"],
+                ["certificates": certificates, "challengeId": "x"], ["certificates": certificates, "signature": "AAAA"],
+                ["certificates": Array(repeating: certificates[0], count: 9)], ["certificates": certificates, "pin": "1234"],
+            ]
+            for body in bodies {
+                let reply = try await client.call(.post, "/v1/cards/verify", key: key, json: body)
+                #expect(reply.status == .badRequest, "\(body.keys.sorted()): \(reply.text)")
+            }
+            #expect(try await client.call(.post, "/v1/cards/verify", key: harness.keys["enrolment"], json: ["certificates": certificates]).status == .ok)
+            #expect(try await client.call(.post, "/v1/cards/verify", key: harness.keys["operator"], json: ["certificates": certificates]).status == .forbidden)
+        }
+    }
+}
