@@ -61,6 +61,7 @@ test: deps
 	python3 Tools/service/crash_test.py
 	python3 Tools/service/mtls_test.py
 	python3 Tools/service/cards_test.py
+	python3 Tools/service/slow_client_test.py
 	python3 Tools/referencing/check_schema.py
 
 lint:

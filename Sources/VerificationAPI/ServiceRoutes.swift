@@ -109,8 +109,10 @@ package func buildRouter(state: ServiceState) -> Router<APIRequestContext> {
 /// The application: the router, the audit flusher, the configured address, TLS if configured.
 package func buildApplication(state: ServiceState, logger: Logger) throws -> some ApplicationProtocol {
     let configuration = ApplicationConfiguration(address: .hostname(state.configuration.host, port: state.configuration.port), serverName: "mie-verifier")
-    var server = HTTPServerBuilder.http1()
-    if let tls = state.configuration.tls { server = try .tls(.http1(), tlsConfiguration: try serverTLS(tls)) }
+    // A connection that sends nothing for this long (a slow client holding a slot) is closed.
+    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(state.configuration.idleTimeoutSeconds)))
+    var server = http1
+    if let tls = state.configuration.tls { server = try .tls(http1, tlsConfiguration: try serverTLS(tls)) }
     return Application(
         router: buildRouter(state: state), server: server, configuration: configuration,
         services: [AuditFlusher(buffer: state.auditBuffer, interval: state.configuration.auditFlushInterval)], logger: logger)

@@ -54,6 +54,8 @@ package struct ServiceConfiguration: Sendable {
     package var profilePath: String?
     /// Largest request body accepted.
     package var maximumBodySize = 256 * 1024
+    /// Seconds an idle connection is kept open.
+    package var idleTimeoutSeconds: Int64 = 30
     /// Requests handled at once before the service answers 503.
     package var maximumInFlight = 512
     /// Per client: sustained requests per second and burst.
