@@ -4,8 +4,8 @@ import WireFormat
 /// A refusal of the API itself (not a verification verdict, which is a normal 200): an RFC 9457
 /// problem document with a stable code. The detail is short and safe to show; what helps an
 /// operator more goes to the log.
-struct APIError: Error, HTTPResponseError, Sendable {
-    enum Code: String, Sendable, CaseIterable {
+package struct APIError: Error, HTTPResponseError, Sendable {
+    package enum Code: String, Sendable, CaseIterable {
         case malformedRequest = "request.malformed"
         case tooLarge = "request.too-large"
         case unsupportedMediaType = "request.unsupported-media-type"
@@ -24,7 +24,7 @@ struct APIError: Error, HTTPResponseError, Sendable {
         case unavailable = "unavailable"
         case internalError = "internal"
 
-        var status: HTTPResponse.Status {
+        package var status: HTTPResponse.Status {
             switch self {
             case .malformedRequest: .badRequest
             case .tooLarge: .contentTooLarge
@@ -79,7 +79,7 @@ struct APIError: Error, HTTPResponseError, Sendable {
         self.allow = allow
     }
 
-    var status: HTTPResponse.Status { code.status }
+    package var status: HTTPResponse.Status { code.status }
 
     /// `application/problem+json`: type, title, status, detail and our `code`.
     var body: [UInt8] {
@@ -103,7 +103,7 @@ struct APIError: Error, HTTPResponseError, Sendable {
         return w.bytes
     }
 
-    func response(from request: Request, context: some RequestContext) throws -> Response {
+    package func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         if code == .missingCredentials || code == .invalidCredentials { headers[.wwwAuthenticate] = #"Bearer realm="mie-verifier""# }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthenticatorVerification
 import Foundation
+import VerificationAPI
 import VerificationRequests
 
 @main
@@ -66,13 +67,17 @@ struct Verify: ParsableCommand {
 }
 
 struct Codes: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List every failure code with its category.")
+    static let configuration = CommandConfiguration(abstract: "List every failure code with its category, then the service's problem codes.")
     func run() {
         for code in RequestFailureCode.allCases {
             print("\(code.rawValue)\tmalformed")
         }
         for code in FailureCode.allCases {
             print("\(code.rawValue)\t\(code.category.rawValue)")
+        }
+        // The service's own refusals (problem documents), with their HTTP status.
+        for code in APIError.Code.allCases {
+            print("\(code.rawValue)\tapi \(code.status.code)")
         }
     }
 }

@@ -349,7 +349,7 @@ import WireFormat
     }
 
     @Test func everyFailureCodeIsDocumented() throws {
-        let documented = try Self.table("| code | when |", endingAt: "## Evidence codes")
+        let documented = try Self.table("| code | when |", endingAt: "## Service problem codes")
         let codes = FailureCode.allCases.map(\.rawValue) + RequestFailureCode.allCases.map(\.rawValue)
         #expect(documented.sorted() == codes.sorted())
     }

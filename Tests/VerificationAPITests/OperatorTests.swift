@@ -163,3 +163,17 @@ import VerificationAPI
         }
     }
 }
+
+/// docs/failure-codes.md lists every problem code the service answers with, and its status.
+@Suite struct ProblemCodeDocumentationTests {
+    @Test func everyProblemCodeIsDocumentedWithItsStatus() throws {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("docs/failure-codes.md"), encoding: .utf8)
+        let section = text.components(separatedBy: "## Service problem codes").last?.components(separatedBy: "## Evidence codes").first ?? ""
+        let rows = section.split(separator: "\n").filter { $0.hasPrefix("| `") }.map { line in
+            line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        let documented = Dictionary(uniqueKeysWithValues: rows.map { ($0[0].trimmingCharacters(in: CharacterSet(charactersIn: "`")), $0[1]) })
+        let codes = Dictionary(uniqueKeysWithValues: APIError.Code.allCases.map { ($0.rawValue, "\($0.status.code)") })
+        #expect(documented == codes)
+    }
+}
