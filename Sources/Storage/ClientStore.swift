@@ -43,7 +43,7 @@ package struct ClientStore: Sendable {
 
     /// Registers a client and returns it with its key (the only time the key exists in clear).
     package func add(
-        name: String, roles: Set<ClientRole>, rpID: String?, origins: [String], profiles: [String] = [], certificateSHA256: [UInt8]? = nil,
+        name: String, roles: Set<ClientRole>, rpID: String?, origins: [String], profiles: [String], certificateSHA256: [UInt8]?,
         at time: Date
     ) throws(StoreError) -> (APIClient, key: String) {
         guard !name.isEmpty, name.utf8.count <= 100 else { throw StoreError("store.client-name", "a client name is 1 to 100 bytes") }

@@ -224,7 +224,7 @@ package struct CredentialStore: Sendable {
     }
 
     /// A holder's credentials, oldest first, deleted ones only when asked.
-    package func credentials(holder: String, includingDeleted: Bool = false) throws(StoreError) -> [StoredCredentialRecord] {
+    package func credentials(holder: String, includingDeleted: Bool) throws(StoreError) -> [StoredCredentialRecord] {
         try database.query(
             "SELECT \(Self.credentialColumns) FROM credentials WHERE holder_id = ?\(includingDeleted ? "" : " AND deleted_at IS NULL") ORDER BY created_at, id",
             [.text(holder)], Self.credential)

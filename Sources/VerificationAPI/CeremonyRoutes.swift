@@ -70,7 +70,7 @@ struct CeremonyRoutes {
         router.post("/v1/assertions") { request, context in try await assertion(request, context) }
     }
 
-    private var store: CredentialStore { state.credentials }
+    private var store: any CredentialStoring { state.credentials }
 
     /// What the service offers to sign with: the algorithms its policy verifies, the usual
     /// ones first (WebAuthn clients take the first the authenticator supports).

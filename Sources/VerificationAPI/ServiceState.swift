@@ -98,9 +98,9 @@ package final class ServiceState: Sendable {
     package let configuration: ServiceConfiguration
     package let database: SQLiteDatabase
     package let referencing: ReferencingStore
-    package let clients: ClientStore
-    package let credentials: CredentialStore
-    package let audit: AuditLog
+    package let clients: any ClientStoring
+    package let credentials: any CredentialStoring
+    package let audit: any AuditStoring
     package let auditBuffer: AuditBuffer
     package let profile: Profile
     package let caches = VerificationCaches()
@@ -121,8 +121,9 @@ package final class ServiceState: Sendable {
         referencing = ReferencingStore(database: database)
         clients = ClientStore(database: database)
         credentials = CredentialStore(database: database)
-        audit = AuditLog(database: database)
-        auditBuffer = AuditBuffer(log: audit, logger: logger)
+        let auditLog = AuditLog(database: database)
+        audit = auditLog
+        auditBuffer = AuditBuffer(log: auditLog, logger: logger)
         limiter = RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)
         do {
             cardAnchors = try configuration.cardAnchorsFile.map { try IGCSanteAnchors(pemFile: $0) }

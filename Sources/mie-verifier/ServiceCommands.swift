@@ -222,7 +222,7 @@ struct Clients: ParsableCommand {
                 do {
                     let store = ClientStore(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations))
                     let (client, key) = try store.add(
-                        name: name, roles: roles, rpID: rpID, origins: origins, certificateSHA256: fingerprint, at: Date())
+                        name: name, roles: roles, rpID: rpID, origins: origins, profiles: [], certificateSHA256: fingerprint, at: Date())
                     print(key)
                     FileHandle.standardError.write(
                         Data("client \(client.name) added (roles \(roles.map(\.rawValue).sorted().joined(separator: ", "))); the key above is shown once\n".utf8))

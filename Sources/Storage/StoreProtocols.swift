@@ -1,0 +1,56 @@
+import Foundation
+
+// What the service needs from its stores. SQLite implements them here (one file, WAL); a
+// PostgreSQL backend for several nodes implements the same protocols later. Every state change
+// takes its audit event and writes both in one transaction.
+
+/// API clients: registration, authentication by key or certificate, revocation.
+package protocol ClientStoring: Sendable {
+    func add(
+        name: String, roles: Set<ClientRole>, rpID: String?, origins: [String], profiles: [String], certificateSHA256: [UInt8]?, at time: Date
+    ) throws(StoreError) -> (APIClient, key: String)
+    func authenticate(key: String) throws(StoreError) -> APIClient?
+    func authenticate(certificateSHA256 digest: [UInt8]) throws(StoreError) -> APIClient?
+    func list() throws(StoreError) -> [APIClient]
+    func revoke(name: String, at time: Date) throws(StoreError) -> Bool
+}
+
+/// Holders, ceremonies (single-use challenges) and credentials.
+package protocol CredentialStoring: Sendable {
+    func holder(id: String, name: String, displayName: String, rpps: String?, at time: Date) throws(StoreError) -> Holder
+    func find(holder id: String) throws(StoreError) -> Holder?
+    func open(
+        _ kind: CeremonyRecord.Kind, clientID: Int64, holderID: String?, profile: String?, lifetime: TimeInterval, at time: Date
+    ) throws(StoreError) -> CeremonyRecord
+    func take(_ id: String, kind: CeremonyRecord.Kind, clientID: Int64, at time: Date) throws(StoreError) -> Result<CeremonyRecord, CeremonyRefusal>
+    func insert(_ credential: StoredCredentialRecord, event: AuditEvent, at time: Date) throws(StoreError)
+    func find(credential id: [UInt8]) throws(StoreError) -> StoredCredentialRecord?
+    func credentials(holder: String, includingDeleted: Bool) throws(StoreError) -> [StoredCredentialRecord]
+    func recordUse(_ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date) throws(StoreError) -> Bool
+    func delete(_ id: [UInt8], event: AuditEvent, at time: Date) throws(StoreError) -> Bool
+}
+
+/// The hash-chained audit trail.
+package protocol AuditStoring: Sendable {
+    func append(_ events: [AuditEvent], at time: Date) throws(StoreError)
+    func verify() throws(StoreError) -> AuditLog.Verification
+    func export(_ line: (String) -> Void) throws(StoreError)
+    func count() throws(StoreError) -> Int
+}
+
+extension ClientStore: ClientStoring {}
+extension CredentialStore: CredentialStoring {}
+extension AuditLog: AuditStoring {}
+
+extension CredentialStoring {
+    /// A holder's live credentials.
+    package func credentials(holder: String) throws(StoreError) -> [StoredCredentialRecord] {
+        try credentials(holder: holder, includingDeleted: false)
+    }
+}
+
+extension ClientStoring {
+    package func add(name: String, roles: Set<ClientRole>, rpID: String?, origins: [String], at time: Date) throws(StoreError) -> (APIClient, key: String) {
+        try add(name: name, roles: roles, rpID: rpID, origins: origins, profiles: [], certificateSHA256: nil, at: time)
+    }
+}
