@@ -38,6 +38,8 @@ let package = Package(
         // Mutual TLS for the service's listener (HummingbirdTLS is built on it).
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // The service's configuration file may be YAML.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System libraries: a module map and one-line shims, nothing else.
@@ -116,6 +118,7 @@ let package = Package(
             dependencies: [
                 "VerificationRequests", "WireFormat", "AuthenticatorVerification", "SignatureVerification", "AuthenticatorCatalog",
                 "PSCPolicy", "Storage", "VerificationAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

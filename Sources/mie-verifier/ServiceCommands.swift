@@ -7,6 +7,7 @@ import SignatureVerification
 import Storage
 import VerificationAPI
 import WireFormat
+import Yams
 
 /// `mie-verifier serve`: the HTTP service.
 struct Serve: AsyncParsableCommand {
@@ -18,7 +19,7 @@ struct Serve: AsyncParsableCommand {
             relying party localhost with origin http://localhost:PORT, listening on 127.0.0.1. \
             Create a client key with `mie-verifier clients add NAME --role verifier --database DB`.
 
-            Configuration file (JSON): {"host", "port", "database", "relyingParty": {"id", \
+            Configuration file (JSON, or YAML when it ends in .yaml or .yml): {"host", "port", "database", "relyingParty": {"id", \
             "origins"}, "profile", "maximumBodySize", "maximumInFlight", "rateLimit", "rateBurst", \
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
             "enrolsUnacceptableKeys", "idleTimeoutSeconds", "cardAnchors", "cardCRLs", "tls": {"certificate", \
@@ -120,10 +121,14 @@ enum ServiceConfigurationFile {
     static func read(_ path: String, into base: ServiceConfiguration) throws -> ServiceConfiguration {
         let bytes = try Files.read(path, limit: 1024 * 1024, what: "the configuration")
         let value: JSONValue
-        do {
-            value = try JSONValue.parse(bytes, document: path)
-        } catch {
-            throw CLIFailure(error.message)
+        if path.hasSuffix(".yaml") || path.hasSuffix(".yml") {
+            value = try YAMLConfiguration.value(String(decoding: bytes, as: UTF8.self), path: path)
+        } else {
+            do {
+                value = try JSONValue.parse(bytes, document: path)
+            } catch {
+                throw CLIFailure(error.message)
+            }
         }
         guard let members = value.members else { throw CLIFailure("\(path) must hold a JSON object") }
         var configuration = base
@@ -309,6 +314,52 @@ struct Audit: ParsableCommand {
                     throw CLIFailure(error.description)
                 }
             }
+        }
+    }
+}
+
+/// A YAML configuration read into the same tree as a JSON one: mappings with string keys
+/// (duplicates refused), sequences, and scalars by their resolved tag. Anchors and aliases are
+/// refused: a configuration has no use for them.
+enum YAMLConfiguration {
+    static func value(_ text: String, path: String) throws -> JSONValue {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            throw CLIFailure("\(path) is not YAML: \(error)")
+        }
+        guard let node else { throw CLIFailure("\(path) is empty") }
+        return try convert(node, path: path)
+    }
+
+    static func convert(_ node: Node, path: String) throws -> JSONValue {
+        switch node {
+        case .mapping(let mapping):
+            var members: [(String, JSONValue)] = []
+            for (key, value) in mapping {
+                guard case .scalar(let scalar) = key else { throw CLIFailure("\(path): a key is not a plain string") }
+                guard !members.contains(where: { $0.0 == scalar.string }) else { throw CLIFailure("\(path): \(scalar.string) is given twice") }
+                members.append((scalar.string, try convert(value, path: path)))
+            }
+            return .object(members)
+        case .sequence(let sequence):
+            return .array(try sequence.map { try convert($0, path: path) })
+        case .scalar(let scalar):
+            // The tag YAML's core schema resolves (quoted scalars stay strings).
+            switch node.tag.description {
+            case Tag.Name.null.rawValue: return .null
+            case Tag.Name.bool.rawValue:
+                guard let flag = node.bool else { throw CLIFailure("\(path): \(scalar.string) is not a boolean") }
+                return .bool(flag)
+            case Tag.Name.int.rawValue:
+                guard let number = node.int else { throw CLIFailure("\(path): \(scalar.string) is not an integer") }
+                return .integer(number)
+            case Tag.Name.float.rawValue: return .number(scalar.string)
+            default: return .string(scalar.string)
+            }
+        case .alias:
+            throw CLIFailure("\(path): YAML aliases are not accepted in a configuration")
         }
     }
 }

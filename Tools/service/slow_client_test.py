@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Slow and greedy clients against the running service: a connection that stops sending in the
+"""Slow and greedy clients against the running service (configured in YAML): a connection that stops sending in the
 middle of a request is closed after the idle timeout (here 1 s), a body announced larger than
 the limit is refused with 413 before it is read, and the service keeps answering others.
 
@@ -8,6 +8,7 @@ Exit 0 when every check passed; 1 otherwise.
 import http.client
 import json
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,10 +19,15 @@ import harness  # noqa: E402
 
 def main() -> int:
     work = Path(__import__("tempfile").mkdtemp(prefix="mie-slow-"))
-    config = work / "service.json"
-    config.write_text(json.dumps({"idleTimeoutSeconds": 1, "database": str(work / "mie.sqlite")}))
-    service = harness.Service("--config", str(config), "--demo", work=work)
     checks = harness.Checks("slow client test")
+    # The configuration in YAML (the idle timeout below proves it was read).
+    config = work / "service.yaml"
+    config.write_text(f"# test configuration\nidleTimeoutSeconds: 1\ndatabase: '{work / 'mie.sqlite'}'\n")
+    broken = work / "broken.yaml"
+    broken.write_text("port: 1\nport: 2\n")
+    refused = subprocess.run([harness.BINARY, "serve", "--config", str(broken)], capture_output=True, text=True, timeout=30)
+    checks.expect(refused.returncode != 0 and "port" in refused.stderr and ("twice" in refused.stderr or "duplicated" in refused.stderr), f"a YAML configuration with a key twice is refused: {refused.stderr.strip()}")
+    service = harness.Service("--config", str(config), "--demo", work=work)
     try:
         service.ready()
         key = service.demo_key()
