@@ -17,7 +17,7 @@ struct CardRoutes {
     let state: ServiceState
 
     func register(on router: Router<APIRequestContext>) {
-        router.post("/v1/cards/challenges") { _, context in try challenge(context) }
+        router.post("/v1/cards/challenges") { _, context in try await state.io { try challenge(context) } }
         router.post("/v1/cards/verify") { request, context in try await verify(request, context) }
     }
 
@@ -94,7 +94,7 @@ struct CardRoutes {
         var proven: Bool?
         if let id = input.challengeID, let signature = input.signature {
             let ceremony: CeremonyRecord
-            switch try state.credentials.take(id, kind: .card, clientID: client.id, at: now) {
+            switch try await state.io({ [state] in try state.credentials.take(id, kind: .card, clientID: client.id, at: now) }) {
             case .success(let taken): ceremony = taken
             case .failure(.unknown): throw APIError(.ceremonyUnknown, "no card challenge \(id) for this client")
             case .failure(.replayed): throw APIError(.ceremonyReplayed, "this challenge was already used; ask for a new one")
@@ -113,7 +113,7 @@ struct CardRoutes {
         let event = AuditEvent(
             action: "card.verify", client: client.name, authenticator: identity.nationalID, result: evaluation.verdict.rawValue,
             amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: "\(state.profile.id) \(state.profile.version)")
-        await state.auditBuffer.record(event)
+        state.auditBuffer.record(event)
         state.metrics.verification("card", evaluation.verdict.rawValue)
         let card = JSONValue.object([
             ("generation", .string(facts.generation)), ("issuedByANS", .bool(facts.issuedByANS)),

@@ -97,6 +97,10 @@ struct CeremonyRoutes {
             guard let holder else { throw reader.missing("holder") }
             return (holder, profile)
         }
+        return try await state.io { try openRegistration(input, profileName, client) }
+    }
+
+    func openRegistration(_ input: HolderInput, _ profileName: String?, _ client: APIClient) throws -> Response {
         let profile = try VerificationRoutes.profile(profileName, for: client, state: state)
         let party = state.relyingParty(for: client)
         let now = Date()
@@ -180,6 +184,10 @@ struct CeremonyRoutes {
         var request = request
         let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
         let (ceremonyID, response) = try Self.readCeremonyResponse(body, .registration)
+        return try await state.io { try finishRegistration(ceremonyID, response, client) }
+    }
+
+    func finishRegistration(_ ceremonyID: String, _ response: CredentialResponse, _ client: APIClient) throws -> Response {
         let now = Date()
         let ceremony = try take(ceremonyID, .registration, client, at: now)
         let profile = try VerificationRoutes.profile(ceremony.profile, for: client, state: state)
@@ -282,6 +290,10 @@ struct CeremonyRoutes {
             }
             return holder
         }
+        return try await state.io { try openSignIn(holderID, client) }
+    }
+
+    func openSignIn(_ holderID: String?, _ client: APIClient) throws -> Response {
         let party = state.relyingParty(for: client)
         var allowed: [[UInt8]] = []
         if let holderID {
@@ -304,6 +316,10 @@ struct CeremonyRoutes {
         var request = request
         let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
         let (ceremonyID, response) = try Self.readCeremonyResponse(body, .assertion)
+        return try await state.io { try finishSignIn(ceremonyID, response, client) }
+    }
+
+    func finishSignIn(_ ceremonyID: String, _ response: CredentialResponse, _ client: APIClient) throws -> Response {
         let now = Date()
         let ceremony = try take(ceremonyID, .assertion, client, at: now)
         let party = state.relyingParty(for: client)

@@ -91,7 +91,8 @@ struct ClientAuthentication: RouterMiddleware {
         guard request.uri.path.hasPrefix("/v1/"), request.uri.path != "/v1/openapi.json" else { return try await next(request, context) }
         var byKey: APIClient?
         if let header = request.headers[.authorization] {
-            guard header.hasPrefix("Bearer "), let client = try? state.clients.authenticate(key: String(header.dropFirst(7))) else {
+            let key = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
+            guard let client = await lookUp(Digest.sha256(Array(key.utf8)), { [state] in try state.clients.authenticate(key: key) }) else {
                 throw APIError(.invalidCredentials, "the API key is not valid or was revoked")
             }
             byKey = client
@@ -99,7 +100,8 @@ struct ClientAuthentication: RouterMiddleware {
         var byCertificate: APIClient?
         if state.configuration.tls != nil, let certificate = try? await context.channel.nioSSL_peerCertificate().get() {
             let digest = Digest.sha256((try? certificate.toDERBytes()) ?? [])
-            guard let client = try? state.clients.authenticate(certificateSHA256: digest) else {
+            // Keyed apart from API keys: a certificate's digest is not a key's.
+            guard let client = await lookUp([0x01] + digest, { [state] in try state.clients.authenticate(certificateSHA256: digest) }) else {
                 throw APIError(.invalidCredentials, "this client certificate is not on the allow-list")
             }
             byCertificate = client
@@ -115,6 +117,16 @@ struct ClientAuthentication: RouterMiddleware {
         context.client = client
         context.logger[metadataKey: "client"] = .string(client.name)
         return try await next(request, context)
+    }
+
+    /// The client for this digest: from the cache, else from the store (off the cooperative
+    /// pool), then cached. Unknown ones are looked up every time, so a new client is admitted
+    /// at once.
+    func lookUp(_ digest: [UInt8], _ find: @escaping @Sendable () throws -> APIClient?) async -> APIClient? {
+        if let cached = state.clientCache.client(digest) { return cached }
+        guard let client = (try? await state.io(find)) ?? nil else { return nil }
+        state.clientCache.store(client, digest)
+        return client
     }
 }
 

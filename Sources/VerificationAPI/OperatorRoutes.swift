@@ -13,9 +13,10 @@ struct OperatorRoutes {
     let state: ServiceState
 
     func register(on router: Router<APIRequestContext>) {
-        router.get("/v1/credentials") { request, context in try listCredentials(request, context) }
-        router.get("/v1/credentials/:id") { _, context in try credential(context) }
-        router.delete("/v1/credentials/:id") { _, context in try deleteCredential(context) }
+        // The store is read and written off the cooperative pool.
+        router.get("/v1/credentials") { request, context in try await state.io { try listCredentials(request, context) } }
+        router.get("/v1/credentials/:id") { _, context in try await state.io { try credential(context) } }
+        router.delete("/v1/credentials/:id") { _, context in try await state.io { try deleteCredential(context) } }
         router.post("/v1/referencing/import") { request, context in try await importList(request, context) }
         router.post("/v1/evaluations") { request, context in try await evaluate(request, context) }
     }
@@ -100,12 +101,13 @@ struct OperatorRoutes {
             throw APIError(.listRefused, "no list signer is configured (mdsRoots, ansKeys)", reason: "import.no-trust")
         }
         let now = Date()
-        switch state.referencing.importList(document, signature: signature, trust: trust, at: now) {
+        let outcome = try await state.io { [state] in state.referencing.importList(document, signature: signature, trust: trust, at: now) }
+        switch outcome {
         case .refused(let failure):
             state.logger.notice("list import by \(client.name) refused: \(failure)")
             throw APIError(.listRefused, failure.message, reason: failure.code.rawValue)
         case .imported(let version, _):
-            try state.reload()
+            try await state.io { [state] in try state.reload() }
             state.logger.notice("list \(version.label) imported by \(client.name)")
             return jsonResponse(JSONValue.object([("result", .string("imported")), ("list", listJSON(version, at: now))]).json)
         }
@@ -163,7 +165,7 @@ struct OperatorRoutes {
             return jsonResponse(writer.bytes)
         }
         let evaluation = PolicyEngine.evaluate(.fido(FIDOFacts(registration: registration)), catalog: live.catalog, profile: profile, at: now)
-        await state.auditBuffer.record(
+        state.auditBuffer.record(
             AuditEvent(
                 action: "evaluation", client: client.name, authenticator: AAGUIDText.string(registration.aaguid), result: evaluation.verdict.rawValue,
                 amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: "\(profile.id) \(profile.version)"))

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import NIOPosix
 import NIOSSL
 import Logging
 import PSCPolicy
@@ -18,7 +19,7 @@ struct ServiceRoutes {
 
     func register(on router: Router<APIRequestContext>) {
         router.get("/health/live") { _, _ in jsonResponse(Array(#"{"status":"live"}"#.utf8)) }
-        router.get("/health/ready") { _, _ in try ready() }
+        router.get("/health/ready") { _, _ in try await state.io { try ready() } }
         router.get("/metrics") { _, _ in metrics() }
         router.get("/v1/referencing") { _, context in
             _ = try context.require(.verifier, .enrolment, .operator)
@@ -115,7 +116,8 @@ package func buildApplication(state: ServiceState, logger: Logger) throws -> som
     if let tls = state.configuration.tls { server = try .tls(http1, tlsConfiguration: try serverTLS(tls)) }
     return Application(
         router: buildRouter(state: state), server: server, configuration: configuration,
-        services: [AuditFlusher(buffer: state.auditBuffer, interval: state.configuration.auditFlushInterval)], logger: logger)
+        services: [AuditFlusher(buffer: state.auditBuffer, interval: state.configuration.auditFlushInterval)],
+        eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup(numberOfThreads: state.configuration.eventLoopThreads)), logger: logger)
 }
 
 /// TLS 1.2 or later; a client certificate required and chained to the configured CAs.

@@ -113,7 +113,7 @@ struct VerificationRoutes {
                 w.array { _ in }
             }
         }
-        await state.auditBuffer.record(event)
+        state.auditBuffer.record(event)
         state.metrics.verification(ceremony.rawValue, event.result)
         guard outcome.disposition != .badRequest else {
             throw APIError(.malformedRequest, outcome.result.failureMessage ?? "the request could not be verified")

@@ -22,7 +22,7 @@ struct Serve: AsyncParsableCommand {
             Configuration file (JSON, or YAML when it ends in .yaml or .yml): {"host", "port", "database", "relyingParty": {"id", \
             "origins"}, "profile", "maximumBodySize", "maximumInFlight", "rateLimit", "rateBurst", \
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
-            "enrolsUnacceptableKeys", "idleTimeoutSeconds", "cardAnchors", "cardCRLs", "tls": {"certificate", \
+            "enrolsUnacceptableKeys", "idleTimeoutSeconds", "eventLoopThreads", "cardAnchors", "cardCRLs", "tls": {"certificate", \
             "privateKey", "clientCAs"}}; MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
@@ -154,6 +154,7 @@ enum ServiceConfigurationFile {
                     throw CLIFailure("tls needs certificate and privateKey (PEM files), and clientCAs for client certificates")
                 }
                 configuration.tls = TLSSettings(certificateFile: certificate, privateKeyFile: key, clientCAFiles: item["clientCAs"]?.strings ?? [])
+            case "eventLoopThreads": configuration.eventLoopThreads = try integer(item, key, 1...256)
             case "idleTimeoutSeconds": configuration.idleTimeoutSeconds = Int64(try integer(item, key, 1...3600))
             case "cardAnchors": configuration.cardAnchorsFile = try string(item, key)
             case "cardCRLs":
