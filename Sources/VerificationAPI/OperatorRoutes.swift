@@ -39,7 +39,12 @@ struct OperatorRoutes {
         guard let holderID = request.uri.queryParameters.get("holder"), !holderID.isEmpty, holderID.utf8.count <= 64 else {
             throw APIError(.malformedRequest, "name the holder: /v1/credentials?holder=ID")
         }
-        let deleted = request.uri.queryParameters.get("deleted") == "true"
+        let deleted: Bool
+        switch request.uri.queryParameters.get("deleted") {
+        case nil, "false": deleted = false
+        case "true": deleted = true
+        default: throw APIError(.malformedRequest, "deleted is true or false")
+        }
         guard let holder = try state.credentials.find(holder: holderID) else { throw APIError(.notFound, "no holder \(holderID)") }
         let records = try state.credentials.credentials(holder: holderID, includingDeleted: deleted)
         let reply = JSONValue.object([

@@ -117,7 +117,17 @@ package func buildApplication(state: ServiceState, logger: Logger) throws -> som
     return Application(
         router: buildRouter(state: state), server: server, configuration: configuration,
         services: [AuditFlusher(buffer: state.auditBuffer, interval: state.configuration.auditFlushInterval)],
-        eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup(numberOfThreads: state.configuration.eventLoopThreads)), logger: logger)
+        eventLoopGroupProvider: .shared(state.eventLoops), logger: logger)
+}
+
+/// Runs the service until SIGTERM or SIGINT, its tasks on the event loops (see
+/// `EventLoopTaskExecutor`).
+package func runService(state: ServiceState, logger: Logger) async throws {
+    let application = try buildApplication(state: state, logger: logger)
+    guard state.configuration.tasksOnEventLoops else { return try await application.runService() }
+    try await withTaskExecutorPreference(EventLoopTaskExecutor(group: state.eventLoops)) {
+        try await application.runService()
+    }
 }
 
 /// TLS 1.2 or later; a client certificate required and chained to the configured CAs.

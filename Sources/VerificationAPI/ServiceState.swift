@@ -60,6 +60,9 @@ package struct ServiceConfiguration: Sendable {
     /// (taskset, a container CPU set), say so: threads beyond the cores only add context
     /// switches with the handlers' cooperative pool.
     package var eventLoopThreads = System.coreCount
+    /// Run the service's tasks on the event loops (`EventLoopTaskExecutor`) rather than the
+    /// global cooperative pool.
+    package var tasksOnEventLoops = true
     /// Seconds an idle connection is kept open.
     package var idleTimeoutSeconds: Int64 = 30
     /// Requests handled at once before the service answers 503.
@@ -111,6 +114,8 @@ package final class ServiceState: Sendable {
     package let profile: Profile
     package let caches = VerificationCaches()
     package let metrics = ServiceMetrics()
+    /// The service's event loops: connections, and its tasks (`EventLoopTaskExecutor`).
+    package let eventLoops: MultiThreadedEventLoopGroup
     package let limiter: RateLimiter
     /// Authenticated clients by key digest, for a few seconds: the hot path needs no database.
     package let clientCache = ClientCache(lifetime: .seconds(2))
@@ -125,6 +130,9 @@ package final class ServiceState: Sendable {
     package init(configuration: ServiceConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        eventLoops =
+            configuration.eventLoopThreads == System.coreCount
+            ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
         database = try SQLiteDatabase(path: configuration.databasePath, migrations: StorageSchema.migrations)
         referencing = ReferencingStore(database: database)
         clients = ClientStore(database: database)

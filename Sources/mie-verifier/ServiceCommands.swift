@@ -22,7 +22,7 @@ struct Serve: AsyncParsableCommand {
             Configuration file (JSON, or YAML when it ends in .yaml or .yml): {"host", "port", "database", "relyingParty": {"id", \
             "origins"}, "profile", "maximumBodySize", "maximumInFlight", "rateLimit", "rateBurst", \
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
-            "enrolsUnacceptableKeys", "idleTimeoutSeconds", "eventLoopThreads", "cardAnchors", "cardCRLs", "tls": {"certificate", \
+            "enrolsUnacceptableKeys", "idleTimeoutSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "tls": {"certificate", \
             "privateKey", "clientCAs"}}; MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
@@ -110,7 +110,7 @@ struct Serve: AsyncParsableCommand {
                 "no API client yet: mie-verifier clients add my-iam --role verifier --role enrolment --database \(configuration.databasePath)")
         }
         do {
-            try await buildApplication(state: state, logger: logger).runService()
+            try await VerificationAPI.runService(state: state, logger: logger)
         } catch let error as StoreError {
             throw CLIFailure(error.description)
         }
@@ -155,6 +155,9 @@ enum ServiceConfigurationFile {
                 }
                 configuration.tls = TLSSettings(certificateFile: certificate, privateKeyFile: key, clientCAFiles: item["clientCAs"]?.strings ?? [])
             case "eventLoopThreads": configuration.eventLoopThreads = try integer(item, key, 1...256)
+            case "tasksOnEventLoops":
+                guard let flag = item.bool else { throw CLIFailure("\(key) must be true or false") }
+                configuration.tasksOnEventLoops = flag
             case "idleTimeoutSeconds": configuration.idleTimeoutSeconds = Int64(try integer(item, key, 1...3600))
             case "cardAnchors": configuration.cardAnchorsFile = try string(item, key)
             case "cardCRLs":

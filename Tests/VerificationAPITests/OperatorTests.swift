@@ -32,6 +32,9 @@ import VerificationAPI
 
             #expect(try await client.call(.get, "/v1/credentials", key: desk).status == .badRequest)
             #expect(try await client.call(.get, "/v1/credentials?holder=nobody", key: desk).status == .notFound)
+            for value in ["", "yes", "TRUE", "1"] {
+                #expect(try await client.call(.get, "/v1/credentials?holder=holder-1&deleted=\(value)", key: desk).status == .badRequest, "\(value)")
+            }
             #expect(try await client.call(.get, "/v1/credentials/%%%", key: desk).status == .badRequest)
             #expect(try await client.call(.get, "/v1/credentials/AAAA", key: desk).status == .notFound)
             #expect(try await client.call(.get, "/v1/credentials/\(id)", key: harness.keys["verifier"]).status == .forbidden)
