@@ -201,6 +201,8 @@ public struct AMRRule: Sendable {
 public final class Profile: Sendable {
     public let id: String
     public let version: String
+    /// `id version`, as audit events and reports name the profile.
+    public let label: String
     public let title: String
     public let note: String?
     public let changes: [(version: String, date: String, summary: String)]
@@ -223,6 +225,7 @@ public final class Profile: Sendable {
     ) {
         self.id = id
         self.version = version
+        label = "\(id) \(version)"
         self.title = title
         self.note = note
         self.changes = changes

@@ -93,13 +93,7 @@ struct CardRoutes {
             leaf, intermediates: certificates.filter { $0.der != leaf.der }, anchors: state.cardAnchors, crls: state.cardCRLs, at: now)
         var proven: Bool?
         if let id = input.challengeID, let signature = input.signature {
-            let ceremony: CeremonyRecord
-            switch try await state.io({ [state] in try state.credentials.take(id, kind: .card, clientID: client.id, at: now) }) {
-            case .success(let taken): ceremony = taken
-            case .failure(.unknown): throw APIError(.ceremonyUnknown, "no card challenge \(id) for this client")
-            case .failure(.replayed): throw APIError(.ceremonyReplayed, "this challenge was already used; ask for a new one")
-            case .failure(.expired): throw APIError(.ceremonyExpired, "this challenge expired; ask for a new one")
-            }
+            let ceremony = try await state.io { [state] in try state.takeCeremony(id, .card, client, at: now) }
             proven = (try? leaf.publicKey())?.recoverPKCS1(signature) == ceremony.challenge
         }
         let generation = CardIdentification.generation(of: input.atr)
@@ -112,7 +106,7 @@ struct CardRoutes {
         let identity = authentication.identity
         let event = AuditEvent(
             action: "card.verify", client: client.name, authenticator: identity.nationalID, result: evaluation.verdict.rawValue,
-            amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: "\(state.profile.id) \(state.profile.version)")
+            amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: state.profile.label)
         state.auditBuffer.record(event)
         state.metrics.verification("card", evaluation.verdict.rawValue)
         let card = JSONValue.object([

@@ -169,16 +169,6 @@ struct CeremonyRoutes {
         }
     }
 
-    /// The ceremony, taken for this response (single use), or the problem that says why not.
-    func take(_ id: String, _ kind: CeremonyRecord.Kind, _ client: APIClient, at now: Date) throws -> CeremonyRecord {
-        switch try store.take(id, kind: kind, clientID: client.id, at: now) {
-        case .success(let ceremony): return ceremony
-        case .failure(.unknown): throw APIError(.ceremonyUnknown, "no \(kind.rawValue) ceremony \(id) for this client")
-        case .failure(.replayed): throw APIError(.ceremonyReplayed, "this ceremony's challenge was already used; start a new ceremony")
-        case .failure(.expired): throw APIError(.ceremonyExpired, "this ceremony expired; start a new ceremony")
-        }
-    }
-
     func registration(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let client = try context.require(.enrolment)
         var request = request
@@ -189,7 +179,7 @@ struct CeremonyRoutes {
 
     func finishRegistration(_ ceremonyID: String, _ response: CredentialResponse, _ client: APIClient) throws -> Response {
         let now = Date()
-        let ceremony = try take(ceremonyID, .registration, client, at: now)
+        let ceremony = try state.takeCeremony(ceremonyID, .registration, client, at: now)
         let profile = try VerificationRoutes.profile(ceremony.profile, for: client, state: state)
         guard let holderID = ceremony.holderID, let holder = try store.find(holder: holderID) else {
             throw APIError(.ceremonyUnknown, "the ceremony's holder no longer exists")
@@ -201,7 +191,7 @@ struct CeremonyRoutes {
             now: now)
         var event = AuditEvent(
             action: "registration", client: client.name, holder: holder.id, credentialID: Base64URL.encode(response.id),
-            result: outcome.result.failureCode ?? "verified", profile: "\(profile.id) \(profile.version)")
+            result: outcome.result.failureCode ?? "verified", profile: profile.label)
         guard case .registration(let registration) = outcome.result else {
             state.metrics.verification("registration", event.result)
             try state.audit.append([event], at: now)
@@ -321,7 +311,7 @@ struct CeremonyRoutes {
 
     func finishSignIn(_ ceremonyID: String, _ response: CredentialResponse, _ client: APIClient) throws -> Response {
         let now = Date()
-        let ceremony = try take(ceremonyID, .assertion, client, at: now)
+        let ceremony = try state.takeCeremony(ceremonyID, .assertion, client, at: now)
         let party = state.relyingParty(for: client)
         var event = AuditEvent(action: "assertion", client: client.name, holder: ceremony.holderID, credentialID: Base64URL.encode(response.id), result: "")
         // The credential must be live, this relying party's, and the ceremony holder's when

@@ -173,7 +173,7 @@ struct OperatorRoutes {
         state.auditBuffer.record(
             AuditEvent(
                 action: "evaluation", client: client.name, authenticator: AAGUIDText.string(registration.aaguid), result: evaluation.verdict.rawValue,
-                amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: "\(profile.id) \(profile.version)"))
+                amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: profile.label))
         if html {
             let page: String
             do {

@@ -233,6 +233,17 @@ package final class ServiceState: Sendable {
         try await NIOThreadPool.singleton.runIfActive(body)
     }
 
+    /// The ceremony (or card challenge), taken for a response: single use, whatever the
+    /// response's outcome; or the problem that says why not.
+    func takeCeremony(_ id: String, _ kind: CeremonyRecord.Kind, _ client: APIClient, at now: Date) throws -> CeremonyRecord {
+        switch try credentials.take(id, kind: kind, clientID: client.id, at: now) {
+        case .success(let ceremony): return ceremony
+        case .failure(.unknown): throw APIError(.ceremonyUnknown, "no \(kind.rawValue) ceremony \(id) for this client")
+        case .failure(.replayed): throw APIError(.ceremonyReplayed, "this challenge was already used; start a new ceremony")
+        case .failure(.expired): throw APIError(.ceremonyExpired, "this challenge expired; start a new ceremony")
+        }
+    }
+
     /// The relying party of a client.
     package func relyingParty(for client: APIClient) -> RelyingParty {
         guard let id = client.rpID else { return configuration.relyingParty }

@@ -86,10 +86,15 @@ struct VerificationRoutes {
         let now = Date()
         let core = Self.coreRequest(input.response, challenge: input.challenge, party: party, credential: input.credential, at: now)
         let outcome = live.service.verify(ceremony, request: core, now: now)
-        var writer = JSONWriter(capacity: 4096)
         var event = AuditEvent(
             action: "\(ceremony.rawValue).verify", client: client.name, result: outcome.result.failureCode ?? "verified",
-            profile: "\(profile.id) \(profile.version)")
+            profile: profile.label)
+        guard outcome.disposition != .badRequest else {
+            state.auditBuffer.record(event)
+            state.metrics.verification(ceremony.rawValue, event.result)
+            throw APIError(.malformedRequest, outcome.result.failureMessage ?? "the request could not be verified")
+        }
+        var writer = JSONWriter(capacity: 4096)
         writer.object { w in
             w.key("verification")
             outcome.write(to: &w)
@@ -115,9 +120,6 @@ struct VerificationRoutes {
         }
         state.auditBuffer.record(event)
         state.metrics.verification(ceremony.rawValue, event.result)
-        guard outcome.disposition != .badRequest else {
-            throw APIError(.malformedRequest, outcome.result.failureMessage ?? "the request could not be verified")
-        }
         return jsonResponse(writer.bytes)
     }
 }
