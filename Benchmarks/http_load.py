@@ -8,6 +8,8 @@ core 1. Cases:
     the peak for the latency (p50, p99), and the ratio to `mie-verifier verify assertion --jsonl`
     on the same core over the same requests (the offline path, no HTTP);
   - stateless packed registrations with the PSC verdict (`POST /v1/registrations/verify`);
+  - the raw limit (OpenSSL's P-256 verify over the same signatures) and a peer: py_webauthn
+    3.0.1 behind Python's standard HTTP server, pinned and driven the same way;
   - stateful sign-ins (`POST /v1/assertions`): ceremonies opened and answered beforehand, each
     used once, each a database write (counter compare-and-set and audit event, fsync'd).
 Every response is counted by the service's /metrics: a run with a non-verified result or a
@@ -19,6 +21,7 @@ Results: Benchmarks/results/http.json (not committed).
 import argparse
 import http.client
 import json
+import os
 import re
 import signal
 import socket
@@ -140,6 +143,53 @@ def jsonl_rate(path: Path) -> float:
     return best
 
 
+def raw_p256_rate(bodies: Path, seconds: float = 4) -> float:
+    """The crypto floor: OpenSSL's P-256 verify (through cryptography) over the same
+    signatures, keys and signed bytes, on core 0, nothing else."""
+    import hashlib
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    os.sched_setaffinity(0, {0})
+    cases = []
+    for line, _ in zip(open(bodies), range(2000)):
+        body = json.loads(line)
+        cose = softclient.b64d(body["credential"]["publicKey"])
+        x, y = cose[cose.index(b"\x21\x58\x20") + 3:][:32], cose[cose.index(b"\x22\x58\x20") + 3:][:32]
+        public = ec.EllipticCurvePublicNumbers(int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()).public_key()
+        response = body["response"]["response"]
+        signed = softclient.b64d(response["authenticatorData"]) + hashlib.sha256(softclient.b64d(response["clientDataJSON"])).digest()
+        cases.append((public, softclient.b64d(response["signature"]), signed))
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for public, signature, signed in cases:
+            public.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
+        count += len(cases)
+    rate = count / (time.perf_counter() - start)
+    os.sched_setaffinity(0, {0, 1})
+    return rate
+
+
+def peer_rate(bodies: Path, seconds: int) -> dict:
+    """py_webauthn behind Python's HTTP server, pinned like the service, driven the same way."""
+    venv = HERE / ".venv"
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "webauthn==3.0.1"], check=True)
+    port = free_port()
+    server = subprocess.Popen(["taskset", "-c", "0", str(venv / "bin" / "python"), str(HERE / "py_webauthn_server.py"), str(port)])
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        return wrk(f"http://127.0.0.1:{port}/v1/assertions/verify", bodies, "unused", 8, seconds)
+    finally:
+        server.terminate()
+        server.wait()
+
+
 def add_client(database: Path, roles: list) -> str:
     command = [str(VERIFIER), "clients", "add", f"bench-{'-'.join(roles)}", "--rp-id", g.RP_ID, "--origin", g.ORIGIN,
                "--database", str(database)]
@@ -227,6 +277,16 @@ def main() -> int:
     ratio = results["assertion_peak"]["rps"] / results["jsonl_rps"]
     print(f"   {results['jsonl_rps']:9.0f} req/s; HTTP peak / --jsonl = {ratio:.2f}")
     results["http_over_jsonl"] = ratio
+
+    print("== raw limit: OpenSSL P-256 verify over the same signatures, core 0")
+    results["raw_p256_rps"] = raw_p256_rate(assertion_bodies)
+    print(f"   {results['raw_p256_rps']:9.0f} verifies/s; HTTP peak / raw = {results['assertion_peak']['rps'] / results['raw_p256_rps']:.2f}")
+
+    print("== peer: py_webauthn 3.0.1 behind Python's HTTP server, same bodies, 8 connections")
+    peer = peer_rate(assertion_bodies, args.seconds)
+    results["peer"] = peer
+    print(f"   {peer['rps']:9.0f} req/s  p50 {peer['p50_ms']:.2f} ms  p99 {peer['p99_ms']:.2f} ms  errors {peer['errors']}; "
+          f"mie-verifier / peer = {results['assertion_peak']['rps'] / peer['rps']:.2f}")
 
     print(f"== stateful sign-ins, POST /v1/assertions ({args.stateful} ceremonies prepared, each used once)")
     database = work / "stateful.sqlite"
