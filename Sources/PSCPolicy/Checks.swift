@@ -371,7 +371,10 @@ enum Checks {
 
     static func tokenClaims(_ reference: CheckReference, _ c: CheckContext, _ m: Mode) -> Found {
         let kind = CheckKind.tokenClaims
-        guard let deployment = c.deployment else { return m.found(kind, reference.whenMissing, "decided when the IAM issues its token") }
+        // No deployment, or one without any token fact (an enrolment): not yet decidable.
+        guard let deployment = c.deployment, deployment.atTokenTime else {
+            return m.found(kind, reference.whenMissing, "decided when the IAM issues its token")
+        }
         guard let claims = deployment.tokenClaims else { return m.found(kind, .indeterminate, "the token's claims were not given") }
         let missing = reference.requiredClaims.filter { (claims[$0] ?? "").isEmpty }
         let evidence: [(String, JSONValue)] = [("claims", .strings(claims.keys.sorted()))]
@@ -392,7 +395,9 @@ enum Checks {
 
     static func authTime(_ reference: CheckReference, _ c: CheckContext, _ m: Mode) -> Found {
         let kind = CheckKind.authTime
-        guard let deployment = c.deployment else { return m.found(kind, reference.whenMissing, "decided when the IAM issues its token") }
+        guard let deployment = c.deployment, deployment.atTokenTime else {
+            return m.found(kind, reference.whenMissing, "decided when the IAM issues its token")
+        }
         guard let authTime = deployment.authTime else { return m.found(kind, .indeterminate, "the time of the authentication is unknown") }
         let maximum = reference.maximumAgeSeconds
         // Whole seconds, clamped: a hostile auth_time must not overflow anything.

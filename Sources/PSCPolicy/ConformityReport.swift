@@ -41,7 +41,7 @@ public enum ConformityReport {
 
     /// A `data:` image URL from a statement, or nil when it is anything else (the statement
     /// comes from a signed list, but the report is a document people open).
-    static func safeIcon(_ icon: String?) -> String? {
+    public static func safeIcon(_ icon: String?) -> String? {
         guard let icon else { return nil }
         for type in ["png", "jpeg", "gif", "webp"] where icon.hasPrefix("data:image/\(type);base64,") {
             let payload = icon.dropFirst("data:image/\(type);base64,".count)

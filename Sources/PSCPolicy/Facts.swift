@@ -125,6 +125,9 @@ public struct DeploymentFacts: Sendable {
     /// When the user last authenticated (FI 43).
     public var authTime: Date?
 
+    /// Whether these facts are a token's (FI 42, 43): an enrolment's carry none.
+    public var atTokenTime: Bool { tokenClaims != nil || authTime != nil }
+
     public init(
         holderNationalID: String? = nil, holderLuhnValid: Bool? = nil, identityEvidence: IdentityEvidence? = nil,
         credentialIDUnique: Bool? = nil, tokenClaims: [String: String]? = nil, authTime: Date? = nil

@@ -47,6 +47,7 @@ package struct ClientStore: Sendable {
         at time: Date
     ) throws(StoreError) -> (APIClient, key: String) {
         guard !name.isEmpty, name.utf8.count <= 100 else { throw StoreError("store.client-name", "a client name is 1 to 100 bytes") }
+        guard !name.hasPrefix("@") else { throw StoreError("store.client-name", "names starting with @ are the service's own") }
         guard !roles.isEmpty else { throw StoreError("store.client-roles", "a client needs at least one role") }
         var random = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -104,8 +105,24 @@ package struct ClientStore: Sendable {
         ).first
     }
 
+    /// The registered clients; the service's own (`@desk`) are not listed.
     package func list() throws(StoreError) -> [APIClient] {
-        try database.query("SELECT \(Self.columns) FROM clients ORDER BY id", [], Self.client)
+        try database.query("SELECT \(Self.columns) FROM clients WHERE name NOT LIKE '@%' ORDER BY id", [], Self.client)
+    }
+
+    /// The enrolment desk's own client (`@desk`), created on first use: the desk's ceremonies and
+    /// the credentials it enrols are recorded under it. It has no usable key (its stored hash is
+    /// of random bytes nobody knows), so no API request authenticates as it.
+    package func deskClient(at time: Date) throws(StoreError) -> APIClient {
+        try database.transaction { () throws(StoreError) in
+            try database.run(
+                "INSERT OR IGNORE INTO clients (name, key_hash, roles, created_at) VALUES ('@desk', ?, 'enrolment', ?)",
+                [.blob(CredentialStore.randomBytes(32)), .text(time.formatted(.iso8601))])
+            guard let desk = try database.query("SELECT \(Self.columns) FROM clients WHERE name = '@desk'", [], Self.client).first else {
+                throw StoreError("store.desk-client", "the desk's client could not be created")
+            }
+            return desk
+        }
     }
 
     /// Revokes a client by name; false when there is no such active client.

@@ -21,7 +21,12 @@ package struct Holder: Sendable, Equatable {
 
 /// A ceremony in progress: its challenge, who opened it, for whom, until when.
 package struct CeremonyRecord: Sendable, Equatable {
-    package enum Kind: String, Sendable { case registration, assertion, card }
+    package enum Kind: String, Sendable {
+        case registration, assertion, card
+        /// A desk operator registering their own key (bootstrap code) or signing in with it.
+        case operatorRegistration = "operator-registration"
+        case operatorAssertion = "operator-assertion"
+    }
 
     package let id: String
     package let kind: Kind
@@ -30,6 +35,11 @@ package struct CeremonyRecord: Sendable, Equatable {
     package let holderID: String?
     package let profile: String?
     package let expiresAt: Int64
+    /// How the holder's identity was established, for a registration (`asserted-by-operator`,
+    /// `proven-by-card`; nil: asserted by the API client), and what proved it.
+    package var evidence: String? = nil
+    /// The desk operator who opened it (desk ceremonies).
+    package var `operator`: String? = nil
 }
 
 /// A registered credential as the service keeps it.
@@ -54,11 +64,17 @@ package struct StoredCredentialRecord: Sendable, Equatable {
     package var createdAt: String
     package var lastUsedAt: String?
     package var deletedAt: String?
+    /// The desk operator who enrolled it (desk enrolments).
+    package var enrolledBy: String?
+    /// The referencing lists and profile the verdict was given under (FI 44), for the receipt.
+    package var lists: [String]
+    package var profile: String?
 
     package init(
         id: [UInt8], holderID: String, identityEvidence: String, publicKey: [UInt8], algorithm: String, signCount: UInt32,
         backupEligible: Bool, aaguid: String, authenticator: String, verdict: String, amr: [String], clientID: Int64, rpID: String,
-        createdAt: String, lastUsedAt: String? = nil, deletedAt: String? = nil
+        createdAt: String, lastUsedAt: String? = nil, deletedAt: String? = nil, enrolledBy: String? = nil, lists: [String] = [],
+        profile: String? = nil
     ) {
         self.id = id
         self.holderID = holderID
@@ -76,6 +92,9 @@ package struct StoredCredentialRecord: Sendable, Equatable {
         self.createdAt = createdAt
         self.lastUsedAt = lastUsedAt
         self.deletedAt = deletedAt
+        self.enrolledBy = enrolledBy
+        self.lists = lists
+        self.profile = profile
     }
 }
 
@@ -138,21 +157,24 @@ package struct CredentialStore: Sendable {
 
     /// Opens a ceremony with a fresh 32-byte challenge; expired ceremonies are purged on the way.
     package func open(
-        _ kind: CeremonyRecord.Kind, clientID: Int64, holderID: String?, profile: String?, lifetime: TimeInterval, at time: Date
+        _ kind: CeremonyRecord.Kind, clientID: Int64, holderID: String?, profile: String?, lifetime: TimeInterval, at time: Date,
+        evidence: String?, operator: String?
     ) throws(StoreError) -> CeremonyRecord {
         let now = Int64(time.timeIntervalSince1970.rounded(.down))
         let ceremony = CeremonyRecord(
             id: Base64URL.encode(Self.randomBytes(16)), kind: kind, challenge: Self.randomBytes(32), clientID: clientID, holderID: holderID,
-            profile: profile, expiresAt: now + Int64(lifetime.rounded(.up)))
+            profile: profile, expiresAt: now + Int64(lifetime.rounded(.up)), evidence: evidence, operator: `operator`)
         try database.transaction { () throws(StoreError) in
             // Used or expired ceremonies are kept a day (a replay is then named as one), then go.
             try database.run("DELETE FROM ceremonies WHERE expires_at < ?", [.int(now - 86_400)])
             try database.run(
-                "INSERT INTO ceremonies (id, kind, challenge, client_id, holder_id, profile, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                """
+                INSERT INTO ceremonies (id, kind, challenge, client_id, holder_id, profile, created_at, expires_at, evidence, operator)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
                 [
-                    .text(ceremony.id), .text(kind.rawValue), .blob(ceremony.challenge), .int(clientID),
-                    holderID.map(SQLiteDatabase.Value.text) ?? .null, profile.map(SQLiteDatabase.Value.text) ?? .null, .int(now),
-                    .int(ceremony.expiresAt),
+                    .text(ceremony.id), .text(kind.rawValue), .blob(ceremony.challenge), .int(clientID), .optional(holderID), .optional(profile),
+                    .int(now), .int(ceremony.expiresAt), .optional(evidence), .optional(`operator`),
                 ])
         }
         return ceremony
@@ -165,13 +187,16 @@ package struct CredentialStore: Sendable {
         let now = Int64(time.timeIntervalSince1970.rounded(.down))
         return try database.transaction { () throws(StoreError) in
             let rows = try database.query(
-                "SELECT id, kind, challenge, client_id, holder_id, profile, expires_at, used_at FROM ceremonies WHERE id = ? AND kind = ? AND client_id = ?",
+                """
+                SELECT id, kind, challenge, client_id, holder_id, profile, expires_at, used_at, evidence, operator FROM ceremonies
+                WHERE id = ? AND kind = ? AND client_id = ?
+                """,
                 [.text(id), .text(kind.rawValue), .int(clientID)]
             ) { row in
                 (
                     CeremonyRecord(
                         id: row.text(0) ?? "", kind: kind, challenge: row.blob(2) ?? [], clientID: row.int64(3), holderID: row.text(4),
-                        profile: row.text(5), expiresAt: row.int64(6)), used: !row.isNull(7)
+                        profile: row.text(5), expiresAt: row.int64(6), evidence: row.text(8), operator: row.text(9)), used: !row.isNull(7)
                 )
             }
             guard let (ceremony, used) = rows.first else { return .failure(.unknown) }
@@ -186,16 +211,20 @@ package struct CredentialStore: Sendable {
 
     private static let credentialColumns = """
         id, holder_id, identity_evidence, public_key, algorithm, sign_count, backup_eligible, aaguid, authenticator, verdict, amr, \
-        client_id, rp_id, created_at, last_used_at, deleted_at
+        client_id, rp_id, created_at, last_used_at, deleted_at, enrolled_by, lists, profile
         """
 
     private static func credential(_ row: SQLiteDatabase.Row) -> StoredCredentialRecord {
-        let amr = (try? JSONValue.parse(Array((row.text(10) ?? "[]").utf8), document: "stored AMR"))?.strings ?? []
+        func strings(_ column: Int32) -> [String] {
+            (try? JSONValue.parse(Array((row.text(column) ?? "[]").utf8), document: "stored list"))?.strings ?? []
+        }
+        let amr = strings(10)
         return StoredCredentialRecord(
             id: row.blob(0) ?? [], holderID: row.text(1) ?? "", identityEvidence: row.text(2) ?? "", publicKey: row.blob(3) ?? [],
             algorithm: row.text(4) ?? "", signCount: UInt32(clamping: row.int64(5)), backupEligible: row.int(6) != 0,
             aaguid: row.text(7) ?? "", authenticator: row.text(8) ?? "", verdict: row.text(9) ?? "", amr: amr, clientID: row.int64(11),
-            rpID: row.text(12) ?? "", createdAt: row.text(13) ?? "", lastUsedAt: row.text(14), deletedAt: row.text(15))
+            rpID: row.text(12) ?? "", createdAt: row.text(13) ?? "", lastUsedAt: row.text(14), deletedAt: row.text(15), enrolledBy: row.text(16),
+            lists: strings(17), profile: row.text(18))
     }
 
     /// Stores a new credential with its audit event, in one transaction. A credential ID
@@ -206,13 +235,14 @@ package struct CredentialStore: Sendable {
                 throw StoreError("store.credential-exists", "this credential is already registered")
             }
             try database.run(
-                "INSERT INTO credentials (\(Self.credentialColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                "INSERT INTO credentials (\(Self.credentialColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)",
                 [
                     .blob(credential.id), .text(credential.holderID), .text(credential.identityEvidence), .blob(credential.publicKey),
                     .text(credential.algorithm), .int(Int64(credential.signCount)), .int(credential.backupEligible ? 1 : 0),
                     .text(credential.aaguid), .text(credential.authenticator), .text(credential.verdict),
                     .text(String(decoding: JSONValue.strings(credential.amr).json, as: UTF8.self)), .int(credential.clientID),
-                    .text(credential.rpID), .text(credential.createdAt),
+                    .text(credential.rpID), .text(credential.createdAt), .optional(credential.enrolledBy),
+                    .text(String(decoding: JSONValue.strings(credential.lists).json, as: UTF8.self)), .optional(credential.profile),
                 ])
             try audit.append([event], at: time)
         }
@@ -258,7 +288,7 @@ package struct CredentialStore: Sendable {
         }
     }
 
-    static func randomBytes(_ count: Int) -> [UInt8] {
+    package static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
     }

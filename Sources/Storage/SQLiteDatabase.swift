@@ -119,6 +119,9 @@ package final class SQLiteDatabase: @unchecked Sendable {
         case text(String)
         case blob([UInt8])
         case null
+
+        /// Text, or NULL for nil.
+        package static func optional(_ text: String?) -> Value { text.map(Value.text) ?? .null }
     }
 
     /// Runs a statement that returns no rows; returns the number of rows it changed.

@@ -69,5 +69,39 @@ package enum StorageSchema {
             ALTER TABLE clients ADD COLUMN certificate_sha256 BLOB;
             CREATE UNIQUE INDEX clients_by_certificate ON clients (certificate_sha256) WHERE certificate_sha256 IS NOT NULL;
             """),
+            .init(
+            4,
+            """
+            CREATE TABLE operators (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                user_handle BLOB NOT NULL UNIQUE,
+                created_at TEXT NOT NULL,
+                revoked_at TEXT
+            );
+            CREATE TABLE operator_codes (
+                code_hash BLOB PRIMARY KEY,
+                operator_id INTEGER NOT NULL REFERENCES operators (id),
+                expires_at INTEGER NOT NULL,
+                used_at INTEGER
+            );
+            CREATE TABLE operator_credentials (
+                id BLOB PRIMARY KEY,
+                operator_id INTEGER NOT NULL REFERENCES operators (id),
+                public_key BLOB NOT NULL,
+                algorithm TEXT NOT NULL,
+                sign_count INTEGER NOT NULL,
+                backup_eligible INTEGER NOT NULL,
+                aaguid TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                last_used_at TEXT
+            );
+            CREATE INDEX operator_credentials_by_operator ON operator_credentials (operator_id);
+            ALTER TABLE ceremonies ADD COLUMN evidence TEXT;
+            ALTER TABLE ceremonies ADD COLUMN operator TEXT;
+            ALTER TABLE credentials ADD COLUMN enrolled_by TEXT;
+            ALTER TABLE credentials ADD COLUMN lists TEXT NOT NULL DEFAULT '[]';
+            ALTER TABLE credentials ADD COLUMN profile TEXT;
+            """),
     ]
 }

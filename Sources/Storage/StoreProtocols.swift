@@ -13,6 +13,7 @@ package protocol ClientStoring: Sendable {
     func authenticate(certificateSHA256 digest: [UInt8]) throws(StoreError) -> APIClient?
     func list() throws(StoreError) -> [APIClient]
     func revoke(name: String, at time: Date) throws(StoreError) -> Bool
+    func deskClient(at time: Date) throws(StoreError) -> APIClient
 }
 
 /// Holders, ceremonies (single-use challenges) and credentials.
@@ -20,7 +21,8 @@ package protocol CredentialStoring: Sendable {
     func holder(id: String, name: String, displayName: String, rpps: String?, at time: Date) throws(StoreError) -> Holder
     func find(holder id: String) throws(StoreError) -> Holder?
     func open(
-        _ kind: CeremonyRecord.Kind, clientID: Int64, holderID: String?, profile: String?, lifetime: TimeInterval, at time: Date
+        _ kind: CeremonyRecord.Kind, clientID: Int64, holderID: String?, profile: String?, lifetime: TimeInterval, at time: Date,
+        evidence: String?, operator: String?
     ) throws(StoreError) -> CeremonyRecord
     func take(_ id: String, kind: CeremonyRecord.Kind, clientID: Int64, at time: Date) throws(StoreError) -> Result<CeremonyRecord, CeremonyRefusal>
     func insert(_ credential: StoredCredentialRecord, event: AuditEvent, at time: Date) throws(StoreError)
@@ -28,6 +30,21 @@ package protocol CredentialStoring: Sendable {
     func credentials(holder: String, includingDeleted: Bool) throws(StoreError) -> [StoredCredentialRecord]
     func recordUse(_ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date) throws(StoreError) -> Bool
     func delete(_ id: [UInt8], event: AuditEvent, at time: Date) throws(StoreError) -> Bool
+}
+
+/// Desk operators, their one-time codes and keys.
+package protocol OperatorStoring: Sendable {
+    func add(name: String, lifetime: TimeInterval, at time: Date) throws(StoreError) -> (DeskOperator, code: String)
+    func issueCode(name: String, lifetime: TimeInterval, at time: Date) throws(StoreError) -> String
+    func redeemable(code: String, at time: Date) throws(StoreError) -> DeskOperator?
+    func enrol(_ credential: OperatorCredential, code: String, event: AuditEvent, at time: Date) throws(StoreError) -> Bool
+    func find(name: String) throws(StoreError) -> DeskOperator?
+    func find(id: Int64) throws(StoreError) -> DeskOperator?
+    func list() throws(StoreError) -> [DeskOperator]
+    func credentials(operator id: Int64) throws(StoreError) -> [OperatorCredential]
+    func find(credential id: [UInt8]) throws(StoreError) -> OperatorCredential?
+    func recordUse(_ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date) throws(StoreError) -> Bool
+    func revoke(name: String, at time: Date) throws(StoreError) -> Bool
 }
 
 /// The hash-chained audit trail.
@@ -41,8 +58,16 @@ package protocol AuditStoring: Sendable {
 extension ClientStore: ClientStoring {}
 extension CredentialStore: CredentialStoring {}
 extension AuditLog: AuditStoring {}
+extension OperatorStore: OperatorStoring {}
 
 extension CredentialStoring {
+    /// Opens a ceremony an API client asked for (no desk operator, identity asserted by the client).
+    package func open(
+        _ kind: CeremonyRecord.Kind, clientID: Int64, holderID: String?, profile: String?, lifetime: TimeInterval, at time: Date
+    ) throws(StoreError) -> CeremonyRecord {
+        try open(kind, clientID: clientID, holderID: holderID, profile: profile, lifetime: lifetime, at: time, evidence: nil, operator: nil)
+    }
+
     /// A holder's live credentials.
     package func credentials(holder: String) throws(StoreError) -> [StoredCredentialRecord] {
         try credentials(holder: holder, includingDeleted: false)

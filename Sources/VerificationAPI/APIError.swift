@@ -19,6 +19,11 @@ package struct APIError: Error, HTTPResponseError, Sendable {
         case ceremonyExpired = "ceremony.expired"
         case conflict = "conflict"
         case listRefused = "referencing.refused"
+        case cardRefused = "card.refused"
+        case sessionMissing = "session.missing"
+        case sessionExpired = "session.expired"
+        case csrfInvalid = "csrf.invalid"
+        case operatorCodeInvalid = "operator.code-invalid"
         case rateLimited = "rate-limited"
         case overloaded = "overloaded"
         case unavailable = "unavailable"
@@ -29,12 +34,12 @@ package struct APIError: Error, HTTPResponseError, Sendable {
             case .malformedRequest: .badRequest
             case .tooLarge: .contentTooLarge
             case .unsupportedMediaType: .unsupportedMediaType
-            case .missingCredentials, .invalidCredentials: .unauthorized
-            case .forbidden: .forbidden
+            case .missingCredentials, .invalidCredentials, .sessionMissing, .sessionExpired: .unauthorized
+            case .forbidden, .csrfInvalid, .operatorCodeInvalid: .forbidden
             case .notFound, .ceremonyUnknown: .notFound
             case .methodNotAllowed: .methodNotAllowed
             case .ceremonyReplayed, .conflict: .conflict
-            case .listRefused: .unprocessableContent
+            case .listRefused, .cardRefused: .unprocessableContent
             case .ceremonyExpired: .gone
             case .rateLimited: .tooManyRequests
             case .overloaded, .unavailable: .serviceUnavailable
@@ -57,6 +62,11 @@ package struct APIError: Error, HTTPResponseError, Sendable {
             case .ceremonyExpired: "This ceremony has expired"
             case .conflict: "Conflict"
             case .listRefused: "The list was refused"
+            case .cardRefused: "The card does not prove the holder's identity"
+            case .sessionMissing: "Sign in at the desk first"
+            case .sessionExpired: "The desk session has expired"
+            case .csrfInvalid: "The request's CSRF token is missing or wrong"
+            case .operatorCodeInvalid: "The one-time code is not valid"
             case .rateLimited: "Too many requests"
             case .overloaded: "The service is overloaded"
             case .unavailable: "The service is not ready"

@@ -41,28 +41,31 @@ struct CardRoutes {
     }
 
     static func read(_ bytes: [UInt8]) throws(APIError) -> Input {
-        try readRequest(bytes) { (reader: inout JSONReader) throws(JSONError) in
-            var input = Input()
-            try reader.readObject { (reader: inout JSONReader, key: JSONKey) throws(JSONError) in
-                switch key {
-                case "certificates":
-                    input.certificates = try reader.readList { (reader: inout JSONReader) throws(JSONError) in try reader.readBase64URL() }
-                    guard (1...8).contains(input.certificates.count) else { throw reader.invalid("must hold 1 to 8 certificates") }
-                case "atr": input.atr = try readHex(&reader, 2...33)
-                case "serialNumber": input.serialNumber = try readHex(&reader, 1...64)
-                case "challengeId": input.challengeID = try HolderInput.readText(&reader, limit: 64)
-                case "signature":
-                    input.signature = try reader.readBase64URL()
-                    guard (1...1024).contains(input.signature?.count ?? 0) else { throw reader.invalid("must be 1 to 1024 bytes") }
-                default: throw reader.unknownMember(key)
-                }
+        try readRequest(bytes) { (reader: inout JSONReader) throws(JSONError) in try readInput(&reader) }
+    }
+
+    /// `{certificates, atr?, serialNumber?, challengeId?, signature?}`.
+    static func readInput(_ reader: inout JSONReader) throws(JSONError) -> Input {
+        var input = Input()
+        try reader.readObject { (reader: inout JSONReader, key: JSONKey) throws(JSONError) in
+            switch key {
+            case "certificates":
+                input.certificates = try reader.readList { (reader: inout JSONReader) throws(JSONError) in try reader.readBase64URL() }
+                guard (1...8).contains(input.certificates.count) else { throw reader.invalid("must hold 1 to 8 certificates") }
+            case "atr": input.atr = try readHex(&reader, 2...33)
+            case "serialNumber": input.serialNumber = try readHex(&reader, 1...64)
+            case "challengeId": input.challengeID = try HolderInput.readText(&reader, limit: 64)
+            case "signature":
+                input.signature = try reader.readBase64URL()
+                guard (1...1024).contains(input.signature?.count ?? 0) else { throw reader.invalid("must be 1 to 1024 bytes") }
+            default: throw reader.unknownMember(key)
             }
-            guard !input.certificates.isEmpty else { throw reader.missing("certificates") }
-            guard (input.challengeID == nil) == (input.signature == nil) else {
-                throw reader.invalid("needs challengeId and signature together")
-            }
-            return input
         }
+        guard !input.certificates.isEmpty else { throw reader.missing("certificates") }
+        guard (input.challengeID == nil) == (input.signature == nil) else {
+            throw reader.invalid("needs challengeId and signature together")
+        }
+        return input
     }
 
     /// Hexadecimal bytes, spaces allowed (`3B 9B 18 …`).
@@ -74,10 +77,38 @@ struct CardRoutes {
         return bytes
     }
 
+    /// A card judged: the facts read or received, the engine's evaluation, the chain.
+    struct Judgement {
+        let facts: CardFacts
+        let evaluation: Evaluation
+        let authentication: CardReport.Authentication
+        let proven: Bool?
+    }
+
     func verify(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let client = try context.require(.verifier, .enrolment)
         var request = request
         let input = try Self.read(try await request.jsonBody(limit: state.configuration.maximumBodySize))
+        let judgement = try await judge(input, client: client)
+        let evaluation = judgement.evaluation
+        let event = AuditEvent(
+            action: "card.verify", client: client.name, authenticator: judgement.authentication.identity.nationalID,
+            result: evaluation.verdict.rawValue, amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: state.profile.label)
+        state.auditBuffer.record(event)
+        state.metrics.verification("card", evaluation.verdict.rawValue)
+        var w = JSONWriter(capacity: 4096)
+        w.object { w in
+            w.key("card")
+            Self.cardJSON(judgement.facts, judgement.authentication, proven: judgement.proven).write(to: &w)
+            evaluation.writeMembers(to: &w)
+        }
+        return jsonResponse(w.bytes)
+    }
+
+    /// Judges a card: its chain against the configured anchors and CRLs at the server's time,
+    /// possession by its signature over the service's challenge (taken: single use), then the
+    /// engine.
+    func judge(_ input: Input, client: APIClient) async throws -> Judgement {
         var certificates: [Certificate] = []
         for (index, der) in input.certificates.enumerated() {
             do {
@@ -101,15 +132,13 @@ struct CardRoutes {
             generation: input.atr.isEmpty ? "unknown" : generation.rawValue, atr: input.atr,
             issuedByANS: input.serialNumber.map(CardIdentification.carriesANSIssuer) ?? false, authentication: authentication,
             anchorsConfigured: state.cardAnchors != nil, pinVerified: proven == true ? true : nil, possessionProven: proven)
-        let live = state.current
-        let evaluation = PolicyEngine.evaluate(.card(facts), catalog: live.catalog, profile: state.profile, at: now)
+        let evaluation = PolicyEngine.evaluate(.card(facts), catalog: state.current.catalog, profile: state.profile, at: now)
+        return Judgement(facts: facts, evaluation: evaluation, authentication: authentication, proven: proven)
+    }
+
+    static func cardJSON(_ facts: CardFacts, _ authentication: CardReport.Authentication, proven: Bool?) -> JSONValue {
         let identity = authentication.identity
-        let event = AuditEvent(
-            action: "card.verify", client: client.name, authenticator: identity.nationalID, result: evaluation.verdict.rawValue,
-            amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: state.profile.label)
-        state.auditBuffer.record(event)
-        state.metrics.verification("card", evaluation.verdict.rawValue)
-        let card = JSONValue.object([
+        return JSONValue.object([
             ("generation", .string(facts.generation)), ("issuedByANS", .bool(facts.issuedByANS)),
             (
                 "identity",
@@ -130,12 +159,5 @@ struct CardRoutes {
             ),
             ("possessionProven", proven.map(JSONValue.bool) ?? .null),
         ])
-        var w = JSONWriter(capacity: 4096)
-        w.object { w in
-            w.key("card")
-            card.write(to: &w)
-            evaluation.writeMembers(to: &w)
-        }
-        return jsonResponse(w.bytes)
     }
 }

@@ -84,30 +84,68 @@ struct CeremonyRoutes {
         let client = try context.require(.enrolment)
         var request = request
         let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
-        let (input, profileName) = try readRequest(body) { (reader: inout JSONReader) throws(JSONError) in
+        let (holder, profileName, card) = try readRequest(body) { (reader: inout JSONReader) throws(JSONError) in
             var holder: HolderInput?
             var profile: String?
+            var card: CardRoutes.Input?
             try reader.readObject { (reader: inout JSONReader, key: JSONKey) throws(JSONError) in
                 switch key {
                 case "holder": holder = try HolderInput.read(&reader)
                 case "profile": profile = try reader.readString()
+                case "card":
+                    card = try CardRoutes.readInput(&reader)
+                    guard card?.challengeID != nil else {
+                        throw reader.invalid("needs challengeId and signature: the card signs a challenge of POST /v1/cards/challenges")
+                    }
                 default: throw reader.unknownMember(key)
                 }
             }
-            guard let holder else { throw reader.missing("holder") }
-            return (holder, profile)
+            guard (holder == nil) != (card == nil) else { throw reader.invalid("needs either holder (typed identity) or card (proven by card)") }
+            return (holder, profile, card)
         }
-        return try await state.io { try openRegistration(input, profileName, client) }
+        if let holder {
+            return try await state.io { jsonResponse(try openRegistration(holder, profileName, client).body) }
+        }
+        guard let card else { throw APIError(.malformedRequest, "needs either holder or card") }
+        // Card-bound: the holder is who the card proves, once the card is an accepted MIE.
+        let judgement = try await CardRoutes(state: state).judge(card, client: client)
+        let identity = judgement.authentication.identity
+        let event = AuditEvent(
+            action: "enrolment.card", client: client.name, holder: identity.nationalID, authenticator: judgement.authentication.issuer,
+            result: judgement.evaluation.verdict.rawValue, amr: judgement.evaluation.amr, lists: judgement.evaluation.lists.map(\.label),
+            profile: state.profile.label, detail: "card \(judgement.facts.generation), chain \(judgement.authentication.trusted ? "trusted" : "untrusted")")
+        guard judgement.evaluation.verdict == .accepted, judgement.proven == true else {
+            state.auditBuffer.record(event)
+            let failing = judgement.evaluation.criteria.flatMap(\.checks).first { $0.status == .notSatisfied || $0.status == .indeterminate }
+            throw APIError(
+                .cardRefused, failing?.reason ?? "the card is not an accepted MIE (\(judgement.evaluation.verdict.rawValue))",
+                reason: failing?.kind.rawValue ?? "card.refused")
+        }
+        let rpps = identity.identifierType == .rpps ? String(identity.nationalID.dropFirst()) : nil
+        let names = [identity.givenName, identity.surname].compactMap { $0 }.joined(separator: " ")
+        let input = HolderInput(
+            id: identity.nationalID, name: String(identity.nationalID.prefix(64)),
+            displayName: String((names.isEmpty ? identity.nationalID : names).prefix(64)), rpps: rpps.flatMap { CheckDigit.isRPPS($0) ? $0 : nil })
+        return try await state.io {
+            jsonResponse(try openRegistration(input, profileName, client, evidence: DeploymentFacts.IdentityEvidence.provenByCard.rawValue, event: event).body)
+        }
     }
 
-    func openRegistration(_ input: HolderInput, _ profileName: String?, _ client: APIClient) throws -> Response {
+    /// Opens a registration ceremony for `input` (created or updated), recording how its identity
+    /// was established and, for the desk, by which operator.
+    func openRegistration(
+        _ input: HolderInput, _ profileName: String?, _ client: APIClient, evidence: String? = nil, operator: String? = nil,
+        event: AuditEvent? = nil
+    ) throws -> (ceremonyID: String, body: [UInt8]) {
         let profile = try VerificationRoutes.profile(profileName, for: client, state: state)
         let party = state.relyingParty(for: client)
         let now = Date()
         let holder = try store.holder(id: input.id, name: input.name, displayName: input.displayName, rpps: input.rpps, at: now)
         let existing = try store.credentials(holder: holder.id).filter { $0.rpID == party.id }
         let ceremony = try store.open(
-            .registration, clientID: client.id, holderID: holder.id, profile: profile.id, lifetime: state.configuration.challengeLifetime, at: now)
+            .registration, clientID: client.id, holderID: holder.id, profile: profile.id, lifetime: state.configuration.challengeLifetime, at: now,
+            evidence: evidence, operator: `operator`)
+        if let event { try state.audit.append([event], at: now) }
         let options = JSONValue.object([
             ("rp", .object([("id", .string(party.id)), ("name", .string(party.name))])),
             (
@@ -130,7 +168,13 @@ struct CeremonyRoutes {
             ("hints", .array([.string("security-key")])),
             ("extensions", .object([("credProps", .bool(true))])),
         ])
-        return jsonResponse(ceremonyJSON(ceremony, options))
+        let body = JSONValue.object([
+            ("ceremonyId", .string(ceremony.id)), ("expiresAt", .string(ceremony.expiryText)), ("publicKey", options),
+            ("holder", Self.holderJSON(holder)), ("identityEvidence", .string(evidence ?? "asserted-by-client")),
+            // For a client that is not a browser (mie-probe enrol): the origins it may claim.
+            ("origins", .strings(party.origins)),
+        ])
+        return (ceremony.id, body.json)
     }
 
     /// `{ceremonyId, expiresAt, publicKey}`.
@@ -177,7 +221,37 @@ struct CeremonyRoutes {
         return try await state.io { try finishRegistration(ceremonyID, response, client) }
     }
 
+    /// What a registration came to.
+    enum Completion {
+        /// The core refused the response.
+        case refused(VerificationOutcome)
+        /// Verified and judged; stored when acceptable or the service allows unacceptable keys.
+        case verified(Holder, VerifiedRegistration, Evaluation, stored: Bool, VerificationOutcome)
+    }
+
     func finishRegistration(_ ceremonyID: String, _ response: CredentialResponse, _ client: APIClient) throws -> Response {
+        switch try completeRegistration(ceremonyID, response, client) {
+        case .refused(let outcome): return try Self.refusal(outcome)
+        case .verified(let holder, let registration, let evaluation, let stored, let outcome):
+            var w = JSONWriter(capacity: 4096)
+            w.object { w in
+                w.key("registered")
+                w.bool(stored)
+                w.key("holder")
+                Self.holderJSON(holder).write(to: &w)
+                w.key("credentialId")
+                w.base64URL(registration.credentialID)
+                w.key("verification")
+                outcome.write(to: &w)
+                evaluation.writeMembers(to: &w)
+            }
+            return jsonResponse(w.bytes)
+        }
+    }
+
+    /// Takes the ceremony, verifies the response, judges the key (with how the holder's identity
+    /// was established, FI 25) and stores it with its audit event.
+    func completeRegistration(_ ceremonyID: String, _ response: CredentialResponse, _ client: APIClient) throws -> Completion {
         let now = Date()
         let ceremony = try state.takeCeremony(ceremonyID, .registration, client, at: now)
         let profile = try VerificationRoutes.profile(ceremony.profile, for: client, state: state)
@@ -189,15 +263,24 @@ struct CeremonyRoutes {
         let outcome = live.service.verify(
             .registration, request: VerificationRoutes.coreRequest(response, challenge: ceremony.challenge, party: party, credential: nil, at: now),
             now: now)
+        let evidence = ceremony.evidence ?? "asserted-by-client"
         var event = AuditEvent(
-            action: "registration", client: client.name, holder: holder.id, credentialID: Base64URL.encode(response.id),
-            result: outcome.result.failureCode ?? "verified", profile: profile.label)
+            action: "registration", client: ceremony.operator.map { "desk:\($0)" } ?? client.name, holder: holder.id,
+            credentialID: Base64URL.encode(response.id), result: outcome.result.failureCode ?? "verified", profile: profile.label,
+            detail: "identity \(evidence)")
         guard case .registration(let registration) = outcome.result else {
             state.metrics.verification("registration", event.result)
             try state.audit.append([event], at: now)
-            return try Self.refusal(outcome)
+            return .refused(outcome)
         }
-        let evaluation = PolicyEngine.evaluate(.fido(FIDOFacts(registration: registration)), catalog: live.catalog, profile: profile, at: now)
+        // Typed by an operator or proven by a card: the engine decides FI 25 on it.
+        let deployment = DeploymentFacts.IdentityEvidence(rawValue: evidence).map { level in
+            DeploymentFacts(
+                holderNationalID: holder.rpps.map { "8" + $0 } ?? holder.id, holderLuhnValid: holder.rpps.map(CheckDigit.isRPPS), identityEvidence: level,
+                credentialIDUnique: (try? store.find(credential: registration.credentialID)) == nil)
+        }
+        let evaluation = PolicyEngine.evaluate(
+            .fido(FIDOFacts(registration: registration)), catalog: live.catalog, profile: profile, at: now, deployment: deployment)
         let aaguid = AAGUIDText.string(registration.aaguid)
         event.authenticator = aaguid
         event.result = evaluation.verdict.rawValue
@@ -205,30 +288,19 @@ struct CeremonyRoutes {
         event.lists = evaluation.lists.map(\.label)
         state.metrics.verification("registration", event.result)
         let storable = evaluation.verdict == .accepted || state.configuration.enrolsUnacceptableKeys
-        var w = JSONWriter(capacity: 4096)
         if storable {
             let record = StoredCredentialRecord(
-                id: registration.credentialID, holderID: holder.id, identityEvidence: "asserted-by-client", publicKey: registration.publicKey.encoded,
+                id: registration.credentialID, holderID: holder.id, identityEvidence: evidence, publicKey: registration.publicKey.encoded,
                 algorithm: registration.publicKey.algorithm.name, signCount: registration.signCount, backupEligible: registration.flags.backupEligible,
                 aaguid: aaguid, authenticator: evaluation.authenticator.description, verdict: evaluation.verdict.rawValue, amr: evaluation.amr,
-                clientID: client.id, rpID: party.id, createdAt: now.formatted(.iso8601))
+                clientID: client.id, rpID: party.id, createdAt: now.formatted(.iso8601), enrolledBy: ceremony.operator,
+                lists: evaluation.lists.map(\.label), profile: profile.label)
             try insert(record, event: event, at: now)
         } else {
-            event.detail = "not stored: the key is not PSC-acceptable"
+            event.detail = "identity \(evidence); not stored: the key is not PSC-acceptable"
             try state.audit.append([event], at: now)
         }
-        w.object { w in
-            w.key("registered")
-            w.bool(storable)
-            w.key("holder")
-            Self.holderJSON(holder).write(to: &w)
-            w.key("credentialId")
-            w.base64URL(registration.credentialID)
-            w.key("verification")
-            outcome.write(to: &w)
-            evaluation.writeMembers(to: &w)
-        }
-        return jsonResponse(w.bytes)
+        return .verified(holder, registration, evaluation, stored: storable, outcome)
     }
 
     /// Stores the credential; one already registered is a conflict.

@@ -78,8 +78,10 @@ enum OpenAPIDocument {
                 "responses": {"200": {"description": "Options for PublicKeyCredential.parseCreationOptionsFromJSON",
                                       "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CreationCeremony"}}}},
                               "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"},
-                              "403": {"$ref": "#/components/responses/Problem"}, "413": {"$ref": "#/components/responses/Problem"},
-                              "415": {"$ref": "#/components/responses/Problem"}, "429": {"$ref": "#/components/responses/Problem"},
+                              "403": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"},
+                              "409": {"$ref": "#/components/responses/Problem"}, "410": {"$ref": "#/components/responses/Problem"},
+                              "413": {"$ref": "#/components/responses/Problem"}, "415": {"$ref": "#/components/responses/Problem"},
+                              "422": {"$ref": "#/components/responses/Problem"}, "429": {"$ref": "#/components/responses/Problem"},
                               "503": {"$ref": "#/components/responses/Problem"}}
               }
             },
@@ -292,8 +294,11 @@ enum OpenAPIDocument {
                 "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "displayName": {"type": "string"}, "rpps": {"type": ["string", "null"]}}
               },
               "RegistrationOptionsRequest": {
-                "type": "object", "required": ["holder"], "additionalProperties": false,
-                "properties": {"holder": {"$ref": "#/components/schemas/Holder"}, "profile": {"type": "string"}}
+                "type": "object", "additionalProperties": false,
+                "description": "A typed identity (holder) or a card-bound enrolment (card: the holder is who the card proves, its signature over a challenge of /v1/cards/challenges required); one of the two.",
+                "properties": {"holder": {"$ref": "#/components/schemas/Holder"}, "profile": {"type": "string"},
+                               "card": {"allOf": [{"$ref": "#/components/schemas/CardRequest"}, {"required": ["challengeId", "signature"]}]}},
+                "oneOf": [{"required": ["holder"]}, {"required": ["card"]}]
               },
               "AssertionOptionsRequest": {
                 "type": "object", "additionalProperties": false, "properties": {"holder": {"$ref": "#/components/schemas/Text64"}}
@@ -303,6 +308,8 @@ enum OpenAPIDocument {
                 "type": "object", "required": ["ceremonyId", "expiresAt", "publicKey"],
                 "properties": {
                   "ceremonyId": {"type": "string"}, "expiresAt": {"type": "string", "format": "date-time"},
+                  "holder": {"type": "object"}, "identityEvidence": {"enum": ["asserted-by-client", "asserted-by-operator", "proven-by-card"]},
+                  "origins": {"type": "array", "items": {"type": "string"}, "description": "The relying party's origins, for a client that is not a browser"},
                   "publicKey": {"type": "object", "required": ["rp", "user", "challenge", "pubKeyCredParams"],
                                 "properties": {"rp": {"type": "object"}, "user": {"type": "object"}, "challenge": {"$ref": "#/components/schemas/Base64URL"},
                                                "pubKeyCredParams": {"type": "array"}, "timeout": {"type": "integer"},

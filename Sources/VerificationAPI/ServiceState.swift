@@ -91,6 +91,12 @@ package struct ServiceConfiguration: Sendable {
     package var cardCRLFiles: [String] = []
     /// Demo lists to import when the database holds none (`TestVectors/referencing`).
     package var demoListsDirectory: String?
+    /// The enrolment desk's sessions: signed out after this long without a request, and this
+    /// long after sign-in whatever happens.
+    package var deskIdleTimeout: TimeInterval = 15 * 60
+    package var deskSessionLifetime: TimeInterval = 8 * 3600
+    /// How long a desk operator's one-time code stays valid.
+    package var operatorCodeLifetime: TimeInterval = 24 * 3600
 
     package init() {}
 }
@@ -110,6 +116,10 @@ package final class ServiceState: Sendable {
     package let clients: any ClientStoring
     package let credentials: any CredentialStoring
     package let audit: any AuditStoring
+    package let operators: any OperatorStoring
+    /// The desk's own client: its ceremonies and enrolments are recorded under it.
+    package let deskClient: APIClient
+    package let deskSessions: DeskSessions
     package let auditBuffer: AuditBuffer
     package let profile: Profile
     package let caches = VerificationCaches()
@@ -137,6 +147,9 @@ package final class ServiceState: Sendable {
         referencing = ReferencingStore(database: database)
         clients = ClientStore(database: database)
         credentials = CredentialStore(database: database)
+        operators = OperatorStore(database: database)
+        deskClient = try clients.deskClient(at: Date())
+        deskSessions = DeskSessions(idle: configuration.deskIdleTimeout, lifetime: configuration.deskSessionLifetime)
         let auditLog = AuditLog(database: database)
         audit = auditLog
         auditBuffer = AuditBuffer(log: auditLog, logger: logger)

@@ -22,7 +22,7 @@ struct Serve: AsyncParsableCommand {
             Configuration file (JSON, or YAML when it ends in .yaml or .yml): {"host", "port", "database", "relyingParty": {"id", \
             "origins"}, "profile", "maximumBodySize", "maximumInFlight", "rateLimit", "rateBurst", \
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
-            "enrolsUnacceptableKeys", "idleTimeoutSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "tls": {"certificate", \
+            "enrolsUnacceptableKeys", "idleTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "tls": {"certificate", \
             "privateKey", "clientCAs"}}; MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
@@ -102,6 +102,11 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardOutput.write(
                 Data("DEMO client key (every role; shown once): \(key)\nTry it in a browser: http://localhost:\(configuration.port)/\n".utf8))
         }
+        if demo, (try? state.operators.list().isEmpty) == true {
+            let (_, code) = try state.operators.add(name: "demo-operator", lifetime: configuration.operatorCodeLifetime, at: Date())
+            FileHandle.standardOutput.write(
+                Data("DEMO desk operator code (demo-operator; shown once): \(code)\nEnrolment desk: http://localhost:\(configuration.port)/enrol\n".utf8))
+        }
         logger.notice(
             "mie-verifier listening on \(configuration.tls == nil ? "http" : "https (client certificates required)")://\(configuration.host):\(configuration.port) (database \(configuration.databasePath), relying party \(configuration.relyingParty.id) \(configuration.relyingParty.origins.joined(separator: " ")), \(state.current.catalog.lists.count) lists, \(clients) clients)"
         )
@@ -159,6 +164,8 @@ enum ServiceConfigurationFile {
                 guard let flag = item.bool else { throw CLIFailure("\(key) must be true or false") }
                 configuration.tasksOnEventLoops = flag
             case "idleTimeoutSeconds": configuration.idleTimeoutSeconds = Int64(try integer(item, key, 1...3600))
+            case "deskIdleTimeoutSeconds": configuration.deskIdleTimeout = Double(try integer(item, key, 1...86_400))
+            case "deskSessionLifetimeSeconds": configuration.deskSessionLifetime = Double(try integer(item, key, 60...7 * 86_400))
             case "cardAnchors": configuration.cardAnchorsFile = try string(item, key)
             case "cardCRLs":
                 guard let paths = item.strings else { throw CLIFailure("cardCRLs must be a list of CRL file paths") }

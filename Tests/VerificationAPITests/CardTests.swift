@@ -89,6 +89,31 @@ import VerificationAPI
         }
     }
 
+    /// A card-bound enrolment opens only for a card that proves its holder (the success, with
+    /// the virtual card's key, is Tools/service/enrol_test.py through mie-probe).
+    @Test func aCardBoundEnrolmentNeedsAProvenCard() async throws {
+        let harness = try Self.harness()
+        let key = harness.keys["enrolment"]
+        let certificates = try Self.certificates()
+        try await harness.test { client in
+            let unsigned = try await client.call(.post, "/v1/registrations/options", key: key, json: ["card": ["certificates": certificates]])
+            #expect(unsigned.status == .badRequest, "a card without its signature over a challenge proves no one")
+            let challenge = try await client.call(.post, "/v1/cards/challenges", key: key)
+            let forged = SoftwareAuthenticator.encode([UInt8](repeating: 0x5A, count: 256))
+            let card: [String: Any] = [
+                "certificates": certificates, "atr": Self.cps3ATR, "serialNumber": "00 80 25 00 00 01 12 34 56",
+                "challengeId": challenge.json["challengeId"]!, "signature": forged,
+            ]
+            let both = try await client.call(.post, "/v1/registrations/options", key: key, json: ["card": card, "holder": CeremonyTests.holder])
+            #expect(both.status == .badRequest, "a typed identity and a card at once are refused")
+            let refused = try await client.call(.post, "/v1/registrations/options", key: key, json: ["card": card])
+            #expect(refused.status == .unprocessableContent && refused.code == "card.refused", "\(refused.text)")
+            #expect(refused.json["reason"] as? String == "card.possession" || refused.json["reason"] as? String == "card.pin-verified", "\(refused.text)")
+            let verifier = try await client.call(.post, "/v1/registrations/options", key: harness.keys["verifier"], json: ["card": card])
+            #expect(verifier.status == .forbidden)
+        }
+    }
+
     @Test func badCardRequestsAreRefused() async throws {
         let harness = try Self.harness()
         let key = harness.keys["verifier"]
