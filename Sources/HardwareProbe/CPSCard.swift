@@ -200,24 +200,28 @@ package struct CPSCardReader {
     package func proveKeyPossession(
         certificate: Certificate, generation: CardIdentification.Generation, challenge fixed: [UInt8]? = nil
     ) throws -> Bool {
-        let key = try certificate.publicKey()
-        guard case .rsa(let bits) = key.type else { throw CardError.malformed("the authentication key is not RSA") }
         var challenge = fixed ?? [UInt8](repeating: 0, count: 32)
         if fixed == nil {
             for index in challenge.indices { challenge[index] = UInt8.random(in: 0...255) }
         }
+        let signature = try sign(challenge, certificate: certificate, generation: generation)
+        return try certificate.publicKey().recoverPKCS1(signature) == challenge
+    }
+
+    /// The card's authentication key over `challenge` (the PIN verified first): the raw RSA
+    /// operation over a PKCS #1 type 1 block, which anyone checks with the certificate's key.
+    /// CPS3: MSE then INTERNAL AUTHENTICATE; CPS4: MSE with key reference 0x20, then PSO DECIPHER.
+    package func sign(_ challenge: [UInt8], certificate: Certificate, generation: CardIdentification.Generation) throws -> [UInt8] {
+        let key = try certificate.publicKey()
+        guard case .rsa(let bits) = key.type else { throw CardError.malformed("the authentication key is not RSA") }
         switch generation {
         case .cps4, .cps4T0:
             _ = try channel.expectSuccess(CommandAPDU(ins: 0x22, p1: 0x41, p2: 0xB8, data: [0x83, 0x01, 0x20]), "MSE SET")
             let block = PKCS1.type1Block(challenge, modulusBytes: bits / 8)
-            let result = try channel.expectSuccess(
-                CommandAPDU(ins: 0x2A, p1: 0x80, p2: 0x86, data: [0x00] + block, le: 0), "PSO DECIPHER (raw RSA)")
-            return key.recoverRaw(result) == block
+            return try channel.expectSuccess(CommandAPDU(ins: 0x2A, p1: 0x80, p2: 0x86, data: [0x00] + block, le: 0), "PSO DECIPHER (raw RSA)")
         default:
             _ = try channel.expectSuccess(CommandAPDU(ins: 0x22, p1: 0x41, p2: 0xA4, data: [0x84, 0x01, 0x81]), "MSE SET")
-            let signature = try channel.expectSuccess(
-                CommandAPDU(ins: 0x88, p1: 0x00, p2: 0x00, data: challenge, le: 0), "INTERNAL AUTHENTICATE")
-            return key.recoverPKCS1(signature) == challenge
+            return try channel.expectSuccess(CommandAPDU(ins: 0x88, p1: 0x00, p2: 0x00, data: challenge, le: 0), "INTERNAL AUTHENTICATE")
         }
     }
 }

@@ -126,15 +126,48 @@ enum CTAPEncoding {
         }
     }
 
-    /// authenticatorMakeCredential parameters for an ES256 (then EdDSA, RS256) credential.
-    static func makeCredential(clientDataHash: [UInt8], rpID: String, userID: [UInt8]) -> [UInt8] {
-        encode(
-            .map([
-                (1, .bytes(clientDataHash)),
-                (2, .textMap([("id", .text(rpID)), ("name", .text(rpID))])),
-                (3, .textMap([("id", .bytes(userID)), ("name", .text("mie-probe")), ("displayName", .text("mie-probe"))])),
-                (4, .array([-7, -8, -257].map { .textMap([("alg", .int($0)), ("type", .text("public-key"))]) })),
-            ]))
+    /// authenticatorMakeCredential parameters (CTAP 2.2 §6.1): algorithms in order of
+    /// preference, credentials to exclude, and the `rk` and `uv` options when asked.
+    static func makeCredential(_ request: CredentialRequest) -> [UInt8] {
+        var parameters: [(Int64, Item)] = [
+            (1, .bytes(request.clientDataHash)),
+            (2, .textMap([("id", .text(request.rpID)), ("name", .text(request.rpName))])),
+            (3, .textMap([("id", .bytes(request.userID)), ("name", .text(request.userName)), ("displayName", .text(request.userDisplayName))])),
+            (4, .array(request.algorithms.map { .textMap([("alg", .int(Int64($0))), ("type", .text("public-key"))]) })),
+        ]
+        if !request.exclude.isEmpty {
+            parameters.append((5, .array(request.exclude.map { .textMap([("id", .bytes($0)), ("type", .text("public-key"))]) })))
+        }
+        var options: [(String, Item)] = []
+        if request.residentKey { options.append(("rk", .bool(true))) }
+        if request.userVerification { options.append(("uv", .bool(true))) }
+        if !options.isEmpty { parameters.append((7, .textMap(options))) }
+        return encode(.map(parameters))
+    }
+}
+
+/// What authenticatorMakeCredential is asked to make: a WebAuthn client's creation options.
+package struct CredentialRequest: Sendable {
+    package var clientDataHash: [UInt8]
+    package var rpID: String
+    package var rpName: String
+    package var userID: [UInt8]
+    package var userName: String
+    package var userDisplayName: String
+    /// COSE algorithms, preferred first.
+    package var algorithms: [Int] = [-7, -8, -257]
+    package var exclude: [[UInt8]] = []
+    package var residentKey = false
+    /// Built-in user verification (fingerprint, on-device PIN): the `uv` option.
+    package var userVerification = false
+
+    package init(clientDataHash: [UInt8], rpID: String, rpName: String? = nil, userID: [UInt8], userName: String, userDisplayName: String? = nil) {
+        self.clientDataHash = clientDataHash
+        self.rpID = rpID
+        self.rpName = rpName ?? rpID
+        self.userID = userID
+        self.userName = userName
+        self.userDisplayName = userDisplayName ?? userName
     }
 }
 
@@ -152,7 +185,12 @@ extension CTAPAuthenticator {
     /// authenticatorMakeCredential: a fresh credential and its attestation object (the user
     /// must touch the key). Returns the attestation object as WebAuthn builds it.
     package func makeCredential(clientDataHash: [UInt8], rpID: String, userID: [UInt8]) throws -> [UInt8] {
-        let response = try send(.makeCredential, CTAPEncoding.makeCredential(clientDataHash: clientDataHash, rpID: rpID, userID: userID))
+        try makeCredential(CredentialRequest(clientDataHash: clientDataHash, rpID: rpID, userID: userID, userName: "mie-probe"))
+    }
+
+    /// authenticatorMakeCredential for `request`; the attestation object as WebAuthn builds it.
+    package func makeCredential(_ request: CredentialRequest) throws -> [UInt8] {
+        let response = try send(.makeCredential, CTAPEncoding.makeCredential(request))
         // CTAP answers {1: fmt, 2: authData, 3: attStmt}; WebAuthn's attestation object uses text keys.
         let value: CBORValue
         do {

@@ -74,6 +74,8 @@ enum DeskText {
         "why": ("Pourquoi", "Why"),
         "working": ("Touchez la clé quand elle clignote…", "Touch the key when it blinks…"),
         "error": ("Erreur", "Error"),
+        // French puts a (narrow no-break) space before a colon.
+        "colon": ("\u{202F}: ", ": "),
         "confirmRevoke": ("Révoquer cette clé ? Elle ne pourra plus servir.", "Revoke this key? It can no longer be used."),
         "receiptTitle": ("Récépissé d'enrôlement", "Enrolment receipt"),
         "holder": ("Titulaire", "Holder"),

@@ -54,6 +54,7 @@ enum TryPage {
         <h2>Result</h2>
         <p id="status" role="status" aria-live="polite">Nothing yet.</p>
         <pre id="result"></pre>
+        <p>Enrolment desks: <a href="/enrol">the desk page</a> (operators sign in with their own key).</p>
         <script src="/try.js"></script>
         </body>
         </html>

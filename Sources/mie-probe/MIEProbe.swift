@@ -29,7 +29,7 @@ struct MIEProbe: ParsableCommand {
               mie-probe fido info --reader "Virtual PCD 00 01" --database mie.sqlite --json
               mie-probe fido register --device /dev/hidraw3 --rp-id example.org --database mie.sqlite
             """,
-        subcommands: [Readers.self, Watch.self, Card.self, Fido.self])
+        subcommands: [Readers.self, Watch.self, Card.self, Fido.self, Enrol.self])
 }
 
 struct Output: ParsableArguments {
@@ -399,13 +399,19 @@ func deviceInfo(_ info: AuthenticatorInfo) -> DeviceInfo {
 
 /// Opens the authenticator named by --device or --reader (or the only one found).
 func open(_ target: Fido.Target) throws -> (any CTAPAuthenticator, AnyObject?) {
-    if let device = target.device {
+    try open(device: target.device, reader: target.reader)
+}
+
+/// Opens the authenticator on `device` (USB HID) or in `reader` (NFC or contact; default: the
+/// first reader).
+func open(device: String?, reader chosen: String?) throws -> (any CTAPAuthenticator, AnyObject?) {
+    if let device {
         let hid = try HIDRawDevice(path: device)
         return (try CTAPHIDAuthenticator(device: hid), hid)
     }
     let pcsc = try context()
     let names = try pcsc.readers()
-    let reader = target.reader ?? names.first
+    let reader = chosen ?? names.first
     guard let reader, names.contains(reader) else { throw fail("no such reader; see mie-probe fido list", 3) }
     let card: PCSCCard
     do {

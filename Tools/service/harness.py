@@ -60,6 +60,12 @@ class Service:
             raise SystemExit("the service printed no DEMO key")
         return match.group(1)
 
+    def demo_operator_code(self) -> str:
+        match = re.search(r"DEMO desk operator code.*: (mie-op-[A-Za-z0-9_-]+)", self.log_path.read_text())
+        if not match:
+            raise SystemExit("the service printed no DEMO operator code")
+        return match.group(1)
+
     def stop(self, sig=signal.SIGTERM):
         """Stops it; its exit status (None if it had to be killed)."""
         self.process.send_signal(sig)

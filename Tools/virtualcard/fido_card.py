@@ -74,7 +74,10 @@ class FidoCard:
             return b"\x67\x00"
         cla, ins, p1, p2 = apdu[:4]
         body = apdu[4:]
-        data = body[1:1 + body[0]] if len(body) > 1 else b""
+        if len(body) > 3 and body[0] == 0:  # extended length: Lc on two bytes (CTAP requests over 255 bytes)
+            data = body[3:3 + (body[1] << 8 | body[2])]
+        else:
+            data = body[1:1 + body[0]] if len(body) > 1 else b""
         if ins == 0xC0:
             chunk, self.pending = self.pending[:256], self.pending[256:]
             return chunk + (bytes([0x61, min(len(self.pending), 255) % 256]) if self.pending else b"\x90\x00")

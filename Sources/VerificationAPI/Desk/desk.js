@@ -99,7 +99,7 @@
     body.append(el("p", (result.registered ? t("stored") : t("notStored")) + " " + (holder.displayName || "") + " (RPPS " + (holder.rpps || "") + ")",
       result.registered ? "" : "refused"));
     if (result.error) {
-      body.append(el("p", t("error") + ": " + result.error.code + " " + result.error.message, "refused"));
+      body.append(el("p", t("error") + t("colon") + result.error.code + " " + result.error.message, "refused"));
     } else {
       const model = el("div", null, "model");
       const icon = result.authenticator && result.authenticator.icon;
@@ -114,10 +114,10 @@
       model.append(name);
       body.append(model);
       const verdict = el("p", null, "verdict");
-      verdict.append(t("verdict") + " : ", el("span", result.verdictText, result.verdict));
+      verdict.append(t("verdict") + t("colon"), el("span", result.verdictText, result.verdict));
       verdict.id = "verdict";
       body.append(verdict);
-      body.append(el("p", t("amr") + " : " + ((result.amr || []).join(" ") || t("none")), "amr"));
+      body.append(el("p", t("amr") + t("colon") + ((result.amr || []).join(" ") || t("none")), "amr"));
       const table = el("table");
       table.id = "criteria";
       const head = el("tr");
@@ -137,7 +137,9 @@
         const link = el("a", t("printReceipt"));
         link.href = "/enrol/receipt/" + encodeURIComponent(result.credentialId);
         link.id = "receipt-link";
-        body.append(el("p")).append(link);
+        const line = el("p");
+        line.append(link);
+        body.append(line);
       }
     }
     $("result").hidden = false;
@@ -203,7 +205,7 @@
   function guarded(action) {
     return (event) => action(event).catch((error) => {
       if (event && event.preventDefault) event.preventDefault();
-      status(t("error") + " : " + error.message, true);
+      status(t("error") + t("colon") + error.message, true);
     });
   }
 
