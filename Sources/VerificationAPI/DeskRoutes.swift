@@ -57,6 +57,11 @@ struct DeskRoutes {
         guard party.origins.contains(origin) else { throw APIError(.csrfInvalid, "this request comes from \(origin), not from the desk") }
     }
 
+    /// Requests before sign-in share one token bucket: nobody can fill the ceremony table.
+    func limitBeforeSignIn() throws(APIError) {
+        guard state.deskLimiter.allow(0) else { throw APIError(.rateLimited, "too many sign-in attempts at the desk; retry in a moment") }
+    }
+
     /// The signed-in operator's session, checked against the store (a revoked operator is
     /// signed out at once); with `csrf`, the request must carry the session's token.
     func session(_ request: Request, csrf: Bool) async throws -> (token: String, session: DeskSessions.Session) {
@@ -120,6 +125,7 @@ struct DeskRoutes {
 
     func operatorOptions(_ request: Request) async throws -> Response {
         try checkOrigin(request)
+        try limitBeforeSignIn()
         var request = request
         let code: String = try readRequest(try await request.jsonBody(limit: 4096)) { (reader: inout JSONReader) throws(JSONError) in
             var code: String?
@@ -183,6 +189,7 @@ struct DeskRoutes {
     /// The operator's first key (or another one): the code, spent with the key's storage.
     func operatorRegistration(_ request: Request) async throws -> Response {
         try checkOrigin(request)
+        try limitBeforeSignIn()
         var request = request
         let (code, ceremonyID, response) = try Self.readResponse(
             try await request.jsonBody(limit: state.configuration.maximumBodySize), .registration, withCode: true)
@@ -221,6 +228,7 @@ struct DeskRoutes {
 
     func signInOptions(_ request: Request) async throws -> Response {
         try checkOrigin(request)
+        try limitBeforeSignIn()
         var request = request
         let name: String = try readRequest(try await request.jsonBody(limit: 4096)) { (reader: inout JSONReader) throws(JSONError) in
             var name: String?
@@ -251,6 +259,7 @@ struct DeskRoutes {
 
     func signIn(_ request: Request) async throws -> Response {
         try checkOrigin(request)
+        try limitBeforeSignIn()
         var request = request
         let (_, ceremonyID, response) = try Self.readResponse(
             try await request.jsonBody(limit: state.configuration.maximumBodySize), .assertion, withCode: false)

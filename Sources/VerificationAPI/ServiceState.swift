@@ -120,6 +120,9 @@ package final class ServiceState: Sendable {
     /// The desk's own client: its ceremonies and enrolments are recorded under it.
     package let deskClient: APIClient
     package let deskSessions: DeskSessions
+    /// One bucket for the desk's requests made before sign-in (each opens a ceremony row): 20
+    /// per second, bursts of 200, whoever asks.
+    let deskLimiter = RateLimiter(rate: 20, burst: 200)
     package let auditBuffer: AuditBuffer
     package let profile: Profile
     package let caches = VerificationCaches()

@@ -130,9 +130,11 @@ struct Enrol: ParsableCommand {
         }
         guard result["registered"]?.bool == true else {
             if let code = result["verification"]?["error"]?["code"]?.string { throw fail("the key's registration was refused: \(code)", 1) }
-            throw fail("key not stored: it is not PSC-acceptable (\(result["verdict"]?.string ?? "?")); hand out a referenced key", 1)
+            throw fail("key not stored: \(Self.why(result)); hand out a key on the ANS referencing list", 1)
         }
-        if result["verdict"]?.string != "accepted" { throw ExitCode(1) }
+        if result["verdict"]?.string != "accepted" {
+            throw fail("the key is enrolled but not PSC-acceptable (DEMO service): \(Self.why(result))", 1)
+        }
     }
 
     /// The first other reader with a card: where an NFC authenticator sits.
@@ -171,6 +173,15 @@ struct Enrol: ParsableCommand {
             request.userVerification = true
         }
         return (request, clientData)
+    }
+
+    /// Why a key is not PSC-acceptable, in the words a desk uses.
+    static func why(_ result: JSONValue) -> String {
+        let failed = (result["criteria"]?.array ?? []).flatMap { $0["checks"]?.array ?? [] }.filter { $0["status"]?.string == "not_satisfied" }
+        let kinds = failed.compactMap { $0["check"]?.string }
+        if kinds.contains("referencing.ans-referenced") { return "key not referenced: this model is not on the ANS referencing list" }
+        if kinds.contains("uv.capable") { return "this key cannot verify a PIN or a fingerprint" }
+        return failed.first?["reason"]?.string ?? "verdict \(result["verdict"]?.string ?? "?")"
     }
 
     static func printResult(_ result: JSONValue) {

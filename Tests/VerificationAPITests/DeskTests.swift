@@ -192,6 +192,18 @@ import Testing
         }
     }
 
+    @Test func requestsBeforeSignInAreRateLimited() async throws {
+        let harness = try ServiceHarness()
+        try await harness.test { client in
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<230 {
+                statuses.append(try await Browser().call(client, .post, "/enrol/api/session/options", json: ["operator": "x"]).status)
+            }
+            #expect(statuses.prefix(200).allSatisfy { $0 == .ok })
+            #expect(statuses.contains(.tooManyRequests), "a burst of anonymous sign-in attempts is cut")
+        }
+    }
+
     @Test func sessionsExpireAndRevocationEndsThem() async throws {
         let harness = try ServiceHarness { $0.deskIdleTimeout = 1 }
         let operatorKey = try SoftwareAuthenticator(origin: ServiceHarness.origin, attestation: .none)

@@ -107,9 +107,17 @@ def run_demo(args, checks: harness.Checks, artifacts: Path) -> None:
         desk.open()
         checks.expect(driver.find_element(desk.By.TAG_NAME, "html").get_attribute("lang") == "fr"
                       and "Guichet d'enrôlement" in driver.title, "French from Accept-Language")
+        unlabelled = driver.execute_script("""
+            return [...document.querySelectorAll('input')].filter(i => i.labels.length === 0).map(i => i.id)
+                .concat([...document.querySelectorAll('button')].filter(b => !b.textContent.trim()).map(b => b.id));""")
+        checks.expect(unlabelled == [], f"every field has a label and every button a name: {unlabelled}")
         driver.find_element(desk.By.LINK_TEXT, "English").click()
         desk.wait(lambda: "Enrolment desk" in driver.title, "the language switch gives English")
-        desk.bootstrap(code)
+        # Keyboard only: the code field, then Enter submits the bootstrap form.
+        from selenium.webdriver.common.keys import Keys
+        desk.find("code").send_keys(code + Keys.ENTER)
+        desk.wait(lambda: desk.find("desk").is_displayed(), "the operator's key is registered from the keyboard and the desk opens")
+        checks.expect(driver.switch_to.active_element.get_attribute("id") == "given", "focus moves to the enrolment form")
         checks.expect(desk.find("who").text == "demo-operator", "signed in as the bootstrapped operator")
         desk.find("signout").click()
         desk.wait(lambda: desk.find("signin").is_displayed(), "signing out shows the sign-in form")
