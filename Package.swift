@@ -107,6 +107,8 @@ let package = Package(
             dependencies: [
                 "CPCSCLite", "WireFormat", "CBORDecoding", "AuthenticatorVerification", "SignatureVerification", "PSCPolicy",
                 .product(name: "SwiftASN1", package: "swift-asn1"),
+                // PIN/UV auth protocols: P-256 ECDH, HKDF, HMAC (Crypto); AES-256-CBC (CryptoExtras).
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
             swiftSettings: strict),
         .executableTarget(
@@ -147,7 +149,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSQLite", "CPCSCLite"]),
-        .testTarget(name: "HardwareProbeTests", dependencies: ["HardwareProbe", "SignatureVerification", "WireFormat"]),
+        .testTarget(
+            name: "HardwareProbeTests",
+            dependencies: ["HardwareProbe", "SignatureVerification", "WireFormat", "CBORDecoding", .product(name: "Crypto", package: "swift-crypto")]),
     ],
     swiftLanguageModes: [.v6]
 )

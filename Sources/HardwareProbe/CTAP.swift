@@ -101,6 +101,8 @@ enum CTAPEncoding {
         case map([(Int64, Item)])
         case textMap([(String, Item)])
         case bool(Bool)
+        /// Bytes already encoded (a COSE_Key).
+        case raw([UInt8])
     }
 
     static func head(_ major: UInt8, _ value: UInt64) -> [UInt8] {
@@ -123,6 +125,7 @@ enum CTAPEncoding {
             return head(5, UInt64(pairs.count)) + pairs.sorted { $0.0 < $1.0 }.flatMap { encode(.int($0.0)) + encode($0.1) }
         case .textMap(let pairs): return head(5, UInt64(pairs.count)) + pairs.flatMap { encode(.text($0.0)) + encode($0.1) }
         case .bool(let b): return [b ? 0xF5 : 0xF4]
+        case .raw(let bytes): return bytes
         }
     }
 
@@ -142,6 +145,11 @@ enum CTAPEncoding {
         if request.residentKey { options.append(("rk", .bool(true))) }
         if request.userVerification { options.append(("uv", .bool(true))) }
         if !options.isEmpty { parameters.append((7, .textMap(options))) }
+        if let level = request.credProtect { parameters.append((6, .textMap([("credProtect", .int(Int64(level)))]))) }
+        if let token = request.pinToken {
+            parameters.append((8, .bytes(token.param(request.clientDataHash))))
+            parameters.append((9, .int(Int64(token.pinProtocol.rawValue))))
+        }
         return encode(.map(parameters))
     }
 }
@@ -160,6 +168,10 @@ package struct CredentialRequest: Sendable {
     package var residentKey = false
     /// Built-in user verification (fingerprint, on-device PIN): the `uv` option.
     package var userVerification = false
+    /// Verification by client PIN: the token's pinUvAuthParam goes with the request.
+    package var pinToken: PINToken?
+    /// The credProtect extension's level (1 to 3), when asked.
+    package var credProtect: Int?
 
     package init(clientDataHash: [UInt8], rpID: String, rpName: String? = nil, userID: [UInt8], userName: String, userDisplayName: String? = nil) {
         self.clientDataHash = clientDataHash
