@@ -145,10 +145,10 @@ enum CTAPEncoding {
         if request.residentKey { options.append(("rk", .bool(true))) }
         if request.userVerification { options.append(("uv", .bool(true))) }
         if !options.isEmpty { parameters.append((7, .textMap(options))) }
-        if let level = request.credProtect { parameters.append((6, .textMap([("credProtect", .int(Int64(level)))]))) }
+        if let level = request.credProtect { parameters.append((6, .textMap([("credProtect", .int(level))]))) }
         if let token = request.pinToken {
             parameters.append((8, .bytes(token.param(request.clientDataHash))))
-            parameters.append((9, .int(Int64(token.pinProtocol.rawValue))))
+            parameters.append((9, .int(token.pinProtocol.number)))
         }
         return encode(.map(parameters))
     }
@@ -171,7 +171,7 @@ package struct CredentialRequest: Sendable {
     /// Verification by client PIN: the token's pinUvAuthParam goes with the request.
     package var pinToken: PINToken?
     /// The credProtect extension's level (1 to 3), when asked.
-    package var credProtect: Int?
+    package var credProtect: Int64?
 
     package init(clientDataHash: [UInt8], rpID: String, rpName: String? = nil, userID: [UInt8], userName: String, userDisplayName: String? = nil) {
         self.clientDataHash = clientDataHash

@@ -50,7 +50,7 @@ extension CTAPAuthenticator {
 
     /// getPINRetries (subCommand 0x01): tries left before the PIN blocks.
     package func pinRetries(_ pinProtocol: PINProtocol = .two) throws -> Int {
-        guard let retries = try clientPIN([(1, .int(Int64(pinProtocol.rawValue))), (2, .int(0x01))])?.map?[int: 3]?.integer else {
+        guard let retries = try clientPIN([(1, .int(pinProtocol.number)), (2, .int(0x01))])?.map?[int: 3]?.integer else {
             throw CardError.malformed("getPINRetries answered no pinRetries")
         }
         return Int(clamping: retries)
@@ -58,7 +58,7 @@ extension CTAPAuthenticator {
 
     /// getKeyAgreement (subCommand 0x02), then the platform's half of the agreement.
     package func agreement(_ pinProtocol: PINProtocol) throws -> PINProtocol.Agreement {
-        guard let key = try clientPIN([(1, .int(Int64(pinProtocol.rawValue))), (2, .int(0x02))])?.map?[int: 1] else {
+        guard let key = try clientPIN([(1, .int(pinProtocol.number)), (2, .int(0x02))])?.map?[int: 1] else {
             throw CardError.malformed("getKeyAgreement answered no keyAgreement")
         }
         return try pinProtocol.encapsulate(try PINProtocol.peerKey(key))
@@ -67,14 +67,14 @@ extension CTAPAuthenticator {
     /// A pinUvAuthToken for the PIN: getPinUvAuthTokenUsingPinWithPermissions (0x09) with
     /// `permissions` (0x01 makeCredential, 0x02 getAssertion) for `rpID` when the authenticator
     /// has `pinUvAuthToken`, else getPinToken (0x05). A wrong PIN throws CTAP2_ERR_PIN_INVALID.
-    package func pinToken(pin: String, pinProtocol: PINProtocol, permissions: UInt8?, rpID: String?) throws -> PINToken {
+    package func pinToken(pin: String, pinProtocol: PINProtocol, permissions: Int64?, rpID: String?) throws -> PINToken {
         let agreement = try agreement(pinProtocol)
         let hashEnc = try pinProtocol.encrypt(agreement.sharedSecret, PINProtocol.pinHash(pin))
         var parameters: [(Int64, CTAPEncoding.Item)] = [
-            (1, .int(Int64(pinProtocol.rawValue))), (2, .int(permissions == nil ? 0x05 : 0x09)), (3, .raw(agreement.platformKey)), (6, .bytes(hashEnc)),
+            (1, .int(pinProtocol.number)), (2, .int(permissions == nil ? 0x05 : 0x09)), (3, .raw(agreement.platformKey)), (6, .bytes(hashEnc)),
         ]
         if let permissions {
-            parameters.append((9, .int(Int64(permissions))))
+            parameters.append((9, .int(permissions)))
             if let rpID { parameters.append((10, .text(rpID))) }
         }
         guard let encrypted = try clientPIN(parameters)?.map?[int: 2]?.bytes else { throw CardError.malformed("no pinUvAuthToken in the answer") }
@@ -95,7 +95,7 @@ extension CTAPAuthenticator {
         if !options.isEmpty { parameters.append((5, .textMap(options))) }
         if let token = request.pinToken {
             parameters.append((6, .bytes(token.param(request.clientDataHash))))
-            parameters.append((7, .int(Int64(token.pinProtocol.rawValue))))
+            parameters.append((7, .int(token.pinProtocol.number)))
         }
         let answer = try send(.getAssertion, CTAPEncoding.encode(.map(parameters)))
         let value: CBORValue

@@ -11,6 +11,9 @@ package enum PINProtocol: Int, Sendable, CaseIterable {
     case one = 1
     case two = 2
 
+    /// The protocol's number as CTAP sends it.
+    package var number: Int64 { self == .one ? 1 : 2 }
+
     /// The shared secret of one key agreement, and the platform's public key to send with it.
     package struct Agreement: Sendable {
         package let sharedSecret: [UInt8]
