@@ -60,6 +60,7 @@ test: deps
 	python3 Tools/service/browser_test.py
 	python3 Tools/service/desk_browser_test.py
 	Tools/virtualcard/with-virtual-cards.sh python3 Tools/service/enrol_test.py
+	Tools/virtualcard/with-virtual-cards.sh python3 Tools/virtualcard/candidate_test.py
 	python3 Tools/service/crash_test.py
 	python3 Tools/service/mtls_test.py
 	python3 Tools/service/cards_test.py

@@ -20,7 +20,38 @@ public enum ConformityReport {
 
     private static let markdownRegistered: Void = MustacheContentTypes.register(MarkdownText(), named: "MARKDOWN")
 
-    public static func render(_ evaluation: Evaluation, format: Format, tool: String) throws(Failure) -> String {
+    /// The checks a candidate battery ran against the device itself (`mie-probe candidate`),
+    /// shown beside the criteria.
+    public struct Battery: Sendable {
+        public struct Check: Sendable {
+            public let id: String
+            public let title: String
+            /// `passed`, `failed` or `not_applicable`.
+            public let status: String
+            public let detail: String
+
+            public init(id: String, title: String, status: String, detail: String) {
+                self.id = id
+                self.title = title
+                self.status = status
+                self.detail = detail
+            }
+        }
+
+        public let checks: [Check]
+        public let device: String
+        public let firmware: String
+        public let transcriptSHA256: String
+
+        public init(checks: [Check], device: String, firmware: String, transcriptSHA256: String) {
+            self.checks = checks
+            self.device = device
+            self.firmware = firmware
+            self.transcriptSHA256 = transcriptSHA256
+        }
+    }
+
+    public static func render(_ evaluation: Evaluation, format: Format, tool: String, battery: Battery? = nil) throws(Failure) -> String {
         _ = markdownRegistered
         let name = format == .html ? "report.html" : "report.md"
         guard let url = Bundle.module.url(forResource: name, withExtension: "mustache", subdirectory: "Reports"),
@@ -32,7 +63,18 @@ public enum ConformityReport {
         } catch {
             throw Failure(message: "the \(name) template does not parse: \(error)")
         }
-        return template.render(context(evaluation, tool: tool))
+        var values = context(evaluation, tool: tool)
+        if let battery {
+            values["battery"] = [
+                "device": battery.device, "firmware": battery.firmware, "transcript": battery.transcriptSHA256,
+                "failed": battery.checks.filter { $0.status == "failed" }.count,
+                "checks": battery.checks.map { check -> [String: Any] in
+                    let status = check.status == "passed" ? "satisfied" : check.status == "failed" ? "not_satisfied" : "not_applicable"
+                    return ["id": check.id, "title": check.title, "status": status, "label": check.status.replacingOccurrences(of: "_", with: " "), "detail": check.detail]
+                },
+            ] as [String: Any]
+        }
+        return template.render(values)
     }
 
     static let statusLabels: [CriterionStatus: String] = [

@@ -55,7 +55,7 @@ if command -v pcscd >/dev/null && ls /usr/lib/pcsc/drivers/serial/libifdvpcd.so*
   fi
   python3 "$here/cps_card.py" --port 35963 >"$state/card.log" 2>&1 &
   card_pid=$!
-  python3 "$here/fido_card.py" --port 35964 >"$state/fido.log" 2>&1 &
+  python3 "$here/fido_card.py" --port 35964 --control "$state/fido-control.json" >"$state/fido.log" 2>&1 &
   fido_pid=$!
   for _ in $(seq 100); do
     grep -q connected "$state/card.log" 2>/dev/null && grep -q connected "$state/fido.log" 2>/dev/null && break
@@ -64,6 +64,8 @@ if command -v pcscd >/dev/null && ls /usr/lib/pcsc/drivers/serial/libifdvpcd.so*
   sleep 0.5
   export MIE_VIRTUAL_CARD_READER="Virtual PCD 00 00"
   export MIE_VIRTUAL_FIDO_READER="Virtual PCD 00 01"
+  # Tests write the FIDO authenticator's personality here (Tools/virtualcard/fido_card.py).
+  export MIE_VIRTUAL_FIDO_CONTROL="$state/fido-control.json"
   echo "virtual cards: pcscd ${pcscd_pid:-$running}, CPS card on '$MIE_VIRTUAL_CARD_READER', FIDO2 NFC authenticator on '$MIE_VIRTUAL_FIDO_READER'"
 else
   echo "virtual cards: pcscd or vsmartcard-vpcd not installed; the card tests skip (and fail under MIE_REQUIRE_ALL=1)"
