@@ -105,7 +105,7 @@ let package = Package(
         .target(
             name: "HardwareProbe",
             dependencies: [
-                "CPCSCLite", "WireFormat", "CBORDecoding", "AuthenticatorVerification", "SignatureVerification", "PSCPolicy",
+                "CPCSCLite", "WireFormat", "CBORDecoding", "AuthenticatorVerification", "SignatureVerification", "PSCPolicy", "AuthenticatorCatalog",
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 // PIN/UV auth protocols: P-256 ECDH, HKDF, HMAC (Crypto); AES-256-CBC (CryptoExtras).
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -151,7 +151,9 @@ let package = Package(
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSQLite", "CPCSCLite"]),
         .testTarget(
             name: "HardwareProbeTests",
-            dependencies: ["HardwareProbe", "SignatureVerification", "WireFormat", "CBORDecoding", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: [
+                "HardwareProbe", "SignatureVerification", "WireFormat", "CBORDecoding", "AuthenticatorCatalog", .product(name: "Crypto", package: "swift-crypto"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -145,7 +145,10 @@ enum CTAPEncoding {
         if request.residentKey { options.append(("rk", .bool(true))) }
         if request.userVerification { options.append(("uv", .bool(true))) }
         if !options.isEmpty { parameters.append((7, .textMap(options))) }
-        if let level = request.credProtect { parameters.append((6, .textMap([("credProtect", .int(level))]))) }
+        var extensions: [(String, Item)] = []
+        if let level = request.credProtect { extensions.append(("credProtect", .int(level))) }
+        if request.hmacSecret { extensions.append(("hmac-secret", .bool(true))) }
+        if !extensions.isEmpty { parameters.append((6, .textMap(extensions))) }
         if let token = request.pinToken {
             parameters.append((8, .bytes(token.param(request.clientDataHash))))
             parameters.append((9, .int(token.pinProtocol.number)))
@@ -172,6 +175,8 @@ package struct CredentialRequest: Sendable {
     package var pinToken: PINToken?
     /// The credProtect extension's level (1 to 3), when asked.
     package var credProtect: Int64?
+    /// Ask for the hmac-secret extension.
+    package var hmacSecret = false
 
     package init(clientDataHash: [UInt8], rpID: String, rpName: String? = nil, userID: [UInt8], userName: String, userDisplayName: String? = nil) {
         self.clientDataHash = clientDataHash

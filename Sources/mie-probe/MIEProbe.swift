@@ -29,7 +29,7 @@ struct MIEProbe: ParsableCommand {
               mie-probe fido info --reader "Virtual PCD 00 01" --database mie.sqlite --json
               mie-probe fido register --device /dev/hidraw3 --rp-id example.org --database mie.sqlite
             """,
-        subcommands: [Readers.self, Watch.self, Card.self, Fido.self, Enrol.self, CandidateBattery.self])
+        subcommands: [Readers.self, Watch.self, Card.self, Fido.self, Enrol.self, Candidate.self])
 }
 
 struct Output: ParsableArguments {
@@ -299,7 +299,7 @@ struct Fido: ParsableCommand {
             let (authenticator, keep) = try open(target)
             defer { withExtendedLifetime(keep) {} }
             let info = try authenticator.info()
-            let comparison = policy.database == nil ? [] : DeviceComparison.compare(deviceInfo(info), catalog: catalog, at: Date())
+            let comparison = policy.database == nil ? [] : DeviceComparison.compare(info.policyView, catalog: catalog, at: Date())
             if output.json {
                 if policy.database == nil {
                     printJSON(info)
@@ -372,7 +372,7 @@ struct Fido: ParsableCommand {
                     challenge: challenge, origins: ["https://\(rpId)"], rpID: rpId, userVerification: .discouraged),
                 policy: .acceptUntrustedAttestationForTesting, trust: trust, at: now)
             let evaluation = PolicyEngine.evaluate(
-                .fido(FIDOFacts(registration: verified, deviceInfo: deviceInfo(info))), catalog: catalog, profile: profile, at: now)
+                .fido(FIDOFacts(registration: verified, deviceInfo: info.policyView)), catalog: catalog, profile: profile, at: now)
             let summary: [String: String] = [
                 "format": verified.attestation.format, "type": verified.attestation.type.rawValue,
                 "trusted": String(verified.attestation.isTrusted), "alg": verified.publicKey.algorithm.name,
@@ -388,13 +388,6 @@ struct Fido: ParsableCommand {
             if evaluation.verdict != .accepted { throw ExitCode(1) }
         }
     }
-}
-
-/// getInfo as the PSC engine reads it.
-func deviceInfo(_ info: AuthenticatorInfo) -> DeviceInfo {
-    DeviceInfo(
-        aaguid: AAGUIDText.bytes(info.aaguid), versions: info.versions, options: info.options,
-        firmwareVersion: info.firmwareVersion.map { Int64(clamping: $0) }, algorithms: info.algorithms)
 }
 
 /// Opens the authenticator named by --device or --reader (or the only one found).

@@ -16,7 +16,7 @@ struct Operators: ParsableCommand {
     static func store(_ path: String) throws -> OperatorStore {
         do {
             return OperatorStore(database: try SQLiteDatabase(path: path, migrations: StorageSchema.migrations))
-        } catch let error as StoreError {
+        } catch {
             throw CLIFailure(error.description)
         }
     }

@@ -9,6 +9,8 @@ final class SoftwareHIDAuthenticator: HIDReportDevice {
     var outbox: [[UInt8]] = []
     var keepalives = 0
     var corruptSequence = false
+    /// CBOR commands other than getInfo: (command, parameters) → status ‖ answer.
+    var engine: ((UInt8, [UInt8]) -> [UInt8])?
     let channel: [UInt8] = [0x01, 0x02, 0x03, 0x04]
     let info: [UInt8]
     private var incoming: [UInt8] = []
@@ -38,6 +40,7 @@ final class SoftwareHIDAuthenticator: HIDReportDevice {
             for _ in 0..<keepalives { answer(to: channel, 0xBB, [0x02]) }
             switch incoming.first {
             case 0x04: answer(to: channel, 0x90, [0x00] + info)
+            case let command? where engine != nil: answer(to: channel, 0x90, engine?(command, Array(incoming.dropFirst())) ?? [0x01])
             default: answer(to: channel, 0xBF, [0x01])
             }
         default:

@@ -54,7 +54,8 @@ def main() -> int:
     failed = [c["id"] for c in report.get("checks", []) if c["status"] == "failed"]
     expect(status == 0 and report.get("passed") is True and not failed, f"the honest key passes every check ({status}, {failed}, {err[-200:]})")
     ids = {c["id"] for c in report.get("checks", [])}
-    for required in ("pin.protocol-1", "pin.protocol-2", "registration.chain", "assertion.counter", "assertion.discoverable", "extensions.credProtect"):
+    for required in ("pin.protocol-1", "pin.protocol-2", "registration.chain", "assertion.counter", "assertion.discoverable",
+                     "extensions.credProtect", "extensions.hmac-secret", "info.upv", "claims.matcher-protection"):
         expect(required in ids, f"the battery ran {required}")
     expect(len(report.get("transcriptSHA256", "")) == 64, "the CTAP transcript's digest is reported")
     expect(report.get("psc", {}).get("criteria") is not None, "with the PSC evaluation of the registration")

@@ -120,7 +120,7 @@ class Candidate:
             options["uv"] = True
         algorithm = -8 if self.fault == "algorithm" else -7
         return cbor({
-            1: ["FIDO_2_0", "FIDO_2_1"], 2: ["credProtect"], 3: OTHER_AAGUID if self.fault == "aaguid-mismatch" else CANDIDATE_AAGUID,
+            1: ["FIDO_2_0", "FIDO_2_1"], 2: ["credProtect", "hmac-secret"], 3: OTHER_AAGUID if self.fault == "aaguid-mismatch" else CANDIDATE_AAGUID,
             4: options, 5: 1200, 6: [2, 1], 9: ["nfc"], 10: [{"alg": algorithm, "type": "public-key"}], 13: 4, 14: 0x050102,
         })
 
@@ -209,13 +209,19 @@ class Candidate:
             key = ec.generate_private_key(ec.SECP256R1())
             numbers = key.public_key().public_numbers()
             cose = cbor({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
-        protect = (request.get(6) or {}).get("credProtect")
+        asked = request.get(6) or {}
+        protect = asked.get("credProtect")
         credential_id = os.urandom(48)
         resident = bool((request.get(7) or {}).get("rk"))
         self.credentials[credential_id] = {"key": key, "alg": algorithm, "rp": rp["id"], "user": user["id"], "counter": 0,
                                            "protect": protect, "resident": resident}
-        extensions = cbor({"credProtect": protect}) if protect else b""
-        auth_data = (hashlib.sha256(rp["id"].encode()).digest() + bytes([self.flags(uv, True, bool(protect))]) + self.next_counter(credential_id)
+        outputs = {}
+        if protect:
+            outputs["credProtect"] = protect
+        if asked.get("hmac-secret") is True:
+            outputs["hmac-secret"] = True
+        extensions = cbor(outputs) if outputs else b""
+        auth_data = (hashlib.sha256(rp["id"].encode()).digest() + bytes([self.flags(uv, True, bool(outputs))]) + self.next_counter(credential_id)
                      + CANDIDATE_AAGUID + len(credential_id).to_bytes(2, "big") + credential_id + cose + extensions)
         signature = self.attestation_key.sign(auth_data + client_data_hash, ec.ECDSA(hashes.SHA256()))
         x5c = [self.certificate.public_bytes(serialization.Encoding.DER)]

@@ -87,7 +87,7 @@ def main():
         "attachmentHint": ["external", "wireless", "nfc"], "tcDisplay": [],
         "attestationRootCertificates": [base64.b64encode(vendor_root.public_bytes(serialization.Encoding.DER)).decode()],
         "authenticatorGetInfo": {
-            "versions": ["FIDO_2_0", "FIDO_2_1"], "extensions": ["credProtect"], "aaguid": aaguid,
+            "versions": ["FIDO_2_0", "FIDO_2_1"], "extensions": ["credProtect", "hmac-secret"], "aaguid": aaguid,
             "options": {"rk": True, "up": True, "plat": False, "clientPin": True, "pinUvAuthToken": True},
             "maxMsgSize": 1200, "pinUvAuthProtocols": [2, 1], "transports": ["nfc"],
             "algorithms": [{"type": "public-key", "alg": -7}], "minPINLength": 4, "firmwareVersion": 0x050102,
