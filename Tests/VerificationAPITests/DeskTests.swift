@@ -192,6 +192,43 @@ import Testing
         }
     }
 
+    @Test func badInputGetsAProblemNeverAFault() async throws {
+        let harness = try ServiceHarness()
+        let operatorKey = try SoftwareAuthenticator(origin: ServiceHarness.origin, attestation: .none)
+        try await harness.test { client in
+            let (browser, _) = try await Self.bootstrap(client, harness, name: "eve", key: operatorKey)
+            let bodies: [Any] = [
+                [String: Any](), ["unknown": 1], ["code": 42], ["operator": String(repeating: "x", count: 500)], ["ceremonyId": "x", "response": "y"],
+                ["givenName": "A\u{0007}", "surname": "B", "rpps": "10001234565"], ["givenName": "A", "surname": "B", "rpps": "1000123456"], [1, 2, 3],
+            ]
+            let paths = [
+                "/enrol/api/operators/options", "/enrol/api/operators", "/enrol/api/session/options", "/enrol/api/session",
+                "/enrol/api/enrolments/options", "/enrol/api/enrolments",
+            ]
+            for path in paths {
+                for body in bodies {
+                    let reply = try await browser.call(client, .post, path, json: body)
+                    #expect((400..<500).contains(reply.status.code) && reply.code != nil, "\(path) \(body): \(reply.status) \(reply.text)")
+                }
+                var headers = HTTPFields()
+                headers[.contentType] = "application/json"
+                headers[.cookie] = browser.cookie
+                headers[.csrfToken] = browser.csrf
+                headers[.origin] = ServiceHarness.origin
+                let raw = try await client.execute(uri: path, method: .post, headers: headers, body: ByteBuffer(bytes: [0xFF, 0xFE, 0x7B])) {
+                    Reply(status: $0.status, headers: $0.headers, body: Array($0.body.readableBytesView))
+                }
+                #expect(raw.status == .badRequest || raw.status == .forbidden, "\(path) non-UTF-8: \(raw.status)")
+            }
+            for path in ["/enrol/api/holders/abc", "/enrol/api/holders/10001234566", "/enrol/receipt/%%%", "/enrol/receipt/" + String(repeating: "A", count: 3000)] {
+                let reply = try await browser.call(client, .get, path)
+                #expect((400..<500).contains(reply.status.code), "\(path): \(reply.status)")
+            }
+            let revoke = try await browser.call(client, .post, "/enrol/api/credentials/!!!/revoke", json: [String: Any]())
+            #expect(revoke.status == .badRequest)
+        }
+    }
+
     @Test func requestsBeforeSignInAreRateLimited() async throws {
         let harness = try ServiceHarness()
         try await harness.test { client in
