@@ -330,7 +330,7 @@ package struct CandidateBattery {
 
     package func json(device path: String, firmware: String, transcript: String, evaluation: Evaluation?) -> JSONValue {
         var members: [(String, JSONValue)] = [
-            ("tool", .string("mie-probe candidate")), ("time", .string(time.formatted(.iso8601))), ("device", .string(path)),
+            ("tool", .string("mie-probe \(Product.version) candidate")), ("time", .string(time.formatted(.iso8601))), ("device", .string(path)),
             ("firmwareVersion", .string(firmware)), ("transcriptSHA256", .string(transcript)),
             ("statement", .object([("aaguid", .string(statement.aaguid.map(AAGUIDText.string) ?? "")), ("description", .string(statement.description))])),
             ("passed", .bool(!checks.contains { $0.status == .failed })),

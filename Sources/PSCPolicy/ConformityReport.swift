@@ -169,3 +169,8 @@ struct MarkdownText: MustacheContentType {
         return out
     }
 }
+
+/// The product's version, named by every tool and report.
+public enum Product {
+    public static let version = "0.4"
+}

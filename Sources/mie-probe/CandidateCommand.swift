@@ -88,7 +88,7 @@ struct Candidate: ParsableCommand {
             guard let evaluation else { throw fail("no registration was made: nothing to report in HTML (see --format json)", 1) }
             do {
                 text = try ConformityReport.render(
-                    evaluation, format: .html, tool: "mie-probe candidate",
+                    evaluation, format: .html, tool: "mie-probe \(Product.version) candidate",
                     battery: ConformityReport.Battery(
                         checks: battery.checks.map { .init(id: $0.id, title: $0.title, status: $0.status.rawValue, detail: $0.detail) }, device: path,
                         firmware: firmware, transcriptSHA256: recorder.digest))

@@ -29,6 +29,7 @@ struct MIEProbe: ParsableCommand {
               mie-probe fido info --reader "Virtual PCD 00 01" --database mie.sqlite --json
               mie-probe fido register --device /dev/hidraw3 --rp-id example.org --database mie.sqlite
             """,
+        version: "mie-probe \(Product.version)",
         subcommands: [Readers.self, Watch.self, Card.self, Fido.self, Enrol.self, Candidate.self])
 }
 

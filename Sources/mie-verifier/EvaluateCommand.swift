@@ -133,4 +133,4 @@ struct Evaluate: ParsableCommand {
     }
 }
 
-let toolName = "mie-verifier 0.3"
+let toolName = "mie-verifier \(Product.version)"
