@@ -35,6 +35,7 @@ struct Enrol: ParsableCommand {
     @Flag(help: "Allow presenting the card's PIN when only one try is left.") var force = false
     // Tests only: a PIN on the command line is visible to other users (ps); never for real cards.
     @Option(name: .customLong("pin-for-testing"), help: .hidden) var pinValue: String?
+    @Option(name: .customLong("key-pin-for-testing"), help: .hidden) var keyPINValue: String?
     @Flag(help: "Print the service's answer as JSON.") var json = false
 
     func run() throws {
@@ -107,7 +108,26 @@ struct Enrol: ParsableCommand {
         let (authenticator, keep) = try open(device: hid, reader: fidoReader ?? otherReader(states, than: cardReader))
         defer { withExtendedLifetime(keep) {} }
         let info = try authenticator.info()
-        let request = try Self.credentialRequest(options, origin: claimed, info: info)
+        var request = try Self.credentialRequest(options, origin: claimed, info: info)
+        if request.needsPIN {
+            // The key verifies its holder by its own PIN: a pinUvAuthToken for this relying party.
+            let pinProtocol: PINProtocol = info.pinUvAuthProtocols.contains(2) ? .two : .one
+            let tries = try authenticator.pinRetries(pinProtocol)
+            guard tries > 1 else { throw fail("the key has \(tries) PIN tr\(tries == 1 ? "y" : "ies") left: have the holder reset it before enrolling", 1) }
+            let pin = keyPINValue ?? { () -> String in
+                guard let entered = getpass("Key PIN (the holder types it): ") else { return "" }
+                return String(cString: entered)
+            }()
+            do {
+                request.ctap.pinToken = try authenticator.pinToken(
+                    pin: pin, pinProtocol: pinProtocol, permissions: info.options["pinUvAuthToken"] == true ? 0x01 : nil, rpID: request.ctap.rpID)
+            } catch let error as CTAPError where error.status == 0x31 {
+                let left = (try? authenticator.pinRetries(pinProtocol)).map { "\($0) tr\($0 == 1 ? "y" : "ies") left" } ?? "tries unknown"
+                throw fail("wrong key PIN, \(left)", 1)
+            } catch let error as CTAPError where error.status == 0x32 || error.status == 0x34 {
+                throw fail("the key's PIN is blocked (\(error.name)): reset the key before enrolling it", 1)
+            }
+        }
         let attestation = try authenticator.makeCredential(request.ctap)
         let parsed = try AttestationObject.parse(attestation)
         let credentialID = parsed.authenticatorData.attestedCredentialData?.credentialID ?? []
@@ -149,7 +169,9 @@ struct Enrol: ParsableCommand {
     }
 
     /// The CTAP request and the client data for the service's creation options.
-    static func credentialRequest(_ options: JSONValue, origin: String, info: AuthenticatorInfo) throws -> (ctap: CredentialRequest, clientData: [UInt8]) {
+    static func credentialRequest(
+        _ options: JSONValue, origin: String, info: AuthenticatorInfo
+    ) throws -> (ctap: CredentialRequest, clientData: [UInt8], needsPIN: Bool) {
         guard let rpID = options["rp"]?["id"]?.string, let userText = options["user"]?["id"]?.string, let userID = Base64URL.decode(userText),
             let challenge = options["challenge"]?.string, Base64URL.decode(challenge) != nil
         else { throw fail("the service's creation options lack rp, user or challenge", 2) }
@@ -164,15 +186,20 @@ struct Enrol: ParsableCommand {
         request.exclude = options["excludeCredentials"]?.array?.compactMap { $0["id"]?.string.flatMap(Base64URL.decode) } ?? []
         let selection = options["authenticatorSelection"]
         request.residentKey = selection?["residentKey"]?.string == "required" || (selection?["residentKey"]?.string == "preferred" && info.options["rk"] == true)
+        var needsPIN = false
         if selection?["userVerification"]?.string == "required" {
-            guard info.options["uv"] == true else {
+            if info.options["uv"] == true {
+                request.userVerification = true
+            } else if info.options["clientPin"] == true {
+                needsPIN = true
+            } else {
                 throw fail(
-                    "this key verifies its user only with a client PIN, which mie-probe enrol cannot send yet (CTAP PIN/UV auth protocol); enrol it at the desk page in a browser",
-                    2)
+                    info.options["clientPin"] == false
+                        ? "this key has no PIN set and no built-in verification: set its PIN first" : "this key cannot verify its user: PSC needs a key that does",
+                    1)
             }
-            request.userVerification = true
         }
-        return (request, clientData)
+        return (request, clientData, needsPIN)
     }
 
     /// Why a key is not PSC-acceptable, in the words a desk uses.

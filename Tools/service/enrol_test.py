@@ -79,6 +79,20 @@ def main() -> int:
         checks.expect(json.loads(out or "{}").get("registered") is True, f"with --force and the right PIN it enrols: {err[-200:]}")
         checks.expect(tries_left() == 3, "and the right PIN restores the tries")
 
+        # A key that verifies its holder only by its own PIN (the candidate personality): the probe
+        # gets a pinUvAuthToken (CTAP PIN/UV auth protocol) and the key sets UV.
+        control = os.environ.get("MIE_VIRTUAL_FIDO_CONTROL")
+        Path(control).write_text(json.dumps({"mode": "candidate"}))
+        status, out, err = enrol(service, key_file, "1234", "--key-pin-for-testing", "000000")
+        checks.expect(status == 1 and "wrong key PIN, 7 tries left" in err, f"a wrong key PIN says the tries left: {err!r}")
+        status, out, err = enrol(service, key_file, "1234", "--key-pin-for-testing", "123456")
+        answer = json.loads(out or "{}")
+        fi20 = [c for c in answer.get("criteria", []) if c.get("id") == "EXI EDC PSC FI 20"]
+        uv = [c["status"] for c in (fi20[0]["checks"] if fi20 else []) if c["check"] == "flags.user-verified"]
+        checks.expect(answer.get("registered") is True and uv == ["satisfied"],
+                      f"a PIN-only key is enrolled with its PIN, the UV flag set: {uv} {err[-200:]}")
+        Path(control).write_text("{}")
+
         verifier = subprocess.run([str(ROOT / ".build/debug/mie-verifier"), "clients", "add", "iam", "--role", "verifier",
                                    "--database", str(service.database)], capture_output=True, text=True).stdout.strip()
         verifier_file = work / "verifier.key"
@@ -90,11 +104,11 @@ def main() -> int:
     checks.expect(code == 0, "the service stops cleanly")
     database = sqlite3.connect(service.database)
     rows = database.execute("SELECT holder_id, identity_evidence FROM credentials").fetchall()
-    checks.expect(len(rows) == 2 and all(row == (NATIONAL_ID, "proven-by-card") for row in rows), f"stored as proven by card: {rows}")
+    checks.expect(len(rows) == 3 and all(row == (NATIONAL_ID, "proven-by-card") for row in rows), f"stored as proven by card: {rows}")
     events = [json.loads(row[0]) for row in database.execute("SELECT event FROM audit_events ORDER BY seq")]
     proofs = [e for e in events if e["action"] == "enrolment.card" and e["holder"] == NATIONAL_ID and e["result"] == "accepted"]
     bindings = [e for e in events if e["action"] == "registration" and e["holder"] == NATIONAL_ID and e["detail"].startswith("identity proven-by-card")]
-    checks.expect(len(proofs) == 2 and len(bindings) == 2, f"the audit trail shows each card proof and binding ({len(proofs)}, {len(bindings)})")
+    checks.expect(len(proofs) == 4 and len(bindings) == 3, f"the audit trail shows each card proof and binding ({len(proofs)}, {len(bindings)})")
 
     anchors = Path(args.shared) / "pki/igc-sante/bundle-test-igc-sante-ca.pem"
     checks.expect(anchors.exists(), f"the IGC-Santé test CAs are at {anchors}")
