@@ -77,7 +77,7 @@ public struct ListVersion: Sendable, Equatable {
     }
 
     /// `FIDO MDS no 9`, `ANS list no 3`.
-    public var label: String { "\(kind.title) no \(number)" }
+    public var label: String { source.hasPrefix("candidate:") ? "the vendor's candidate statement" : "\(kind.title) no \(number)" }
 
     /// A list is stale once its `nextUpdate` day has passed: its publisher promised a newer one
     /// by then, so a status change may be missing.
