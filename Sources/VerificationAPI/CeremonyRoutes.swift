@@ -146,28 +146,11 @@ struct CeremonyRoutes {
             .registration, clientID: client.id, holderID: holder.id, profile: profile.id, lifetime: state.configuration.challengeLifetime, at: now,
             evidence: evidence, operator: `operator`)
         if let event { try state.audit.append([event], at: now) }
-        let options = JSONValue.object([
-            ("rp", .object([("id", .string(party.id)), ("name", .string(party.name))])),
-            (
-                "user",
-                .object([
-                    ("id", .string(Base64URL.encode(holder.userHandle))), ("name", .string(holder.name)),
-                    ("displayName", .string(holder.displayName)),
-                ])
-            ),
-            ("challenge", .string(Base64URL.encode(ceremony.challenge))),
-            ("pubKeyCredParams", .array(Self.offeredAlgorithms.map { .object([("type", .string("public-key")), ("alg", .integer($0.rawValue))]) })),
-            ("timeout", .integer(timeoutMilliseconds)),
-            ("excludeCredentials", Self.descriptors(existing.map(\.id))),
-            (
-                "authenticatorSelection",
-                .object([("residentKey", .string("preferred")), ("requireResidentKey", .bool(false)), ("userVerification", .string("required"))])
-            ),
+        let options = creationOptions(
+            party: party, userHandle: holder.userHandle, name: holder.name, displayName: holder.displayName, challenge: ceremony.challenge,
+            exclude: existing.map(\.id),
             // The attestation is what the PSC engine judges the model by (FI 19, 22).
-            ("attestation", .string("direct")),
-            ("hints", .array([.string("security-key")])),
-            ("extensions", .object([("credProps", .bool(true))])),
-        ])
+            attestation: "direct")
         let body = JSONValue.object([
             ("ceremonyId", .string(ceremony.id)), ("expiresAt", .string(ceremony.expiryText)), ("publicKey", options),
             ("holder", Self.holderJSON(holder)), ("identityEvidence", .string(evidence ?? "asserted-by-client")),
@@ -175,6 +158,39 @@ struct CeremonyRoutes {
             ("origins", .strings(party.origins)),
         ])
         return (ceremony.id, body.json)
+    }
+
+    /// PublicKeyCredentialCreationOptions as `parseCreationOptionsFromJSON` reads them: the
+    /// service's algorithms, user verification required, a discoverable credential preferred.
+    func creationOptions(
+        party: RelyingParty, userHandle: [UInt8], name: String, displayName: String, challenge: [UInt8], exclude: [[UInt8]], attestation: String
+    ) -> JSONValue {
+        .object([
+            ("rp", .object([("id", .string(party.id)), ("name", .string(party.name))])),
+            (
+                "user",
+                .object([("id", .string(Base64URL.encode(userHandle))), ("name", .string(name)), ("displayName", .string(displayName))])
+            ),
+            ("challenge", .string(Base64URL.encode(challenge))),
+            ("pubKeyCredParams", .array(Self.offeredAlgorithms.map { .object([("type", .string("public-key")), ("alg", .integer($0.rawValue))]) })),
+            ("timeout", .integer(timeoutMilliseconds)),
+            ("excludeCredentials", Self.descriptors(exclude)),
+            (
+                "authenticatorSelection",
+                .object([("residentKey", .string("preferred")), ("requireResidentKey", .bool(false)), ("userVerification", .string("required"))])
+            ),
+            ("attestation", .string(attestation)),
+            ("hints", .array([.string("security-key")])),
+            ("extensions", .object([("credProps", .bool(true))])),
+        ])
+    }
+
+    /// PublicKeyCredentialRequestOptions for `parseRequestOptionsFromJSON`, user verification required.
+    func requestOptions(party: RelyingParty, challenge: [UInt8], allow: [[UInt8]]) -> JSONValue {
+        .object([
+            ("challenge", .string(Base64URL.encode(challenge))), ("timeout", .integer(timeoutMilliseconds)), ("rpId", .string(party.id)),
+            ("allowCredentials", Self.descriptors(allow)), ("userVerification", .string("required")),
+        ])
     }
 
     /// `{ceremonyId, expiresAt, publicKey}`.
@@ -192,24 +208,30 @@ struct CeremonyRoutes {
         .array(ids.map { .object([("type", .string("public-key")), ("id", .string(Base64URL.encode($0)))]) })
     }
 
-    /// Reads `{ceremonyId, response}`.
-    static func readCeremonyResponse(_ bytes: [UInt8], _ ceremony: CeremonyRecord.Kind) throws(APIError) -> (String, CredentialResponse) {
+    /// Reads `{ceremonyId, response}`, and the desk's one-time `code` when `withCode`.
+    static func readCeremonyResponse(
+        _ bytes: [UInt8], _ ceremony: CeremonyRecord.Kind, withCode: Bool = false
+    ) throws(APIError) -> (id: String, response: CredentialResponse, code: String?) {
         try readRequest(bytes) { (reader: inout JSONReader) throws(JSONError) in
             var id: String?
             var response: CredentialResponse?
+            var code: String?
+            let kind: Ceremony = ceremony == .registration || ceremony == .operatorRegistration ? .registration : .assertion
             try reader.readObject { (reader: inout JSONReader, key: JSONKey) throws(JSONError) in
                 switch key {
                 case "ceremonyId":
                     let text = try reader.readString()
                     guard text.utf8.count <= 64 else { throw reader.invalid("is not a ceremony id") }
                     id = text
-                case "response": response = try CredentialResponse.read(&reader, ceremony: ceremony == .registration ? .registration : .assertion)
+                case "response": response = try CredentialResponse.read(&reader, ceremony: kind)
+                case "code" where withCode: code = try DeskRoutes.readCode(&reader)
                 default: throw reader.unknownMember(key)
                 }
             }
             guard let id else { throw reader.missing("ceremonyId") }
             guard let response else { throw reader.missing("response") }
-            return (id, response)
+            if withCode, code == nil { throw reader.missing("code") }
+            return (id, response, code)
         }
     }
 
@@ -217,7 +239,7 @@ struct CeremonyRoutes {
         let client = try context.require(.enrolment)
         var request = request
         let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
-        let (ceremonyID, response) = try Self.readCeremonyResponse(body, .registration)
+        let (ceremonyID, response, _) = try Self.readCeremonyResponse(body, .registration)
         return try await state.io { try finishRegistration(ceremonyID, response, client) }
     }
 
@@ -366,10 +388,7 @@ struct CeremonyRoutes {
         let now = Date()
         let ceremony = try store.open(
             .assertion, clientID: client.id, holderID: holderID, profile: nil, lifetime: state.configuration.challengeLifetime, at: now)
-        let options = JSONValue.object([
-            ("challenge", .string(Base64URL.encode(ceremony.challenge))), ("timeout", .integer(timeoutMilliseconds)), ("rpId", .string(party.id)),
-            ("allowCredentials", Self.descriptors(allowed)), ("userVerification", .string("required")),
-        ])
+        let options = requestOptions(party: party, challenge: ceremony.challenge, allow: allowed)
         return jsonResponse(ceremonyJSON(ceremony, options))
     }
 
@@ -377,7 +396,7 @@ struct CeremonyRoutes {
         let client = try context.require(.enrolment)
         var request = request
         let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
-        let (ceremonyID, response) = try Self.readCeremonyResponse(body, .assertion)
+        let (ceremonyID, response, _) = try Self.readCeremonyResponse(body, .assertion)
         return try await state.io { try finishSignIn(ceremonyID, response, client) }
     }
 

@@ -19,7 +19,7 @@ enum DeskPages {
 
     static func language(_ request: Request) -> DeskLanguage {
         DeskLanguage.pick(
-            query: request.uri.queryParameters.get("lang"), cookie: DeskRoutes.cookie(languageCookie, in: request),
+            query: request.uri.queryParameters.get("lang"), cookie: request.cookies[languageCookie]?.value,
             acceptLanguage: request.headers[.acceptLanguage])
     }
 
@@ -47,10 +47,13 @@ enum DeskPages {
         headers[.xContentTypeOptions] = "nosniff"
         headers[.cacheControl] = "no-store"
         headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        var response = Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
         if let language {
-            headers[.setCookie] = "\(languageCookie)=\(language.rawValue); Path=/enrol; SameSite=Strict; Max-Age=31536000"
+            // Read by the server only, but nothing secret: not HttpOnly.
+            response.setCookie(
+                Cookie(name: languageCookie, value: language.rawValue, maxAge: 31_536_000, path: "/enrol", httpOnly: false, sameSite: .strict))
         }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        return response
     }
 
     static func redirect(to path: String) -> Response {
@@ -60,15 +63,26 @@ enum DeskPages {
         return Response(status: .seeOther, headers: headers)
     }
 
-    static func asset(_ name: String, _ ext: String, type: String) -> Response {
-        guard let url = Bundle.module.url(forResource: name, withExtension: ext, subdirectory: "Desk"),
-            let data = FileManager.default.contents(atPath: url.path)
-        else { return Response(status: .notFound) }
+    /// The script and the styles, read once.
+    static let assets: [String: [UInt8]] = {
+        var assets: [String: [UInt8]] = [:]
+        for file in ["desk.js", "desk.css"] {
+            let parts = file.split(separator: ".").map(String.init)
+            guard let url = Bundle.module.url(forResource: parts[0], withExtension: parts[1], subdirectory: "Desk"),
+                let data = FileManager.default.contents(atPath: url.path)
+            else { continue }
+            assets[file] = Array(data)
+        }
+        return assets
+    }()
+
+    static func asset(_ file: String, type: String) -> Response {
+        guard let bytes = assets[file] else { return Response(status: .notFound) }
         var headers = HTTPFields()
         headers[.contentType] = type
         headers[.xContentTypeOptions] = "nosniff"
         headers[.cacheControl] = "no-cache"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: Array(data))))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// The words and the language switch every page carries.

@@ -18,8 +18,8 @@ struct DeskRoutes {
 
     func register(on router: Router<APIRequestContext>) {
         router.get("/enrol") { request, _ in try DeskPages.desk(request, state: state) }
-        router.get("/enrol/desk.js") { _, _ in DeskPages.asset("desk", "js", type: "text/javascript; charset=utf-8") }
-        router.get("/enrol/desk.css") { _, _ in DeskPages.asset("desk", "css", type: "text/css; charset=utf-8") }
+        router.get("/enrol/desk.js") { _, _ in DeskPages.asset("desk.js", type: "text/javascript; charset=utf-8") }
+        router.get("/enrol/desk.css") { _, _ in DeskPages.asset("desk.css", type: "text/css; charset=utf-8") }
         router.get("/enrol/receipt/:id") { request, context in try await receipt(request, context) }
         router.post("/enrol/api/operators/options") { request, _ in try await operatorOptions(request) }
         router.post("/enrol/api/operators") { request, _ in try await operatorRegistration(request) }
@@ -40,16 +40,6 @@ struct DeskRoutes {
 
     // MARK: Sessions and CSRF
 
-    static func cookie(_ name: String, in request: Request) -> String? {
-        for field in request.headers[values: .cookie] {
-            for pair in field.split(separator: ";") {
-                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                if parts.count == 2, parts[0] == name { return parts[1] }
-            }
-        }
-        return nil
-    }
-
     /// A state change must come from the relying party's origin (browsers send `Origin` on
     /// every POST and DELETE); one from elsewhere is refused as cross-site.
     func checkOrigin(_ request: Request) throws(APIError) {
@@ -66,7 +56,7 @@ struct DeskRoutes {
     /// signed out at once); with `csrf`, the request must carry the session's token.
     func session(_ request: Request, csrf: Bool) async throws -> (token: String, session: DeskSessions.Session) {
         if csrf { try checkOrigin(request) }
-        guard let token = Self.cookie(DeskSessions.cookieName, in: request) else { throw APIError(.sessionMissing, "sign in at /enrol with your key") }
+        guard let token = request.cookies[DeskSessions.cookieName]?.value else { throw APIError(.sessionMissing, "sign in at /enrol with your key") }
         let session: DeskSessions.Session
         switch sessions.find(token, at: Date()) {
         case .success(let found): session = found
@@ -90,11 +80,16 @@ struct DeskRoutes {
     func signedIn(_ name: String, id: Int64) -> Response {
         let now = Date()
         let (token, csrf) = sessions.open(operatorID: id, name: name, at: now)
-        var cookie = "\(DeskSessions.cookieName)=\(token); Path=/enrol; HttpOnly; SameSite=Strict; Max-Age=\(Int(sessions.lifetime))"
-        if state.configuration.tls != nil { cookie += "; Secure" }
         var response = deskJSON(sessionJSON(name: name, csrf: csrf, expires: now.addingTimeInterval(min(sessions.idle, sessions.lifetime))))
-        response.headers[.setCookie] = cookie
+        response.setCookie(sessionCookie(token, maxAge: Int(sessions.lifetime)))
         return response
+    }
+
+    /// The session cookie: HttpOnly, SameSite=Strict, the desk's paths only, Secure behind TLS.
+    func sessionCookie(_ value: String, maxAge: Int) -> Cookie {
+        Cookie(
+            name: DeskSessions.cookieName, value: value, maxAge: maxAge, path: "/enrol", secure: state.configuration.tls != nil, httpOnly: true,
+            sameSite: .strict)
     }
 
     func sessionJSON(name: String, csrf: String, expires: Date) -> [UInt8] {
@@ -111,7 +106,7 @@ struct DeskRoutes {
         sessions.end(token)
         state.auditBuffer.record(AuditEvent(action: "operator.sign-out", client: "desk:\(session.name)", result: "signed-out"))
         var response = deskJSON(Array(#"{"signedOut":true}"#.utf8))
-        response.headers[.setCookie] = "\(DeskSessions.cookieName)=; Path=/enrol; HttpOnly; SameSite=Strict; Max-Age=0"
+        response.setCookie(sessionCookie("", maxAge: 0))
         return response
     }
 
@@ -136,7 +131,7 @@ struct DeskRoutes {
             guard let code else { throw reader.missing("code") }
             return code
         }
-        return try await state.io { [state, party] in
+        return try await state.io { [state, party, ceremonies] in
             let now = Date()
             guard let found = try state.operators.redeemable(code: code, at: now) else {
                 throw APIError(.operatorCodeInvalid, "this code is unknown, spent or expired; ask for a new one (mie-verifier operators code NAME)")
@@ -145,44 +140,11 @@ struct DeskRoutes {
                 .operatorRegistration, clientID: state.deskClient.id, holderID: nil, profile: nil, lifetime: state.configuration.challengeLifetime,
                 at: now, evidence: nil, operator: found.name)
             let existing = try state.operators.credentials(operator: found.id).map(\.id)
-            let options = JSONValue.object([
-                ("rp", .object([("id", .string(party.id)), ("name", .string(party.name))])),
-                (
-                    "user",
-                    .object([("id", .string(Base64URL.encode(found.userHandle))), ("name", .string(found.name)), ("displayName", .string(found.name))])
-                ),
-                ("challenge", .string(Base64URL.encode(ceremony.challenge))),
-                (
-                    "pubKeyCredParams",
-                    .array(CeremonyRoutes.offeredAlgorithms.map { .object([("type", .string("public-key")), ("alg", .integer($0.rawValue))]) })
-                ),
-                ("timeout", .integer(Int(state.configuration.challengeLifetime * 1000))),
-                ("excludeCredentials", CeremonyRoutes.descriptors(existing)),
-                ("authenticatorSelection", .object([("residentKey", .string("preferred")), ("userVerification", .string("required"))])),
-                ("attestation", .string("none")),
-            ])
+            // Staff keys are not judged by the PSC profile: no attestation asked.
+            let options = ceremonies.creationOptions(
+                party: party, userHandle: found.userHandle, name: found.name, displayName: found.name, challenge: ceremony.challenge, exclude: existing,
+                attestation: "none")
             return deskJSON(JSONValue.object([("ceremonyId", .string(ceremony.id)), ("operator", .string(found.name)), ("publicKey", options)]).json)
-        }
-    }
-
-    /// Reads `{ceremonyId, response}` with `code` when `withCode`.
-    static func readResponse(_ bytes: [UInt8], _ ceremony: Ceremony, withCode: Bool) throws(APIError) -> (String?, String, CredentialResponse) {
-        try readRequest(bytes) { (reader: inout JSONReader) throws(JSONError) in
-            var code: String?
-            var id: String?
-            var response: CredentialResponse?
-            try reader.readObject { (reader: inout JSONReader, key: JSONKey) throws(JSONError) in
-                switch key {
-                case "code" where withCode: code = try readCode(&reader)
-                case "ceremonyId": id = try HolderInput.readText(&reader, limit: 64)
-                case "response": response = try CredentialResponse.read(&reader, ceremony: ceremony)
-                default: throw reader.unknownMember(key)
-                }
-            }
-            if withCode, code == nil { throw reader.missing("code") }
-            guard let id else { throw reader.missing("ceremonyId") }
-            guard let response else { throw reader.missing("response") }
-            return (code, id, response)
         }
     }
 
@@ -191,8 +153,8 @@ struct DeskRoutes {
         try checkOrigin(request)
         try limitBeforeSignIn()
         var request = request
-        let (code, ceremonyID, response) = try Self.readResponse(
-            try await request.jsonBody(limit: state.configuration.maximumBodySize), .registration, withCode: true)
+        let (ceremonyID, response, code) = try CeremonyRoutes.readCeremonyResponse(
+            try await request.jsonBody(limit: state.configuration.maximumBodySize), .operatorRegistration, withCode: true)
         let (name, id) = try await state.io { [state, party] () throws -> (String, Int64) in
             let now = Date()
             let ceremony = try state.takeCeremony(ceremonyID, .operatorRegistration, state.deskClient, at: now)
@@ -239,7 +201,7 @@ struct DeskRoutes {
             guard let name else { throw reader.missing("operator") }
             return name
         }
-        return try await state.io { [state, party] in
+        return try await state.io { [state, party, ceremonies] in
             let now = Date()
             // An unknown or revoked name gets options like any other (no list of staff names
             // from the outside); its sign-in then fails.
@@ -248,11 +210,7 @@ struct DeskRoutes {
             let ceremony = try state.credentials.open(
                 .operatorAssertion, clientID: state.deskClient.id, holderID: nil, profile: nil, lifetime: state.configuration.challengeLifetime,
                 at: now, evidence: nil, operator: name)
-            let options = JSONValue.object([
-                ("challenge", .string(Base64URL.encode(ceremony.challenge))),
-                ("timeout", .integer(Int(state.configuration.challengeLifetime * 1000))), ("rpId", .string(party.id)),
-                ("allowCredentials", CeremonyRoutes.descriptors(keys)), ("userVerification", .string("required")),
-            ])
+            let options = ceremonies.requestOptions(party: party, challenge: ceremony.challenge, allow: keys)
             return deskJSON(JSONValue.object([("ceremonyId", .string(ceremony.id)), ("publicKey", options)]).json)
         }
     }
@@ -261,8 +219,8 @@ struct DeskRoutes {
         try checkOrigin(request)
         try limitBeforeSignIn()
         var request = request
-        let (_, ceremonyID, response) = try Self.readResponse(
-            try await request.jsonBody(limit: state.configuration.maximumBodySize), .assertion, withCode: false)
+        let (ceremonyID, response, _) = try CeremonyRoutes.readCeremonyResponse(
+            try await request.jsonBody(limit: state.configuration.maximumBodySize), .operatorAssertion)
         let (name, id) = try await state.io { [state, party] () throws -> (String, Int64) in
             let now = Date()
             let ceremony = try state.takeCeremony(ceremonyID, .operatorAssertion, state.deskClient, at: now)
@@ -332,8 +290,8 @@ struct DeskRoutes {
     func enrolment(_ request: Request) async throws -> Response {
         let (_, session) = try await self.session(request, csrf: true)
         var request = request
-        let (_, ceremonyID, response) = try Self.readResponse(
-            try await request.jsonBody(limit: state.configuration.maximumBodySize), .registration, withCode: false)
+        let (ceremonyID, response, _) = try CeremonyRoutes.readCeremonyResponse(
+            try await request.jsonBody(limit: state.configuration.maximumBodySize), .registration)
         guard session.ceremonies.contains(ceremonyID) else {
             throw APIError(.ceremonyUnknown, "this enrolment was not opened by this session")
         }
@@ -404,7 +362,7 @@ struct DeskRoutes {
             guard let holder = try state.credentials.find(holder: "8" + rpps) else { throw APIError(.notFound, "no professional with RPPS \(rpps)") }
             let records = try state.credentials.credentials(holder: holder.id, includingDeleted: true)
             let keys: [JSONValue] = records.map { record in
-                var members = OperatorRoutes.credentialJSON(record, holder: nil).objectMembers
+                var members = OperatorRoutes.credentialJSON(record, holder: nil).members ?? []
                 members.append(("verdictText", .string(DeskText.phrase("verdict.\(record.verdict)", language))))
                 members.append(("evidenceText", .string(DeskText.phrase("evidence.\(record.identityEvidence)", language))))
                 members.append(("enrolledBy", record.enrolledBy.map(JSONValue.string) ?? .null))
@@ -414,16 +372,9 @@ struct DeskRoutes {
         }
     }
 
-    static func credentialID(_ context: APIRequestContext) throws(APIError) -> [UInt8] {
-        guard let text = context.parameters.get("id"), let id = Base64URL.decode(text), !id.isEmpty, id.count <= 1023 else {
-            throw APIError(.malformedRequest, "a credential id is base64url")
-        }
-        return id
-    }
-
     func revoke(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let (_, session) = try await self.session(request, csrf: true)
-        let id = try Self.credentialID(context)
+        let id = try OperatorRoutes.credentialID(context)
         return try await state.io { [state] in
             let now = Date()
             guard let record = try state.credentials.find(credential: id), record.deletedAt == nil else {
@@ -446,7 +397,7 @@ struct DeskRoutes {
         } catch let error as APIError where error.code == .sessionMissing || error.code == .sessionExpired {
             return DeskPages.redirect(to: "/enrol")
         }
-        let id = try Self.credentialID(context)
+        let id = try OperatorRoutes.credentialID(context)
         let (record, holder) = try await state.io { [state] () throws -> (StoredCredentialRecord, Holder?) in
             guard let record = try state.credentials.find(credential: id) else { throw APIError(.notFound, "no such credential") }
             return (record, try state.credentials.find(holder: record.holderID))
@@ -465,12 +416,4 @@ func deskJSON(_ bytes: [UInt8]) -> Response {
 extension HTTPField.Name {
     /// The desk's CSRF token header.
     static let csrfToken = HTTPField.Name("X-CSRF-Token")!
-}
-
-extension JSONValue {
-    /// An object's members; empty for anything else.
-    var objectMembers: [(String, JSONValue)] {
-        if case .object(let members) = self { return members }
-        return []
-    }
 }

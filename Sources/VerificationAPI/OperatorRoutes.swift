@@ -53,11 +53,17 @@ struct OperatorRoutes {
         return jsonResponse(reply.json)
     }
 
-    /// The credential named by the path, as base64url.
-    func record(_ context: APIRequestContext) throws -> StoredCredentialRecord {
+    /// The credential id of the path (`:id`, base64url).
+    static func credentialID(_ context: APIRequestContext) throws(APIError) -> [UInt8] {
         guard let text = context.parameters.get("id"), let id = Base64URL.decode(text), !id.isEmpty, id.count <= 1023 else {
             throw APIError(.malformedRequest, "a credential id is base64url")
         }
+        return id
+    }
+
+    /// The credential named by the path, as base64url.
+    func record(_ context: APIRequestContext) throws -> StoredCredentialRecord {
+        let id = try Self.credentialID(context)
         guard let record = try state.credentials.find(credential: id) else { throw APIError(.notFound, "no such credential") }
         return record
     }
