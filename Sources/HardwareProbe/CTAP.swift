@@ -61,12 +61,7 @@ package struct AuthenticatorInfo: Encodable, Sendable, Equatable {
 
     /// Decodes the CBOR map of a successful getInfo response (status byte already removed).
     package init(cbor bytes: [UInt8]) throws(CardError) {
-        let value: CBORValue
-        do {
-            value = try CBORDecoder().decode(bytes)
-        } catch {
-            throw CardError.malformed("authenticatorGetInfo is not CBOR: \(error)")
-        }
+        let value = try CTAPEncoding.decode(bytes, "authenticatorGetInfo")
         guard let map = value.map else { throw CardError.malformed("authenticatorGetInfo is not a map") }
         func texts(_ key: Int64) -> [String] { map[int: key]?.array?.compactMap(\.text) ?? [] }
         versions = texts(0x01)
@@ -112,6 +107,15 @@ enum CTAPEncoding {
         case 0x100..<0x10000: return [major << 5 | 25, UInt8(value >> 8), UInt8(value & 0xFF)]
         case 0x10000..<0x1_0000_0000: return [major << 5 | 26] + (0..<4).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
         default: return [major << 5 | 27] + (0..<8).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
+        }
+    }
+
+    /// A CBOR answer (status byte removed); `what` names it in the error.
+    static func decode(_ bytes: [UInt8], _ what: String) throws(CardError) -> CBORValue {
+        do {
+            return try CBORDecoder().decode(bytes)
+        } catch {
+            throw CardError.malformed("\(what) is not CBOR: \(error)")
         }
     }
 
@@ -209,12 +213,7 @@ extension CTAPAuthenticator {
     package func makeCredential(_ request: CredentialRequest) throws -> [UInt8] {
         let response = try send(.makeCredential, CTAPEncoding.makeCredential(request))
         // CTAP answers {1: fmt, 2: authData, 3: attStmt}; WebAuthn's attestation object uses text keys.
-        let value: CBORValue
-        do {
-            value = try CBORDecoder().decode(response)
-        } catch {
-            throw CardError.malformed("makeCredential response is not CBOR: \(error)")
-        }
+        let value = try CTAPEncoding.decode(response, "the makeCredential answer")
         guard let map = value.map, let fmt = map[int: 1]?.text, let authData = map[int: 2]?.bytes, let statement = map[int: 3] else {
             throw CardError.malformed("makeCredential response lacks fmt, authData or attStmt")
         }

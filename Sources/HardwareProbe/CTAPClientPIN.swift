@@ -41,11 +41,7 @@ extension CTAPAuthenticator {
     func clientPIN(_ parameters: [(Int64, CTAPEncoding.Item)]) throws -> CBORValue? {
         let answer = try send(.clientPIN, CTAPEncoding.encode(.map(parameters)))
         guard !answer.isEmpty else { return nil }
-        do {
-            return try CBORDecoder().decode(answer)
-        } catch {
-            throw CardError.malformed("the clientPIN answer is not CBOR: \(error)")
-        }
+        return try CTAPEncoding.decode(answer, "the clientPIN answer")
     }
 
     /// getPINRetries (subCommand 0x01): tries left before the PIN blocks.
@@ -98,12 +94,7 @@ extension CTAPAuthenticator {
             parameters.append((7, .int(token.pinProtocol.number)))
         }
         let answer = try send(.getAssertion, CTAPEncoding.encode(.map(parameters)))
-        let value: CBORValue
-        do {
-            value = try CBORDecoder().decode(answer)
-        } catch {
-            throw CardError.malformed("the getAssertion answer is not CBOR: \(error)")
-        }
+        let value = try CTAPEncoding.decode(answer, "the getAssertion answer")
         guard let map = value.map, let authData = map[int: 2]?.bytes, let signature = map[int: 3]?.bytes else {
             throw CardError.malformed("the getAssertion answer lacks authData or signature")
         }

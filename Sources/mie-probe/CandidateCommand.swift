@@ -70,7 +70,7 @@ struct Candidate: ParsableCommand {
         let recorder = RecordingAuthenticator(device)
         var battery = CandidateBattery(statement: parsed, catalog: .candidate(parsed, document: document), device: recorder)
         do {
-            try battery.run(pin: { pinValue ?? readPIN() }, assertions: assertions, minimumTries: minimumTries)
+            try battery.run(pin: { pinValue ?? readSecret("Key PIN: ") }, assertions: assertions, minimumTries: minimumTries)
         } catch let stop as BatteryStop {
             throw fail(stop.description, 2)
         }
@@ -105,10 +105,4 @@ struct Candidate: ParsableCommand {
         for check in failed { FileHandle.standardError.write(Data("FAILED \(check.id): \(check.detail)\n".utf8)) }
         if !failed.isEmpty { throw ExitCode(1) }
     }
-
-    func readPIN() -> String {
-        guard let entered = getpass("Key PIN: ") else { return "" }
-        return String(cString: entered)
-    }
 }
-

@@ -80,7 +80,7 @@ struct Enrol: ParsableCommand {
                 throw fail("the service's card challenge is malformed", 2)
             }
             do {
-                try cps.verifyPIN(pinValue ?? readPIN(), force: force)
+                try cps.verifyPIN(pinValue ?? readSecret("Card PIN: "), force: force)
             } catch CardError.wrongPIN(let tries) {
                 throw fail("wrong PIN, \(tries) tr\(tries == 1 ? "y" : "ies") left\(tries == 1 ? " (the last one is not spent without --force)" : "")", 1)
             } catch CardError.pinBlocked {
@@ -114,10 +114,7 @@ struct Enrol: ParsableCommand {
             let pinProtocol: PINProtocol = info.pinUvAuthProtocols.contains(2) ? .two : .one
             let tries = try authenticator.pinRetries(pinProtocol)
             guard tries > 1 else { throw fail("the key has \(tries) PIN tr\(tries == 1 ? "y" : "ies") left: have the holder reset it before enrolling", 1) }
-            let pin = keyPINValue ?? { () -> String in
-                guard let entered = getpass("Key PIN (the holder types it): ") else { return "" }
-                return String(cString: entered)
-            }()
+            let pin = keyPINValue ?? readSecret("Key PIN (the holder types it): ")
             do {
                 request.ctap.pinToken = try authenticator.pinToken(
                     pin: pin, pinProtocol: pinProtocol, permissions: info.options["pinUvAuthToken"] == true ? 0x01 : nil, rpID: request.ctap.rpID)
@@ -160,12 +157,6 @@ struct Enrol: ParsableCommand {
     /// The first other reader with a card: where an NFC authenticator sits.
     func otherReader(_ states: [PCSCContext.ReaderState], than card: String) -> String? {
         states.first { $0.cardPresent && $0.reader != card }?.reader
-    }
-
-    func readPIN() -> String {
-        // getpass turns echo off on the terminal; the PIN is never logged.
-        guard let entered = getpass("Card PIN: ") else { return "" }
-        return String(cString: entered)
     }
 
     /// The CTAP request and the client data for the service's creation options.

@@ -81,6 +81,12 @@ func printVerdict(_ evaluation: Evaluation) {
     }
 }
 
+/// A PIN typed at the terminal: getpass turns echo off; the PIN is never logged or written.
+func readSecret(_ prompt: String) -> String {
+    guard let entered = getpass(prompt) else { return "" }
+    return String(cString: entered)
+}
+
 func fail(_ message: String, _ code: Int32) -> ExitCode {
     FileHandle.standardError.write(Data("mie-probe: \(message)\n".utf8))
     return ExitCode(code)
@@ -178,7 +184,7 @@ struct Card: ParsableCommand {
             options.time = date
         }
         if pin || pinValue != nil {
-            options.pin = pinValue ?? readPIN()
+            options.pin = pinValue ?? readSecret("PIN: ")
             options.forceLastPINTry = force
         }
         let card: PCSCCard
@@ -215,11 +221,7 @@ struct Card: ParsableCommand {
             anchorsConfigured: anchorsConfigured, pinVerified: report.pinVerified, possessionProven: report.possessionProven)
     }
 
-    func readPIN() -> String {
-        // getpass turns echo off on the terminal; the PIN is never logged.
-        guard let entered = getpass("PIN: ") else { return "" }
-        return String(cString: entered)
-    }
+
 
     func loadCRLs(_ path: String) throws -> [CertificateRevocationList] {
         guard let data = FileManager.default.contents(atPath: path) else { throw fail("cannot read \(path)", 2) }

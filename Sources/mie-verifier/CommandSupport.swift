@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Storage
 import WireFormat
 
 /// A usage or environment problem: printed on standard error, exit status 2.
@@ -20,6 +21,9 @@ func runReporting(_ body: () throws -> Void) throws {
         printError(failure.description)
         throw ExitCode(2)
     } catch let failure as FileDescriptorIO.Failure {
+        printError(failure.description)
+        throw ExitCode(2)
+    } catch let failure as StoreError {
         printError(failure.description)
         throw ExitCode(2)
     }

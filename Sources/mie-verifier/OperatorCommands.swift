@@ -13,67 +13,61 @@ struct Operators: ParsableCommand {
             """,
         subcommands: [Add.self, Code.self, List.self, Revoke.self])
 
-    static func store(_ path: String) throws -> OperatorStore {
-        do {
-            return OperatorStore(database: try SQLiteDatabase(path: path, migrations: StorageSchema.migrations))
-        } catch {
-            throw CLIFailure(error.description)
+    struct Database: ParsableArguments {
+        @Option(name: .long, help: "The SQLite database file.") var database: String
+
+        func store() throws -> OperatorStore {
+            OperatorStore(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations))
+        }
+    }
+
+    /// What `add` and `code` share: the operator, how long the code lives, the database.
+    struct CodeOptions: ParsableArguments {
+        @Argument(help: "The operator's name (letters, digits, '.', '-', '_', '@').") var name: String
+        @Option(name: .long, help: "Hours the code stays valid (1 to 168).") var hours = 24
+        @OptionGroup var database: Database
+
+        func lifetime() throws -> TimeInterval {
+            guard (1...168).contains(hours) else { throw CLIFailure("--hours is 1 to 168") }
+            return TimeInterval(hours * 3600)
         }
     }
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an operator and print their one-time code (shown once).")
-        @Argument(help: "The operator's name (letters, digits, '.', '-', '_', '@').") var name: String
-        @Option(name: .long, help: "Hours the code stays valid.") var hours = 24
-        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @OptionGroup var options: CodeOptions
 
         func run() throws {
             try runReporting {
-                guard (1...168).contains(hours) else { throw CLIFailure("--hours is 1 to 168") }
-                do {
-                    let (added, code) = try Operators.store(database).add(name: name, lifetime: TimeInterval(hours * 3600), at: Date())
-                    print(code)
-                    FileHandle.standardError.write(
-                        Data("operator \(added.name) added; they redeem the code above at /enrol within \(hours) h (shown once)\n".utf8))
-                } catch let error as StoreError {
-                    throw CLIFailure(error.description)
-                }
+                let (added, code) = try options.database.store().add(name: options.name, lifetime: try options.lifetime(), at: Date())
+                print(code)
+                FileHandle.standardError.write(
+                    Data("operator \(added.name) added; they redeem the code above at /enrol within \(options.hours) h (shown once)\n".utf8))
             }
         }
     }
 
     struct Code: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print a fresh one-time code for an operator's other key.")
-        @Argument(help: "The operator's name.") var name: String
-        @Option(name: .long, help: "Hours the code stays valid.") var hours = 24
-        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @OptionGroup var options: CodeOptions
 
         func run() throws {
             try runReporting {
-                guard (1...168).contains(hours) else { throw CLIFailure("--hours is 1 to 168") }
-                do {
-                    print(try Operators.store(database).issueCode(name: name, lifetime: TimeInterval(hours * 3600), at: Date()))
-                } catch let error as StoreError {
-                    throw CLIFailure(error.description)
-                }
+                print(try options.database.store().issueCode(name: options.name, lifetime: try options.lifetime(), at: Date()))
             }
         }
     }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the operators and how many keys each has.")
-        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @OptionGroup var database: Database
 
         func run() throws {
             try runReporting {
-                do {
-                    let store = try Operators.store(database)
-                    for found in try store.list() {
-                        let keys = try store.credentials(operator: found.id).count
-                        print("\(found.name)\t\(keys) key\(keys == 1 ? "" : "s")\t\(found.revokedAt.map { "revoked \($0)" } ?? "active since \(found.createdAt)")")
-                    }
-                } catch let error as StoreError {
-                    throw CLIFailure(error.description)
+                let store = try database.store()
+                for found in try store.list() {
+                    let keys = try store.credentials(operator: found.id).count
+                    print("\(found.name)\t\(keys) key\(keys == 1 ? "" : "s")\t\(found.revokedAt.map { "revoked \($0)" } ?? "active since \(found.createdAt)")")
                 }
             }
         }
@@ -82,16 +76,12 @@ struct Operators: ParsableCommand {
     struct Revoke: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke an operator: their keys stop signing in and their sessions end.")
         @Argument(help: "The operator's name.") var name: String
-        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @OptionGroup var database: Database
 
         func run() throws {
             try runReporting {
-                do {
-                    guard try Operators.store(database).revoke(name: name, at: Date()) else { throw CLIFailure("no active operator named \(name)") }
-                    print("revoked \(name)")
-                } catch let error as StoreError {
-                    throw CLIFailure(error.description)
-                }
+                guard try database.store().revoke(name: name, at: Date()) else { throw CLIFailure("no active operator named \(name)") }
+                print("revoked \(name)")
             }
         }
     }

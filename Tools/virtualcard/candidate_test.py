@@ -14,6 +14,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "Tools" / "service"))
+import harness  # noqa: E402
+
 PROBE = str(ROOT / ".build/debug/mie-probe")
 STATEMENT = str(ROOT / "TestVectors/candidate/statement.json")
 
@@ -33,12 +36,8 @@ def main() -> int:
     if not reader or not control:
         print("no virtual FIDO reader: run under Tools/virtualcard/with-virtual-cards.sh", file=sys.stderr)
         return 1
-    failures = []
-
-    def expect(condition, what):
-        print(("ok   " if condition else "FAIL ") + what)
-        if not condition:
-            failures.append(what)
+    checks = harness.Checks("candidate battery test")
+    expect = checks.expect
 
     def device(**settings):
         Path(control).write_text(json.dumps({"mode": "candidate", **settings}))
@@ -88,11 +87,7 @@ def main() -> int:
     result = subprocess.run([PROBE, "candidate", "--statement", "/nonexistent.json", "--reader", reader], capture_output=True, text=True)
     expect(result.returncode == 2, "an unreadable statement: exit 2")
     Path(control).write_text("{}")
-    if failures:
-        print(f"candidate battery test: {len(failures)} failed", file=sys.stderr)
-        return 1
-    print("candidate battery test: all passed")
-    return 0
+    return checks.finish()
 
 
 if __name__ == "__main__":
