@@ -87,13 +87,23 @@ let package = Package(
             name: "VerificationRequests",
             dependencies: ["WireFormat", "AuthenticatorVerification"],
             swiftSettings: strict),
+        // The service's operations (ceremonies, sign-ins, card checks, credentials, imports), each
+        // with its caller's scope, over the store protocols and an injected clock: the only place
+        // that calls the core and the PSC engine for the service.
+        .target(
+            name: "Ceremonies",
+            dependencies: [
+                "WireFormat", "SignatureVerification", "AuthenticatorVerification", "VerificationRequests", "AuthenticatorCatalog", "PSCPolicy",
+                "Storage", "CardJudgement",
+            ],
+            swiftSettings: strict),
         // The HTTP API: routes, client authentication, problem documents; built by functions
         // (`buildApplication`) over the stores and the engine.
         .target(
             name: "VerificationAPI",
             dependencies: [
                 "WireFormat", "SignatureVerification", "AuthenticatorVerification", "VerificationRequests", "AuthenticatorCatalog",
-                "PSCPolicy", "Storage", "HardwareProbe", .product(name: "Hummingbird", package: "hummingbird"),
+                "PSCPolicy", "Storage", "CardJudgement", "Ceremonies", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -102,10 +112,16 @@ let package = Package(
             // The enrolment desk's templates, script and styles.
             resources: [.copy("Desk")],
             swiftSettings: strict),
+        // CPS-family cards judged from what they showed (chain to IGC-Santé, identity, possession):
+        // no PC/SC, shared by the probe and the service.
+        .target(
+            name: "CardJudgement",
+            dependencies: ["WireFormat", "SignatureVerification", "PSCPolicy", .product(name: "SwiftASN1", package: "swift-asn1")],
+            swiftSettings: strict),
         .target(
             name: "HardwareProbe",
             dependencies: [
-                "CPCSCLite", "WireFormat", "CBORDecoding", "AuthenticatorVerification", "SignatureVerification", "PSCPolicy", "AuthenticatorCatalog",
+                "CardJudgement", "CPCSCLite", "WireFormat", "CBORDecoding", "AuthenticatorVerification", "SignatureVerification", "PSCPolicy", "AuthenticatorCatalog",
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 // PIN/UV auth protocols: P-256 ECDH, HKDF, HMAC (Crypto); AES-256-CBC (CryptoExtras).
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -144,7 +160,7 @@ let package = Package(
         .testTarget(
             name: "VerificationAPITests",
             dependencies: [
-                "VerificationAPI", "Storage", "AuthenticatorCatalog", "PSCPolicy", "AuthenticatorVerification", "WireFormat",
+                "VerificationAPI", "Ceremonies", "Storage", "AuthenticatorCatalog", "PSCPolicy", "AuthenticatorVerification", "WireFormat",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]),

@@ -14,21 +14,7 @@ package struct CardReport: Encodable, Sendable {
         package let role: String
     }
 
-    package struct Authentication: Encodable, Sendable {
-        package let trusted: Bool
-        package let untrustedReason: String?
-        package let environment: String?
-        /// `not-checked`, `checked`, `partial` or `revoked`.
-        package let revocation: String
-        package let clientAuth: Bool
-        package let identity: CPSIdentity
-        /// The CA that issued the authentication certificate, when the chain was built.
-        package let issuer: String?
-        package let issuerSHA256: String?
-        /// The authentication key (`RSA-2048`, `EC P-256`) and its size.
-        package let keyType: String?
-        package let keyBits: Int?
-    }
+    package typealias Authentication = CardAuthentication
 
     package let atr: String
     package let generation: String
@@ -59,32 +45,7 @@ package struct CardInspector {
         package init() {}
     }
 
-    package static let clientAuth = "1.3.6.1.5.5.7.3.2"
-
-    /// The authentication certificate judged: chained to the IGC-Santé anchors at `time` with
-    /// revocation from `crls`, the identity it carries, its key. What a card reader and the
-    /// service (`POST /v1/cards/verify`) both report.
-    package static func authentication(
-        _ certificate: Certificate, intermediates: [Certificate], anchors: IGCSanteAnchors?, crls: [CertificateRevocationList], at time: Date
-    ) -> CardReport.Authentication {
-        var outcome = CertificateChainVerifier.Outcome(path: [], failure: "no IGC-Santé anchors configured (--anchors)")
-        if let anchors {
-            outcome = CertificateChainVerifier.verify(leaf: certificate, intermediates: intermediates, anchors: anchors.certificates, at: time, crls: crls)
-        }
-        let issuer = outcome.path.count > 1 ? outcome.path[1] : nil
-        let key = try? certificate.publicKey()
-        let keyBits: Int? =
-            switch key?.type {
-            case .rsa(let bits): bits
-            case .ec(let curve): curve.coordinateSize * 8
-            default: nil
-            }
-        return CardReport.Authentication(
-            trusted: outcome.isTrusted, untrustedReason: outcome.failure, environment: anchors?.environment.rawValue,
-            revocation: outcome.isRevoked ? "revoked" : outcome.revocation.rawValue, clientAuth: certificate.extendedKeyUsages.contains(clientAuth),
-            identity: CPSIdentity(certificate: certificate), issuer: issuer?.subjectDescription, issuerSHA256: issuer.map { hex($0.sha256Fingerprint) },
-            keyType: key.map { "\($0.type)" }, keyBits: keyBits)
-    }
+    package static let clientAuth = CardJudge.clientAuth
 
     package static func inspect(_ transport: any CardTransport, atr: [UInt8], options: Options) throws -> CardReport {
         let reader = CPSCardReader(transport)
@@ -102,7 +63,7 @@ package struct CardInspector {
         if let authentication {
             let certificate = authentication.certificate
             let others = found.map(\.certificate).filter { $0.der != certificate.der }
-            let report = Self.authentication(certificate, intermediates: others, anchors: options.anchors, crls: options.crls, at: options.time)
+            let report = CardJudge.authentication(certificate, intermediates: others, anchors: options.anchors, crls: options.crls, at: options.time)
             authenticationReport = report
             if !report.trusted { reasons.append("authentication certificate not trusted: \(report.untrustedReason ?? "unknown")") }
             if report.identity.luhnValid == false { reasons.append("RPPS number fails its Luhn check") }
@@ -135,28 +96,5 @@ package struct CardInspector {
             },
             publicData: publicData, authentication: authenticationReport, pinTriesLeft: tries, pinVerified: pinVerified,
             possessionProven: proven, notes: reasons)
-    }
-}
-
-extension CardFacts {
-    /// The facts the PSC engine decides a card on, from what was read or received: the card's
-    /// identification (ATR, EF.SN.ICC), its judged authentication certificate, PIN and
-    /// possession.
-    package static func card(
-        generation: String, atr: [UInt8], issuedByANS: Bool, authentication auth: CardReport.Authentication?, anchorsConfigured: Bool,
-        pinVerified: Bool?, possessionProven: Bool?
-    ) -> CardFacts {
-        let revocation: CardFacts.Revocation =
-            switch auth?.revocation {
-            case "revoked": .revoked
-            case "checked": .good
-            default: .notChecked
-            }
-        return CardFacts(
-            generation: generation, atr: atr, issuedByANS: issuedByANS, anchorsConfigured: anchorsConfigured,
-            chainTrusted: auth?.trusted ?? false, chainFailure: auth?.untrustedReason ?? "no authentication certificate",
-            issuerName: auth?.issuer, issuerSHA256: auth?.issuerSHA256.flatMap(Hex.bytes), revocation: revocation,
-            pinVerified: pinVerified, possessionProven: possessionProven, keyType: auth?.keyType, keyBits: auth?.keyBits,
-            nationalID: auth?.identity.nationalID, identifierType: auth?.identity.identifierType.rawValue, luhnValid: auth?.identity.luhnValid)
     }
 }

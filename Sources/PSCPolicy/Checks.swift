@@ -359,6 +359,9 @@ enum Checks {
             return m.found(kind, .indeterminate, "no holder identity was recorded with the enrolment", evidence())
         }
         guard reference.acceptedEvidence.contains(level.rawValue) else {
+            guard reference.refusedEvidence.contains(level.rawValue) else {
+                return m.found(kind, .indeterminate, "the profile does not say whether identity \(level.rawValue) is accepted", evidence())
+            }
             return m.found(kind, .notSatisfied, "identity \(level.rawValue) is not accepted by the profile", evidence())
         }
         if deployment.holderLuhnValid == false { return m.found(kind, .notSatisfied, "the holder's RPPS number fails its Luhn key", evidence()) }

@@ -108,11 +108,25 @@ public struct CardFacts: Sendable {
 /// Facts the service knows at enrolment and token time (FI 25, 42, 43); absent for an offline
 /// evaluation of an authenticator.
 public struct DeploymentFacts: Sendable {
-    public enum IdentityEvidence: String, Sendable {
+    /// How the holder's identity was established, weakest first.
+    public enum IdentityEvidence: String, Sendable, CaseIterable, Comparable {
+        /// The API client (the IAM) sent the holder's identifier: its word only.
+        case assertedByClient = "asserted-by-client"
         /// The desk operator typed the holder's identifier.
         case assertedByOperator = "asserted-by-operator"
         /// The holder's CPx card proved it (card-bound enrolment).
         case provenByCard = "proven-by-card"
+
+        /// The order evidence strengthens in: a card's proof over an operator's word over a client's.
+        public var strength: Int {
+            switch self {
+            case .assertedByClient: 1
+            case .assertedByOperator: 2
+            case .provenByCard: 3
+            }
+        }
+
+        public static func < (lhs: Self, rhs: Self) -> Bool { lhs.strength < rhs.strength }
     }
 
     public var holderNationalID: String?

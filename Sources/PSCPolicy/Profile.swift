@@ -62,7 +62,7 @@ public enum CheckKind: String, Sendable, CaseIterable {
         case .userVerificationCapable: ["presenceOnlyMethods": (.strings, true)]
         case .keyProtection: ["anyOf": (.strings, true)]
         case .algorithmAllowed: ["algorithms": (.strings, true), "minimumRSABits": (.integer, true), "cardKeyTypes": (.strings, false)]
-        case .identityBound: ["acceptedEvidence": (.strings, true)]
+        case .identityBound: ["acceptedEvidence": (.strings, true), "refusedEvidence": (.strings, false)]
         case .tokenClaims: ["required": (.strings, true)]
         case .authTime: ["maximumAgeSeconds": (.integer, true)]
         case .reportComplete: ["refuseDemoLists": (.bool, false)]
@@ -96,6 +96,9 @@ public final class CheckReference: Sendable {
     let minimumRSABits: Int
     let cardKeyTypes: [String]
     let acceptedEvidence: Set<String>
+    /// Identity evidence the profile knows and does not accept; evidence in neither list is
+    /// not decided (indeterminate), never quietly not applicable.
+    let refusedEvidence: Set<String>
     let requiredClaims: [String]
     let maximumAgeSeconds: Int64
     let refuseDemoLists: Bool
@@ -132,6 +135,7 @@ public final class CheckReference: Sendable {
         minimumRSABits = Int(clamping: integers["minimumRSABits"] ?? 2048)
         cardKeyTypes = lists["cardKeyTypes"] ?? []
         acceptedEvidence = sets["acceptedEvidence"] ?? []
+        refusedEvidence = sets["refusedEvidence"] ?? []
         requiredClaims = lists["required"] ?? []
         maximumAgeSeconds = integers["maximumAgeSeconds"] ?? 14_400
         refuseDemoLists = parameters["refuseDemoLists"]?.bool ?? false

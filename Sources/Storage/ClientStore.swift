@@ -26,6 +26,9 @@ package struct APIClient: Sendable, Equatable {
     package let revokedAt: String?
     /// SHA-256 of the TLS client certificate (DER) that authenticates it too, if any.
     package var certificateSHA256: [UInt8]? = nil
+    /// May add keys to a holder whose identity stronger evidence set (a card, an operator, or
+    /// another client): a relaxation, off unless `clients add --adds-keys-to-stronger-holders`.
+    package var addsKeysToStrongerHolders = false
 }
 
 /// API clients. Keys are 32 random bytes shown once (`mie_` + base64url); only their SHA-256
@@ -78,7 +81,7 @@ package struct ClientStore: Sendable {
         )
     }
 
-    private static let columns = "id, name, roles, rp_id, origins, profiles, created_at, revoked_at, certificate_sha256"
+    private static let columns = "id, name, roles, rp_id, origins, profiles, created_at, revoked_at, certificate_sha256, adds_keys_to_stronger_holders"
 
     private static func client(_ row: SQLiteDatabase.Row) -> APIClient {
         func strings(_ column: Int32) -> [String] {
@@ -87,7 +90,7 @@ package struct ClientStore: Sendable {
         return APIClient(
             id: row.int64(0), name: row.text(1) ?? "", roles: Set((row.text(2) ?? "").split(separator: ",").compactMap { ClientRole(rawValue: String($0)) }),
             rpID: row.text(3), origins: strings(4), profiles: strings(5), createdAt: row.text(6) ?? "", revokedAt: row.text(7),
-            certificateSHA256: row.blob(8))
+            certificateSHA256: row.blob(8), addsKeysToStrongerHolders: row.int(9) != 0)
     }
 
     /// The active client holding this key, if any.
@@ -122,6 +125,20 @@ package struct ClientStore: Sendable {
                 throw StoreError("store.desk-client", "the desk's client could not be created")
             }
             return desk
+        }
+    }
+
+    /// Lets a client add keys to holders whose identity stronger evidence set, or stops it;
+    /// false when there is no such active client.
+    package func setAddsKeysToStrongerHolders(name: String, _ allowed: Bool, at time: Date) throws(StoreError) -> Bool {
+        try database.transaction { () throws(StoreError) in
+            let changed = try database.run(
+                "UPDATE clients SET adds_keys_to_stronger_holders = ? WHERE name = ? AND revoked_at IS NULL", [.int(allowed ? 1 : 0), .text(name)])
+            if changed > 0 {
+                try AuditLog(database: database).append(
+                    [AuditEvent(action: "client.relaxation", client: name, result: allowed ? "adds-keys-to-stronger-holders" : "strict")], at: time)
+            }
+            return changed > 0
         }
     }
 

@@ -1,21 +1,40 @@
 import Foundation
 import WireFormat
 
-/// A person credentials are bound to: the relying party's account id, the names shown by the
-/// authenticator, the RPPS number when known, and the WebAuthn user handle (random, stable).
+/// A person credentials are bound to, within one relying party: the account id there, the
+/// names shown by the authenticator, the RPPS number when known, the WebAuthn user handle
+/// (random, stable, and another one in each relying party: no linking across them), how the
+/// identity fields were established and which client established them.
 package struct Holder: Sendable, Equatable {
+    package let rpID: String
     package let id: String
     package let name: String
     package let displayName: String
     package let rpps: String?
     package let userHandle: [UInt8]
+    /// `proven-by-card`, `asserted-by-operator` or `asserted-by-client`: what set the identity
+    /// fields last.
+    package let evidence: String
+    /// The client whose request set them (the desk's own client for desk enrolments).
+    package let ownerClientID: Int64?
 
-    package init(id: String, name: String, displayName: String, rpps: String?, userHandle: [UInt8]) {
+    package init(
+        rpID: String, id: String, name: String, displayName: String, rpps: String?, userHandle: [UInt8], evidence: String = "asserted-by-client",
+        ownerClientID: Int64? = nil
+    ) {
+        self.rpID = rpID
         self.id = id
         self.name = name
         self.displayName = displayName
         self.rpps = rpps
         self.userHandle = userHandle
+        self.evidence = evidence
+        self.ownerClientID = ownerClientID
+    }
+
+    /// The same holder with other identity fields, set by `evidence` from `client`.
+    package func with(name: String, displayName: String, rpps: String?, evidence: String, client: Int64?) -> Holder {
+        Holder(rpID: rpID, id: id, name: name, displayName: displayName, rpps: rpps, userHandle: userHandle, evidence: evidence, ownerClientID: client)
     }
 }
 
@@ -35,6 +54,8 @@ package struct CeremonyRecord: Sendable, Equatable {
     package let holderID: String?
     package let profile: String?
     package let expiresAt: Int64
+    /// The relying party the ceremony is for (the holder's).
+    package var rpID: String? = nil
     /// How the holder's identity was established, for a registration (`asserted-by-operator`,
     /// `proven-by-card`; nil: asserted by the API client), and what proved it.
     package var evidence: String? = nil
@@ -120,37 +141,50 @@ package struct CredentialStore: Sendable {
 
     // MARK: Holders
 
-    /// The holder with this id, created (with a fresh user handle) when new; a known holder's
-    /// names and RPPS number are updated to the ones given.
-    package func holder(id: String, name: String, displayName: String, rpps: String?, at time: Date) throws(StoreError) -> Holder {
+    private static let holderColumns = "rp_id, id, name, display_name, rpps, user_handle, evidence, owner_client_id"
+
+    private static func holder(_ row: SQLiteDatabase.Row) -> Holder {
+        Holder(
+            rpID: row.text(0) ?? "", id: row.text(1) ?? "", name: row.text(2) ?? "", displayName: row.text(3) ?? "", rpps: row.text(4),
+            userHandle: row.blob(5) ?? [], evidence: row.text(6) ?? "asserted-by-client", ownerClientID: row.isNull(7) ? nil : row.int64(7))
+    }
+
+    /// The holder with this id in this relying party.
+    package func find(holder id: String, rpID: String) throws(StoreError) -> Holder? {
+        try database.query("SELECT \(Self.holderColumns) FROM holders WHERE rp_id = ? AND id = ?", [.text(rpID), .text(id)], Self.holder).first
+    }
+
+    /// A new holder with its audit event; false (nothing written) when the relying party has one
+    /// with this id already.
+    package func create(_ holder: Holder, event: AuditEvent, at time: Date) throws(StoreError) -> Bool {
         try database.transaction { () throws(StoreError) in
-            if var existing = try find(holder: id) {
-                if existing.name != name || existing.displayName != displayName || existing.rpps != rpps {
-                    try database.run(
-                        "UPDATE holders SET name = ?, display_name = ?, rpps = ? WHERE id = ?",
-                        [.text(name), .text(displayName), rpps.map(SQLiteDatabase.Value.text) ?? .null, .text(id)])
-                    existing = Holder(id: id, name: name, displayName: displayName, rpps: rpps, userHandle: existing.userHandle)
-                }
-                return existing
-            }
-            let handle = Self.randomBytes(32)
+            guard try find(holder: holder.id, rpID: holder.rpID) == nil else { return false }
             try database.run(
-                "INSERT INTO holders (id, name, display_name, rpps, user_handle, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [.text(id), .text(name), .text(displayName), rpps.map(SQLiteDatabase.Value.text) ?? .null, .blob(handle), .text(time.formatted(.iso8601))])
-            return Holder(id: id, name: name, displayName: displayName, rpps: rpps, userHandle: handle)
+                "INSERT INTO holders (\(Self.holderColumns), created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .text(holder.rpID), .text(holder.id), .text(holder.name), .text(holder.displayName), .optional(holder.rpps), .blob(holder.userHandle),
+                    .text(holder.evidence), holder.ownerClientID.map(SQLiteDatabase.Value.int) ?? .null, .text(time.formatted(.iso8601)),
+                ])
+            try audit.append([event], at: time)
+            return true
         }
     }
 
-    package func find(holder id: String) throws(StoreError) -> Holder? {
-        try database.query("SELECT id, name, display_name, rpps, user_handle FROM holders WHERE id = ?", [.text(id)]) { row in
-            Holder(id: row.text(0) ?? "", name: row.text(1) ?? "", displayName: row.text(2) ?? "", rpps: row.text(3), userHandle: row.blob(4) ?? [])
-        }.first
-    }
-
-    package func find(userHandle: [UInt8]) throws(StoreError) -> Holder? {
-        try database.query("SELECT id, name, display_name, rpps, user_handle FROM holders WHERE user_handle = ?", [.blob(userHandle)]) { row in
-            Holder(id: row.text(0) ?? "", name: row.text(1) ?? "", displayName: row.text(2) ?? "", rpps: row.text(3), userHandle: row.blob(4) ?? [])
-        }.first
+    /// Replaces a holder's identity fields, evidence and owner if they are still `old`'s (compare
+    /// and set), with the change's audit event; false (nothing written) when someone changed
+    /// them meanwhile.
+    package func update(_ old: Holder, to new: Holder, event: AuditEvent, at time: Date) throws(StoreError) -> Bool {
+        try database.transaction { () throws(StoreError) in
+            guard try find(holder: old.id, rpID: old.rpID) == old else { return false }
+            try database.run(
+                "UPDATE holders SET name = ?, display_name = ?, rpps = ?, evidence = ?, owner_client_id = ? WHERE rp_id = ? AND id = ?",
+                [
+                    .text(new.name), .text(new.displayName), .optional(new.rpps), .text(new.evidence), new.ownerClientID.map(SQLiteDatabase.Value.int) ?? .null,
+                    .text(old.rpID), .text(old.id),
+                ])
+            try audit.append([event], at: time)
+            return true
+        }
     }
 
     // MARK: Ceremonies
@@ -158,23 +192,23 @@ package struct CredentialStore: Sendable {
     /// Opens a ceremony with a fresh 32-byte challenge; expired ceremonies are purged on the way.
     package func open(
         _ kind: CeremonyRecord.Kind, clientID: Int64, holderID: String?, profile: String?, lifetime: TimeInterval, at time: Date,
-        evidence: String?, operator: String?
+        evidence: String?, operator: String?, rpID: String?
     ) throws(StoreError) -> CeremonyRecord {
         let now = Int64(time.timeIntervalSince1970.rounded(.down))
         let ceremony = CeremonyRecord(
             id: Base64URL.encode(Self.randomBytes(16)), kind: kind, challenge: Self.randomBytes(32), clientID: clientID, holderID: holderID,
-            profile: profile, expiresAt: now + Int64(lifetime.rounded(.up)), evidence: evidence, operator: `operator`)
+            profile: profile, expiresAt: now + Int64(lifetime.rounded(.up)), rpID: rpID, evidence: evidence, operator: `operator`)
         try database.transaction { () throws(StoreError) in
             // Used or expired ceremonies are kept a day (a replay is then named as one), then go.
             try database.run("DELETE FROM ceremonies WHERE expires_at < ?", [.int(now - 86_400)])
             try database.run(
                 """
-                INSERT INTO ceremonies (id, kind, challenge, client_id, holder_id, profile, created_at, expires_at, evidence, operator)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO ceremonies (id, kind, challenge, client_id, holder_id, profile, created_at, expires_at, evidence, operator, rp_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [
                     .text(ceremony.id), .text(kind.rawValue), .blob(ceremony.challenge), .int(clientID), .optional(holderID), .optional(profile),
-                    .int(now), .int(ceremony.expiresAt), .optional(evidence), .optional(`operator`),
+                    .int(now), .int(ceremony.expiresAt), .optional(evidence), .optional(`operator`), .optional(rpID),
                 ])
         }
         return ceremony
@@ -188,7 +222,7 @@ package struct CredentialStore: Sendable {
         return try database.transaction { () throws(StoreError) in
             let rows = try database.query(
                 """
-                SELECT id, kind, challenge, client_id, holder_id, profile, expires_at, used_at, evidence, operator FROM ceremonies
+                SELECT id, kind, challenge, client_id, holder_id, profile, expires_at, used_at, evidence, operator, rp_id FROM ceremonies
                 WHERE id = ? AND kind = ? AND client_id = ?
                 """,
                 [.text(id), .text(kind.rawValue), .int(clientID)]
@@ -196,7 +230,8 @@ package struct CredentialStore: Sendable {
                 (
                     CeremonyRecord(
                         id: row.text(0) ?? "", kind: kind, challenge: row.blob(2) ?? [], clientID: row.int64(3), holderID: row.text(4),
-                        profile: row.text(5), expiresAt: row.int64(6), evidence: row.text(8), operator: row.text(9)), used: !row.isNull(7)
+                        profile: row.text(5), expiresAt: row.int64(6), rpID: row.text(10), evidence: row.text(8), operator: row.text(9)),
+                    used: !row.isNull(7)
                 )
             }
             guard let (ceremony, used) = rows.first else { return .failure(.unknown) }
@@ -253,11 +288,22 @@ package struct CredentialStore: Sendable {
         try database.query("SELECT \(Self.credentialColumns) FROM credentials WHERE id = ?", [.blob(id)], Self.credential).first
     }
 
-    /// A holder's credentials, oldest first, deleted ones only when asked.
-    package func credentials(holder: String, includingDeleted: Bool) throws(StoreError) -> [StoredCredentialRecord] {
+    /// A holder's credentials in a relying party, oldest first, deleted ones only when asked.
+    package func credentials(holder: String, rpID: String, includingDeleted: Bool) throws(StoreError) -> [StoredCredentialRecord] {
         try database.query(
-            "SELECT \(Self.credentialColumns) FROM credentials WHERE holder_id = ?\(includingDeleted ? "" : " AND deleted_at IS NULL") ORDER BY created_at, id",
-            [.text(holder)], Self.credential)
+            """
+            SELECT \(Self.credentialColumns) FROM credentials WHERE rp_id = ? AND holder_id = ?\(includingDeleted ? "" : " AND deleted_at IS NULL")
+            ORDER BY created_at, id
+            """,
+            [.text(rpID), .text(holder)], Self.credential)
+    }
+
+    /// The live credentials of every holder with this id, whatever their relying party: for the
+    /// operator's tools on the command line, never for a client.
+    package func credentials(holderInAnyParty holder: String) throws(StoreError) -> [StoredCredentialRecord] {
+        try database.query(
+            "SELECT \(Self.credentialColumns) FROM credentials WHERE holder_id = ? AND deleted_at IS NULL ORDER BY created_at, id", [.text(holder)],
+            Self.credential)
     }
 
     /// The counter moves from `expected` to `new` only if nobody moved it since it was read

@@ -103,5 +103,84 @@ package enum StorageSchema {
             ALTER TABLE credentials ADD COLUMN lists TEXT NOT NULL DEFAULT '[]';
             ALTER TABLE credentials ADD COLUMN profile TEXT;
             """),
+        // Holders belong to one relying party (their id and user handle are that party's), and
+        // keep what established their identity fields and which client did. A holder of several
+        // parties becomes one per party (the first keeps its user handle: its keys were made
+        // with it); a holder with no credential goes. Ceremonies are short-lived: dropped.
+        .init(
+            5,
+            """
+            PRAGMA defer_foreign_keys = ON;
+            CREATE TABLE holders_by_party (
+                rp_id TEXT NOT NULL,
+                id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                display_name TEXT NOT NULL,
+                rpps TEXT,
+                user_handle BLOB NOT NULL,
+                evidence TEXT NOT NULL,
+                owner_client_id INTEGER REFERENCES clients (id),
+                created_at TEXT NOT NULL,
+                PRIMARY KEY (rp_id, id),
+                UNIQUE (rp_id, user_handle)
+            );
+            INSERT INTO holders_by_party
+            SELECT parties.rp_id, h.id, h.name, h.display_name, h.rpps, h.user_handle,
+                (SELECT CASE MAX(CASE c.identity_evidence WHEN 'proven-by-card' THEN 3 WHEN 'asserted-by-operator' THEN 2 ELSE 1 END)
+                    WHEN 3 THEN 'proven-by-card' WHEN 2 THEN 'asserted-by-operator' ELSE 'asserted-by-client' END
+                 FROM credentials c WHERE c.holder_id = h.id AND c.rp_id = parties.rp_id),
+                (SELECT c.client_id FROM credentials c WHERE c.holder_id = h.id AND c.rp_id = parties.rp_id ORDER BY c.created_at LIMIT 1),
+                h.created_at
+            FROM holders h JOIN (SELECT DISTINCT holder_id, rp_id FROM credentials) parties ON parties.holder_id = h.id;
+            CREATE TABLE credentials_by_party (
+                id BLOB PRIMARY KEY,
+                holder_id TEXT NOT NULL,
+                identity_evidence TEXT NOT NULL,
+                public_key BLOB NOT NULL,
+                algorithm TEXT NOT NULL,
+                sign_count INTEGER NOT NULL,
+                backup_eligible INTEGER NOT NULL,
+                aaguid TEXT NOT NULL,
+                authenticator TEXT NOT NULL,
+                verdict TEXT NOT NULL,
+                amr TEXT NOT NULL,
+                client_id INTEGER NOT NULL REFERENCES clients (id),
+                rp_id TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                last_used_at TEXT,
+                deleted_at TEXT,
+                enrolled_by TEXT,
+                lists TEXT NOT NULL DEFAULT '[]',
+                profile TEXT,
+                FOREIGN KEY (rp_id, holder_id) REFERENCES holders_by_party (rp_id, id)
+            );
+            INSERT INTO credentials_by_party
+            SELECT id, holder_id, identity_evidence, public_key, algorithm, sign_count, backup_eligible, aaguid, authenticator, verdict, amr,
+                client_id, rp_id, created_at, last_used_at, deleted_at, enrolled_by, lists, profile
+            FROM credentials;
+            DROP TABLE ceremonies;
+            DROP TABLE credentials;
+            DROP TABLE holders;
+            ALTER TABLE holders_by_party RENAME TO holders;
+            ALTER TABLE credentials_by_party RENAME TO credentials;
+            CREATE INDEX credentials_by_holder ON credentials (rp_id, holder_id);
+            CREATE TABLE ceremonies (
+                id TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                challenge BLOB NOT NULL,
+                client_id INTEGER NOT NULL REFERENCES clients (id),
+                rp_id TEXT,
+                holder_id TEXT,
+                profile TEXT,
+                created_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                used_at INTEGER,
+                evidence TEXT,
+                operator TEXT,
+                FOREIGN KEY (rp_id, holder_id) REFERENCES holders (rp_id, id)
+            );
+            CREATE INDEX ceremonies_by_expiry ON ceremonies (expires_at);
+            ALTER TABLE clients ADD COLUMN adds_keys_to_stronger_holders INTEGER NOT NULL DEFAULT 0;
+            """),
     ]
 }

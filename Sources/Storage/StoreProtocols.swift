@@ -13,21 +13,24 @@ package protocol ClientStoring: Sendable {
     func authenticate(certificateSHA256 digest: [UInt8]) throws(StoreError) -> APIClient?
     func list() throws(StoreError) -> [APIClient]
     func revoke(name: String, at time: Date) throws(StoreError) -> Bool
+    func setAddsKeysToStrongerHolders(name: String, _ allowed: Bool, at time: Date) throws(StoreError) -> Bool
     func deskClient(at time: Date) throws(StoreError) -> APIClient
 }
 
 /// Holders, ceremonies (single-use challenges) and credentials.
 package protocol CredentialStoring: Sendable {
-    func holder(id: String, name: String, displayName: String, rpps: String?, at time: Date) throws(StoreError) -> Holder
-    func find(holder id: String) throws(StoreError) -> Holder?
+    func find(holder id: String, rpID: String) throws(StoreError) -> Holder?
+    func create(_ holder: Holder, event: AuditEvent, at time: Date) throws(StoreError) -> Bool
+    func update(_ old: Holder, to new: Holder, event: AuditEvent, at time: Date) throws(StoreError) -> Bool
     func open(
         _ kind: CeremonyRecord.Kind, clientID: Int64, holderID: String?, profile: String?, lifetime: TimeInterval, at time: Date,
-        evidence: String?, operator: String?
+        evidence: String?, operator: String?, rpID: String?
     ) throws(StoreError) -> CeremonyRecord
     func take(_ id: String, kind: CeremonyRecord.Kind, clientID: Int64, at time: Date) throws(StoreError) -> Result<CeremonyRecord, CeremonyRefusal>
     func insert(_ credential: StoredCredentialRecord, event: AuditEvent, at time: Date) throws(StoreError)
     func find(credential id: [UInt8]) throws(StoreError) -> StoredCredentialRecord?
-    func credentials(holder: String, includingDeleted: Bool) throws(StoreError) -> [StoredCredentialRecord]
+    func credentials(holder: String, rpID: String, includingDeleted: Bool) throws(StoreError) -> [StoredCredentialRecord]
+    func credentials(holderInAnyParty holder: String) throws(StoreError) -> [StoredCredentialRecord]
     func recordUse(_ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date) throws(StoreError) -> Bool
     func delete(_ id: [UInt8], event: AuditEvent, at time: Date) throws(StoreError) -> Bool
 }
@@ -61,16 +64,14 @@ extension AuditLog: AuditStoring {}
 extension OperatorStore: OperatorStoring {}
 
 extension CredentialStoring {
-    /// Opens a ceremony an API client asked for (no desk operator, identity asserted by the client).
-    package func open(
-        _ kind: CeremonyRecord.Kind, clientID: Int64, holderID: String?, profile: String?, lifetime: TimeInterval, at time: Date
-    ) throws(StoreError) -> CeremonyRecord {
-        try open(kind, clientID: clientID, holderID: holderID, profile: profile, lifetime: lifetime, at: time, evidence: nil, operator: nil)
+    /// A holder's live credentials in a relying party.
+    package func credentials(holder: String, rpID: String) throws(StoreError) -> [StoredCredentialRecord] {
+        try credentials(holder: holder, rpID: rpID, includingDeleted: false)
     }
 
-    /// A holder's live credentials.
+    /// A holder's live credentials in every relying party (operator tooling and tests).
     package func credentials(holder: String) throws(StoreError) -> [StoredCredentialRecord] {
-        try credentials(holder: holder, includingDeleted: false)
+        try credentials(holderInAnyParty: holder)
     }
 }
 

@@ -1,3 +1,4 @@
+import Ceremonies
 import Hummingbird
 import WireFormat
 
@@ -20,6 +21,7 @@ package struct APIError: Error, HTTPResponseError, Sendable {
         case conflict = "conflict"
         case listRefused = "referencing.refused"
         case cardRefused = "card.refused"
+        case evidenceWeaker = "holder.evidence-weaker"
         case sessionMissing = "session.missing"
         case sessionExpired = "session.expired"
         case csrfInvalid = "csrf.invalid"
@@ -38,7 +40,7 @@ package struct APIError: Error, HTTPResponseError, Sendable {
             case .forbidden, .csrfInvalid, .operatorCodeInvalid: .forbidden
             case .notFound, .ceremonyUnknown: .notFound
             case .methodNotAllowed: .methodNotAllowed
-            case .ceremonyReplayed, .conflict: .conflict
+            case .ceremonyReplayed, .conflict, .evidenceWeaker: .conflict
             case .listRefused, .cardRefused: .unprocessableContent
             case .ceremonyExpired: .gone
             case .rateLimited: .tooManyRequests
@@ -63,6 +65,7 @@ package struct APIError: Error, HTTPResponseError, Sendable {
             case .conflict: "Conflict"
             case .listRefused: "The list was refused"
             case .cardRefused: "The card does not prove the holder's identity"
+            case .evidenceWeaker: "Stronger evidence set this holder's identity"
             case .sessionMissing: "Sign in at the desk first"
             case .sessionExpired: "The desk session has expired"
             case .csrfInvalid: "The request's CSRF token is missing or wrong"
@@ -87,6 +90,11 @@ package struct APIError: Error, HTTPResponseError, Sendable {
         self.detail = detail
         self.reason = reason
         self.allow = allow
+    }
+
+    /// An operation's refusal, under the same stable code.
+    init(_ refusal: OperationError) {
+        self.init(Code(rawValue: refusal.code.rawValue) ?? .internalError, refusal.message, reason: refusal.reason)
     }
 
     package var status: HTTPResponse.Status { code.status }

@@ -1,6 +1,7 @@
 import AuthenticatorCatalog
 import Foundation
-import HardwareProbe
+import CardJudgement
+import Ceremonies
 import Hummingbird
 import PSCPolicy
 import SignatureVerification
@@ -17,14 +18,13 @@ struct CardRoutes {
     let state: ServiceState
 
     func register(on router: Router<APIRequestContext>) {
-        router.post("/v1/cards/challenges") { _, context in try await state.io { try challenge(context) } }
+        router.post("/v1/cards/challenges") { _, context in try await challenge(context) }
         router.post("/v1/cards/verify") { request, context in try await verify(request, context) }
     }
 
-    func challenge(_ context: APIRequestContext) throws -> Response {
-        let client = try context.require(.verifier, .enrolment)
-        let ceremony = try state.credentials.open(
-            .card, clientID: client.id, holderID: nil, profile: nil, lifetime: state.configuration.challengeLifetime, at: Date())
+    func challenge(_ context: APIRequestContext) async throws -> Response {
+        let caller = state.caller(try context.require(.verifier, .enrolment))
+        let ceremony = try await state.io { [state] in try state.operations.cardChallenge(by: caller) }
         let reply = JSONValue.object([
             ("challengeId", .string(ceremony.id)), ("challenge", .string(Base64URL.encode(ceremony.challenge))),
             ("expiresAt", .string(ceremony.expiryText)),
@@ -32,13 +32,7 @@ struct CardRoutes {
         return jsonResponse(reply.json)
     }
 
-    struct Input {
-        var certificates: [[UInt8]] = []
-        var atr: [UInt8] = []
-        var serialNumber: [UInt8]?
-        var challengeID: String?
-        var signature: [UInt8]?
-    }
+    typealias Input = CardEvidence
 
     static func read(_ bytes: [UInt8]) throws(APIError) -> Input {
         try readRequest(bytes) { (reader: inout JSONReader) throws(JSONError) in try readInput(&reader) }
@@ -77,66 +71,21 @@ struct CardRoutes {
         return bytes
     }
 
-    /// A card judged: the facts read or received, the engine's evaluation, the chain.
-    struct Judgement {
-        let facts: CardFacts
-        let evaluation: Evaluation
-        let authentication: CardReport.Authentication
-        let proven: Bool?
-    }
-
     func verify(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let client = try context.require(.verifier, .enrolment)
+        let caller = state.caller(try context.require(.verifier, .enrolment))
         var request = request
         let input = try Self.read(try await request.jsonBody(limit: state.configuration.maximumBodySize))
-        let judgement = try await judge(input, client: client)
-        let evaluation = judgement.evaluation
-        let event = AuditEvent(
-            action: "card.verify", client: client.name, authenticator: judgement.authentication.identity.nationalID,
-            result: evaluation.verdict.rawValue, amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: state.profile.label)
-        state.auditBuffer.record(event)
-        state.metrics.verification("card", evaluation.verdict.rawValue)
+        let judgement = try await state.io { [state] in try state.operations.checkCard(input, by: caller) }
         var w = JSONWriter(capacity: 4096)
         w.object { w in
             w.key("card")
             Self.cardJSON(judgement.facts, judgement.authentication, proven: judgement.proven).write(to: &w)
-            evaluation.writeMembers(to: &w)
+            judgement.evaluation.writeMembers(to: &w)
         }
         return jsonResponse(w.bytes)
     }
 
-    /// Judges a card: its chain against the configured anchors and CRLs at the server's time,
-    /// possession by its signature over the service's challenge (taken: single use), then the
-    /// engine.
-    func judge(_ input: Input, client: APIClient) async throws -> Judgement {
-        var certificates: [Certificate] = []
-        for (index, der) in input.certificates.enumerated() {
-            do {
-                certificates.append(try state.caches.certificate(der))
-            } catch {
-                throw APIError(.malformedRequest, "certificates[\(index)] is not a DER certificate: \(error.message)")
-            }
-        }
-        // The authentication certificate: the one for TLS client authentication, else the first.
-        let leaf = certificates.first { $0.extendedKeyUsages.contains(CardInspector.clientAuth) } ?? certificates[0]
-        let now = Date()
-        let authentication = CardInspector.authentication(
-            leaf, intermediates: certificates.filter { $0.der != leaf.der }, anchors: state.cardAnchors, crls: state.cardCRLs, at: now)
-        var proven: Bool?
-        if let id = input.challengeID, let signature = input.signature {
-            let ceremony = try await state.io { [state] in try state.takeCeremony(id, .card, client, at: now) }
-            proven = (try? leaf.publicKey())?.recoverPKCS1(signature) == ceremony.challenge
-        }
-        let generation = CardIdentification.generation(of: input.atr)
-        let facts = CardFacts.card(
-            generation: input.atr.isEmpty ? "unknown" : generation.rawValue, atr: input.atr,
-            issuedByANS: input.serialNumber.map(CardIdentification.carriesANSIssuer) ?? false, authentication: authentication,
-            anchorsConfigured: state.cardAnchors != nil, pinVerified: proven == true ? true : nil, possessionProven: proven)
-        let evaluation = PolicyEngine.evaluate(.card(facts), catalog: state.current.catalog, profile: state.profile, at: now)
-        return Judgement(facts: facts, evaluation: evaluation, authentication: authentication, proven: proven)
-    }
-
-    static func cardJSON(_ facts: CardFacts, _ authentication: CardReport.Authentication, proven: Bool?) -> JSONValue {
+    static func cardJSON(_ facts: CardFacts, _ authentication: CardAuthentication, proven: Bool?) -> JSONValue {
         let identity = authentication.identity
         return JSONValue.object([
             ("generation", .string(facts.generation)), ("issuedByANS", .bool(facts.issuedByANS)),

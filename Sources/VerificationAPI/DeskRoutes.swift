@@ -1,5 +1,6 @@
 import AuthenticatorCatalog
 import AuthenticatorVerification
+import Ceremonies
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -33,7 +34,7 @@ struct DeskRoutes {
         router.post("/enrol/api/credentials/:id/revoke") { request, context in try await revoke(request, context) }
     }
 
-    private var ceremonies: CeremonyRoutes { CeremonyRoutes(state: state) }
+    private var operations: ServiceOperations { state.operations }
     private var sessions: DeskSessions { state.deskSessions }
     /// The desk's relying party: the service's own.
     private var party: RelyingParty { state.configuration.relyingParty }
@@ -49,7 +50,7 @@ struct DeskRoutes {
 
     /// Requests before sign-in share one token bucket: nobody can fill the ceremony table.
     func limitBeforeSignIn() throws(APIError) {
-        guard state.deskLimiter.allow(0) else { throw APIError(.rateLimited, "too many sign-in attempts at the desk; retry in a moment") }
+        guard state.guards.deskLimiter.allow(0) else { throw APIError(.rateLimited, "too many sign-in attempts at the desk; retry in a moment") }
     }
 
     /// The signed-in operator's session, checked against the store (a revoked operator is
@@ -58,7 +59,7 @@ struct DeskRoutes {
         if csrf { try checkOrigin(request) }
         guard let token = request.cookies[DeskSessions.cookieName]?.value else { throw APIError(.sessionMissing, "sign in at /enrol with your key") }
         let session: DeskSessions.Session
-        switch sessions.find(token, at: Date()) {
+        switch sessions.find(token, at: state.clock()) {
         case .success(let found): session = found
         case .failure(.missing): throw APIError(.sessionMissing, "sign in at /enrol with your key")
         case .failure(.expired): throw APIError(.sessionExpired, "the session has expired; sign in again")
@@ -78,7 +79,7 @@ struct DeskRoutes {
 
     /// Opens a session for the operator: the cookie and `{operator, csrf, expiresAt}`.
     func signedIn(_ name: String, id: Int64) -> Response {
-        let now = Date()
+        let now = state.clock()
         let (token, csrf) = sessions.open(operatorID: id, name: name, at: now)
         var response = deskJSON(sessionJSON(name: name, csrf: csrf, expires: now.addingTimeInterval(min(sessions.idle, sessions.lifetime))))
         response.setCookie(sessionCookie(token, maxAge: Int(sessions.lifetime)))
@@ -131,21 +132,9 @@ struct DeskRoutes {
             guard let code else { throw reader.missing("code") }
             return code
         }
-        return try await state.io { [state, party, ceremonies] in
-            let now = Date()
-            guard let found = try state.operators.redeemable(code: code, at: now) else {
-                throw APIError(.operatorCodeInvalid, "this code is unknown, spent or expired; ask for a new one (mie-verifier operators code NAME)")
-            }
-            let ceremony = try state.credentials.open(
-                .operatorRegistration, clientID: state.deskClient.id, holderID: nil, profile: nil, lifetime: state.configuration.challengeLifetime,
-                at: now, evidence: nil, operator: found.name)
-            let existing = try state.operators.credentials(operator: found.id).map(\.id)
-            // Staff keys are not judged by the PSC profile: no attestation asked.
-            let options = ceremonies.creationOptions(
-                party: party, userHandle: found.userHandle, name: found.name, displayName: found.name, challenge: ceremony.challenge, exclude: existing,
-                attestation: "none")
-            return deskJSON(JSONValue.object([("ceremonyId", .string(ceremony.id)), ("operator", .string(found.name)), ("publicKey", options)]).json)
-        }
+        let opened = try await state.io { [state, operations] in try operations.openOperatorEnrolment(code: code, desk: state.desk()) }
+        return deskJSON(
+            JSONValue.object([("ceremonyId", .string(opened.ceremony.id)), ("operator", .string(opened.operatorName)), ("publicKey", opened.options)]).json)
     }
 
     /// The operator's first key (or another one): the code, spent with the key's storage.
@@ -155,37 +144,10 @@ struct DeskRoutes {
         var request = request
         let (ceremonyID, response, code) = try CeremonyRoutes.readCeremonyResponse(
             try await request.jsonBody(limit: state.configuration.maximumBodySize), .operatorRegistration, withCode: true)
-        let (name, id) = try await state.io { [state, party] () throws -> (String, Int64) in
-            let now = Date()
-            let ceremony = try state.takeCeremony(ceremonyID, .operatorRegistration, state.deskClient, at: now)
-            guard let found = try state.operators.redeemable(code: code ?? "", at: now), found.name == ceremony.operator else {
-                throw APIError(.operatorCodeInvalid, "this code is unknown, spent or expired, or not the ceremony's")
-            }
-            let outcome = state.current.service.verify(
-                .registration,
-                request: VerificationRoutes.coreRequest(response, challenge: ceremony.challenge, party: party, credential: nil, at: now), now: now)
-            guard case .registration(let registration) = outcome.result else {
-                try state.audit.append(
-                    [AuditEvent(action: "operator.key", client: "desk:\(found.name)", result: outcome.result.failureCode ?? "refused")], at: now)
-                throw APIError(.invalidCredentials, "the key's registration was refused: \(outcome.result.failureMessage ?? "")")
-            }
-            let credential = OperatorCredential(
-                id: registration.credentialID, operatorID: found.id, publicKey: registration.publicKey.encoded,
-                algorithm: registration.publicKey.algorithm.name, signCount: registration.signCount,
-                backupEligible: registration.flags.backupEligible, aaguid: AAGUIDText.string(registration.aaguid), createdAt: now.formatted(.iso8601))
-            let event = AuditEvent(
-                action: "operator.key", client: "desk:\(found.name)", credentialID: Base64URL.encode(registration.credentialID),
-                authenticator: credential.aaguid, result: "registered")
-            do {
-                guard try state.operators.enrol(credential, code: code ?? "", event: event, at: now) else {
-                    throw APIError(.operatorCodeInvalid, "this code was spent meanwhile")
-                }
-            } catch let error as StoreError where error.code == "store.credential-exists" {
-                throw APIError(.conflict, "this key is already registered")
-            }
-            return (found.name, found.id)
+        let found = try await state.io { [state, operations] in
+            try operations.finishOperatorEnrolment(ceremonyID, response, code: code ?? "", desk: state.desk())
         }
-        return signedIn(name, id: id)
+        return signedIn(found.name, id: found.id)
     }
 
     func signInOptions(_ request: Request) async throws -> Response {
@@ -201,18 +163,8 @@ struct DeskRoutes {
             guard let name else { throw reader.missing("operator") }
             return name
         }
-        return try await state.io { [state, party, ceremonies] in
-            let now = Date()
-            // An unknown or revoked name gets options like any other (no list of staff names
-            // from the outside); its sign-in then fails.
-            let found = try state.operators.find(name: name).flatMap { $0.revokedAt == nil ? $0 : nil }
-            let keys = try found.map { try state.operators.credentials(operator: $0.id).map(\.id) } ?? []
-            let ceremony = try state.credentials.open(
-                .operatorAssertion, clientID: state.deskClient.id, holderID: nil, profile: nil, lifetime: state.configuration.challengeLifetime,
-                at: now, evidence: nil, operator: name)
-            let options = ceremonies.requestOptions(party: party, challenge: ceremony.challenge, allow: keys)
-            return deskJSON(JSONValue.object([("ceremonyId", .string(ceremony.id)), ("publicKey", options)]).json)
-        }
+        let opened = try await state.io { [state, operations] in try operations.openOperatorSignIn(name: name, desk: state.desk()) }
+        return deskJSON(JSONValue.object([("ceremonyId", .string(opened.ceremony.id)), ("publicKey", opened.options)]).json)
     }
 
     func signIn(_ request: Request) async throws -> Response {
@@ -221,36 +173,8 @@ struct DeskRoutes {
         var request = request
         let (ceremonyID, response, _) = try CeremonyRoutes.readCeremonyResponse(
             try await request.jsonBody(limit: state.configuration.maximumBodySize), .operatorAssertion)
-        let (name, id) = try await state.io { [state, party] () throws -> (String, Int64) in
-            let now = Date()
-            let ceremony = try state.takeCeremony(ceremonyID, .operatorAssertion, state.deskClient, at: now)
-            var event = AuditEvent(
-                action: "operator.sign-in", client: ceremony.operator.map { "desk:\($0)" }, credentialID: Base64URL.encode(response.id), result: "")
-            guard let key = try state.operators.find(credential: response.id), let found = try state.operators.find(id: key.operatorID),
-                found.revokedAt == nil, found.name == ceremony.operator
-            else {
-                event.result = "credential.unknown"
-                try state.audit.append([event], at: now)
-                throw APIError(.invalidCredentials, "this key is not registered for this operator")
-            }
-            let stored = VerificationRequest.StoredCredentialJSON(
-                id: key.id, publicKey: key.publicKey, signCount: key.signCount, backupEligible: key.backupEligible, userHandle: found.userHandle)
-            let outcome = state.current.service.verify(
-                .assertion,
-                request: VerificationRoutes.coreRequest(response, challenge: ceremony.challenge, party: party, credential: stored, at: now), now: now)
-            guard case .assertion(let assertion) = outcome.result else {
-                event.result = outcome.result.failureCode ?? "refused"
-                try state.audit.append([event], at: now)
-                throw APIError(.invalidCredentials, "the key's signature was refused: \(outcome.result.failureMessage ?? "")")
-            }
-            event.result = "verified"
-            event.authenticator = key.aaguid
-            guard try state.operators.recordUse(key.id, expectedCount: key.signCount, newCount: assertion.signCount, event: event, at: now) else {
-                throw APIError(.conflict, "the key was used by another sign-in at the same time; sign in again")
-            }
-            return (found.name, found.id)
-        }
-        return signedIn(name, id: id)
+        let found = try await state.io { [state, operations] in try operations.finishOperatorSignIn(ceremonyID, response, desk: state.desk()) }
+        return signedIn(found.name, id: found.id)
     }
 
     // MARK: Enrolling a professional
@@ -279,12 +203,11 @@ struct DeskRoutes {
             // The holder is known by their national id (type 8: RPPS), as a CPS card names them.
             return HolderInput(id: "8" + rpps, name: "8" + rpps, displayName: "\(given) \(surname.uppercased())", rpps: rpps)
         }
-        let (ceremonyID, body) = try await state.io { [state, ceremonies] in
-            try ceremonies.openRegistration(
-                input, nil, state.deskClient, evidence: DeploymentFacts.IdentityEvidence.assertedByOperator.rawValue, operator: session.name)
+        let opened = try await state.io { [state, operations] in
+            try operations.openRegistration(input, evidence: .assertedByOperator, profile: nil, by: state.desk(operator: session.name))
         }
-        sessions.remember(ceremony: ceremonyID, for: token)
-        return deskJSON(body)
+        sessions.remember(ceremony: opened.ceremony.id, for: token)
+        return deskJSON(CeremonyRoutes.openedJSON(opened).json)
     }
 
     func enrolment(_ request: Request) async throws -> Response {
@@ -296,8 +219,8 @@ struct DeskRoutes {
             throw APIError(.ceremonyUnknown, "this enrolment was not opened by this session")
         }
         let language = DeskPages.language(request)
-        return try await state.io { [state, ceremonies] in
-            switch try ceremonies.completeRegistration(ceremonyID, response, state.deskClient) {
+        return try await state.io { [state, operations] in
+            switch try operations.finishRegistration(ceremonyID, response, by: state.desk(operator: session.name)) {
             case .refused(let outcome):
                 guard outcome.disposition != .badRequest else {
                     throw APIError(.malformedRequest, outcome.result.failureMessage ?? "the response could not be read")
@@ -354,13 +277,18 @@ struct DeskRoutes {
     // MARK: A professional's keys
 
     func holder(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        _ = try await session(request, csrf: false)
+        let (_, session) = try await session(request, csrf: false)
         let rpps = context.parameters.get("rpps") ?? ""
         guard CheckDigit.isRPPS(rpps) else { throw APIError(.malformedRequest, "an RPPS number is 11 digits with a valid Luhn key") }
         let language = DeskPages.language(request)
         return try await state.io { [state] in
-            guard let holder = try state.credentials.find(holder: "8" + rpps) else { throw APIError(.notFound, "no professional with RPPS \(rpps)") }
-            let records = try state.credentials.credentials(holder: holder.id, includingDeleted: true)
+            let holder: Holder
+            let records: [StoredCredentialRecord]
+            do {
+                (holder, records) = try state.operations.credentials(of: "8" + rpps, includingDeleted: true, by: state.desk(operator: session.name))
+            } catch let error as OperationError where error.code == .notFound {
+                throw APIError(.notFound, "no professional with RPPS \(rpps)")
+            }
             let keys: [JSONValue] = records.map { record in
                 var members = OperatorRoutes.credentialJSON(record, holder: nil).members ?? []
                 members.append(("verdictText", .string(DeskText.phrase("verdict.\(record.verdict)", language))))
@@ -375,33 +303,22 @@ struct DeskRoutes {
     func revoke(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let (_, session) = try await self.session(request, csrf: true)
         let id = try OperatorRoutes.credentialID(context)
-        return try await state.io { [state] in
-            let now = Date()
-            guard let record = try state.credentials.find(credential: id), record.deletedAt == nil else {
-                throw APIError(.notFound, "no live credential with this id")
-            }
-            let event = AuditEvent(
-                action: "deletion", client: "desk:\(session.name)", holder: record.holderID, credentialID: Base64URL.encode(id),
-                authenticator: record.aaguid, result: "deleted")
-            guard try state.credentials.delete(id, event: event, at: now) else { throw APIError(.notFound, "no live credential with this id") }
-            return deskJSON(JSONValue.object([("revoked", .bool(true)), ("credentialId", .string(Base64URL.encode(id)))]).json)
-        }
+        _ = try await state.io { [state] in try state.operations.revoke(id, action: "deletion", by: state.desk(operator: session.name)) }
+        return deskJSON(JSONValue.object([("revoked", .bool(true)), ("credentialId", .string(Base64URL.encode(id)))]).json)
     }
 
     // MARK: Receipt
 
     func receipt(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let language = DeskPages.language(request)
+        let session: DeskSessions.Session
         do {
-            _ = try await session(request, csrf: false)
+            (_, session) = try await self.session(request, csrf: false)
         } catch let error as APIError where error.code == .sessionMissing || error.code == .sessionExpired {
             return DeskPages.redirect(to: "/enrol")
         }
         let id = try OperatorRoutes.credentialID(context)
-        let (record, holder) = try await state.io { [state] () throws -> (StoredCredentialRecord, Holder?) in
-            guard let record = try state.credentials.find(credential: id) else { throw APIError(.notFound, "no such credential") }
-            return (record, try state.credentials.find(holder: record.holderID))
-        }
+        let (record, holder) = try await state.io { [state] in try state.operations.credential(id, by: state.desk(operator: session.name)) }
         return try DeskPages.receipt(record, holder: holder, language: language)
     }
 }

@@ -1,3 +1,4 @@
+import Ceremonies
 import Foundation
 import Hummingbird
 import Synchronization
@@ -5,7 +6,7 @@ import Synchronization
 /// Prometheus metrics kept in memory: requests by route, method and status, latency histograms
 /// by route, verifications by result code. Read at `GET /metrics` (text format 0.0.4) with the
 /// lists and profile in force.
-package final class ServiceMetrics: Sendable {
+package final class ServiceMetrics: OperationObserver, Sendable {
     /// Latency bucket bounds, in seconds.
     static let bounds: [Double] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 
@@ -45,7 +46,7 @@ package final class ServiceMetrics: Sendable {
     }
 
     /// One verification's outcome: `verified`, a PSC verdict or a failure code.
-    func verification(_ ceremony: String, _ result: String) {
+    package func verification(_ ceremony: String, _ result: String) {
         state.withLock { $0.verifications["\(ceremony)\u{0}\(result)", default: 0] += 1 }
     }
 

@@ -1,3 +1,4 @@
+import Ceremonies
 import Foundation
 import Hummingbird
 import Logging
@@ -41,6 +42,8 @@ struct ProblemMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             return try error.response(from: request, context: context)
+        } catch let error as OperationError {
+            return try APIError(error).response(from: request, context: context)
         } catch let error as HTTPError {
             let mapped: APIError =
                 switch error.status {
@@ -71,8 +74,8 @@ struct LoadShedding: RouterMiddleware {
     let state: ServiceState
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let now = state.inFlight.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { state.inFlight.wrappingSubtract(1, ordering: .relaxed) }
+        let now = state.guards.inFlight.wrappingAdd(1, ordering: .relaxed).newValue
+        defer { state.guards.inFlight.wrappingSubtract(1, ordering: .relaxed) }
         guard now <= state.configuration.maximumInFlight else {
             throw APIError(.overloaded, "\(state.configuration.maximumInFlight) requests are in progress; retry")
         }
@@ -112,7 +115,7 @@ struct ClientAuthentication: RouterMiddleware {
         guard let client = byCertificate ?? byKey else {
             throw APIError(.missingCredentials, "send Authorization: Bearer <API key>")
         }
-        guard state.limiter.allow(client.id) else { throw APIError(.rateLimited, "slow down") }
+        guard state.guards.limiter.allow(client.id) else { throw APIError(.rateLimited, "slow down") }
         var context = context
         context.client = client
         context.logger[metadataKey: "client"] = .string(client.name)
@@ -123,9 +126,9 @@ struct ClientAuthentication: RouterMiddleware {
     /// pool), then cached. Unknown ones are looked up every time, so a new client is admitted
     /// at once.
     func lookUp(_ digest: [UInt8], _ find: @escaping @Sendable () throws -> APIClient?) async -> APIClient? {
-        if let cached = state.clientCache.client(digest) { return cached }
+        if let cached = state.guards.clientCache.client(digest) { return cached }
         guard let client = (try? await state.io(find)) ?? nil else { return nil }
-        state.clientCache.store(client, digest)
+        state.guards.clientCache.store(client, digest)
         return client
     }
 }

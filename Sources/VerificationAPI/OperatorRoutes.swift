@@ -1,5 +1,6 @@
 import AuthenticatorCatalog
 import AuthenticatorVerification
+import Ceremonies
 import Foundation
 import Hummingbird
 import PSCPolicy
@@ -14,9 +15,9 @@ struct OperatorRoutes {
 
     func register(on router: Router<APIRequestContext>) {
         // The store is read and written off the cooperative pool.
-        router.get("/v1/credentials") { request, context in try await state.io { try listCredentials(request, context) } }
-        router.get("/v1/credentials/:id") { _, context in try await state.io { try credential(context) } }
-        router.delete("/v1/credentials/:id") { _, context in try await state.io { try deleteCredential(context) } }
+        router.get("/v1/credentials") { request, context in try await listCredentials(request, context) }
+        router.get("/v1/credentials/:id") { _, context in try await credential(context) }
+        router.delete("/v1/credentials/:id") { _, context in try await deleteCredential(context) }
         router.post("/v1/referencing/import") { request, context in try await importList(request, context) }
         router.post("/v1/evaluations") { request, context in try await evaluate(request, context) }
     }
@@ -34,8 +35,9 @@ struct OperatorRoutes {
         ])
     }
 
-    func listCredentials(_ request: Request, _ context: APIRequestContext) throws -> Response {
-        _ = try context.require(.operator, .enrolment)
+    /// A holder of the caller's relying party and their credentials.
+    func listCredentials(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let caller = state.caller(try context.require(.operator, .enrolment))
         guard let holderID = request.uri.queryParameters.get("holder"), !holderID.isEmpty, holderID.utf8.count <= 64 else {
             throw APIError(.malformedRequest, "name the holder: /v1/credentials?holder=ID")
         }
@@ -45,8 +47,9 @@ struct OperatorRoutes {
         case "true": deleted = true
         default: throw APIError(.malformedRequest, "deleted is true or false")
         }
-        guard let holder = try state.credentials.find(holder: holderID) else { throw APIError(.notFound, "no holder \(holderID)") }
-        let records = try state.credentials.credentials(holder: holderID, includingDeleted: deleted)
+        let (holder, records) = try await state.io { [state] in
+            try state.operations.credentials(of: String(holderID), includingDeleted: deleted, by: caller)
+        }
         let reply = JSONValue.object([
             ("holder", CeremonyRoutes.holderJSON(holder)), ("credentials", .array(records.map { Self.credentialJSON($0, holder: nil) })),
         ])
@@ -61,28 +64,17 @@ struct OperatorRoutes {
         return id
     }
 
-    /// The credential named by the path, as base64url.
-    func record(_ context: APIRequestContext) throws -> StoredCredentialRecord {
+    func credential(_ context: APIRequestContext) async throws -> Response {
+        let caller = state.caller(try context.require(.operator, .enrolment))
         let id = try Self.credentialID(context)
-        guard let record = try state.credentials.find(credential: id) else { throw APIError(.notFound, "no such credential") }
-        return record
+        let (record, holder) = try await state.io { [state] in try state.operations.credential(id, by: caller) }
+        return jsonResponse(Self.credentialJSON(record, holder: holder).json)
     }
 
-    func credential(_ context: APIRequestContext) throws -> Response {
-        _ = try context.require(.operator, .enrolment)
-        let record = try record(context)
-        return jsonResponse(Self.credentialJSON(record, holder: try state.credentials.find(holder: record.holderID)).json)
-    }
-
-    func deleteCredential(_ context: APIRequestContext) throws -> Response {
-        let client = try context.require(.operator)
-        let record = try record(context)
-        let event = AuditEvent(
-            action: "credential.delete", client: client.name, holder: record.holderID, credentialID: Base64URL.encode(record.id),
-            authenticator: record.aaguid, result: "deleted")
-        guard try state.credentials.delete(record.id, event: event, at: Date()) else {
-            throw APIError(.notFound, "this credential was already deleted")
-        }
+    func deleteCredential(_ context: APIRequestContext) async throws -> Response {
+        let caller = state.caller(try context.require(.operator))
+        let id = try Self.credentialID(context)
+        _ = try await state.io { [state] in try state.operations.revoke(id, action: "credential.delete", by: caller) }
         return Response(status: .noContent)
     }
 
@@ -108,19 +100,13 @@ struct OperatorRoutes {
             guard let document else { throw reader.missing("document") }
             return (document, signature)
         }
-        guard let trust = state.importTrust else {
-            throw APIError(.listRefused, "no list signer is configured (mdsRoots, ansKeys)", reason: "import.no-trust")
-        }
-        let now = Date()
-        let outcome = try await state.io { [state] in state.referencing.importList(document, signature: signature, trust: trust, at: now) }
-        switch outcome {
-        case .refused(let failure):
-            state.logger.notice("list import by \(client.name) refused: \(failure)")
-            throw APIError(.listRefused, failure.message, reason: failure.code.rawValue)
-        case .imported(let version, _):
-            try await state.io { [state] in try state.reload() }
+        do {
+            let version = try await state.io { [state] in try state.operations.importList(document, signature: signature) }
             state.logger.notice("list \(version.label) imported by \(client.name)")
-            return jsonResponse(JSONValue.object([("result", .string("imported")), ("list", listJSON(version, at: now))]).json)
+            return jsonResponse(JSONValue.object([("result", .string("imported")), ("list", listJSON(version, at: state.clock()))]).json)
+        } catch let error as OperationError where error.code == .listRefused {
+            state.logger.notice("list import by \(client.name) refused: \(error.reason ?? "") \(error.message)")
+            throw error
         }
     }
 
@@ -146,26 +132,18 @@ struct OperatorRoutes {
         if let refused = members.first(where: { !["response", "expected"].contains($0) }) {
             throw APIError(.malformedRequest, "\(refused): trust, policy and time are the service's; send response and expected only")
         }
-        var parsed: VerificationRequest
+        let parsed: VerificationRequest
         do {
             parsed = try VerificationRequest.read(body, ceremony: .registration)
         } catch {
             throw APIError(.malformedRequest, error.message)
         }
-        let now = Date()
-        parsed.policy.attestation = .any
-        parsed.at = now
-        let live = state.current
-        let outcome = live.service.verify(.registration, request: parsed, now: now)
-        let profile = state.profile
-        guard case .registration(let registration) = outcome.result else {
-            guard outcome.disposition != .badRequest else {
-                throw APIError(.malformedRequest, outcome.result.failureMessage ?? "the request could not be verified")
-            }
+        let judged = try state.operations.evaluateCandidate(parsed, by: state.caller(client))
+        guard let evaluation = judged.evaluation else {
             var writer = JSONWriter(capacity: 1024)
             writer.object { w in
                 w.key("verification")
-                outcome.write(to: &w)
+                judged.outcome.write(to: &w)
                 w.key("verdict")
                 w.string(Verdict.refused.rawValue)
                 w.key("reason")
@@ -175,11 +153,6 @@ struct OperatorRoutes {
             }
             return jsonResponse(writer.bytes)
         }
-        let evaluation = PolicyEngine.evaluate(.fido(FIDOFacts(registration: registration)), catalog: live.catalog, profile: profile, at: now)
-        state.auditBuffer.record(
-            AuditEvent(
-                action: "evaluation", client: client.name, authenticator: AAGUIDText.string(registration.aaguid), result: evaluation.verdict.rawValue,
-                amr: evaluation.amr, lists: evaluation.lists.map(\.label), profile: profile.label))
         if html {
             let page: String
             do {
@@ -192,7 +165,7 @@ struct OperatorRoutes {
         var writer = JSONWriter(capacity: 8192)
         writer.object { w in
             w.key("verification")
-            outcome.write(to: &w)
+            judged.outcome.write(to: &w)
             evaluation.writeMembers(to: &w)
         }
         return jsonResponse(writer.bytes)

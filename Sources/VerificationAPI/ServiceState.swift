@@ -1,6 +1,7 @@
 import AuthenticatorCatalog
 import AuthenticatorVerification
-import HardwareProbe
+import CardJudgement
+import Ceremonies
 import Foundation
 import Logging
 import NIOCore
@@ -12,19 +13,8 @@ import Synchronization
 import VerificationRequests
 import WireFormat
 
-/// The relying party a client verifies for.
-package struct RelyingParty: Sendable, Equatable {
-    package var id: String
-    package var origins: [String]
-    /// What authenticators show during registration.
-    package var name: String
-
-    package init(id: String, origins: [String], name: String? = nil) {
-        self.id = id
-        self.origins = origins
-        self.name = name ?? id
-    }
-}
+/// The relying party a client verifies for (the application layer's).
+package typealias RelyingParty = Ceremonies.RelyingParty
 
 /// TLS for the listener, and client certificates (mutual TLS, which the PSC trust space requires
 /// between parties): a client must present a certificate issued by one of `clientCAFiles`
@@ -101,103 +91,77 @@ package struct ServiceConfiguration: Sendable {
     package init() {}
 }
 
-/// The lists, the engine and the core's caches as one value: a reload swaps it whole, and a
-/// request keeps the one it started with.
-package struct LiveVerification: Sendable {
-    package let catalog: CatalogSnapshot
-    package let service: VerificationService
-}
-
-/// Everything the routes share.
-package final class ServiceState: Sendable {
-    package let configuration: ServiceConfiguration
+/// The stores the service keeps everything in: one SQLite file (WAL) today, behind the store
+/// protocols a PostgreSQL backend implements for several nodes.
+package struct ServiceStores: Sendable {
     package let database: SQLiteDatabase
     package let referencing: ReferencingStore
     package let clients: any ClientStoring
     package let credentials: any CredentialStoring
-    package let audit: any AuditStoring
     package let operators: any OperatorStoring
-    /// The desk's own client: its ceremonies and enrolments are recorded under it.
-    package let deskClient: APIClient
-    package let deskSessions: DeskSessions
-    /// One bucket for the desk's requests made before sign-in (each opens a ceremony row): 20
-    /// per second, bursts of 200, whoever asks.
-    let deskLimiter = RateLimiter(rate: 20, burst: 200)
-    package let auditBuffer: AuditBuffer
-    package let profile: Profile
-    package let caches = VerificationCaches()
-    package let metrics = ServiceMetrics()
-    /// The service's event loops: connections, and its tasks (`EventLoopTaskExecutor`).
-    package let eventLoops: MultiThreadedEventLoopGroup
-    package let limiter: RateLimiter
-    /// Authenticated clients by key digest, for a few seconds: the hot path needs no database.
-    package let clientCache = ClientCache(lifetime: .seconds(2))
-    package let cardAnchors: IGCSanteAnchors?
-    package let cardCRLs: [CertificateRevocationList]
-    package let logger: Logger
-    private let live: Mutex<LiveVerification>
-    /// What lists imported over the API must be signed by.
-    private let trust: Mutex<ReferencingTrust?>
-    let inFlight = Atomic<Int>(0)
+    package let audit: any AuditStoring
 
-    package init(configuration: ServiceConfiguration, logger: Logger) throws {
-        self.configuration = configuration
-        self.logger = logger
-        eventLoops =
-            configuration.eventLoopThreads == System.coreCount
-            ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
-        database = try SQLiteDatabase(path: configuration.databasePath, migrations: StorageSchema.migrations)
-        referencing = ReferencingStore(database: database)
-        clients = ClientStore(database: database)
-        credentials = CredentialStore(database: database)
-        operators = OperatorStore(database: database)
-        deskClient = try clients.deskClient(at: Date())
-        deskSessions = DeskSessions(idle: configuration.deskIdleTimeout, lifetime: configuration.deskSessionLifetime)
-        let auditLog = AuditLog(database: database)
-        audit = auditLog
-        auditBuffer = AuditBuffer(log: auditLog, logger: logger)
-        limiter = RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)
+    /// The stores of one SQLite file, migrated to the schema this version knows.
+    package static func sqlite(path: String) throws(StoreError) -> ServiceStores {
+        let database = try SQLiteDatabase(path: path, migrations: StorageSchema.migrations)
+        return ServiceStores(
+            database: database, referencing: ReferencingStore(database: database), clients: ClientStore(database: database),
+            credentials: CredentialStore(database: database), operators: OperatorStore(database: database), audit: AuditLog(database: database))
+    }
+
+    /// Whether the database answers (readiness).
+    package func ping() throws(StoreError) {
+        _ = try database.query("SELECT 1") { $0.int(0) }
+    }
+}
+
+/// What the configuration's files say, read and checked once at start (outside the state that
+/// serves requests): the PSC profile, the card anchors and CRLs, the signers of imported lists.
+package struct ServiceResources: Sendable {
+    package let profile: Profile
+    package let cards: CardTrust
+    /// Signers configured for imports (`mdsRoots`, `ansKeys`); nil: none.
+    package let importTrust: ReferencingTrust?
+    /// The DEMO lists' own root and key, when a DEMO lists directory is configured and holds them.
+    package let demoTrust: ReferencingTrust?
+
+    package static func load(_ configuration: ServiceConfiguration) throws(StoreError) -> ServiceResources {
+        let cards: CardTrust
         do {
-            cardAnchors = try configuration.cardAnchorsFile.map { try IGCSanteAnchors(pemFile: $0) }
-            cardCRLs = try configuration.cardCRLFiles.flatMap { path in
-                guard let bytes = FileManager.default.contents(atPath: path) else { throw StoreError("config.card-crl", "cannot read \(path)") }
-                return try CertificateRevocationList.load(file: Array(bytes))
-            }
+            cards = CardTrust(
+                anchors: try configuration.cardAnchorsFile.map { try IGCSanteAnchors(pemFile: $0) },
+                crls: try configuration.cardCRLFiles.flatMap { path in
+                    guard let bytes = FileManager.default.contents(atPath: path) else { throw StoreError("config.card-crl", "cannot read \(path)") }
+                    return try CertificateRevocationList.load(file: Array(bytes))
+                })
         } catch let error as StoreError {
             throw error
         } catch {
             throw StoreError("config.card-anchors", "the card anchors or CRLs cannot be read: \(error)")
         }
-        if let path = configuration.profilePath {
-            guard let data = FileManager.default.contents(atPath: path) else { throw StoreError("config.profile", "cannot read \(path)") }
-            profile = try Profile.parse(Array(data))
-        } else {
-            profile = try Profile.bundled()
-        }
-        let snapshot = try referencing.snapshot()
-        live = Mutex(LiveVerification(catalog: snapshot, service: VerificationService(trust: snapshot, caches: caches)))
-        trust = Mutex(try Self.configuredTrust(configuration))
-        if let directory = configuration.demoListsDirectory, let demo = try Self.demoTrust(directory) {
-            if snapshot.lists.isEmpty { try importDemoLists(from: directory, trust: demo) }
-            if importTrust == nil {
-                trust.withLock { $0 = demo }
-                logger.warning("DEMO: lists signed by the demo MDS root and demo ANS key can be imported over the API")
+        let profile: Profile
+        do {
+            if let path = configuration.profilePath {
+                guard let data = FileManager.default.contents(atPath: path) else { throw StoreError("config.profile", "cannot read \(path)") }
+                profile = try Profile.parse(Array(data))
+            } else {
+                profile = try Profile.bundled()
             }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError("config.profile", "the profile cannot be read: \(error)")
+        }
+        do {
+            return ServiceResources(
+                profile: profile, cards: cards, importTrust: try configuredTrust(configuration),
+                demoTrust: try configuration.demoListsDirectory.flatMap(demoTrust))
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError("config.list-signers", "the list signers cannot be read: \(error)")
         }
     }
-
-    /// The lists and engine in force now.
-    package var current: LiveVerification { live.withLock { $0 } }
-
-    /// Builds a new snapshot from the database and swaps it in.
-    package func reload() throws(StoreError) {
-        let snapshot = try referencing.snapshot()
-        let service = VerificationService(trust: snapshot, caches: caches)
-        live.withLock { $0 = LiveVerification(catalog: snapshot, service: service) }
-    }
-
-    /// What imported lists must be signed by; nil: imports are refused.
-    package var importTrust: ReferencingTrust? { trust.withLock { $0 } }
 
     static func configuredTrust(_ configuration: ServiceConfiguration) throws -> ReferencingTrust? {
         guard !configuration.mdsRootFiles.isEmpty || !configuration.ansKeyFiles.isEmpty else { return nil }
@@ -224,6 +188,104 @@ package final class ServiceState: Sendable {
         else { return nil }
         return ReferencingTrust(mdsRoots: try Certificate.load(file: Array(root)), ansKeys: [try PublicKey.subjectPublicKeyInfo(der)])
     }
+}
+
+/// What stands in front of the operations on the request path: the rate limits, the cache of
+/// authenticated clients, the count of requests in flight.
+package final class RequestGuards: Sendable {
+    package let limiter: RateLimiter
+    /// One bucket for the desk's requests made before sign-in (each opens a ceremony row): 20
+    /// per second, bursts of 200, whoever asks.
+    let deskLimiter = RateLimiter(rate: 20, burst: 200)
+    /// Authenticated clients by key digest, for a few seconds: the hot path needs no database.
+    package let clientCache = ClientCache(lifetime: .seconds(2))
+    let inFlight = Atomic<Int>(0)
+
+    init(configuration: ServiceConfiguration) {
+        limiter = RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)
+    }
+}
+
+/// The service assembled: its configuration (a value), its stores, the operations over them,
+/// the guards of the request path, the desk's sessions, metrics and event loops. Routes read
+/// requests, call one operation, write the answer.
+package final class ServiceState: Sendable {
+    package let configuration: ServiceConfiguration
+    package let stores: ServiceStores
+    package let operations: ServiceOperations
+    package let guards: RequestGuards
+    /// The desk's own client: its ceremonies and enrolments are recorded under it.
+    package let deskClient: APIClient
+    package let deskSessions: DeskSessions
+    package let auditBuffer: AuditBuffer
+    package let metrics: ServiceMetrics
+    /// The service's event loops: connections, and its tasks (`EventLoopTaskExecutor`).
+    package let eventLoops: MultiThreadedEventLoopGroup
+    package let logger: Logger
+    /// The time every operation and session reads.
+    package let clock: @Sendable () -> Date
+
+    /// The service on the configured SQLite file, its resources read from the configuration.
+    package convenience init(configuration: ServiceConfiguration, logger: Logger) throws {
+        try self.init(configuration: configuration, stores: try ServiceStores.sqlite(path: configuration.databasePath), logger: logger)
+    }
+
+    package init(
+        configuration: ServiceConfiguration, stores: ServiceStores, resources: ServiceResources? = nil, logger: Logger,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
+        self.configuration = configuration
+        self.stores = stores
+        self.logger = logger
+        self.clock = clock
+        let resources = try resources ?? ServiceResources.load(configuration)
+        eventLoops =
+            configuration.eventLoopThreads == System.coreCount
+            ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
+        deskClient = try stores.clients.deskClient(at: clock())
+        deskSessions = DeskSessions(idle: configuration.deskIdleTimeout, lifetime: configuration.deskSessionLifetime)
+        auditBuffer = AuditBuffer(log: stores.audit, logger: logger)
+        metrics = ServiceMetrics()
+        guards = RequestGuards(configuration: configuration)
+        let lists = VerificationLists(try stores.referencing.snapshot())
+        var importTrust = resources.importTrust
+        if importTrust == nil, let demo = resources.demoTrust {
+            importTrust = demo
+            logger.warning("DEMO: lists signed by the demo MDS root and demo ANS key can be imported over the API")
+        }
+        var settings = CeremonySettings()
+        settings.challengeLifetime = configuration.challengeLifetime
+        settings.enrolsUnacceptableKeys = configuration.enrolsUnacceptableKeys
+        operations = ServiceOperations(
+            credentials: stores.credentials, operators: stores.operators, audit: stores.audit, referencing: stores.referencing, lists: lists,
+            profile: resources.profile, settings: settings, cards: resources.cards, importTrust: importTrust, auditQueue: auditBuffer, observer: metrics,
+            clock: clock)
+        if let directory = configuration.demoListsDirectory, let demo = resources.demoTrust, lists.current.catalog.lists.isEmpty {
+            try importDemoLists(from: directory, trust: demo)
+        }
+    }
+
+    // The parts most callers want, by their usual names.
+    package var database: SQLiteDatabase { stores.database }
+    package var clients: any ClientStoring { stores.clients }
+    package var credentials: any CredentialStoring { stores.credentials }
+    package var operators: any OperatorStoring { stores.operators }
+    package var audit: any AuditStoring { stores.audit }
+    package var profile: Profile { operations.profile }
+    /// The lists and engine in force now.
+    package var current: LiveVerification { operations.lists.current }
+
+    /// The caller an API client is: its relying party, or the service's.
+    package func caller(_ client: APIClient) -> Caller {
+        guard let id = client.rpID else { return Caller(client: client, party: configuration.relyingParty) }
+        return Caller(client: client, party: RelyingParty(id: id, origins: client.origins))
+    }
+
+    /// The desk acting for a signed-in operator (or before sign-in: nil), in the service's own
+    /// relying party.
+    package func desk(operator name: String? = nil) -> Caller {
+        Caller(client: deskClient, party: configuration.relyingParty, deskOperator: name)
+    }
 
     /// A first start with no list: the DEMO lists of the repository, loudly named.
     private func importDemoLists(from directory: String, trust: ReferencingTrust) throws {
@@ -234,11 +296,11 @@ package final class ServiceState: Sendable {
             return
         }
         for (document, detached) in [(blob, nil), (list, signature)] {
-            if case .refused(let failure) = referencing.importList(document, signature: detached, trust: trust, at: Date()) {
+            if case .refused(let failure) = stores.referencing.importList(document, signature: detached, trust: trust, at: clock()) {
                 logger.error("the demo list was refused: \(failure)")
             }
         }
-        try reload()
+        try operations.reloadLists()
         logger.warning("DEMO referencing lists imported from \(directory): verdicts built on them prove nothing")
     }
 
@@ -248,30 +310,13 @@ package final class ServiceState: Sendable {
     package func io<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await NIOThreadPool.singleton.runIfActive(body)
     }
-
-    /// The ceremony (or card challenge), taken for a response: single use, whatever the
-    /// response's outcome; or the problem that says why not.
-    func takeCeremony(_ id: String, _ kind: CeremonyRecord.Kind, _ client: APIClient, at now: Date) throws -> CeremonyRecord {
-        switch try credentials.take(id, kind: kind, clientID: client.id, at: now) {
-        case .success(let ceremony): return ceremony
-        case .failure(.unknown): throw APIError(.ceremonyUnknown, "no \(kind.rawValue) ceremony \(id) for this client")
-        case .failure(.replayed): throw APIError(.ceremonyReplayed, "this challenge was already used; start a new ceremony")
-        case .failure(.expired): throw APIError(.ceremonyExpired, "this challenge expired; start a new ceremony")
-        }
-    }
-
-    /// The relying party of a client.
-    package func relyingParty(for client: APIClient) -> RelyingParty {
-        guard let id = client.rpID else { return configuration.relyingParty }
-        return RelyingParty(id: id, origins: client.origins)
-    }
 }
 
 /// Audit events of stateless verifications, committed together (one transaction, one fsync)
 /// every `auditFlushInterval`: a verification changes no state, and one fsync per request
 /// would bound the service by the disk. State changes append their event in their own
 /// transaction instead.
-package final class AuditBuffer: Sendable {
+package final class AuditBuffer: AuditRecording, Sendable {
     private let pending = Mutex<[AuditEvent]>([])
     private let log: any AuditStoring
     private let logger: Logger

@@ -1,5 +1,6 @@
 import AuthenticatorCatalog
 import AuthenticatorVerification
+import Ceremonies
 import Foundation
 import Hummingbird
 import PSCPolicy
@@ -55,71 +56,26 @@ struct VerificationRoutes {
         router.post("/v1/assertions/verify") { request, context in try await verify(.assertion, request, context) }
     }
 
-    /// The profile a client names, if it may.
-    static func profile(_ name: String?, for client: APIClient, state: ServiceState) throws(APIError) -> Profile {
-        guard let name, name != state.profile.id else { return state.profile }
-        throw APIError(.malformedRequest, "profile \(name) is not available (this service runs \(state.profile.id))")
-    }
-
-    /// The core's request: the client's ceremony data with the service's relying party, policy
-    /// and time. Attestation trust is the PSC engine's to judge (FI 19, 22): an untrusted
-    /// statement is reported, not a failed verification.
-    static func coreRequest(
-        _ response: CredentialResponse, challenge: [UInt8], party: RelyingParty, credential: VerificationRequest.StoredCredentialJSON?, at now: Date
-    ) -> VerificationRequest {
-        var policy = VerificationPolicy.strict
-        policy.attestation = .any
-        return VerificationRequest(
-            response: response,
-            expected: .init(challenge: challenge, origins: party.origins, rpID: party.id, userVerification: .required, credential: credential),
-            policy: policy, at: now)
-    }
-
+    /// Verifies and judges in the request's task: nothing here waits for the disk (the audit
+    /// event is queued).
     func verify(_ ceremony: Ceremony, _ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let client = try context.require(.verifier, .enrolment)
+        let caller = state.caller(try context.require(.verifier, .enrolment))
         var request = request
         let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
         let input = try StatelessRequest.read(body, ceremony: ceremony)
-        let profile = try Self.profile(input.profile, for: client, state: state)
-        let party = state.relyingParty(for: client)
-        let live = state.current
-        let now = Date()
-        let core = Self.coreRequest(input.response, challenge: input.challenge, party: party, credential: input.credential, at: now)
-        let outcome = live.service.verify(ceremony, request: core, now: now)
-        var event = AuditEvent(
-            action: "\(ceremony.rawValue).verify", client: client.name, result: outcome.result.failureCode ?? "verified",
-            profile: profile.label)
-        guard outcome.disposition != .badRequest else {
-            state.auditBuffer.record(event)
-            state.metrics.verification(ceremony.rawValue, event.result)
-            throw APIError(.malformedRequest, outcome.result.failureMessage ?? "the request could not be verified")
-        }
+        let judged = try state.operations.judge(
+            ceremony, input.response, challenge: input.challenge, credential: input.credential, profile: input.profile, by: caller)
         var writer = JSONWriter(capacity: 4096)
         writer.object { w in
             w.key("verification")
-            outcome.write(to: &w)
-            switch outcome.result {
-            case .registration(let registration):
-                let evaluation = PolicyEngine.evaluate(.fido(FIDOFacts(registration: registration)), catalog: live.catalog, profile: profile, at: now)
+            judged.outcome.write(to: &w)
+            if let evaluation = judged.evaluation {
                 evaluation.writeMembers(to: &w)
-                event.authenticator = AAGUIDText.string(registration.aaguid)
-                event.credentialID = Base64URL.encode(registration.credentialID)
-                event.result = evaluation.verdict.rawValue
-                event.amr = evaluation.amr
-                event.lists = evaluation.lists.map(\.label)
-            case .assertion(let assertion):
-                let amr = PolicyEngine.assertionAMR(flags: assertion.flags, entry: nil, profile: profile)
+            } else {
                 w.key("amr")
-                JSONValue.strings(amr).write(to: &w)
-                event.credentialID = Base64URL.encode(assertion.credentialID)
-                event.amr = amr
-            case .rejected:
-                w.key("amr")
-                w.array { _ in }
+                JSONValue.strings(judged.amr).write(to: &w)
             }
         }
-        state.auditBuffer.record(event)
-        state.metrics.verification(ceremony.rawValue, event.result)
         return jsonResponse(writer.bytes)
     }
 }

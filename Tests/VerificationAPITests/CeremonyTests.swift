@@ -247,7 +247,8 @@ import VerificationAPI
         let harness = try ServiceHarness()
         let store = harness.state.credentials
         let client = try #require(try harness.state.clients.list().first)
-        _ = try store.holder(id: "h", name: "h", displayName: "h", rpps: nil, at: Date())
+        let holder = Holder(rpID: "mie.example", id: "h", name: "h", displayName: "h", rpps: nil, userHandle: [7])
+        #expect(try store.create(holder, event: AuditEvent(action: "holder.created", result: "created"), at: Date()))
         let record = StoredCredentialRecord(
             id: [1, 2, 3], holderID: "h", identityEvidence: "asserted-by-client", publicKey: [0xA0], algorithm: "ES256", signCount: 4,
             backupEligible: false, aaguid: "00000000-0000-0000-0000-000000000000", authenticator: "x", verdict: "accepted", amr: ["hwk"],

@@ -1,3 +1,4 @@
+import Ceremonies
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -179,5 +180,14 @@ import VerificationAPI
         let documented = Dictionary(uniqueKeysWithValues: rows.map { ($0[0].trimmingCharacters(in: CharacterSet(charactersIn: "`")), $0[1]) })
         let codes = Dictionary(uniqueKeysWithValues: APIError.Code.allCases.map { ($0.rawValue, "\($0.status.code)") })
         #expect(documented == codes)
+    }
+}
+
+/// The application layer's refusals are the API's problem codes: each one converts to itself.
+@Suite struct OperationErrorCodeTests {
+    @Test func everyOperationCodeIsAProblemCode() {
+        for code in OperationError.Code.allCases {
+            #expect(APIError.Code(rawValue: code.rawValue) != nil, "\(code.rawValue)")
+        }
     }
 }

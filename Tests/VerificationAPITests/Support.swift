@@ -24,6 +24,11 @@ struct ServiceHarness {
         configuration.databasePath = directory.appendingPathComponent("mie.sqlite").path
         configuration.demoListsDirectory = packageRoot.appendingPathComponent("TestVectors/referencing").path
         configuration.relyingParty = RelyingParty(id: "mie.example", origins: [Self.origin])
+        // The bundled profile does not take an API client's word for a holder's identity (FI 25:
+        // asserted-by-client is not satisfied). Most suites exercise the ceremonies of a deployment
+        // that does (its IAM proofs identities itself, and says so in its profile); the suites of
+        // FI 25 and of the evidence rule set `profilePath = nil` for the bundled one.
+        configuration.profilePath = try Self.profileAcceptingClientIdentity(in: directory).path
         configure(&configuration)
         var logger = Logger(label: "mie-verifier-test")
         logger.logLevel = .critical
@@ -34,6 +39,18 @@ struct ServiceHarness {
         ] {
             keys[name] = try state.clients.add(name: "test-\(name)", roles: Set(roles), rpID: nil, origins: [], at: Date()).key
         }
+    }
+
+    /// The bundled profile with `asserted-by-client` moved from refused to accepted evidence.
+    static func profileAcceptingClientIdentity(in directory: URL) throws -> URL {
+        let bundled = try String(contentsOf: packageRoot.appendingPathComponent("Sources/PSCPolicy/Profiles/psc-2026.json"), encoding: .utf8)
+        let strict = #""acceptedEvidence": ["proven-by-card", "asserted-by-operator"], "refusedEvidence": ["asserted-by-client"]"#
+        precondition(bundled.contains(strict), "the bundled profile's FI 25 check changed: update the test profile")
+        let relaxed = bundled.replacingOccurrences(
+            of: strict, with: #""acceptedEvidence": ["proven-by-card", "asserted-by-operator", "asserted-by-client"], "refusedEvidence": []"#)
+        let url = directory.appendingPathComponent("psc-2026-client-identity.json")
+        try relaxed.write(to: url, atomically: true, encoding: .utf8)
+        return url
     }
 
     /// Runs `body` against the router, without sockets.

@@ -1,0 +1,120 @@
+import AuthenticatorCatalog
+import AuthenticatorVerification
+import CardJudgement
+import Foundation
+import PSCPolicy
+import SignatureVerification
+import Storage
+import VerificationRequests
+import WireFormat
+
+/// The settings operations read (a part of the service's configuration).
+package struct CeremonySettings: Sendable {
+    /// How long a ceremony's challenge stays valid.
+    package var challengeLifetime: TimeInterval = 300
+    /// Store credentials whose PSC verdict is not `accepted` (marked with their verdict, and
+    /// signing in with them carries no AMR). Off by default: a relaxation.
+    package var enrolsUnacceptableKeys = false
+
+    package init() {}
+}
+
+/// What cards are judged against: the IGC-Santé anchors and the CRLs of their CAs.
+package struct CardTrust: Sendable {
+    package var anchors: IGCSanteAnchors?
+    package var crls: [CertificateRevocationList]
+
+    package init(anchors: IGCSanteAnchors? = nil, crls: [CertificateRevocationList] = []) {
+        self.anchors = anchors
+        self.crls = crls
+    }
+}
+
+/// The service's operations: open and finish a registration (API, desk, card-bound), open and
+/// finish a sign-in, check a card, judge a registration or an assertion, read and revoke
+/// credentials, import a list, the desk operators' own ceremonies. Each takes its caller
+/// explicitly, runs over the store protocols and the injected clock, and is the only place that
+/// calls the core and the PSC engine: the routes read requests and write answers.
+///
+/// Operations block (the stores wait for the disk): the service runs them off its event loops.
+package struct ServiceOperations: Sendable {
+    package let credentials: any CredentialStoring
+    package let operators: any OperatorStoring
+    package let audit: any AuditStoring
+    package let referencing: ReferencingStore
+    package let lists: VerificationLists
+    package let profile: Profile
+    package let settings: CeremonySettings
+    package let cards: CardTrust
+    /// What imported lists must be signed by; nil: imports are refused.
+    package let importTrust: ReferencingTrust?
+    package let auditQueue: any AuditRecording
+    package let observer: any OperationObserver
+    package let clock: @Sendable () -> Date
+
+    package init(
+        credentials: any CredentialStoring, operators: any OperatorStoring, audit: any AuditStoring, referencing: ReferencingStore,
+        lists: VerificationLists, profile: Profile, settings: CeremonySettings, cards: CardTrust, importTrust: ReferencingTrust?,
+        auditQueue: any AuditRecording, observer: any OperationObserver, clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.credentials = credentials
+        self.operators = operators
+        self.audit = audit
+        self.referencing = referencing
+        self.lists = lists
+        self.profile = profile
+        self.settings = settings
+        self.cards = cards
+        self.importTrust = importTrust
+        self.auditQueue = auditQueue
+        self.observer = observer
+        self.clock = clock
+    }
+
+    /// The profile a request names, if the service runs it.
+    package func profile(named name: String?) throws(OperationError) -> Profile {
+        guard let name, name != profile.id else { return profile }
+        throw OperationError(.malformed, "profile \(name) is not available (this service runs \(profile.id))")
+    }
+
+    /// The core's request: the caller's ceremony data with the relying party's origins and ID,
+    /// the strict policy and the service's time. Attestation trust is the PSC engine's to judge
+    /// (FI 19, 22): an untrusted statement is reported, not a failed verification.
+    package static func coreRequest(
+        _ response: CredentialResponse, challenge: [UInt8], party: RelyingParty, credential: VerificationRequest.StoredCredentialJSON?, at now: Date
+    ) -> VerificationRequest {
+        var policy = VerificationPolicy.strict
+        policy.attestation = .any
+        return VerificationRequest(
+            response: response,
+            expected: .init(challenge: challenge, origins: party.origins, rpID: party.id, userVerification: .required, credential: credential),
+            policy: policy, at: now)
+    }
+
+    /// The ceremony (or card challenge) taken for a response: single use, whatever the
+    /// response's outcome; or the refusal that says why not.
+    package func takeCeremony(_ id: String, _ kind: CeremonyRecord.Kind, by caller: Caller, at now: Date) throws -> CeremonyRecord {
+        switch try credentials.take(id, kind: kind, clientID: caller.client.id, at: now) {
+        case .success(let ceremony):
+            // Bound to the caller's relying party too (a client's party is fixed, but the record
+            // says so itself).
+            guard ceremony.rpID == nil || ceremony.rpID == caller.party.id else {
+                throw OperationError(.ceremonyUnknown, "no \(kind.rawValue) ceremony \(id) for this client")
+            }
+            return ceremony
+        case .failure(.unknown): throw OperationError(.ceremonyUnknown, "no \(kind.rawValue) ceremony \(id) for this client")
+        case .failure(.replayed): throw OperationError(.ceremonyReplayed, "this challenge was already used; start a new ceremony")
+        case .failure(.expired): throw OperationError(.ceremonyExpired, "this challenge expired; start a new ceremony")
+        }
+    }
+
+    /// Stores a credential; one already registered is a conflict.
+    func insert(_ record: StoredCredentialRecord, event: AuditEvent, at now: Date) throws {
+        do {
+            try credentials.insert(record, event: event, at: now)
+        } catch {
+            guard error.code == "store.credential-exists" else { throw error }
+            throw OperationError(.conflict, "this credential is already registered")
+        }
+    }
+}
