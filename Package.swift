@@ -82,7 +82,12 @@ let package = Package(
         // SQLite through the system library: every referencing list version and import now,
         // credentials and the audit chain with the service.
         .target(
-            name: "Storage", dependencies: ["CSQLite", "WireFormat", "SignatureVerification", "AuthenticatorCatalog"], swiftSettings: strict),
+            name: "Storage",
+            dependencies: [
+                "CSQLite", "WireFormat", "SignatureVerification", "AuthenticatorCatalog",
+                // Ed25519 for the signed audit head.
+                .product(name: "Crypto", package: "swift-crypto"),
+            ], swiftSettings: strict),
         .target(
             name: "VerificationRequests",
             dependencies: ["WireFormat", "AuthenticatorVerification"],

@@ -39,6 +39,7 @@ extension ServiceOperations {
     /// engine. `recorded`: the check is its own audit event (not when it opens a registration,
     /// whose event says it).
     package func checkCard(_ card: CardEvidence, by caller: Caller, recorded: Bool = true) throws -> CardJudgementResult {
+        try requireAuditRoom()
         var certificates: [Certificate] = []
         for (index, der) in card.certificates.enumerated() {
             do {

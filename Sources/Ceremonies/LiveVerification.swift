@@ -35,6 +35,9 @@ package final class VerificationLists: Sendable {
 /// a card check): committed in batches by the service, never waited for by the request.
 package protocol AuditRecording: Sendable {
     func record(_ event: AuditEvent)
+    /// False while the queue is full (the store keeps failing): operations that would queue
+    /// an event are then refused, `unavailable`.
+    var accepting: Bool { get }
 }
 
 /// What an operation tells the service's metrics: one verification and its result.

@@ -14,6 +14,8 @@ package struct OperationError: Error, Sendable, CustomStringConvertible {
         case invalidCredentials = "auth.invalid"
         /// The request's identity evidence is weaker than what set the holder's identity.
         case evidenceWeaker = "holder.evidence-weaker"
+        /// The audit trail cannot take the event now: nothing is acknowledged without it.
+        case unavailable = "unavailable"
     }
 
     package let code: Code

@@ -71,6 +71,13 @@ package struct ServiceOperations: Sendable {
         self.clock = clock
     }
 
+    /// Refuses an operation whose audit event would find the queue full.
+    func requireAuditRoom() throws(OperationError) {
+        guard auditQueue.accepting else {
+            throw OperationError(.unavailable, "the audit trail is not being written (its store keeps failing): nothing is acknowledged meanwhile")
+        }
+    }
+
     /// The profile a request names, if the service runs it.
     package func profile(named name: String?) throws(OperationError) -> Profile {
         guard let name, name != profile.id else { return profile }

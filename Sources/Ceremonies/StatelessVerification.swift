@@ -22,6 +22,7 @@ extension ServiceOperations {
         _ ceremony: Ceremony, _ response: CredentialResponse, challenge: [UInt8], credential: VerificationRequest.StoredCredentialJSON?,
         profile name: String?, by caller: Caller
     ) throws(OperationError) -> Judged {
+        try requireAuditRoom()
         let profile = try profile(named: name)
         let live = lists.current
         let now = clock()
@@ -59,6 +60,7 @@ extension ServiceOperations {
     /// challenge and relying party: verified with any attestation accepted, at the service's
     /// time, and judged by the service's profile and lists (the conformity report's content).
     package func evaluateCandidate(_ request: VerificationRequest, by caller: Caller) throws(OperationError) -> Judged {
+        try requireAuditRoom()
         var request = request
         let now = clock()
         request.policy.attestation = .any

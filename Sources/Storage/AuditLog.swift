@@ -84,18 +84,51 @@ package struct AuditLog: Sendable {
         try database.transaction { () throws(StoreError) in try appendInTransaction(events, at: time) }
     }
 
+    /// Rows take their sequence number from a counter that only grows (never `MAX(seq) + 1`):
+    /// a number is never given twice, so rows removed from the end leave a gap `verify` names.
     private func appendInTransaction(_ events: [AuditEvent], at time: Date) throws(StoreError) {
         let stamp = time.formatted(.iso8601)
         let last: [UInt8]? = try database.query("SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1") { $0.blob(0) ?? [] }.first
         var previous = last ?? Self.genesis
+        var seq = try lastSequence()
         for event in events {
             let json = event.json
             let hash = Self.link(previous: previous, at: stamp, event: json)
+            seq += 1
             try database.run(
-                "INSERT INTO audit_events (at, event, previous_hash, hash) VALUES (?, ?, ?, ?)",
-                [.text(stamp), .text(String(decoding: json, as: UTF8.self)), .blob(previous), .blob(hash)])
+                "INSERT INTO audit_events (seq, at, event, previous_hash, hash) VALUES (?, ?, ?, ?, ?)",
+                [.int(seq), .text(stamp), .text(String(decoding: json, as: UTF8.self)), .blob(previous), .blob(hash)])
             previous = hash
         }
+        try database.run("UPDATE audit_counter SET last_seq = ? WHERE id = 1", [.int(seq)])
+    }
+
+    /// The last sequence number ever given.
+    func lastSequence() throws(StoreError) -> Int64 {
+        try database.query("SELECT last_seq FROM audit_counter WHERE id = 1") { $0.int64(0) }.first ?? 0
+    }
+
+    /// The trail's end now: its last row's number and hash (nil: no event yet).
+    package func head(at time: Date) throws(StoreError) -> AuditHead? {
+        try database.query("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1") { row in
+            AuditHead(seq: row.int64(0), hash: row.blob(1) ?? [], at: time.formatted(.iso8601))
+        }.first
+    }
+
+    /// Checks the chain, then a head shipped earlier: the row it names must still be there with
+    /// the hash it names. A missing row is a cut; another hash, a rewrite.
+    package func verify(against head: AuditHead) throws(StoreError) -> Verification {
+        let chain = try verify()
+        guard chain.broken == nil else { return chain }
+        let stored = try database.query("SELECT hash FROM audit_events WHERE seq = ?", [.int(head.seq)]) { $0.blob(0) ?? [] }.first
+        guard let stored else {
+            let last = try database.query("SELECT MAX(seq) FROM audit_events") { $0.int64(0) }.first ?? 0
+            return Verification(events: chain.events, broken: (head.seq, "the trail was cut: it ends at row \(last), the head of \(head.at) names row \(head.seq)"))
+        }
+        guard stored == head.hash else {
+            return Verification(events: chain.events, broken: (head.seq, "the trail was rewritten: row \(head.seq) is not the one the head of \(head.at) names"))
+        }
+        return chain
     }
 
     /// What checking the chain found.
@@ -114,6 +147,10 @@ package struct AuditLog: Sendable {
         try database.forEach("SELECT seq, at, event, previous_hash, hash FROM audit_events ORDER BY seq") { row in
             guard broken == nil else { return }
             let seq = row.int64(0)
+            if expectedSeq == nil, seq != 1 {
+                broken = (seq, "rows 1 to \(seq - 1) are missing")
+                return
+            }
             if let expectedSeq, seq != expectedSeq {
                 broken = (seq, "rows \(expectedSeq) to \(seq - 1) are missing")
                 return
@@ -131,6 +168,12 @@ package struct AuditLog: Sendable {
             previous = hash
             count += 1
             expectedSeq = seq + 1
+        }
+        if broken == nil {
+            // Rows given a number and then removed from the end: the counter remembers them.
+            let last = try lastSequence()
+            let end = expectedSeq.map { $0 - 1 } ?? 0
+            if last > end { broken = (end + 1, "rows \(end + 1) to \(last) are missing: the trail was cut at its end") }
         }
         return Verification(events: count, broken: broken.map { (seq: $0.0, reason: $0.1) })
     }

@@ -182,5 +182,12 @@ package enum StorageSchema {
             CREATE INDEX ceremonies_by_expiry ON ceremonies (expires_at);
             ALTER TABLE clients ADD COLUMN adds_keys_to_stronger_holders INTEGER NOT NULL DEFAULT 0;
             """),
+        // Audit rows numbered by a counter that only grows: a number is never given twice.
+        .init(
+            6,
+            """
+            CREATE TABLE audit_counter (id INTEGER PRIMARY KEY CHECK (id = 1), last_seq INTEGER NOT NULL);
+            INSERT INTO audit_counter (id, last_seq) SELECT 1, COALESCE(MAX(seq), 0) FROM audit_events;
+            """),
     ]
 }

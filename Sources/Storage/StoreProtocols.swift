@@ -54,6 +54,8 @@ package protocol OperatorStoring: Sendable {
 package protocol AuditStoring: Sendable {
     func append(_ events: [AuditEvent], at time: Date) throws(StoreError)
     func verify() throws(StoreError) -> AuditLog.Verification
+    func verify(against head: AuditHead) throws(StoreError) -> AuditLog.Verification
+    func head(at time: Date) throws(StoreError) -> AuditHead?
     func export(_ line: (String) -> Void) throws(StoreError)
     func count() throws(StoreError) -> Int
 }

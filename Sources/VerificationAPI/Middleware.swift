@@ -44,6 +44,11 @@ struct ProblemMiddleware: RouterMiddleware {
             return try error.response(from: request, context: context)
         } catch let error as OperationError {
             return try APIError(error).response(from: request, context: context)
+        } catch let error as StoreError {
+            // The store failed (the disk, the database busy past its timeout): the request is not
+            // acknowledged, and may be retried.
+            context.logger.error("store error on \(request.method) \(request.uri.path): \(error)")
+            return try APIError(.unavailable, "the service's store did not answer; retry").response(from: request, context: context)
         } catch let error as HTTPError {
             let mapped: APIError =
                 switch error.status {

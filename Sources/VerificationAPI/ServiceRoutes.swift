@@ -11,6 +11,7 @@ import PSCPolicy
 import ServiceLifecycle
 import Storage
 import VerificationRequests
+import Synchronization
 import WireFormat
 
 /// Health, the referencing lists and the conformity evaluation.
@@ -39,6 +40,7 @@ struct ServiceRoutes {
             throw APIError(.unavailable, "the database does not answer")
         }
         guard !state.current.catalog.lists.isEmpty else { throw APIError(.unavailable, "no referencing list is loaded") }
+        guard state.auditBuffer.accepting else { throw APIError(.unavailable, "the audit trail's store keeps failing") }
         return jsonResponse(Array(#"{"status":"ready"}"#.utf8))
     }
 
@@ -71,19 +73,55 @@ struct ServiceRoutes {
     }
 }
 
-/// Commits the buffered audit events at the configured interval, and once more on shutdown.
+/// Commits the buffered audit events at the configured interval, and once more on shutdown;
+/// appends the trail's signed head to the heads file at its own interval when the trail grew.
 struct AuditFlusher: Service {
-    let buffer: AuditBuffer
-    let interval: TimeInterval
+    let state: ServiceState
 
     func run() async throws {
+        let buffer = state.auditBuffer
+        let interval = state.configuration.auditFlushInterval
+        let headEvery = max(1, Int((state.configuration.auditHeadInterval / interval).rounded()))
+        let exported = Atomic<Int64>(-1)
         await cancelWhenGracefulShutdown {
+            var ticks = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
                 await buffer.flush()
+                ticks += 1
+                if ticks % headEvery == 0 { exported.store(await exportHead(after: exported.load(ordering: .relaxed)), ordering: .relaxed) }
             }
         }
         await buffer.flush()
+        _ = await exportHead(after: exported.load(ordering: .relaxed))
+    }
+
+    /// Appends the signed head when the trail grew past `exported`; returns the head's number.
+    func exportHead(after exported: Int64) async -> Int64 {
+        do {
+            return try await state.io { [state] in
+                guard let head = try state.signedAuditHead(), head.head.seq != exported else { return exported }
+                try AuditHeadFile.append(head, to: state.auditHeadFile)
+                return head.head.seq
+            }
+        } catch {
+            state.logger.error("the audit head could not be exported to \(state.auditHeadFile): \(error)")
+            return exported
+        }
+    }
+}
+
+/// The file signed heads are appended to, one JSON line each, fsynced.
+package enum AuditHeadFile {
+    package static func append(_ head: SignedAuditHead, to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw StoreError("audit.head-write", "cannot open \(path)") }
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data((head.json + "\n").utf8))
+        try handle.synchronize()
     }
 }
 
@@ -117,7 +155,7 @@ package func buildApplication(state: ServiceState, logger: Logger) throws -> som
     if let tls = state.configuration.tls { server = try .tls(http1, tlsConfiguration: try serverTLS(tls)) }
     return Application(
         router: buildRouter(state: state), server: server, configuration: configuration,
-        services: [AuditFlusher(buffer: state.auditBuffer, interval: state.configuration.auditFlushInterval)],
+        services: [AuditFlusher(state: state)],
         eventLoopGroupProvider: .shared(state.eventLoops), logger: logger)
 }
 

@@ -85,6 +85,16 @@ package struct ServiceConfiguration: Sendable {
     /// long after sign-in whatever happens.
     package var deskIdleTimeout: TimeInterval = 15 * 60
     package var deskSessionLifetime: TimeInterval = 8 * 3600
+    /// The audit trail's signed head is appended to `heads.jsonl` in this directory (default:
+    /// `<database>.audit-heads`) every `auditHeadInterval` when the trail grew, for an operator
+    /// to ship to WORM storage or a second system; `auditKeyFile` is the Ed25519 key that signs
+    /// it (default `<database>.audit-key`, created on first start).
+    package var auditHeadDirectory: String?
+    /// Stateless verifications' audit events waiting for the store, at most; past it they are
+    /// refused with 503 until the store takes them.
+    package var auditQueueLimit = 100_000
+    package var auditHeadInterval: TimeInterval = 300
+    package var auditKeyFile: String?
     /// How long a desk operator's one-time code stays valid.
     package var operatorCodeLifetime: TimeInterval = 24 * 3600
 
@@ -96,10 +106,10 @@ package struct ServiceConfiguration: Sendable {
 package struct ServiceStores: Sendable {
     package let database: SQLiteDatabase
     package let referencing: ReferencingStore
-    package let clients: any ClientStoring
-    package let credentials: any CredentialStoring
-    package let operators: any OperatorStoring
-    package let audit: any AuditStoring
+    package var clients: any ClientStoring
+    package var credentials: any CredentialStoring
+    package var operators: any OperatorStoring
+    package var audit: any AuditStoring
 
     /// The stores of one SQLite file, migrated to the schema this version knows.
     package static func sqlite(path: String) throws(StoreError) -> ServiceStores {
@@ -224,6 +234,8 @@ package final class ServiceState: Sendable {
     package let logger: Logger
     /// The time every operation and session reads.
     package let clock: @Sendable () -> Date
+    /// Signs the audit trail's head.
+    package let auditKey: AuditSigningKey
 
     /// The service on the configured SQLite file, its resources read from the configuration.
     package convenience init(configuration: ServiceConfiguration, logger: Logger) throws {
@@ -243,8 +255,9 @@ package final class ServiceState: Sendable {
             configuration.eventLoopThreads == System.coreCount
             ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
         deskClient = try stores.clients.deskClient(at: clock())
+        auditKey = try AuditSigningKey.loadOrCreate(path: configuration.auditKeyFile ?? AuditSigningKey.defaultPath(database: stores.database.path))
         deskSessions = DeskSessions(idle: configuration.deskIdleTimeout, lifetime: configuration.deskSessionLifetime)
-        auditBuffer = AuditBuffer(log: stores.audit, logger: logger)
+        auditBuffer = AuditBuffer(log: stores.audit, logger: logger, limit: configuration.auditQueueLimit)
         metrics = ServiceMetrics()
         guards = RequestGuards(configuration: configuration)
         let lists = VerificationLists(try stores.referencing.snapshot())
@@ -260,7 +273,10 @@ package final class ServiceState: Sendable {
             credentials: stores.credentials, operators: stores.operators, audit: stores.audit, referencing: stores.referencing, lists: lists,
             profile: resources.profile, settings: settings, cards: resources.cards, importTrust: importTrust, auditQueue: auditBuffer, observer: metrics,
             clock: clock)
-        if let directory = configuration.demoListsDirectory, let demo = resources.demoTrust, lists.current.catalog.lists.isEmpty {
+        // Never DEMO lists beside real signers.
+        if let directory = configuration.demoListsDirectory, let demo = resources.demoTrust, resources.importTrust == nil,
+            lists.current.catalog.lists.isEmpty
+        {
             try importDemoLists(from: directory, trust: demo)
         }
     }
@@ -304,6 +320,16 @@ package final class ServiceState: Sendable {
         logger.warning("DEMO referencing lists imported from \(directory): verdicts built on them prove nothing")
     }
 
+    /// The audit trail's head now, signed (nil: no event yet).
+    package func signedAuditHead() throws(StoreError) -> SignedAuditHead? {
+        try stores.audit.head(at: clock()).map { head throws(StoreError) in try auditKey.sign(head) }
+    }
+
+    /// Where the signed heads are appended.
+    package var auditHeadFile: String {
+        (configuration.auditHeadDirectory ?? stores.database.path + ".audit-heads") + "/heads.jsonl"
+    }
+
     /// Runs blocking work (SQLite, with its fsync) on NIO's thread pool, never on the
     /// cooperative pool that every request shares: one fsync there stalls every request on the
     /// core (measured: it bounded the stateless endpoints at a fifth of the offline rate).
@@ -316,20 +342,32 @@ package final class ServiceState: Sendable {
 /// every `auditFlushInterval`: a verification changes no state, and one fsync per request
 /// would bound the service by the disk. State changes append their event in their own
 /// transaction instead.
+///
+/// Bounded: while the store keeps failing the events wait, up to `limit`; past it the service
+/// stops acknowledging verifications (503 `unavailable`, `accepting` false) rather than grow
+/// without end or drop events.
 package final class AuditBuffer: AuditRecording, Sendable {
     private let pending = Mutex<[AuditEvent]>([])
     private let log: any AuditStoring
     private let logger: Logger
+    private let limit: Int
 
-    init(log: any AuditStoring, logger: Logger) {
+    init(log: any AuditStoring, logger: Logger, limit: Int) {
         self.log = log
         self.logger = logger
+        self.limit = limit
     }
 
     /// Queues an event (no suspension: the request does not wait for the disk).
     package func record(_ event: AuditEvent) {
         pending.withLock { $0.append(event) }
     }
+
+    /// Whether there is room for another event.
+    package var accepting: Bool { pending.withLock { $0.count < limit } }
+
+    /// Events waiting for the store.
+    package var count: Int { pending.withLock { $0.count } }
 
     /// Commits what is pending, on NIO's thread pool (the commit waits for the disk); on
     /// failure the events go back in front of the queue.

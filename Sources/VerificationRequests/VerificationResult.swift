@@ -58,6 +58,11 @@ public enum VerificationResult: Sendable {
             w.object { w in
                 w.key("aaguid")
                 w.string(AAGUIDText.string(r.aaguid))
+                if r.claimedAAGUID != r.aaguid {
+                    // Not covered by the attestation: shown apart, never as the model.
+                    w.key("unattestedAAGUID")
+                    w.string(AAGUIDText.string(r.claimedAAGUID))
+                }
                 w.key("alg")
                 w.string(r.publicKey.algorithm.name)
                 w.key("backupEligible")

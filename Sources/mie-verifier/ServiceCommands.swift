@@ -14,16 +14,16 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the HTTP verification service.",
         discussion: """
-            With no configuration: the database mie-verifier.sqlite in the current directory, the \
-            bundled DEMO referencing lists when it holds none (TestVectors/referencing), the \
+            With no configuration: the database mie-verifier.sqlite in the current directory, no \
+            referencing list until one is imported (--demo: the bundled DEMO lists), the \
             relying party localhost with origin http://localhost:PORT, listening on 127.0.0.1. \
             Create a client key with `mie-verifier clients add NAME --role verifier --database DB`.
 
             Configuration file (JSON, or YAML when it ends in .yaml or .yml): {"host", "port", "database", "relyingParty": {"id", \
             "origins"}, "profile", "maximumBodySize", "maximumInFlight", "rateLimit", "rateBurst", \
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
-            "enrolsUnacceptableKeys", "idleTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "tls": {"certificate", \
-            "privateKey", "clientCAs"}}; MIE_HOST, MIE_PORT and MIE_DATABASE override \
+            "enrolsUnacceptableKeys", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "idleTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "tls": {"certificate", \
+            "privateKey", "clientCAs"}}, every object read strictly (an unknown member is refused with its path); MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
             """)
@@ -32,7 +32,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Address to listen on (default 127.0.0.1).") var host: String?
     @Option(name: .long, help: "Port (default 8080).") var port: Int?
     @Option(name: .long, help: "The SQLite database file.") var database: String?
-    @Option(name: .customLong("demo-lists"), help: "Where the DEMO lists are, imported when the database has no list.")
+    @Option(
+        name: .customLong("demo-lists"),
+        help: "DEMO lists (and their root and key for imports) from this directory, imported when the database has no list; never with real signers.")
     var demoLists: String?
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.") var logLevel = "info"
     @Option(name: .customLong("log-format"), help: "text, or json (one object per line on standard error).") var logFormat = "text"
@@ -66,9 +68,12 @@ struct Serve: AsyncParsableCommand {
         if configuration.relyingParty == RelyingParty(id: "localhost", origins: ["http://localhost:8080"]) {
             configuration.relyingParty = RelyingParty(id: "localhost", origins: ["http://localhost:\(configuration.port)"])
         }
-        configuration.demoListsDirectory =
-            demoLists ?? configuration.demoListsDirectory
-            ?? (FileManager.default.fileExists(atPath: "TestVectors/referencing") ? "TestVectors/referencing" : nil)
+        // DEMO trust (the demo lists, and their root and key for imports) only when asked for:
+        // --demo, --demo-lists or demoLists; never because the working directory holds them.
+        configuration.demoListsDirectory = demoLists ?? configuration.demoListsDirectory ?? (demo ? "TestVectors/referencing" : nil)
+        if configuration.demoListsDirectory != nil, !configuration.mdsRootFiles.isEmpty || !configuration.ansKeyFiles.isEmpty {
+            throw CLIFailure("DEMO lists and real list signers (mdsRoots, ansKeys) exclude each other: drop --demo/--demo-lists or the signers")
+        }
         if demo {
             configuration.enrolsUnacceptableKeys = true
             let cards = "TestVectors/cards/cps-test"
@@ -143,10 +148,12 @@ enum ServiceConfigurationFile {
             case "port": configuration.port = try integer(item, key, 1...65535)
             case "database": configuration.databasePath = try string(item, key)
             case "relyingParty":
-                guard let id = item["id"]?.string, let origins = item["origins"]?.strings, !origins.isEmpty else {
-                    throw CLIFailure("relyingParty needs an id and origins")
+                let party = try object(item, "\(path): relyingParty", members: ["id", "origins", "name"])
+                guard let id = party["id"]?.string, let origins = party["origins"]?.strings, !origins.isEmpty else {
+                    throw CLIFailure("\(path): relyingParty needs an id (a string) and origins (a list of strings)")
                 }
-                configuration.relyingParty = RelyingParty(id: id, origins: origins)
+                if let name = party["name"], name.string == nil { throw CLIFailure("\(path): relyingParty.name must be a string") }
+                configuration.relyingParty = RelyingParty(id: id, origins: origins, name: party["name"]?.string)
             case "profile": configuration.profilePath = try string(item, key)
             case "maximumBodySize": configuration.maximumBodySize = try integer(item, key, 1024...16 * 1024 * 1024)
             case "maximumInFlight": configuration.maximumInFlight = try integer(item, key, 1...100_000)
@@ -155,10 +162,20 @@ enum ServiceConfigurationFile {
             case "challengeLifetimeSeconds": configuration.challengeLifetime = Double(try integer(item, key, 10...86_400))
             case "demoLists": configuration.demoListsDirectory = try string(item, key)
             case "tls":
-                guard let certificate = item["certificate"]?.string, let key = item["privateKey"]?.string else {
-                    throw CLIFailure("tls needs certificate and privateKey (PEM files), and clientCAs for client certificates")
+                // Read strictly: a misspelt member would turn mutual TLS off without a word.
+                let tls = try object(item, "\(path): tls", members: ["certificate", "privateKey", "clientCAs"])
+                guard let certificate = tls["certificate"]?.string, let key = tls["privateKey"]?.string else {
+                    throw CLIFailure("\(path): tls needs certificate and privateKey (PEM files), and clientCAs for client certificates")
                 }
-                configuration.tls = TLSSettings(certificateFile: certificate, privateKeyFile: key, clientCAFiles: item["clientCAs"]?.strings ?? [])
+                var clientCAs: [String] = []
+                if let item = tls["clientCAs"] {
+                    guard let paths = item.strings, !paths.isEmpty else { throw CLIFailure("\(path): tls.clientCAs must be a non-empty list of PEM file paths") }
+                    clientCAs = paths
+                }
+                configuration.tls = TLSSettings(certificateFile: certificate, privateKeyFile: key, clientCAFiles: clientCAs)
+            case "auditHeads": configuration.auditHeadDirectory = try string(item, key)
+            case "auditHeadIntervalSeconds": configuration.auditHeadInterval = Double(try integer(item, key, 1...86_400))
+            case "auditKey": configuration.auditKeyFile = try string(item, key)
             case "eventLoopThreads": configuration.eventLoopThreads = try integer(item, key, 1...256)
             case "tasksOnEventLoops":
                 guard let flag = item.bool else { throw CLIFailure("\(key) must be true or false") }
@@ -180,6 +197,20 @@ enum ServiceConfigurationFile {
             }
         }
         return configuration
+    }
+
+    /// An object of the configuration whose members are only those named: any other (a
+    /// misspelling) is refused with its path.
+    static func object(_ value: JSONValue, _ path: String, members names: Set<String>) throws -> [String: JSONValue] {
+        guard let members = value.members else { throw CLIFailure("\(path) must be an object") }
+        var object: [String: JSONValue] = [:]
+        for (name, item) in members {
+            guard names.contains(name) else {
+                throw CLIFailure("\(path).\(name) is not a configuration member (\(names.sorted().joined(separator: ", ")))")
+            }
+            object[name] = item
+        }
+        return object
     }
 
     static func string(_ value: JSONValue, _ key: String) throws -> String {
@@ -210,6 +241,10 @@ struct Clients: ParsableCommand {
         @Option(name: .long, help: "An origin of its relying party; repeatable.") var origin: [String] = []
         @Option(name: .long, help: "Its TLS client certificate (PEM): the service then admits it by this certificate too.")
         var certificate: String?
+        @Flag(
+            name: .customLong("adds-keys-to-stronger-holders"),
+            help: "RELAXED: may add keys to holders whose identity stronger evidence set (a card, an operator, another client); their identity still never changes.")
+        var addsKeysToStrongerHolders = false
         @Option(name: .long, help: "The SQLite database file.") var database: String
 
         func run() throws {
@@ -239,6 +274,10 @@ struct Clients: ParsableCommand {
                     let store = ClientStore(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations))
                     let (client, key) = try store.add(
                         name: name, roles: roles, rpID: rpID, origins: origins, profiles: [], certificateSHA256: fingerprint, at: Date())
+                    if addsKeysToStrongerHolders {
+                        _ = try store.setAddsKeysToStrongerHolders(name: client.name, true, at: Date())
+                        FileHandle.standardError.write(Data("RELAXED: \(client.name) may add keys to holders whose identity stronger evidence set\n".utf8))
+                    }
                     print(key)
                     FileHandle.standardError.write(
                         Data("client \(client.name) added (roles \(roles.map(\.rawValue).sorted().joined(separator: ", "))); the key above is shown once\n".utf8))
@@ -287,20 +326,55 @@ struct Clients: ParsableCommand {
     }
 }
 
-/// `mie-verifier audit verify|export`.
+/// `mie-verifier audit verify|head|export`.
 struct Audit: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check or export the hash-chained audit trail.", subcommands: [Verify.self, Export.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Check, sign the end of, or export the hash-chained audit trail.", subcommands: [Verify.self, Head.self, Export.self])
+
+    static func log(_ database: String) throws -> AuditLog {
+        do {
+            return AuditLog(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations))
+        } catch {
+            throw CLIFailure(error.description)
+        }
+    }
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Walk the chain: exit 0 intact, 1 broken (the first broken row is named).")
+            abstract: "Walk the chain: exit 0 intact, 1 broken, cut or rewritten (the first broken row is named).",
+            discussion: """
+                With --head, a head exported earlier (`audit head`, or a line of the service's heads.jsonl, \
+                the last line of a file): its signature must verify, and the row it names must still be \
+                there with its hash: a missing row is a cut, another hash a rewrite. The head's key must \
+                be the service's: the key file beside the database, or --key.
+                """)
         @Option(name: .long, help: "The SQLite database file.") var database: String
+        @Option(name: .long, help: "A signed head (JSON, or JSON lines: the last one).") var head: String?
+        @Option(name: .long, help: "The audit key file whose public key signed the head (default: beside the database).") var key: String?
 
         func run() throws {
             try runReporting {
-                let result: AuditLog.Verification
+                let log = try Audit.log(database)
+                var result: AuditLog.Verification
                 do {
-                    result = try AuditLog(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations)).verify()
+                    if let head {
+                        let lines = String(decoding: try Files.read(head, limit: 64 * 1024 * 1024, what: "the head"), as: UTF8.self)
+                            .split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+                        guard let last = lines.last else { throw CLIFailure("\(head) holds no head") }
+                        let signed = try SignedAuditHead.parse(Array(last.utf8))
+                        guard signed.signatureValid else { throw CLIFailure("the head's signature does not verify: it was not signed by its key") }
+                        let path = key ?? AuditSigningKey.defaultPath(database: database)
+                        if key != nil || FileManager.default.fileExists(atPath: path) {
+                            guard try AuditSigningKey.loadOrCreate(path: path).publicKey == signed.publicKey else {
+                                throw CLIFailure("the head was signed by another key than \(path)'s")
+                            }
+                        } else {
+                            FileHandle.standardError.write(Data("warning: no audit key at \(path): the head's signature was checked against its own key only\n".utf8))
+                        }
+                        result = try log.verify(against: signed.head)
+                    } else {
+                        result = try log.verify()
+                    }
                 } catch let error as StoreError {
                     throw CLIFailure(error.description)
                 }
@@ -308,7 +382,26 @@ struct Audit: ParsableCommand {
                     print("audit chain BROKEN at row \(broken.seq): \(broken.reason) (\(result.events) rows verified before it)")
                     throw ExitCode(1)
                 }
-                print("audit chain intact: \(result.events) events")
+                print("audit chain intact: \(result.events) events\(head == nil ? "" : ", the head's row and hash included")")
+            }
+        }
+    }
+
+    struct Head: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the trail's end (sequence, hash), signed with the service's audit key: a line to ship to WORM storage.")
+        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @Option(name: .long, help: "The audit key file (default: beside the database, created if missing).") var key: String?
+
+        func run() throws {
+            try runReporting {
+                let log = try Audit.log(database)
+                do {
+                    guard let head = try log.head(at: Date()) else { throw CLIFailure("the audit trail is empty") }
+                    print(try AuditSigningKey.loadOrCreate(path: key ?? AuditSigningKey.defaultPath(database: database)).sign(head).json)
+                } catch let error as StoreError {
+                    throw CLIFailure(error.description)
+                }
             }
         }
     }
@@ -320,7 +413,7 @@ struct Audit: ParsableCommand {
         func run() throws {
             try runReporting {
                 do {
-                    try AuditLog(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations)).export { print($0) }
+                    try Audit.log(database).export { print($0) }
                 } catch let error as StoreError {
                     throw CLIFailure(error.description)
                 }

@@ -1,3 +1,4 @@
+import VerificationRequests
 @_spi(Internals) import AuthenticatorVerification
 import Foundation
 import SignatureVerification
@@ -108,7 +109,12 @@ import Testing
         }
         let trusted = try registration("gen-reg-fido-u2f-chosen-aaguid", trust: KeyedTrust(anchors: [AuthenticatorIdentifier.certificateKeyIdentifier(identifier): [root]]))
         #expect(trusted.attestation.isTrusted)
-        #expect(trusted.aaguid == AAGUIDText.bytes("ee882879-721c-4913-9775-3dfcce97072a"))
+        // The AAGUID the client wrote is kept apart as a claim; the model's AAGUID, which any
+        // consumer (the catalog, the PSC engine, the stored credential) reads, is zeros.
+        #expect(trusted.claimedAAGUID == AAGUIDText.bytes("ee882879-721c-4913-9775-3dfcce97072a"))
+        #expect(trusted.aaguid == [UInt8](repeating: 0, count: 16))
+        let json = String(decoding: VerificationOutcome(disposition: .verified, result: .registration(trusted)).json(), as: UTF8.self)
+        #expect(json.contains(#""aaguid":"00000000-0000-0000-0000-000000000000""#) && json.contains(#""unattestedAAGUID":"ee882879-721c-4913-9775-3dfcce97072a""#))
     }
 
     /// A root listed for one AAGUID does not vouch for another.

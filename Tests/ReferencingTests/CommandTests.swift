@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import Testing
 import WireFormat
 
@@ -47,6 +48,27 @@ struct CommandTests {
         let offline = try runner.run(["referencing", "import", "--url", "http://127.0.0.1:9/blob.jwt", "--database", database])
         #expect(offline.status == 2)
         #expect(offline.error.contains("cannot fetch"))
+    }
+
+    /// `audit head` signs the trail's end; `audit verify --head` names a cut made after it.
+    @Test func aSignedHeadNamesACutMadeAfterIt() throws {
+        try importDemo()
+        let head = try runner.run(["audit", "head", "--database", database])
+        #expect(head.status == 0, "\(head.error)")
+        let file = directory.appendingPathComponent("head.json")
+        try head.output.write(to: file, atomically: true, encoding: .utf8)
+        let intact = try runner.run(["audit", "verify", "--database", database, "--head", file.path])
+        #expect(intact.status == 0 && intact.output.contains("intact"), "\(intact.output) \(intact.error)")
+        // The newest row removed and the counter put back: only the head shows it.
+        let db = try SQLiteDatabase(path: database, migrations: StorageSchema.migrations)
+        try db.run("DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)")
+        try db.run("UPDATE audit_counter SET last_seq = last_seq - 1")
+        #expect(try runner.run(["audit", "verify", "--database", database]).status == 0)
+        let cut = try runner.run(["audit", "verify", "--database", database, "--head", file.path])
+        #expect(cut.status == 1 && cut.output.contains("cut"), "\(cut.output)")
+        // A head signed by another key is refused.
+        let other = try runner.run(["audit", "verify", "--database", database, "--head", file.path, "--key", directory.appendingPathComponent("other-key").path])
+        #expect(other.status != 0 && other.error.contains("another key"), "\(other.error)")
     }
 
     @Test func showDiffAndExport() throws {

@@ -21,7 +21,11 @@ public struct VerifiedRegistration: Sendable {
     public let credentialID: [UInt8]
     public let publicKey: CredentialPublicKey
     public let signCount: UInt32
+    /// The model's AAGUID where the attestation covers it; all zeros where it cannot (a
+    /// fido-u2f statement signs no AAGUID: the model is its certificate's).
     public let aaguid: [UInt8]
+    /// The AAGUID authenticatorData carried, as the authenticator (or its client) claimed it.
+    public let claimedAAGUID: [UInt8]
     public let flags: AuthenticatorData.Flags
     public let attestation: AttestationResult
     public let extensions: AuthenticatorExtensions?
@@ -52,8 +56,16 @@ public enum RegistrationVerifier {
             object, clientDataHash: clientDataHash, policy: policy, trust: trust, at: time, caches: caches)
         return VerifiedRegistration(
             credentialID: credential.credentialID, publicKey: credential.credentialPublicKey,
-            signCount: authenticatorData.signCount, aaguid: credential.aaguid, flags: authenticatorData.flags,
+            signCount: authenticatorData.signCount, aaguid: attestedAAGUID(credential.aaguid, attestation), claimedAAGUID: credential.aaguid,
+            flags: authenticatorData.flags,
             attestation: attestation, extensions: authenticatorData.extensions, clientData: clientData)
+    }
+
+    /// The AAGUID a consumer may take for the model: a fido-u2f signature does not cover
+    /// authenticatorData's AAGUID (§8.6 expects zeros there), so a non-zero one beside it is
+    /// nobody's word and is reported as zeros (the model is identified by the certificate).
+    static func attestedAAGUID(_ claimed: [UInt8], _ attestation: AttestationResult) -> [UInt8] {
+        attestation.format == "fido-u2f" ? [UInt8](repeating: 0, count: 16) : claimed
     }
 
     /// §7.1 step 13 (AT flag): a registration must carry the new credential.

@@ -1,0 +1,80 @@
+import Foundation
+import SignatureVerification
+import Storage
+import Testing
+import WireFormat
+
+/// The audit trail's end cannot be cut, nor its content rewritten, without it showing: row
+/// numbers are never given twice, and a signed head shipped elsewhere names the row and hash
+/// the trail must still hold.
+@Suite struct AuditTrailTests {
+    let directory: URL
+    let database: SQLiteDatabase
+    let log: AuditLog
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("mie-audit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        database = try SQLiteDatabase(path: directory.appendingPathComponent("mie.sqlite").path, migrations: StorageSchema.migrations)
+        log = AuditLog(database: database)
+        for index in 1...10 { try log.append([AuditEvent(action: "test", result: "event-\(index)")], at: Date()) }
+    }
+
+    func signedHead() throws -> SignedAuditHead {
+        let key = try AuditSigningKey.loadOrCreate(path: directory.appendingPathComponent("key").path)
+        return try key.sign(try #require(try log.head(at: Date())))
+    }
+
+    @Test func cuttingTheEndIsNamedAndNumbersAreNeverReused() throws {
+        let head = try signedHead()
+        #expect(head.head.seq == 10 && head.signatureValid)
+        #expect(try log.verify(against: head.head).broken == nil)
+        try database.run("DELETE FROM audit_events WHERE seq > 7")
+        let plain = try log.verify()
+        #expect(plain.broken?.seq == 8, "\(String(describing: plain.broken))")
+        #expect(plain.broken?.reason.contains("cut") == true)
+        // The next event takes number 11, not 8: the gap stays.
+        try log.append([AuditEvent(action: "test", result: "after")], at: Date())
+        #expect(try database.query("SELECT MAX(seq) FROM audit_events") { $0.int64(0) }.first == 11)
+        let after = try log.verify()
+        #expect(after.broken?.reason == "rows 8 to 10 are missing", "\(String(describing: after.broken))")
+    }
+
+    @Test func aCutHiddenFromTheCounterIsNamedByTheHead() throws {
+        let head = try signedHead()
+        try database.run("DELETE FROM audit_events WHERE seq > 6")
+        try database.run("UPDATE audit_counter SET last_seq = 6")
+        #expect(try log.verify().broken == nil)
+        let checked = try log.verify(against: head.head)
+        #expect(checked.broken?.seq == 10)
+        #expect(checked.broken?.reason.contains("cut") == true, "\(String(describing: checked.broken))")
+    }
+
+    @Test func aRewriteRechainedByTheWriterIsNamedByTheHead() throws {
+        let head = try signedHead()
+        // Someone who can write the database changes row 4 and chains every later row again.
+        var previous = [UInt8](repeating: 0, count: 32)
+        let rows = try database.query("SELECT seq, at, event FROM audit_events ORDER BY seq") { ($0.int64(0), $0.text(1) ?? "", $0.text(2) ?? "") }
+        for (seq, at, event) in rows {
+            let text = seq == 4 ? event.replacingOccurrences(of: "event-4", with: "forged") : event
+            let hash = Digest.sha256(previous + Array(at.utf8) + [0] + Array(text.utf8))
+            try database.run(
+                "UPDATE audit_events SET event = ?, previous_hash = ?, hash = ? WHERE seq = ?", [.text(text), .blob(previous), .blob(hash), .int(seq)])
+            previous = hash
+        }
+        #expect(try log.verify().broken == nil)
+        let checked = try log.verify(against: head.head)
+        #expect(checked.broken?.seq == 10)
+        #expect(checked.broken?.reason.contains("rewritten") == true, "\(String(describing: checked.broken))")
+    }
+
+    @Test func aHeadIsSignedAndParsedBack() throws {
+        let head = try signedHead()
+        let parsed = try SignedAuditHead.parse(Array(head.json.utf8))
+        #expect(parsed == head && parsed.signatureValid)
+        var forged = head.json.replacingOccurrences(of: #""seq":10"#, with: #""seq":9"#)
+        #expect(try !SignedAuditHead.parse(Array(forged.utf8)).signatureValid)
+        forged = "{}"
+        #expect(throws: StoreError.self) { try SignedAuditHead.parse(Array(forged.utf8)) }
+    }
+}
