@@ -66,7 +66,7 @@ class Server:
         config = database.parent / "service.json"
         config.write_text(json.dumps({"rateLimit": 1_000_000, "rateBurst": 1_000_000, "maximumInFlight": 4096, "eventLoopThreads": 1}))
         command = ["taskset", "-c", "0", str(VERIFIER), "serve", "--database", str(database), "--port", str(port),
-                   "--config", str(config), "--log-level", "warning"] + (["--demo"] if demo else [])
+                   "--config", str(config), "--log-level", "warning"] + (["--demo"] if demo else ["--demo-lists", "TestVectors/referencing"])
         self.log = open(database.parent / "service.log", "w")
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         self.port = port

@@ -22,10 +22,10 @@ struct DeskRoutes {
         router.get("/enrol/desk.js") { _, _ in DeskPages.asset("desk.js", type: "text/javascript; charset=utf-8") }
         router.get("/enrol/desk.css") { _, _ in DeskPages.asset("desk.css", type: "text/css; charset=utf-8") }
         router.get("/enrol/receipt/:id") { request, context in try await receipt(request, context) }
-        router.post("/enrol/api/operators/options") { request, _ in try await operatorOptions(request) }
-        router.post("/enrol/api/operators") { request, _ in try await operatorRegistration(request) }
-        router.post("/enrol/api/session/options") { request, _ in try await signInOptions(request) }
-        router.post("/enrol/api/session") { request, _ in try await signIn(request) }
+        router.post("/enrol/api/operators/options") { request, context in try await operatorOptions(request, context) }
+        router.post("/enrol/api/operators") { request, context in try await operatorRegistration(request, context) }
+        router.post("/enrol/api/session/options") { request, context in try await signInOptions(request, context) }
+        router.post("/enrol/api/session") { request, context in try await signIn(request, context) }
         router.get("/enrol/api/session") { request, _ in try await currentSession(request) }
         router.delete("/enrol/api/session") { request, _ in try await signOut(request) }
         router.post("/enrol/api/enrolments/options") { request, _ in try await enrolmentOptions(request) }
@@ -48,16 +48,37 @@ struct DeskRoutes {
         guard party.origins.contains(origin) else { throw APIError(.csrfInvalid, "this request comes from \(origin), not from the desk") }
     }
 
-    /// Requests before sign-in share one token bucket: nobody can fill the ceremony table.
-    func limitBeforeSignIn() throws(APIError) {
-        guard state.guards.deskLimiter.allow(0) else { throw APIError(.rateLimited, "too many sign-in attempts at the desk; retry in a moment") }
+    /// What a request before sign-in is, for its rate limits.
+    enum BeforeSignIn {
+        /// Options naming an operator (a known one is limited by name, not with everyone else).
+        case signInOptions(String)
+        /// Finishing a ceremony the service opened (its id is the proof): by source only.
+        case finishing
+        /// Anything else (one-time codes): by source and with every other source.
+        case other
+    }
+
+    /// Requests before sign-in are limited per source address; options for a known operator per
+    /// operator name; the rest with every source together too, so nobody fills the ceremony
+    /// table, and a flood from elsewhere or naming nobody never locks a real operator out.
+    func limitBeforeSignIn(_ request: Request, _ context: APIRequestContext, _ kind: BeforeSignIn) async throws {
+        let guards = state.guards
+        let busy = APIError(.rateLimited, "too many sign-in attempts at the desk; retry in a moment")
+        guard guards.deskBySource.allow(context.sourceAddress(request, trustedProxies: guards.trustedProxies)) else { throw busy }
+        switch kind {
+        case .finishing: return
+        case .other: guard guards.deskShared.allow(0) else { throw busy }
+        case .signInOptions(let name):
+            let known = try await state.io { [state] in try state.operators.find(name: name).map { $0.revokedAt == nil } ?? false }
+            guard known ? guards.deskByOperator.allow(name) : guards.deskShared.allow(0) else { throw busy }
+        }
     }
 
     /// The signed-in operator's session, checked against the store (a revoked operator is
     /// signed out at once); with `csrf`, the request must carry the session's token.
     func session(_ request: Request, csrf: Bool) async throws -> (token: String, session: DeskSessions.Session) {
         if csrf { try checkOrigin(request) }
-        guard let token = request.cookies[DeskSessions.cookieName]?.value else { throw APIError(.sessionMissing, "sign in at /enrol with your key") }
+        guard let token = request.cookies[cookie.name]?.value else { throw APIError(.sessionMissing, "sign in at /enrol with your key") }
         let session: DeskSessions.Session
         switch sessions.find(token, at: state.clock()) {
         case .success(let found): session = found
@@ -86,11 +107,14 @@ struct DeskRoutes {
         return response
     }
 
-    /// The session cookie: HttpOnly, SameSite=Strict, the desk's paths only, Secure behind TLS.
+    /// How the session cookie is named and scoped for the desk's origin.
+    var cookie: DeskCookie { DeskCookie(origins: party.origins) }
+
+    /// The session cookie: HttpOnly, SameSite=Strict; `__Host-`, Secure and Path=/ whenever the
+    /// desk's origin is https, whatever terminates TLS (the documented deployment is behind a
+    /// proxy: the service then sees plain HTTP, the browser does not).
     func sessionCookie(_ value: String, maxAge: Int) -> Cookie {
-        Cookie(
-            name: DeskSessions.cookieName, value: value, maxAge: maxAge, path: "/enrol", secure: state.configuration.tls != nil, httpOnly: true,
-            sameSite: .strict)
+        Cookie(name: cookie.name, value: value, maxAge: maxAge, path: cookie.path, secure: cookie.secure, httpOnly: true, sameSite: .strict)
     }
 
     func sessionJSON(name: String, csrf: String, expires: Date) -> [UInt8] {
@@ -119,9 +143,9 @@ struct DeskRoutes {
         return code.trimmingCharacters(in: .whitespaces)
     }
 
-    func operatorOptions(_ request: Request) async throws -> Response {
+    func operatorOptions(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try checkOrigin(request)
-        try limitBeforeSignIn()
+        try await limitBeforeSignIn(request, context, .other)
         var request = request
         let code: String = try readRequest(try await request.jsonBody(limit: 4096)) { (reader: inout JSONReader) throws(JSONError) in
             var code: String?
@@ -138,9 +162,9 @@ struct DeskRoutes {
     }
 
     /// The operator's first key (or another one): the code, spent with the key's storage.
-    func operatorRegistration(_ request: Request) async throws -> Response {
+    func operatorRegistration(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try checkOrigin(request)
-        try limitBeforeSignIn()
+        try await limitBeforeSignIn(request, context, .finishing)
         var request = request
         let (ceremonyID, response, code) = try CeremonyRoutes.readCeremonyResponse(
             try await request.jsonBody(limit: state.configuration.maximumBodySize), .operatorRegistration, withCode: true)
@@ -150,9 +174,8 @@ struct DeskRoutes {
         return signedIn(found.name, id: found.id)
     }
 
-    func signInOptions(_ request: Request) async throws -> Response {
+    func signInOptions(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try checkOrigin(request)
-        try limitBeforeSignIn()
         var request = request
         let name: String = try readRequest(try await request.jsonBody(limit: 4096)) { (reader: inout JSONReader) throws(JSONError) in
             var name: String?
@@ -163,13 +186,14 @@ struct DeskRoutes {
             guard let name else { throw reader.missing("operator") }
             return name
         }
+        try await limitBeforeSignIn(request, context, .signInOptions(name))
         let opened = try await state.io { [state, operations] in try operations.openOperatorSignIn(name: name, desk: state.desk()) }
         return deskJSON(JSONValue.object([("ceremonyId", .string(opened.ceremony.id)), ("publicKey", opened.options)]).json)
     }
 
-    func signIn(_ request: Request) async throws -> Response {
+    func signIn(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try checkOrigin(request)
-        try limitBeforeSignIn()
+        try await limitBeforeSignIn(request, context, .finishing)
         var request = request
         let (ceremonyID, response, _) = try CeremonyRoutes.readCeremonyResponse(
             try await request.jsonBody(limit: state.configuration.maximumBodySize), .operatorAssertion)
@@ -321,6 +345,20 @@ struct DeskRoutes {
         let (record, holder) = try await state.io { [state] in try state.operations.credential(id, by: state.desk(operator: session.name)) }
         return try DeskPages.receipt(record, holder: holder, language: language)
     }
+}
+
+/// The desk cookie's name, path and Secure flag: an https origin gets the `__Host-` prefix
+/// (Secure, Path=/, no Domain: the browser refuses it on any other host or over plain HTTP); a
+/// plain-http origin (localhost while developing) a plain name on the desk's paths.
+struct DeskCookie {
+    let secure: Bool
+
+    init(origins: [String]) {
+        secure = origins.contains { $0.hasPrefix("https://") }
+    }
+
+    var name: String { secure ? "__Host-" + DeskSessions.cookieName : DeskSessions.cookieName }
+    var path: String { secure ? "/" : "/enrol" }
 }
 
 /// A desk JSON answer: never cached.

@@ -27,6 +27,8 @@ package final class DeskSessions: Sendable {
     let idle: TimeInterval
     let lifetime: TimeInterval
     private let sessions = Mutex<[[UInt8]: Session]>([:])
+    /// The cookie's name where the desk's origin is plain http (a developer's localhost); an
+    /// https origin uses `__Host-mie_desk` (see `DeskCookie`).
     static let cookieName = "mie_desk"
     static let maximumSessions = 10_000
 

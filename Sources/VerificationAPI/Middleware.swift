@@ -1,5 +1,6 @@
 import Ceremonies
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -19,6 +20,16 @@ package struct APIRequestContext: RequestContext {
     package init(source: Source) {
         coreContext = .init(source: source)
         channel = source.channel
+    }
+
+    /// Where the request comes from: the peer's address, or, when the peer is a trusted proxy,
+    /// the last address it appended to X-Forwarded-For.
+    func sourceAddress(_ request: Request, trustedProxies: Set<String>) -> String {
+        let peer = channel.remoteAddress?.ipAddress ?? "local"
+        guard trustedProxies.contains(peer), let forwarded = request.headers[.xForwardedFor],
+            let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty, last.utf8.count <= 64
+        else { return peer }
+        return last
     }
 
     /// The authenticated client holding one of `roles`.
@@ -97,21 +108,20 @@ struct ClientAuthentication: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.uri.path.hasPrefix("/v1/"), request.uri.path != "/v1/openapi.json" else { return try await next(request, context) }
+        let source = context.sourceAddress(request, trustedProxies: state.guards.trustedProxies)
         var byKey: APIClient?
         if let header = request.headers[.authorization] {
             let key = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
-            guard let client = await lookUp(Digest.sha256(Array(key.utf8)), { [state] in try state.clients.authenticate(key: key) }) else {
-                throw APIError(.invalidCredentials, "the API key is not valid or was revoked")
-            }
+            let found = try await lookUp(Digest.sha256(Array(key.utf8)), source: source) { [state] in try state.clients.authenticate(key: key) }
+            guard let client = found else { throw APIError(.invalidCredentials, "the API key is not valid or was revoked") }
             byKey = client
         }
         var byCertificate: APIClient?
         if state.configuration.tls != nil, let certificate = try? await context.channel.nioSSL_peerCertificate().get() {
             let digest = Digest.sha256((try? certificate.toDERBytes()) ?? [])
             // Keyed apart from API keys: a certificate's digest is not a key's.
-            guard let client = await lookUp([0x01] + digest, { [state] in try state.clients.authenticate(certificateSHA256: digest) }) else {
-                throw APIError(.invalidCredentials, "this client certificate is not on the allow-list")
-            }
+            let found = try await lookUp([0x01] + digest, source: source) { [state] in try state.clients.authenticate(certificateSHA256: digest) }
+            guard let client = found else { throw APIError(.invalidCredentials, "this client certificate is not on the allow-list") }
             byCertificate = client
         }
         if let byKey, let byCertificate, byKey.id != byCertificate.id {
@@ -128,14 +138,33 @@ struct ClientAuthentication: RouterMiddleware {
     }
 
     /// The client for this digest: from the cache, else from the store (off the cooperative
-    /// pool), then cached. Unknown ones are looked up every time, so a new client is admitted
-    /// at once.
-    func lookUp(_ digest: [UInt8], _ find: @escaping @Sendable () throws -> APIClient?) async -> APIClient? {
-        if let cached = state.guards.clientCache.client(digest) { return cached }
-        guard let client = (try? await state.io(find)) ?? nil else { return nil }
-        state.guards.clientCache.store(client, digest)
+    /// pool), then cached; a digest that is nobody's is cached as such for as long (a key just
+    /// created was never looked up, so it is admitted at once). A source whose authentications
+    /// keep failing is refused before any lookup.
+    func lookUp(_ digest: [UInt8], source: String, _ find: @escaping @Sendable () throws -> APIClient?) async throws -> APIClient? {
+        let guards = state.guards
+        switch guards.clientCache.entry(digest) {
+        case .client(let client): return client
+        case .unknown:
+            _ = guards.failedAuthentications.allow(source)
+            return nil
+        case nil: break
+        }
+        guard guards.failedAuthentications.hasToken(source) else {
+            throw APIError(.rateLimited, "too many failed authentications from this address; retry later")
+        }
+        guard let client = try await state.io(find) else {
+            _ = guards.failedAuthentications.allow(source)
+            guards.clientCache.store(.unknown, digest)
+            return nil
+        }
+        guards.clientCache.store(.client(client), digest)
         return client
     }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }
 
 extension Request {

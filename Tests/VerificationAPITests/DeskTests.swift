@@ -91,8 +91,10 @@ import Testing
         try await harness.test { client in
             let (_, first) = try await Self.bootstrap(client, harness, name: "alice", key: operatorKey)
             let cookie = try #require(first.headers[.setCookie])
-            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/enrol"))
-            #expect(!cookie.contains("Secure"), "no TLS here: a Secure cookie would never come back")
+            // The desk's origin is https (behind a TLS proxy here): __Host-, Secure, Path=/, whatever
+            // the service itself speaks.
+            #expect(cookie.hasPrefix("__Host-mie_desk=") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Path=/;"))
+            #expect(cookie.contains("Secure") && !cookie.contains("Domain"), "\(cookie)")
             #expect(first.json["operator"] as? String == "alice")
 
             let (browser, signIn) = try await Self.signIn(client, name: "alice", key: operatorKey)
@@ -186,9 +188,26 @@ import Testing
             }
             let receipt = try await browser.call(client, .get, "/enrol/receipt/AAAA")
             #expect(receipt.status == .seeOther && receipt.headers[.location] == "/enrol")
-            let forged = Browser(cookie: "mie_desk=\(String(repeating: "A", count: 43))", csrf: "x")
+            let forged = Browser(cookie: "__Host-mie_desk=\(String(repeating: "A", count: 43))", csrf: "x")
             let refused = try await forged.call(client, .get, "/enrol/api/session")
             #expect(refused.code == "session.missing")
+        }
+    }
+
+    /// A plain-http origin (a developer's localhost): no Secure cookie, which would never come back.
+    @Test func aPlainHTTPOriginGetsAPlainCookie() async throws {
+        let harness = try ServiceHarness { $0.relyingParty = RelyingParty(id: "localhost", origins: ["http://localhost:8080"]) }
+        let operatorKey = try SoftwareAuthenticator(origin: "http://localhost:8080", aaguid: SoftwareAuthenticator.unknownAAGUID, attestation: .none)
+        try await harness.test { client in
+            let (_, code) = try harness.state.operators.add(name: "dev", lifetime: 3600, at: Date())
+            var browser = Browser()
+            browser.origin = "http://localhost:8080"
+            let options = try await browser.call(client, .post, "/enrol/api/operators/options", json: ["code": code])
+            let created = try operatorKey.create(try #require(options.json["publicKey"] as? [String: Any]))
+            let reply = try await browser.call(
+                client, .post, "/enrol/api/operators", json: ["code": code, "ceremonyId": options.json["ceremonyId"]!, "response": created])
+            let cookie = try #require(reply.headers[.setCookie], "\(reply.text)")
+            #expect(cookie.hasPrefix("mie_desk=") && cookie.contains("Path=/enrol") && !cookie.contains("Secure"), "\(cookie)")
         }
     }
 

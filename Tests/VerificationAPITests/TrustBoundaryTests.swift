@@ -1,5 +1,6 @@
 import Ceremonies
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -253,6 +254,95 @@ import Testing
             #expect(state.auditBuffer.count == 2)
             let ready = try await client.call(.get, "/health/ready", key: nil)
             #expect(ready.status == .serviceUnavailable)
+        }
+    }
+}
+
+/// What an unauthenticated stranger costs: a sprayer of API keys is refused before the store
+/// once its source has failed enough, and an unknown key is looked up once, not per request;
+/// a flood of sign-in attempts at the desk does not lock a real operator out.
+@Suite struct UnauthenticatedCostTests {
+    /// A client store that counts key lookups.
+    final class CountingClients: ClientStoring, @unchecked Sendable {
+        let inner: any ClientStoring
+        private let lock = NSLock()
+        private var lookups = 0
+        init(_ inner: any ClientStoring) { self.inner = inner }
+        var count: Int { lock.withLock { lookups } }
+        func add(
+            name: String, roles: Set<ClientRole>, rpID: String?, origins: [String], profiles: [String], certificateSHA256: [UInt8]?, at time: Date
+        ) throws(StoreError) -> (APIClient, key: String) {
+            try inner.add(name: name, roles: roles, rpID: rpID, origins: origins, profiles: profiles, certificateSHA256: certificateSHA256, at: time)
+        }
+        func authenticate(key: String) throws(StoreError) -> APIClient? {
+            lock.withLock { lookups += 1 }
+            return try inner.authenticate(key: key)
+        }
+        func authenticate(certificateSHA256 digest: [UInt8]) throws(StoreError) -> APIClient? { try inner.authenticate(certificateSHA256: digest) }
+        func list() throws(StoreError) -> [APIClient] { try inner.list() }
+        func revoke(name: String, at time: Date) throws(StoreError) -> Bool { try inner.revoke(name: name, at: time) }
+        func setAddsKeysToStrongerHolders(name: String, _ allowed: Bool, at time: Date) throws(StoreError) -> Bool {
+            try inner.setAddsKeysToStrongerHolders(name: name, allowed, at: time)
+        }
+        func deskClient(at time: Date) throws(StoreError) -> APIClient { try inner.deskClient(at: time) }
+    }
+
+    @Test func aKeySprayerIsRefusedBeforeTheStore() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mie-spray-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = ServiceConfiguration()
+        configuration.databasePath = directory.appendingPathComponent("mie.sqlite").path
+        var stores = try ServiceStores.sqlite(path: configuration.databasePath)
+        let counting = CountingClients(stores.clients)
+        stores.clients = counting
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let state = try ServiceState(configuration: configuration, stores: stores, logger: logger)
+        let app = try buildApplication(state: state, logger: logger)
+        try await app.test(.router) { client in
+            // The same unknown key again and again: looked up once.
+            for _ in 0..<5 { #expect(try await client.call(.get, "/v1/referencing", key: "mie_nobody").status == .unauthorized) }
+            #expect(counting.count == 1)
+            var statuses: [HTTPResponse.Status] = []
+            for index in 0..<80 { statuses.append(try await client.call(.get, "/v1/referencing", key: "mie_spray\(index)").status) }
+            #expect(statuses.prefix(40).allSatisfy { $0 == .unauthorized })
+            #expect(statuses.suffix(20).allSatisfy { $0 == .tooManyRequests }, "\(statuses)")
+            #expect(counting.count < 60, "the store was asked \(counting.count) times")
+        }
+    }
+
+    @Test func aDeskFloodDoesNotLockOutAKnownOperator() async throws {
+        let harness = try ServiceHarness {
+            $0.trustedProxies = ["127.0.0.1"]
+            $0.port = 0
+        }
+        let operatorKey = try SoftwareAuthenticator(origin: ServiceHarness.origin, attestation: .none)
+        let app = try buildApplication(state: harness.state, logger: harness.state.logger)
+        try await app.test(.live) { client in
+            _ = try await DeskTests.bootstrap(client, harness, name: "alice", key: operatorKey)
+            func options(_ name: String, from source: String) async throws -> HTTPResponse.Status {
+                var headers = HTTPFields()
+                headers[.origin] = ServiceHarness.origin
+                headers[.contentType] = "application/json"
+                headers[HTTPField.Name("X-Forwarded-For")!] = source
+                let body = ByteBuffer(bytes: Array(try JSONSerialization.data(withJSONObject: ["operator": name])))
+                return try await client.execute(uri: "/enrol/api/session/options", method: .post, headers: headers, body: body) { $0.status }
+            }
+            // One source floods, then many sources flood naming nobody.
+            var refused = 0
+            for index in 0..<150 where try await options("mallory\(index)", from: "198.51.100.9") == .tooManyRequests { refused += 1 }
+            #expect(refused >= 40, "one source's flood is stopped there (\(refused) refused)")
+            refused = 0
+            for index in 0..<700 where try await options("nobody\(index)", from: "203.0.113.\(index % 200)") == .tooManyRequests { refused += 1 }
+            #expect(refused > 0, "the flood from many sources meets the shared limit")
+            // Alice, from her own desk, signs in all the same.
+            var browser = DeskTests.Browser()
+            let opened = try await browser.call(client, .post, "/enrol/api/session/options", json: ["operator": "alice"])
+            #expect(opened.status == .ok, "\(opened.text)")
+            let assertion = try operatorKey.get(try #require(opened.json["publicKey"] as? [String: Any]))
+            let signedIn = try await browser.call(client, .post, "/enrol/api/session", json: ["ceremonyId": opened.json["ceremonyId"]!, "response": assertion])
+            #expect(signedIn.status == .ok, "\(signedIn.text)")
+            try browser.signedIn(signedIn)
         }
     }
 }
