@@ -216,7 +216,7 @@ package final class RequestGuards: Sendable {
     /// (429) before any lookup.
     let failedAuthentications = RateLimiter<String>(rate: 5, burst: 50)
     /// The desk's requests before sign-in, per source address: a flood from one place stops there.
-    let deskBySource = RateLimiter<String>(rate: 10, burst: 100)
+    let deskBySource = RateLimiter<String>(rate: 20, burst: 200)
     /// Sign-in options for a known operator, per operator name: a flood naming someone else,
     /// or nobody, does not lock them out.
     let deskByOperator = RateLimiter<String>(rate: 2, burst: 20)
@@ -367,7 +367,13 @@ package final class ServiceState: Sendable {
 /// stops acknowledging verifications (503 `unavailable`, `accepting` false) rather than grow
 /// without end or drop events.
 package final class AuditBuffer: AuditRecording, Sendable {
-    private let pending = Mutex<[AuditEvent]>([])
+    private struct Queue {
+        var pending: [AuditEvent] = []
+        /// Events taken by the flush under way (still not written).
+        var flushing = 0
+    }
+
+    private let queue = Mutex(Queue())
     private let log: any AuditStoring
     private let logger: Logger
     private let limit: Int
@@ -380,28 +386,35 @@ package final class AuditBuffer: AuditRecording, Sendable {
 
     /// Queues an event (no suspension: the request does not wait for the disk).
     package func record(_ event: AuditEvent) {
-        pending.withLock { $0.append(event) }
+        queue.withLock { $0.pending.append(event) }
     }
 
     /// Whether there is room for another event.
-    package var accepting: Bool { pending.withLock { $0.count < limit } }
+    package var accepting: Bool { count < limit }
 
-    /// Events waiting for the store.
-    package var count: Int { pending.withLock { $0.count } }
+    /// Events not written yet.
+    package var count: Int { queue.withLock { $0.pending.count + $0.flushing } }
 
     /// Commits what is pending, on NIO's thread pool (the commit waits for the disk); on
-    /// failure the events go back in front of the queue.
+    /// failure the events go back in front of the queue. One flush at a time: events keep
+    /// their order.
     package func flush() async {
-        let events = pending.withLock { pending in
-            defer { pending = [] }
-            return pending
+        let events: [AuditEvent] = queue.withLock { queue in
+            guard queue.flushing == 0 else { return [] }
+            defer { queue.pending = [] }
+            queue.flushing = queue.pending.count
+            return queue.pending
         }
         guard !events.isEmpty else { return }
         do {
             try await NIOThreadPool.singleton.runIfActive { [log] in try log.append(events, at: Date()) }
+            queue.withLock { $0.flushing = 0 }
         } catch {
             logger.error("audit events could not be written: \(error)")
-            pending.withLock { $0 = events + $0 }
+            queue.withLock { queue in
+                queue.pending = events + queue.pending
+                queue.flushing = 0
+            }
         }
     }
 }
