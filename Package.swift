@@ -38,6 +38,8 @@ let package = Package(
         // Mutual TLS for the service's listener (HummingbirdTLS is built on it).
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // HTTP parts as Hummingbird's pipeline carries them (the request-head timeout handler).
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.0"),
         // The service's configuration file may be YAML.
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
@@ -112,7 +114,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"), .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Mustache", package: "swift-mustache"),
             ],
             // The enrolment desk's templates, script and styles.
             resources: [.copy("Desk")],

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import NIOCore
 import NIOPosix
 import NIOSSL
 import Logging
@@ -150,7 +151,11 @@ package func buildRouter(state: ServiceState) -> Router<APIRequestContext> {
 package func buildApplication(state: ServiceState, logger: Logger) throws -> some ApplicationProtocol {
     let configuration = ApplicationConfiguration(address: .hostname(state.configuration.host, port: state.configuration.port), serverName: "mie-verifier")
     // A connection that sends nothing for this long (a slow client holding a slot) is closed.
-    let http1 = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(state.configuration.idleTimeoutSeconds)))
+    // A request head must arrive this long after its first byte (slow senders).
+    let headerTimeout = TimeAmount.seconds(state.configuration.headerTimeoutSeconds)
+    let http1 = HTTPServerBuilder.http1(
+        configuration: .init(
+            additionalChannelHandlers: [RequestHeadTimeout(timeout: headerTimeout)], idleTimeout: .seconds(state.configuration.idleTimeoutSeconds)))
     var server = http1
     if let tls = state.configuration.tls { server = try .tls(http1, tlsConfiguration: try serverTLS(tls)) }
     return Application(

@@ -22,7 +22,7 @@ struct Serve: AsyncParsableCommand {
             Configuration file (JSON, or YAML when it ends in .yaml or .yml): {"host", "port", "database", "relyingParty": {"id", \
             "origins"}, "profile", "maximumBodySize", "maximumInFlight", "rateLimit", "rateBurst", \
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
-            "enrolsUnacceptableKeys", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "idleTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "tls": {"certificate", \
+            "enrolsUnacceptableKeys", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "tls": {"certificate", \
             "privateKey", "clientCAs"}}, every object read strictly (an unknown member is refused with its path); MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
@@ -181,6 +181,11 @@ enum ServiceConfigurationFile {
                 guard let flag = item.bool else { throw CLIFailure("\(key) must be true or false") }
                 configuration.tasksOnEventLoops = flag
             case "idleTimeoutSeconds": configuration.idleTimeoutSeconds = Int64(try integer(item, key, 1...3600))
+            case "headerTimeoutSeconds": configuration.headerTimeoutSeconds = Int64(try integer(item, key, 1...600))
+            case "trustedProxies":
+                guard let addresses = item.strings else { throw CLIFailure("trustedProxies must be a list of IP addresses") }
+                configuration.trustedProxies = addresses
+            case "auditQueueLimit": configuration.auditQueueLimit = try integer(item, key, 100...10_000_000)
             case "deskIdleTimeoutSeconds": configuration.deskIdleTimeout = Double(try integer(item, key, 1...86_400))
             case "deskSessionLifetimeSeconds": configuration.deskSessionLifetime = Double(try integer(item, key, 60...7 * 86_400))
             case "cardAnchors": configuration.cardAnchorsFile = try string(item, key)

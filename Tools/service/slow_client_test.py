@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Slow and greedy clients against the running service (configured in YAML): a connection that stops sending in the
-middle of a request is closed after the idle timeout (here 1 s), a body announced larger than
-the limit is refused with 413 before it is read, and the service keeps answering others.
+middle of a request is closed after the idle timeout (here 1 s); many connections that trickle
+their request heads one byte at a time (slowloris) are closed by the header timeout (here 2 s)
+while the service keeps answering others; a body announced larger than the limit is refused
+with 413 before it is read; a misspelt member of the tls object is refused at start.
 
 Exit 0 when every check passed; 1 otherwise.
 """
@@ -22,11 +24,39 @@ def main() -> int:
     checks = harness.Checks("slow client test")
     # The configuration in YAML (the idle timeout below proves it was read).
     config = work / "service.yaml"
-    config.write_text(f"# test configuration\nidleTimeoutSeconds: 1\ndatabase: '{work / 'mie.sqlite'}'\n")
+    config.write_text(f"# test configuration\nidleTimeoutSeconds: 1\nheaderTimeoutSeconds: 2\ndatabase: '{work / 'mie.sqlite'}'\n")
+    misspelt = work / "misspelt.json"
+    misspelt.write_text(json.dumps({"tls": {"certificate": "c.pem", "privateKey": "k.pem", "clientCA": ["ca.pem"]}}))
+    refused = subprocess.run([harness.BINARY, "serve", "--config", str(misspelt)], capture_output=True, text=True, timeout=30)
+    checks.expect(refused.returncode != 0 and "tls.clientCA is not a configuration member" in refused.stderr,
+                  f"a misspelt tls member is refused at start, with its path: {refused.stderr.strip()[:200]}")
     broken = work / "broken.yaml"
     broken.write_text("port: 1\nport: 2\n")
     refused = subprocess.run([harness.BINARY, "serve", "--config", str(broken)], capture_output=True, text=True, timeout=30)
     checks.expect(refused.returncode != 0 and "port" in refused.stderr and ("twice" in refused.stderr or "duplicated" in refused.stderr), f"a YAML configuration with a key twice is refused: {refused.stderr.strip()}")
+    signers = work / "signers.json"
+    signers.write_text(json.dumps({"mdsRoots": ["TestVectors/referencing/demo-mds-root.pem"]}))
+    mixed = subprocess.run([harness.BINARY, "serve", "--config", str(signers), "--demo-lists", "TestVectors/referencing", "--database",
+                            str(work / "mixed.sqlite")], capture_output=True, text=True, timeout=30, cwd=harness.ROOT)
+    checks.expect(mixed.returncode != 0 and "exclude each other" in mixed.stderr, f"DEMO lists beside real signers are refused: {mixed.stderr.strip()[:160]}")
+    # Started where the DEMO files are, without --demo: no DEMO list is imported, none is trusted.
+    plain = harness.Service("--database", str(work / "plain.sqlite"), work=work)
+    try:
+        deadline = time.time() + 30
+        ready = None
+        while time.time() < deadline:
+            try:
+                probe = http.client.HTTPConnection("127.0.0.1", plain.port, timeout=1)
+                probe.request("GET", "/health/ready")
+                answer = probe.getresponse()
+                ready = (answer.status, json.loads(answer.read() or b"{}").get("detail", ""))
+                break
+            except OSError:
+                time.sleep(0.1)
+        checks.expect(ready is not None and ready[0] == 503 and "no referencing list" in ready[1],
+                      f"without --demo the DEMO lists beside it are not imported: {ready}")
+    finally:
+        plain.stop()
     service = harness.Service("--config", str(config), "--demo", work=work)
     try:
         service.ready()
@@ -59,6 +89,49 @@ def main() -> int:
     finally:
         code = service.stop()
     checks.expect(code == 0, "the service stops cleanly")
+    # The header timeout on its own: idle connections may stay 30 s, a trickled head 2 s.
+    loris_config = work / "loris.yaml"
+    loris_config.write_text(f"idleTimeoutSeconds: 30\nheaderTimeoutSeconds: 2\ndatabase: '{work / 'loris.sqlite'}'\n")
+    loris = harness.Service("--config", str(loris_config), "--demo", work=work)
+    try:
+        loris.ready()
+        # Slowloris: 150 connections trickle a request head, one byte every 0.4 s.
+        trickling = []
+        for _ in range(150):
+            connection = socket.create_connection(("127.0.0.1", loris.port))
+            connection.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n")
+            connection.setblocking(False)
+            trickling.append(connection)
+        start = time.time()
+        open_ = set(range(len(trickling)))
+        served_meanwhile = False
+        while open_ and time.time() - start < 8:
+            for index in list(open_):
+                try:
+                    trickling[index].send(b"X")
+                except OSError:
+                    open_.discard(index)
+                    continue
+                try:
+                    if trickling[index].recv(1024) == b"":
+                        open_.discard(index)
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    open_.discard(index)
+            if not served_meanwhile:
+                probe = http.client.HTTPConnection("127.0.0.1", loris.port, timeout=2)
+                probe.request("GET", "/health/live")
+                served_meanwhile = probe.getresponse().status == 200
+            time.sleep(0.4)
+        elapsed = time.time() - start
+        checks.expect(not open_ and elapsed < 6, f"150 slowloris connections are closed by the header timeout ({len(open_)} open after {elapsed:.1f} s)")
+        checks.expect(served_meanwhile, "the service answers others while they trickle")
+        for connection in trickling:
+            connection.close()
+        checks.expect(elapsed > 1.5, f"not before the header timeout ({elapsed:.1f} s)")
+    finally:
+        checks.expect(loris.stop() == 0, "the second service stops cleanly")
     return checks.finish(service.log_path)
 
 
