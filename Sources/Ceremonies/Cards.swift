@@ -50,8 +50,9 @@ extension ServiceOperations {
         }
         guard let leaf = CardJudge.authenticationCertificate(certificates) else { throw OperationError(.malformed, "certificates is empty") }
         let now = clock()
+        let trust = cards.current
         let authentication = CardJudge.authentication(
-            leaf, intermediates: certificates.filter { $0.der != leaf.der }, anchors: cards.anchors, crls: cards.crls, at: now)
+            leaf, intermediates: certificates.filter { $0.der != leaf.der }, anchors: trust.anchors, crls: trust.crls, at: now)
         var proven: Bool?
         if let id = card.challengeID, let signature = card.signature {
             let ceremony = try takeCeremony(id, .card, by: caller, at: now)
@@ -61,7 +62,7 @@ extension ServiceOperations {
         let facts = CardFacts.card(
             generation: card.atr.isEmpty ? "unknown" : generation.rawValue, atr: card.atr,
             issuedByANS: card.serialNumber.map(CardIdentification.carriesANSIssuer) ?? false, authentication: authentication,
-            anchorsConfigured: cards.anchors != nil, pinVerified: proven == true ? true : nil, possessionProven: proven)
+            anchorsConfigured: trust.anchors != nil, pinVerified: proven == true ? true : nil, possessionProven: proven)
         let evaluation = PolicyEngine.evaluate(.card(facts), catalog: lists.current.catalog, profile: profile, at: now)
         if recorded {
             auditQueue.record(

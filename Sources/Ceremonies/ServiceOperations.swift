@@ -5,6 +5,7 @@ import Foundation
 import PSCPolicy
 import SignatureVerification
 import Storage
+import Synchronization
 import VerificationRequests
 import WireFormat
 
@@ -30,6 +31,21 @@ package struct CardTrust: Sendable {
     }
 }
 
+/// The card trust in force, replaced whole when the CRLs are read again.
+package final class LiveCardTrust: Sendable {
+    private let trust: Mutex<CardTrust>
+
+    package init(_ trust: CardTrust) {
+        self.trust = Mutex(trust)
+    }
+
+    package var current: CardTrust { trust.withLock { $0 } }
+
+    package func replace(crls: [CertificateRevocationList]) {
+        trust.withLock { $0.crls = crls }
+    }
+}
+
 /// The service's operations: open and finish a registration (API, desk, card-bound), open and
 /// finish a sign-in, check a card, judge a registration or an assertion, read and revoke
 /// credentials, import a list, the desk operators' own ceremonies. Each takes its caller
@@ -45,7 +61,7 @@ package struct ServiceOperations: Sendable {
     package let lists: VerificationLists
     package let profile: Profile
     package let settings: CeremonySettings
-    package let cards: CardTrust
+    package let cards: LiveCardTrust
     /// What imported lists must be signed by; nil: imports are refused.
     package let importTrust: ReferencingTrust?
     package let auditQueue: any AuditRecording
@@ -54,7 +70,7 @@ package struct ServiceOperations: Sendable {
 
     package init(
         credentials: any CredentialStoring, operators: any OperatorStoring, audit: any AuditStoring, referencing: ReferencingStore,
-        lists: VerificationLists, profile: Profile, settings: CeremonySettings, cards: CardTrust, importTrust: ReferencingTrust?,
+        lists: VerificationLists, profile: Profile, settings: CeremonySettings, cards: LiveCardTrust, importTrust: ReferencingTrust?,
         auditQueue: any AuditRecording, observer: any OperationObserver, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.credentials = credentials

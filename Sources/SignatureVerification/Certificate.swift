@@ -104,18 +104,8 @@ public final class Certificate: @unchecked Sendable {
         return X509_NAME_entry_count(name) == 0
     }
 
-    public var subjectDescription: String { nameText(X509_get_subject_name(x509)) }
-    public var issuerDescription: String { nameText(X509_get_issuer_name(x509)) }
-
-    private func nameText(_ name: OpaquePointer?) -> String {
-        guard let name, let bio = BIO_new(BIO_s_mem()) else { return "" }
-        defer { BIO_free(bio) }
-        X509_NAME_print_ex(bio, name, 0, mie_xn_flag_rfc2253())
-        var pointer: UnsafeMutablePointer<CChar>? = nil
-        let length = BIO_ctrl(bio, BIO_CTRL_INFO, 0, &pointer)
-        guard length > 0, let pointer else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
-    }
+    public var subjectDescription: String { x509NameText(X509_get_subject_name(x509)) }
+    public var issuerDescription: String { x509NameText(X509_get_issuer_name(x509)) }
 
     /// Whether the certificate is issued to `hostname` (subjectAltName dNSName, or subject CN
     /// when there is no SAN), per RFC 6125 as OpenSSL implements it.
@@ -209,4 +199,15 @@ public final class Certificate: @unchecked Sendable {
         return name.contains("sha1") || name.contains("md5") || name.contains("md2")
     }
 
+}
+
+/// An X.509 name on one line, RFC 2253 style.
+func x509NameText(_ name: OpaquePointer?) -> String {
+    guard let name, let bio = BIO_new(BIO_s_mem()) else { return "" }
+    defer { BIO_free(bio) }
+    X509_NAME_print_ex(bio, name, 0, mie_xn_flag_rfc2253())
+    var pointer: UnsafeMutablePointer<CChar>? = nil
+    let length = BIO_ctrl(bio, BIO_CTRL_INFO, 0, &pointer)
+    guard length > 0, let pointer else { return "" }
+    return String(decoding: UnsafeRawBufferPointer(start: pointer, count: length), as: UTF8.self)
 }

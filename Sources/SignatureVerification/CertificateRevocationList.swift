@@ -45,6 +45,11 @@ public final class CertificateRevocationList: @unchecked Sendable {
     }
 
     public var nextUpdate: Date? { date(X509_CRL_get0_nextUpdate(crl)) }
+
+    /// The issuer's name, one line (for readiness and metrics).
+    public var issuerDescription: String {
+        x509NameText(X509_CRL_get_issuer(crl))
+    }
     public var thisUpdate: Date? { date(X509_CRL_get0_lastUpdate(crl)) }
 
     private func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {

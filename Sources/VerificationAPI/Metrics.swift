@@ -32,6 +32,8 @@ package final class ServiceMetrics: OperationObserver, Sendable {
         var requests: [RequestKey: UInt64] = [:]
         var latency: [String: Histogram] = [:]
         var verifications: [String: UInt64] = [:]
+        var cardCRLReloads: UInt64 = 0
+        var cardCRLReloadFailures: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -50,8 +52,14 @@ package final class ServiceMetrics: OperationObserver, Sendable {
         state.withLock { $0.verifications["\(ceremony)\u{0}\(result)", default: 0] += 1 }
     }
 
+    func cardCRLReloaded() { state.withLock { $0.cardCRLReloads += 1 } }
+    func cardCRLReloadFailed() { state.withLock { $0.cardCRLReloadFailures += 1 } }
+
     /// The text exposition.
-    func render(lists: [(label: String, stale: Bool)], profile: (id: String, version: String)) -> String {
+    func render(
+        lists: [(label: String, stale: Bool)], profile: (id: String, version: String), cardCRLs: [(issuer: String, nextUpdate: Date?)] = [],
+        auditPending: Int = 0
+    ) -> String {
         let snapshot = state.withLock { $0 }
         var out = ""
         out += "# HELP mie_http_requests_total Requests answered, by route, method and status.\n# TYPE mie_http_requests_total counter\n"
@@ -81,6 +89,16 @@ package final class ServiceMetrics: OperationObserver, Sendable {
         }
         out += "# HELP mie_profile_info The PSC profile in force.\n# TYPE mie_profile_info gauge\n"
         out += "mie_profile_info{id=\"\(Self.escape(profile.id))\",version=\"\(Self.escape(profile.version))\"} 1\n"
+        out += "# HELP mie_card_crl_next_update_seconds When each card CRL in force must be replaced (Unix time); past it, cards of its CA are refused.\n# TYPE mie_card_crl_next_update_seconds gauge\n"
+        for crl in cardCRLs {
+            out += "mie_card_crl_next_update_seconds{issuer=\"\(Self.escape(crl.issuer))\"} \(Int(crl.nextUpdate?.timeIntervalSince1970 ?? 0))\n"
+        }
+        out += "# HELP mie_card_crl_reloads_total Card CRL files read again and put in force.\n# TYPE mie_card_crl_reloads_total counter\n"
+        out += "mie_card_crl_reloads_total \(snapshot.cardCRLReloads)\n"
+        out += "# HELP mie_card_crl_reload_failures_total Card CRL files that could not be read again (those in force stayed).\n# TYPE mie_card_crl_reload_failures_total counter\n"
+        out += "mie_card_crl_reload_failures_total \(snapshot.cardCRLReloadFailures)\n"
+        out += "# HELP mie_audit_pending_events Stateless verifications' audit events not written yet.\n# TYPE mie_audit_pending_events gauge\n"
+        out += "mie_audit_pending_events \(auditPending)\n"
         return out
     }
 

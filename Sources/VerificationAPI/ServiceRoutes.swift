@@ -33,22 +33,44 @@ struct ServiceRoutes {
         }
     }
 
-    /// Ready: the database answers and a referencing list is loaded.
+    /// Ready: the database answers, a referencing list is loaded, the audit trail is written.
+    /// The card CRLs in force are listed with their next update: past it, cards of that CA are
+    /// refused (their revocation cannot be checked) and the status is `degraded`, still 200.
     func ready() throws -> Response {
         do {
-            _ = try state.database.query("SELECT 1") { $0.int(0) }
+            try state.stores.ping()
         } catch {
             throw APIError(.unavailable, "the database does not answer")
         }
         guard !state.current.catalog.lists.isEmpty else { throw APIError(.unavailable, "no referencing list is loaded") }
         guard state.auditBuffer.accepting else { throw APIError(.unavailable, "the audit trail's store keeps failing") }
-        return jsonResponse(Array(#"{"status":"ready"}"#.utf8))
+        let now = state.clock()
+        let crls = state.operations.cards.current.crls
+        let expired = crls.filter { ($0.nextUpdate ?? .distantPast) < now }
+        let reply = JSONValue.object([
+            ("status", .string(expired.isEmpty ? "ready" : "degraded")),
+            (
+                "cardCRLs",
+                .array(
+                    crls.map { crl in
+                        .object([
+                            ("issuer", .string(crl.issuerDescription)), ("nextUpdate", crl.nextUpdate.map { .string($0.formatted(.iso8601)) } ?? .null),
+                            ("expired", .bool((crl.nextUpdate ?? .distantPast) < now)),
+                        ])
+                    })
+            ),
+        ])
+        if !expired.isEmpty {
+            state.logger.warning("card CRLs past their next update (cards of their CAs are refused): \(expired.map(\.issuerDescription))")
+        }
+        return jsonResponse(reply.json)
     }
 
     func metrics() -> Response {
         let now = Date()
         let text = state.metrics.render(
-            lists: state.current.catalog.lists.map { ($0.label, $0.isStale(at: now)) }, profile: (state.profile.id, state.profile.version))
+            lists: state.current.catalog.lists.map { ($0.label, $0.isStale(at: now)) }, profile: (state.profile.id, state.profile.version),
+            cardCRLs: state.operations.cards.current.crls.map { ($0.issuerDescription, $0.nextUpdate) }, auditPending: state.auditBuffer.count)
         return jsonResponse(Array(text.utf8), type: "text/plain; version=0.0.4; charset=utf-8")
     }
 
@@ -112,6 +134,22 @@ struct AuditFlusher: Service {
     }
 }
 
+/// Reads the card CRL files again at their interval: a CRL replaced on disk (the CA's next
+/// one) is in force within it, without a restart.
+struct CardCRLReloader: Service {
+    let state: ServiceState
+
+    func run() async throws {
+        guard !state.configuration.cardCRLFiles.isEmpty else { return }
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(state.configuration.cardCRLCheckInterval))
+                _ = try? await state.io { [state] in state.reloadCardCRLs() }
+            }
+        }
+    }
+}
+
 /// The file signed heads are appended to, one JSON line each, fsynced.
 package enum AuditHeadFile {
     package static func append(_ head: SignedAuditHead, to path: String) throws {
@@ -160,7 +198,7 @@ package func buildApplication(state: ServiceState, logger: Logger) throws -> som
     if let tls = state.configuration.tls { server = try .tls(http1, tlsConfiguration: try serverTLS(tls)) }
     return Application(
         router: buildRouter(state: state), server: server, configuration: configuration,
-        services: [AuditFlusher(state: state)],
+        services: [AuditFlusher(state: state), CardCRLReloader(state: state)],
         eventLoopGroupProvider: .shared(state.eventLoops), logger: logger)
 }
 

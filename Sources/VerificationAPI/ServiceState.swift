@@ -102,6 +102,8 @@ package struct ServiceConfiguration: Sendable {
     package var auditQueueLimit = 100_000
     package var auditHeadInterval: TimeInterval = 300
     package var auditKeyFile: String?
+    /// How often the card CRL files are read again (a replaced file is in force within this).
+    package var cardCRLCheckInterval: TimeInterval = 60
     /// How long a desk operator's one-time code stays valid.
     package var operatorCodeLifetime: TimeInterval = 24 * 3600
 
@@ -142,15 +144,27 @@ package struct ServiceResources: Sendable {
     /// The DEMO lists' own root and key, when a DEMO lists directory is configured and holds them.
     package let demoTrust: ReferencingTrust?
 
+    /// The CRLs of `files`, and the SHA-256 of what was read (to see a file change).
+    package static func cardCRLs(_ files: [String]) throws(StoreError) -> (crls: [CertificateRevocationList], digest: [UInt8]) {
+        var crls: [CertificateRevocationList] = []
+        var read: [UInt8] = []
+        for path in files {
+            guard let bytes = FileManager.default.contents(atPath: path) else { throw StoreError("config.card-crl", "cannot read \(path)") }
+            do {
+                crls += try CertificateRevocationList.load(file: Array(bytes))
+            } catch {
+                throw StoreError("config.card-crl", "\(path) is not a CRL: \(error)")
+            }
+            read += Digest.sha256(Array(bytes))
+        }
+        return (crls, Digest.sha256(read))
+    }
+
     package static func load(_ configuration: ServiceConfiguration) throws(StoreError) -> ServiceResources {
         let cards: CardTrust
         do {
             cards = CardTrust(
-                anchors: try configuration.cardAnchorsFile.map { try IGCSanteAnchors(pemFile: $0) },
-                crls: try configuration.cardCRLFiles.flatMap { path in
-                    guard let bytes = FileManager.default.contents(atPath: path) else { throw StoreError("config.card-crl", "cannot read \(path)") }
-                    return try CertificateRevocationList.load(file: Array(bytes))
-                })
+                anchors: try configuration.cardAnchorsFile.map { try IGCSanteAnchors(pemFile: $0) }, crls: try cardCRLs(configuration.cardCRLFiles).crls)
         } catch let error as StoreError {
             throw error
         } catch {
@@ -291,9 +305,13 @@ package final class ServiceState: Sendable {
         settings.enrolsUnacceptableKeys = configuration.enrolsUnacceptableKeys
         operations = ServiceOperations(
             credentials: stores.credentials, operators: stores.operators, audit: stores.audit, referencing: stores.referencing, lists: lists,
-            profile: resources.profile, settings: settings, cards: resources.cards, importTrust: importTrust, auditQueue: auditBuffer, observer: metrics,
+            profile: resources.profile, settings: settings, cards: LiveCardTrust(resources.cards), importTrust: importTrust, auditQueue: auditBuffer, observer: metrics,
             clock: clock)
         // Never DEMO lists beside real signers.
+        if !configuration.cardCRLFiles.isEmpty {
+            // The digest of what was read at start, so the first reload sees only a change.
+            cardCRLDigest.withLock { $0 = try? ServiceResources.cardCRLs(configuration.cardCRLFiles).digest }
+        }
         if let directory = configuration.demoListsDirectory, let demo = resources.demoTrust, resources.importTrust == nil,
             lists.current.catalog.lists.isEmpty
         {
@@ -338,6 +356,33 @@ package final class ServiceState: Sendable {
         }
         try operations.reloadLists()
         logger.warning("DEMO referencing lists imported from \(directory): verdicts built on them prove nothing")
+    }
+
+    /// What the CRL files held when last read.
+    private let cardCRLDigest = Mutex<[UInt8]?>(nil)
+
+    /// Reads the card CRL files again and puts them in force if they changed; on a file that
+    /// cannot be read the CRLs in force stay (and the failure is counted and logged). True when
+    /// new CRLs were put in force.
+    @discardableResult
+    package func reloadCardCRLs() -> Bool {
+        guard !configuration.cardCRLFiles.isEmpty else { return false }
+        do {
+            let (crls, digest) = try ServiceResources.cardCRLs(configuration.cardCRLFiles)
+            let changed = cardCRLDigest.withLock { known in
+                defer { known = digest }
+                return known != nil && known != digest
+            }
+            guard changed else { return false }
+            operations.cards.replace(crls: crls)
+            metrics.cardCRLReloaded()
+            logger.notice("card CRLs read again: \(crls.count) in force, next update \(crls.compactMap(\.nextUpdate).min().map { $0.formatted(.iso8601) } ?? "none")")
+            return true
+        } catch {
+            metrics.cardCRLReloadFailed()
+            logger.error("the card CRLs could not be read again, those in force stay: \(error)")
+            return false
+        }
     }
 
     /// The audit trail's head now, signed (nil: no event yet).

@@ -22,7 +22,7 @@ struct Serve: AsyncParsableCommand {
             Configuration file (JSON, or YAML when it ends in .yaml or .yml): {"host", "port", "database", "relyingParty": {"id", \
             "origins"}, "profile", "maximumBodySize", "maximumInFlight", "rateLimit", "rateBurst", \
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
-            "enrolsUnacceptableKeys", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "tls": {"certificate", \
+            "enrolsUnacceptableKeys", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "cardCRLCheckSeconds", "tls": {"certificate", \
             "privateKey", "clientCAs"}}, every object read strictly (an unknown member is refused with its path); MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
@@ -189,6 +189,7 @@ enum ServiceConfigurationFile {
             case "deskIdleTimeoutSeconds": configuration.deskIdleTimeout = Double(try integer(item, key, 1...86_400))
             case "deskSessionLifetimeSeconds": configuration.deskSessionLifetime = Double(try integer(item, key, 60...7 * 86_400))
             case "cardAnchors": configuration.cardAnchorsFile = try string(item, key)
+            case "cardCRLCheckSeconds": configuration.cardCRLCheckInterval = Double(try integer(item, key, 1...86_400))
             case "cardCRLs":
                 guard let paths = item.strings else { throw CLIFailure("cardCRLs must be a list of CRL file paths") }
                 configuration.cardCRLFiles = paths

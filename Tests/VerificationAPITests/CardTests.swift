@@ -133,3 +133,44 @@ import VerificationAPI
         }
     }
 }
+
+/// Card CRLs are read again while the service runs: a CRL replaced on disk is in force at the
+/// next check, a file that cannot be read leaves the CRLs in force, and readiness and metrics
+/// name each CRL's next update.
+@Suite struct CardCRLReloadTests {
+    @Test func aReplacedCRLIsInForceWithoutARestart() async throws {
+        let folder = CardTests.folder
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mie-crl-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let crl = directory.appendingPathComponent("ca.crl.pem")
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("crl-current.pem"), to: crl)
+        let harness = try ServiceHarness {
+            $0.cardAnchorsFile = folder.appendingPathComponent("anchors-test.pem").path
+            $0.cardCRLFiles = [crl.path]
+        }
+        let certificates = try CardTests.certificates()
+        @Sendable func revocation(_ client: any TestClientProtocol) async throws -> String? {
+            let reply = try await client.call(.post, "/v1/cards/verify", key: harness.keys["verifier"], json: ["certificates": certificates])
+            return ((reply.json["card"] as? [String: Any])?["chain"] as? [String: Any])?["revocation"] as? String
+        }
+        try await harness.test { client in
+            #expect(try await revocation(client) == "checked")
+            #expect(!harness.state.reloadCardCRLs(), "nothing changed")
+            // The CA's next CRL revokes the card: in force at the next check.
+            try Data(contentsOf: folder.appendingPathComponent("crl-auth-revoked.pem")).write(to: crl)
+            #expect(harness.state.reloadCardCRLs())
+            #expect(try await revocation(client) == "revoked")
+            // A broken file: the CRLs in force stay, the failure is counted.
+            try Data("not a CRL".utf8).write(to: crl)
+            #expect(!harness.state.reloadCardCRLs())
+            #expect(try await revocation(client) == "revoked")
+            let metrics = try await client.call(.get, "/metrics", key: nil)
+            #expect(metrics.text.contains("mie_card_crl_reload_failures_total 1") && metrics.text.contains("mie_card_crl_reloads_total 1"))
+            #expect(metrics.text.contains("mie_card_crl_next_update_seconds{issuer="))
+            let ready = try await client.call(.get, "/health/ready", key: nil)
+            let crls = try #require(ready.json["cardCRLs"] as? [[String: Any]], "\(ready.text)")
+            #expect(crls.count == 1 && crls[0]["nextUpdate"] is String)
+            #expect(ready.json["status"] as? String == ((crls[0]["expired"] as? Bool) == true ? "degraded" : "ready"))
+        }
+    }
+}
