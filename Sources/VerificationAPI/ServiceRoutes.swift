@@ -140,7 +140,8 @@ struct CardCRLReloader: Service {
     let state: ServiceState
 
     func run() async throws {
-        guard !state.configuration.cardCRLFiles.isEmpty else { return }
+        // A service that returns ends the application: with nothing to watch, wait for shutdown.
+        guard !state.configuration.cardCRLFiles.isEmpty else { return try await gracefulShutdown() }
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(state.configuration.cardCRLCheckInterval))

@@ -229,8 +229,9 @@ package final class RequestGuards: Sendable {
     /// Failed authentications per source address: past it, a source's unknown keys are refused
     /// (429) before any lookup.
     let failedAuthentications = RateLimiter<String>(rate: 5, burst: 50)
-    /// The desk's requests before sign-in, per source address: a flood from one place stops there.
-    let deskBySource = RateLimiter<String>(rate: 20, burst: 200)
+    /// The desk's requests before sign-in, per source address (a desk signs in rarely, in bursts:
+    /// 200 at once, 2 a second after): a flood from one place stops there.
+    let deskBySource = RateLimiter<String>(rate: 2, burst: 200)
     /// Sign-in options for a known operator, per operator name: a flood naming someone else,
     /// or nobody, does not lock them out.
     let deskByOperator = RateLimiter<String>(rate: 2, burst: 20)
