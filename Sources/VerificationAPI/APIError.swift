@@ -125,7 +125,7 @@ package struct APIError: Error, HTTPResponseError, Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         if code == .missingCredentials || code == .invalidCredentials { headers[.wwwAuthenticate] = #"Bearer realm="mie-verifier""# }
-        if code == .rateLimited || code == .overloaded { headers[.retryAfter] = "1" }
+        if code == .rateLimited || code == .overloaded || code == .unavailable { headers[.retryAfter] = "1" }
         if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

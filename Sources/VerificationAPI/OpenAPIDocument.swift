@@ -14,7 +14,7 @@ enum OpenAPIDocument {
           "info": {
             "title": "MIE Verifier",
             "version": "1",
-            "description": "Verifies WebAuthn registrations and assertions and CPS-family authentication means for Pro Santé Connect, and says which are PSC-acceptable (EXI EDC PSC FI 19-25, 41-46) and which AMR they carry. Trust (the referencing lists), policy (the PSC profile) and time (the server's clock) are the service's: clients send ceremony data only. Failed verifications are 200 with verified false and a stable code; refusals of the API itself are RFC 9457 problems with a stable code."
+            "description": "Verifies WebAuthn registrations and assertions and CPS-family authentication means for Pro Santé Connect, and says which are PSC-acceptable (EXI EDC PSC FI 19-25, 41-46) and which AMR they carry. Trust (the referencing lists), policy (the PSC profile) and time (the server's clock) are the service's: clients send ceremony data only. Failed verifications are 200 with verified false and a stable code; refusals of the API itself are RFC 9457 problems with a stable code. Who sees what: a holder and their credentials belong to one relying party, the one of the client that enrolled them; a client reaches only its own relying party's holders and credentials, and one of another party is answered exactly as one that does not exist (404). Identity evidence only strengthens (proven-by-card > asserted-by-operator > asserted-by-client, a client's word counting only for that client): a weaker request can neither change a holder's identity nor add a key to them (409 holder.evidence-weaker)."
           },
           "servers": [{"url": "/"}],
           "security": [{"apiKey": []}],
@@ -233,7 +233,8 @@ enum OpenAPIDocument {
                   "reason": {"type": "string"}
                 }
               },
-              "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}},
+              "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"},
+                "cardCRLs": {"type": "array", "items": {"type": "object", "properties": {"issuer": {"type": "string"}, "nextUpdate": {"type": ["string", "null"]}, "expired": {"type": "boolean"}}}}}},
               "Base64URL": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
               "Challenge": {"type": "string", "pattern": "^[A-Za-z0-9_-]{22,86}$", "description": "16 to 64 bytes, base64url"},
               "Text64": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]+$"},
@@ -291,8 +292,10 @@ enum OpenAPIDocument {
               },
               "HolderView": {
                 "type": "object", "required": ["id", "name", "displayName", "rpps"],
-                "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "displayName": {"type": "string"}, "rpps": {"type": ["string", "null"]}}
+                "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "displayName": {"type": "string"}, "rpps": {"type": ["string", "null"]},
+                               "identityEvidence": {"$ref": "#/components/schemas/IdentityEvidence"}}
               },
+              "IdentityEvidence": {"enum": ["asserted-by-client", "asserted-by-operator", "proven-by-card"], "description": "How the holder's identity was established, weakest first"},
               "RegistrationOptionsRequest": {
                 "type": "object", "additionalProperties": false,
                 "description": "A typed identity (holder) or a card-bound enrolment (card: the holder is who the card proves, its signature over a challenge of /v1/cards/challenges required); one of the two.",
@@ -343,7 +346,7 @@ enum OpenAPIDocument {
                 "properties": {"verified": {"type": "boolean"}, "holder": {"$ref": "#/components/schemas/HolderView"}, "credentialId": {"$ref": "#/components/schemas/Base64URL"},
                                "authenticator": {"type": "string"}, "aaguid": {"type": "string"}, "verdict": {"$ref": "#/components/schemas/Verdict"},
                                "pscAcceptable": {"type": "boolean"}, "amr": {"$ref": "#/components/schemas/AMR"}, "signCount": {"type": "integer"},
-                               "userVerified": {"type": "boolean"},
+                               "userVerified": {"type": "boolean"}, "identityEvidence": {"$ref": "#/components/schemas/IdentityEvidence"},
                                "error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}
               },
               "Credential": {
