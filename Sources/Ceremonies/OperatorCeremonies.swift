@@ -55,7 +55,7 @@ extension ServiceOperations {
             guard try operators.enrol(credential, code: code, event: event, at: now) else {
                 throw OperationError(.operatorCodeInvalid, "this code was spent meanwhile")
             }
-        } catch let error as StoreError where error.code == "store.credential-exists" {
+        } catch let error as StoreError where error.code == .credentialExists {
             throw OperationError(.conflict, "this key is already registered")
         }
         return found

@@ -136,7 +136,7 @@ package struct ServiceOperations: Sendable {
         do {
             try credentials.insert(record, event: event, at: now)
         } catch {
-            guard error.code == "store.credential-exists" else { throw error }
+            guard error.code == .credentialExists else { throw error }
             throw OperationError(.conflict, "this credential is already registered")
         }
     }

@@ -49,12 +49,12 @@ package struct SignedAuditHead: Sendable, Equatable {
         do {
             value = try JSONValue.parse(bytes, document: "the audit head")
         } catch {
-            throw StoreError("audit.head-malformed", error.message)
+            throw StoreError(.auditHeadMalformed, error.message)
         }
         guard value["format"]?.string == AuditHead.format, let seq = value["seq"]?.integer, let hash = value["hash"]?.string.flatMap(Hex.bytes),
             hash.count == 32, let at = value["at"]?.string, let key = value["key"]?.string.flatMap(Base64URL.decode), key.count == 32,
             let signature = value["signature"]?.string.flatMap(Base64URL.decode)
-        else { throw StoreError("audit.head-malformed", "not an audit head (\(AuditHead.format): seq, hash, at, key, signature)") }
+        else { throw StoreError(.auditHeadMalformed, "not an audit head (\(AuditHead.format): seq, hash, at, key, signature)") }
         return SignedAuditHead(head: AuditHead(seq: seq, hash: hash, at: at), publicKey: key, signature: signature)
     }
 }
@@ -74,13 +74,13 @@ package struct AuditSigningKey: Sendable {
             let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             guard text.hasPrefix(prefix), let raw = Base64URL.decode(String(text.dropFirst(prefix.count))),
                 let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
-            else { throw StoreError("audit.key-malformed", "\(path) is not an audit key (\(prefix)…)") }
+            else { throw StoreError(.auditKeyMalformed, "\(path) is not an audit key (\(prefix)…)") }
             return AuditSigningKey(key: key)
         }
         let key = Curve25519.Signing.PrivateKey()
         let line = prefix + Base64URL.encode(Array(key.rawRepresentation)) + "\n"
         guard FileManager.default.createFile(atPath: path, contents: Data(line.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw StoreError("audit.key-write", "cannot write the audit key to \(path)")
+            throw StoreError(.auditKeyWrite, "cannot write the audit key to \(path)")
         }
         return AuditSigningKey(key: key)
     }
@@ -92,7 +92,7 @@ package struct AuditSigningKey: Sendable {
         do {
             return SignedAuditHead(head: head, publicKey: publicKey, signature: Array(try key.signature(for: head.signedBytes)))
         } catch {
-            throw StoreError("audit.sign", "the head could not be signed: \(error)")
+            throw StoreError(.auditSign, "the head could not be signed: \(error)")
         }
     }
 }

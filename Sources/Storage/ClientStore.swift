@@ -49,9 +49,9 @@ package struct ClientStore: Sendable {
         name: String, roles: Set<ClientRole>, rpID: String?, origins: [String], profiles: [String], certificateSHA256: [UInt8]?,
         at time: Date
     ) throws(StoreError) -> (APIClient, key: String) {
-        guard !name.isEmpty, name.utf8.count <= 100 else { throw StoreError("store.client-name", "a client name is 1 to 100 bytes") }
-        guard !name.hasPrefix("@") else { throw StoreError("store.client-name", "names starting with @ are the service's own") }
-        guard !roles.isEmpty else { throw StoreError("store.client-roles", "a client needs at least one role") }
+        guard !name.isEmpty, name.utf8.count <= 100 else { throw StoreError(.clientName, "a client name is 1 to 100 bytes") }
+        guard !name.hasPrefix("@") else { throw StoreError(.clientName, "names starting with @ are the service's own") }
+        guard !roles.isEmpty else { throw StoreError(.clientRoles, "a client needs at least one role") }
         var random = SystemRandomNumberGenerator()
         let secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
         let key = Self.keyPrefix + Base64URL.encode(secret)
@@ -59,7 +59,7 @@ package struct ClientStore: Sendable {
         let rolesText = roles.map(\.rawValue).sorted().joined(separator: ",")
         let id: Int64 = try database.transaction { () throws(StoreError) in
             if try database.query("SELECT 1 FROM clients WHERE name = ?", [.text(name)], { _ in true }).first == true {
-                throw StoreError("store.client-exists", "a client named \(name) exists")
+                throw StoreError(.clientExists, "a client named \(name) exists")
             }
             try database.run(
                 "INSERT INTO clients (name, key_hash, roles, rp_id, origins, profiles, created_at, certificate_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -122,7 +122,7 @@ package struct ClientStore: Sendable {
                 "INSERT OR IGNORE INTO clients (name, key_hash, roles, created_at) VALUES ('@desk', ?, 'enrolment', ?)",
                 [.blob(CredentialStore.randomBytes(32)), .text(time.formatted(.iso8601))])
             guard let desk = try database.query("SELECT \(Self.columns) FROM clients WHERE name = '@desk'", [], Self.client).first else {
-                throw StoreError("store.desk-client", "the desk's client could not be created")
+                throw StoreError(.deskClient, "the desk's client could not be created")
             }
             return desk
         }

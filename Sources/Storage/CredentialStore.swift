@@ -267,7 +267,7 @@ package struct CredentialStore: Sendable {
     package func insert(_ credential: StoredCredentialRecord, event: AuditEvent, at time: Date) throws(StoreError) {
         try database.transaction { () throws(StoreError) in
             if try database.query("SELECT 1 FROM credentials WHERE id = ?", [.blob(credential.id)], { _ in true }).first == true {
-                throw StoreError("store.credential-exists", "this credential is already registered")
+                throw StoreError(.credentialExists, "this credential is already registered")
             }
             try database.run(
                 "INSERT INTO credentials (\(Self.credentialColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)",

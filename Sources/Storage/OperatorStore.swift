@@ -65,14 +65,14 @@ package struct OperatorStore: Sendable {
     /// A new operator and their first one-time code, valid `lifetime` seconds.
     package func add(name: String, lifetime: TimeInterval, at time: Date) throws(StoreError) -> (DeskOperator, code: String) {
         guard Self.isValidName(name) else {
-            throw StoreError("store.operator-name", "an operator name is 1 to 64 letters, digits, '.', '-', '_' or '@'")
+            throw StoreError(.operatorName, "an operator name is 1 to 64 letters, digits, '.', '-', '_' or '@'")
         }
         return try database.transaction { () throws(StoreError) in
-            if try find(name: name) != nil { throw StoreError("store.operator-exists", "an operator named \(name) exists") }
+            if try find(name: name) != nil { throw StoreError(.operatorExists, "an operator named \(name) exists") }
             try database.run(
                 "INSERT INTO operators (name, user_handle, created_at) VALUES (?, ?, ?)",
                 [.text(name), .blob(CredentialStore.randomBytes(32)), .text(time.formatted(.iso8601))])
-            guard let added = try find(name: name) else { throw StoreError("store.operator", "the operator was not stored") }
+            guard let added = try find(name: name) else { throw StoreError(.operatorNotStored, "the operator was not stored") }
             let code = try insertCode(for: added, lifetime: lifetime, at: time)
             try audit.append([AuditEvent(action: "operator.add", client: "desk:\(name)", result: "added")], at: time)
             return (added, code)
@@ -83,7 +83,7 @@ package struct OperatorStore: Sendable {
     package func issueCode(name: String, lifetime: TimeInterval, at time: Date) throws(StoreError) -> String {
         try database.transaction { () throws(StoreError) in
             guard let found = try find(name: name), found.revokedAt == nil else {
-                throw StoreError("store.operator-unknown", "no active operator named \(name)")
+                throw StoreError(.operatorUnknown, "no active operator named \(name)")
             }
             let code = try insertCode(for: found, lifetime: lifetime, at: time)
             try audit.append([AuditEvent(action: "operator.code", client: "desk:\(name)", result: "issued")], at: time)
@@ -124,7 +124,7 @@ package struct OperatorStore: Sendable {
                 [.int(now), .blob(Self.hash(code)), .int(credential.operatorID), .int(now)])
             guard spent == 1 else { return false }
             if try database.query("SELECT 1 FROM operator_credentials WHERE id = ?", [.blob(credential.id)], { _ in true }).first == true {
-                throw StoreError("store.credential-exists", "this credential is already registered")
+                throw StoreError(.credentialExists, "this credential is already registered")
             }
             try database.run(
                 """

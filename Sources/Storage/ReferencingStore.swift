@@ -96,7 +96,7 @@ package struct ReferencingStore: Sendable {
             return .imported(version, verified)
         } catch {
             let failure =
-                error.code == "store.rollback" ? ImportFailure(.rollback, error.message) : ImportFailure(.store, error.description)
+                error.code == .rollback ? ImportFailure(.rollback, error.message) : ImportFailure(.store, error.description)
             try? recordRefusal(kind: version.kind.rawValue, source: version.source, sha256: digest, failure: failure, at: stamp, time: recordedAt)
             return .refused(failure)
         }
@@ -112,7 +112,7 @@ package struct ReferencingStore: Sendable {
             ) { row in row.isNull(0) ? nil : row.int64(0) }.first ?? nil
             if let highest, version.number <= highest {
                 throw StoreError(
-                    "store.rollback", "\(version.kind.title) number \(version.number) does not exceed number \(highest) already imported from this source")
+                    .rollback, "\(version.kind.title) number \(version.number) does not exceed number \(highest) already imported from this source")
             }
             try database.run(
                 "UPDATE referencing_versions SET active = 0 WHERE kind = ? AND source = ?", [.text(version.kind.rawValue), .text(version.source)])
@@ -186,7 +186,7 @@ package struct ReferencingStore: Sendable {
         ) { row in (Self.version(row), row.blob(11) ?? []) }
         var lists: [(version: ListVersion, list: VerifiedList)] = []
         for (found, document) in rows {
-            guard let (version, _) = found else { throw StoreError("store.corrupt", "a stored list has an unknown kind") }
+            guard let (version, _) = found else { throw StoreError(.corrupt, "a stored list has an unknown kind") }
             lists.append((version, try Self.read(version, document)))
         }
         return lists
@@ -196,7 +196,7 @@ package struct ReferencingStore: Sendable {
         do {
             return try VerifiedList.load(kind: version.kind, document: document, signer: version.signer, source: version.source)
         } catch {
-            throw StoreError("store.corrupt", "\(version.label) (stored id \(version.id ?? 0)) no longer reads: \(error.message)")
+            throw StoreError(.corrupt, "\(version.label) (stored id \(version.id ?? 0)) no longer reads: \(error.message)")
         }
     }
 

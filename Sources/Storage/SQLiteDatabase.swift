@@ -1,18 +1,43 @@
 internal import CSQLite
 import Foundation
+import WireFormat
 import Synchronization
 
 /// A failure of the store, with a stable code (`store.*`) for logs and problem documents.
-package struct StoreError: Error, Sendable, CustomStringConvertible {
-    package let code: String
+package struct StoreError: CodedError, Sendable {
+    /// Every way a store can fail, with its stable code (docs/failure-codes.md, tested).
+    package enum Code: String, Sendable, CaseIterable {
+        case open = "store.open"
+        case sql = "store.sql"
+        case constraint = "store.constraint"
+        case corrupt = "store.corrupt"
+        case schemaTooNew = "store.schema-too-new"
+        case rollback = "store.rollback"
+        case clientName = "store.client-name"
+        case clientRoles = "store.client-roles"
+        case clientExists = "store.client-exists"
+        case deskClient = "store.desk-client"
+        case credentialExists = "store.credential-exists"
+        case operatorName = "store.operator-name"
+        case operatorExists = "store.operator-exists"
+        case operatorUnknown = "store.operator-unknown"
+        case operatorNotStored = "store.operator"
+        case auditHeadMalformed = "audit.head-malformed"
+        case auditHeadWrite = "audit.head-write"
+        case auditKeyMalformed = "audit.key-malformed"
+        case auditKeyWrite = "audit.key-write"
+        case auditSign = "audit.sign"
+    }
+
+    package let code: Code
     package let message: String
 
-    package init(_ code: String, _ message: String) {
+    package init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
 
-    package var description: String { "\(code): \(message)" }
+    package var stableCode: String { code.rawValue }
 }
 
 /// One SQLite database file through the system library: WAL, a busy timeout, foreign keys,
@@ -48,7 +73,7 @@ package final class SQLiteDatabase: @unchecked Sendable {
         guard status == SQLITE_OK, let opened else {
             let message = opened.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let opened { sqlite3_close_v2(opened) }
-            throw StoreError("store.open", "cannot open \(path): \(message)")
+            throw StoreError(.open, "cannot open \(path): \(message)")
         }
         self.handle = opened
         self.path = path
@@ -64,7 +89,7 @@ package final class SQLiteDatabase: @unchecked Sendable {
         sqlite3_close_v2(handle)
     }
 
-    private func error(_ code: String, _ what: String) -> StoreError {
+    private func error(_ code: StoreError.Code, _ what: String) -> StoreError {
         StoreError(code, "\(what): \(String(cString: sqlite3_errmsg(handle)))")
     }
 
@@ -72,7 +97,7 @@ package final class SQLiteDatabase: @unchecked Sendable {
     package func execute(_ sql: String) throws(StoreError) {
         lock.lock()
         defer { lock.unlock() }
-        guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else { throw error("store.sql", "executing SQL") }
+        guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else { throw error(.sql, "executing SQL") }
     }
 
     /// Applies the migrations not applied yet, each in its own transaction.
@@ -80,7 +105,7 @@ package final class SQLiteDatabase: @unchecked Sendable {
         try execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
         let applied = Set(try query("SELECT version FROM schema_migrations") { row in row.int(0) })
         if let newest = applied.max(), let known = migrations.map(\.version).max(), newest > known {
-            throw StoreError("store.schema-too-new", "\(path) was written by a newer version (schema \(newest), this one knows \(known))")
+            throw StoreError(.schemaTooNew, "\(path) was written by a newer version (schema \(newest), this one knows \(known))")
         }
         for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(migration.version) {
             try transaction { () throws(StoreError) in
@@ -133,7 +158,7 @@ package final class SQLiteDatabase: @unchecked Sendable {
         defer { sqlite3_reset(statement) }
         let status = sqlite3_step(statement)
         guard status == SQLITE_DONE || status == SQLITE_ROW else {
-            throw error(status == SQLITE_CONSTRAINT ? "store.constraint" : "store.sql", "running \(sql.prefix(60))")
+            throw error(status == SQLITE_CONSTRAINT ? .constraint : .sql, "running \(sql.prefix(60))")
         }
         return Int(sqlite3_changes(handle))
     }
@@ -155,7 +180,7 @@ package final class SQLiteDatabase: @unchecked Sendable {
         while true {
             let status = sqlite3_step(statement)
             if status == SQLITE_DONE { break }
-            guard status == SQLITE_ROW else { throw error("store.sql", "querying \(sql.prefix(60))") }
+            guard status == SQLITE_ROW else { throw error(.sql, "querying \(sql.prefix(60))") }
             rows.append(try map(Row(statement: statement)))
         }
         return rows
@@ -170,7 +195,7 @@ package final class SQLiteDatabase: @unchecked Sendable {
         while true {
             let status = sqlite3_step(statement)
             if status == SQLITE_DONE { break }
-            guard status == SQLITE_ROW else { throw error("store.sql", "querying \(sql.prefix(60))") }
+            guard status == SQLITE_ROW else { throw error(.sql, "querying \(sql.prefix(60))") }
             try body(Row(statement: statement))
         }
     }
@@ -183,7 +208,7 @@ package final class SQLiteDatabase: @unchecked Sendable {
         } else {
             var made: OpaquePointer? = nil
             guard sqlite3_prepare_v2(handle, sql, -1, &made, nil) == SQLITE_OK, let made else {
-                throw error("store.sql", "preparing \(sql.prefix(60))")
+                throw error(.sql, "preparing \(sql.prefix(60))")
             }
             statements[sql] = made
             statement = made
@@ -198,7 +223,7 @@ package final class SQLiteDatabase: @unchecked Sendable {
                 status = value.withUnsafeBytes { sqlite3_bind_blob64(statement, index, $0.baseAddress, sqlite3_uint64($0.count), mie_sqlite_transient()) }
             case .null: status = sqlite3_bind_null(statement, index)
             }
-            guard status == SQLITE_OK else { throw error("store.sql", "binding parameter \(offset + 1)") }
+            guard status == SQLITE_OK else { throw error(.sql, "binding parameter \(offset + 1)") }
         }
         return statement
     }

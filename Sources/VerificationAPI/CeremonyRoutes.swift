@@ -166,8 +166,9 @@ struct CeremonyRoutes {
         }
     }
 
-    /// A failed verification: 200 with `verified: false` and its code; a request the core
-    /// could not read: 400.
+    /// A failed registration: 200 with `registered: false`, the core's verification and the
+    /// failure in the one shape every failed ceremony has (`error: {code, message}`); a request
+    /// the core could not read: 400.
     static func refusal(_ outcome: VerificationOutcome) throws -> Response {
         guard outcome.disposition != .badRequest else {
             throw APIError(.malformedRequest, outcome.result.failureMessage ?? "the response could not be read")
@@ -178,8 +179,16 @@ struct CeremonyRoutes {
             w.bool(false)
             w.key("verification")
             outcome.write(to: &w)
+            w.key("error")
+            failure(code: outcome.result.failureCode ?? "rejected", message: outcome.result.failureMessage ?? "").write(to: &w)
         }
         return jsonResponse(w.bytes)
+    }
+
+    /// What a failed ceremony says, in every answer that reports one (registration, sign-in,
+    /// the desk's enrolment): `{code, message}`.
+    static func failure(code: String, message: String) -> JSONValue {
+        .object([("code", .string(code)), ("message", .string(message))])
     }
 
     static func holderJSON(_ holder: Holder) -> JSONValue {
@@ -235,8 +244,7 @@ struct CeremonyRoutes {
     }
 
     static func signInRefusal(code: String, message: String) -> Response {
-        let reply = JSONValue.object([("verified", .bool(false)), ("error", .object([("code", .string(code)), ("message", .string(message))]))])
-        return jsonResponse(reply.json)
+        jsonResponse(JSONValue.object([("verified", .bool(false)), ("error", failure(code: code, message: message))]).json)
     }
 }
 

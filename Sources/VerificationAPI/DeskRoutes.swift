@@ -251,12 +251,7 @@ struct DeskRoutes {
                 }
                 let reply = JSONValue.object([
                     ("registered", .bool(false)),
-                    (
-                        "error",
-                        .object([
-                            ("code", .string(outcome.result.failureCode ?? "rejected")), ("message", .string(outcome.result.failureMessage ?? "")),
-                        ])
-                    ),
+                    ("error", CeremonyRoutes.failure(code: outcome.result.failureCode ?? "rejected", message: outcome.result.failureMessage ?? "")),
                 ])
                 return deskJSON(reply.json)
             case .verified(let holder, let registration, let evaluation, let stored, _):

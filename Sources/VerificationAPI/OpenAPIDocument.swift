@@ -272,7 +272,7 @@ enum OpenAPIDocument {
               "Verification": {
                 "type": "object", "required": ["verified", "ceremony"],
                 "properties": {"verified": {"type": "boolean"}, "ceremony": {"enum": ["registration", "assertion"]},
-                               "error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}
+                               "error": {"$ref": "#/components/schemas/CeremonyFailure"}}
               },
               "Verdict": {"enum": ["accepted", "refused", "indeterminate"]},
               "AMR": {"type": "array", "items": {"type": "string"}},
@@ -339,15 +339,18 @@ enum OpenAPIDocument {
                 "type": "object", "required": ["registered", "verification"],
                 "properties": {"registered": {"type": "boolean"}, "holder": {"$ref": "#/components/schemas/HolderView"}, "credentialId": {"$ref": "#/components/schemas/Base64URL"},
                                "verification": {"$ref": "#/components/schemas/Verification"}, "verdict": {"$ref": "#/components/schemas/Verdict"},
-                               "criteria": {"type": "array"}, "amr": {"$ref": "#/components/schemas/AMR"}}
+                               "criteria": {"type": "array"}, "amr": {"$ref": "#/components/schemas/AMR"},
+                               "error": {"$ref": "#/components/schemas/CeremonyFailure"}}
               },
+              "CeremonyFailure": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                                  "description": "Why a ceremony failed: the same shape in every answer that reports one"},
               "SignInResult": {
                 "type": "object", "required": ["verified"],
                 "properties": {"verified": {"type": "boolean"}, "holder": {"$ref": "#/components/schemas/HolderView"}, "credentialId": {"$ref": "#/components/schemas/Base64URL"},
                                "authenticator": {"type": "string"}, "aaguid": {"type": "string"}, "verdict": {"$ref": "#/components/schemas/Verdict"},
                                "pscAcceptable": {"type": "boolean"}, "amr": {"$ref": "#/components/schemas/AMR"}, "signCount": {"type": "integer"},
                                "userVerified": {"type": "boolean"}, "identityEvidence": {"$ref": "#/components/schemas/IdentityEvidence"},
-                               "error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}
+                               "error": {"$ref": "#/components/schemas/CeremonyFailure"}}
               },
               "Credential": {
                 "type": "object", "required": ["id", "holder", "aaguid", "verdict", "amr", "signCount", "createdAt"],

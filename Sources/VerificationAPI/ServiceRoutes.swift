@@ -157,7 +157,7 @@ package enum AuditHeadFile {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
-        guard let handle = FileHandle(forWritingAtPath: path) else { throw StoreError("audit.head-write", "cannot open \(path)") }
+        guard let handle = FileHandle(forWritingAtPath: path) else { throw StoreError(.auditHeadWrite, "cannot open \(path)") }
         defer { try? handle.close() }
         try handle.seekToEnd()
         try handle.write(contentsOf: Data((head.json + "\n").utf8))
@@ -184,6 +184,15 @@ package func buildRouter(state: ServiceState) -> Router<APIRequestContext> {
     TryPage.register(on: router)
     routes.fill(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
     return router
+}
+
+/// The application from its parts: a configuration (a value, already read and checked), the
+/// stores (SQLite, or any implementation of the store protocols) and the clock every operation
+/// and session reads (tests pass one they move by hand instead of sleeping).
+package func buildApplication(
+    configuration: ServiceConfiguration, stores: ServiceStores, clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+) throws -> some ApplicationProtocol {
+    try buildApplication(state: ServiceState(configuration: configuration, stores: stores, logger: logger, clock: clock), logger: logger)
 }
 
 /// The application: the router, the audit flusher, the configured address, TLS if configured.
@@ -226,6 +235,6 @@ func serverTLS(_ settings: TLSSettings) throws -> TLSConfiguration {
         }
         return configuration
     } catch {
-        throw StoreError("config.tls", "the TLS certificate, key or client CAs cannot be read: \(error)")
+        throw ConfigurationError(.tls, "the TLS certificate, key or client CAs cannot be read: \(error)")
     }
 }

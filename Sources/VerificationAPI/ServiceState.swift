@@ -134,6 +134,29 @@ package struct ServiceStores: Sendable {
     }
 }
 
+/// A configuration the service cannot start with, with its stable code (docs/failure-codes.md).
+package struct ConfigurationError: CodedError, Sendable {
+    package enum Code: String, Sendable, CaseIterable {
+        case profile = "config.profile"
+        case cardAnchors = "config.card-anchors"
+        case cardCrl = "config.card-crl"
+        case mdsRoot = "config.mds-root"
+        case ansKey = "config.ans-key"
+        case listSigners = "config.list-signers"
+        case tls = "config.tls"
+    }
+
+    package let code: Code
+    package let message: String
+
+    package init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    package var stableCode: String { code.rawValue }
+}
+
 /// What the configuration's files say, read and checked once at start (outside the state that
 /// serves requests): the PSC profile, the card anchors and CRLs, the signers of imported lists.
 package struct ServiceResources: Sendable {
@@ -145,52 +168,52 @@ package struct ServiceResources: Sendable {
     package let demoTrust: ReferencingTrust?
 
     /// The CRLs of `files`, and the SHA-256 of what was read (to see a file change).
-    package static func cardCRLs(_ files: [String]) throws(StoreError) -> (crls: [CertificateRevocationList], digest: [UInt8]) {
+    package static func cardCRLs(_ files: [String]) throws(ConfigurationError) -> (crls: [CertificateRevocationList], digest: [UInt8]) {
         var crls: [CertificateRevocationList] = []
         var read: [UInt8] = []
         for path in files {
-            guard let bytes = FileManager.default.contents(atPath: path) else { throw StoreError("config.card-crl", "cannot read \(path)") }
+            guard let bytes = FileManager.default.contents(atPath: path) else { throw ConfigurationError(.cardCrl, "cannot read \(path)") }
             do {
                 crls += try CertificateRevocationList.load(file: Array(bytes))
             } catch {
-                throw StoreError("config.card-crl", "\(path) is not a CRL: \(error)")
+                throw ConfigurationError(.cardCrl, "\(path) is not a CRL: \(error)")
             }
             read += Digest.sha256(Array(bytes))
         }
         return (crls, Digest.sha256(read))
     }
 
-    package static func load(_ configuration: ServiceConfiguration) throws(StoreError) -> ServiceResources {
+    package static func load(_ configuration: ServiceConfiguration) throws(ConfigurationError) -> ServiceResources {
         let cards: CardTrust
         do {
             cards = CardTrust(
                 anchors: try configuration.cardAnchorsFile.map { try IGCSanteAnchors(pemFile: $0) }, crls: try cardCRLs(configuration.cardCRLFiles).crls)
-        } catch let error as StoreError {
+        } catch let error as ConfigurationError {
             throw error
         } catch {
-            throw StoreError("config.card-anchors", "the card anchors or CRLs cannot be read: \(error)")
+            throw ConfigurationError(.cardAnchors, "the card anchors or CRLs cannot be read: \(error)")
         }
         let profile: Profile
         do {
             if let path = configuration.profilePath {
-                guard let data = FileManager.default.contents(atPath: path) else { throw StoreError("config.profile", "cannot read \(path)") }
+                guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError(.profile, "cannot read \(path)") }
                 profile = try Profile.parse(Array(data))
             } else {
                 profile = try Profile.bundled()
             }
-        } catch let error as StoreError {
+        } catch let error as ConfigurationError {
             throw error
         } catch {
-            throw StoreError("config.profile", "the profile cannot be read: \(error)")
+            throw ConfigurationError(.profile, "the profile cannot be read: \(error)")
         }
         do {
             return ServiceResources(
                 profile: profile, cards: cards, importTrust: try configuredTrust(configuration),
                 demoTrust: try configuration.demoListsDirectory.flatMap(demoTrust))
-        } catch let error as StoreError {
+        } catch let error as ConfigurationError {
             throw error
         } catch {
-            throw StoreError("config.list-signers", "the list signers cannot be read: \(error)")
+            throw ConfigurationError(.listSigners, "the list signers cannot be read: \(error)")
         }
     }
 
@@ -198,13 +221,13 @@ package struct ServiceResources: Sendable {
         guard !configuration.mdsRootFiles.isEmpty || !configuration.ansKeyFiles.isEmpty else { return nil }
         var trust = ReferencingTrust()
         for path in configuration.mdsRootFiles {
-            guard let bytes = FileManager.default.contents(atPath: path) else { throw StoreError("config.mds-root", "cannot read \(path)") }
+            guard let bytes = FileManager.default.contents(atPath: path) else { throw ConfigurationError(.mdsRoot, "cannot read \(path)") }
             trust.mdsRoots += try Certificate.load(file: Array(bytes))
         }
         for path in configuration.ansKeyFiles {
             guard let bytes = FileManager.default.contents(atPath: path),
                 let der = PEM.blocks(String(decoding: bytes, as: UTF8.self), label: "PUBLIC KEY")?.first
-            else { throw StoreError("config.ans-key", "cannot read a PEM public key in \(path)") }
+            else { throw ConfigurationError(.ansKey, "cannot read a PEM public key in \(path)") }
             trust.ansKeys.append(try PublicKey.subjectPublicKeyInfo(der))
         }
         return trust

@@ -92,7 +92,7 @@ struct Serve: AsyncParsableCommand {
         let state: ServiceState
         do {
             state = try ServiceState(configuration: configuration, logger: logger)
-        } catch let error as StoreError {
+        } catch let error as any CodedError {
             throw CLIFailure(error.description)
         }
         var clients = (try? state.clients.list().filter { $0.revokedAt == nil }.count) ?? 0
@@ -121,7 +121,7 @@ struct Serve: AsyncParsableCommand {
         }
         do {
             try await VerificationAPI.runService(state: state, logger: logger)
-        } catch let error as StoreError {
+        } catch let error as any CodedError {
             throw CLIFailure(error.description)
         }
     }

@@ -183,6 +183,25 @@ import VerificationAPI
     }
 }
 
+/// The store's and the configuration's codes are documented, each in its own table.
+@Suite struct StoreAndConfigurationCodeTests {
+    static func table(_ heading: String) throws -> Set<String> {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("docs/failure-codes.md"), encoding: .utf8)
+        let section = text.components(separatedBy: "## \(heading)").last?.components(separatedBy: "\n## ").first ?? ""
+        return Set(section.split(separator: "\n").filter { $0.hasPrefix("| `") }.map { line in
+            String(line.split(separator: "|")[0].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "`")))
+        })
+    }
+
+    @Test func everyStoreCodeIsDocumented() throws {
+        #expect(try Self.table("Store codes") == Set(StoreError.Code.allCases.map(\.rawValue)))
+    }
+
+    @Test func everyConfigurationCodeIsDocumented() throws {
+        #expect(try Self.table("Configuration codes") == Set(ConfigurationError.Code.allCases.map(\.rawValue)))
+    }
+}
+
 /// The application layer's refusals are the API's problem codes: each one converts to itself.
 @Suite struct OperationErrorCodeTests {
     @Test func everyOperationCodeIsAProblemCode() {

@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import Logging
+import Synchronization
 import HummingbirdTesting
 import Storage
 import Testing
@@ -246,6 +248,40 @@ import VerificationAPI
             #expect(lists.status == .ok)
             let bad = try await client.call(.post, "/v1/assertions/verify", key: key, raw: Array("{\"response\":".utf8))
             #expect(bad.status == .badRequest)
+        }
+    }
+}
+
+/// The application assembled from a configuration, stores and a clock: time moves when the test
+/// says, nothing sleeps.
+@Suite struct ApplicationAssemblyTests {
+    final class HandClock: Sendable {
+        private let now = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+        var read: @Sendable () -> Date { { [self] in now.withLock { $0 } } }
+        func advance(_ seconds: TimeInterval) { now.withLock { $0 += seconds } }
+    }
+
+    @Test func aCeremonyExpiresWhenTheClockSaysSo() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mie-clock-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var configuration = ServiceConfiguration()
+        configuration.databasePath = directory.appendingPathComponent("mie.sqlite").path
+        configuration.relyingParty = RelyingParty(id: "mie.example", origins: [ServiceHarness.origin])
+        let stores = try ServiceStores.sqlite(path: configuration.databasePath)
+        let (_, key) = try stores.clients.add(name: "iam", roles: [.enrolment], rpID: nil, origins: [], at: Date())
+        let clock = HandClock()
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        let app = try buildApplication(configuration: configuration, stores: stores, clock: clock.read, logger: logger)
+        let authenticator = try SoftwareAuthenticator(origin: ServiceHarness.origin)
+        try await app.test(.router) { client in
+            let options = try await client.call(.post, "/v1/registrations/options", key: key, json: ["holder": CeremonyTests.holder])
+            #expect(options.status == .ok, "\(options.text)")
+            #expect(options.json["expiresAt"] as? String == Date(timeIntervalSince1970: 1_800_000_300).formatted(.iso8601))
+            let response = try authenticator.create(try #require(options.json["publicKey"] as? [String: Any]))
+            clock.advance(301)
+            let late = try await client.call(.post, "/v1/registrations", key: key, json: ["ceremonyId": options.json["ceremonyId"]!, "response": response])
+            #expect(late.status == .gone && late.code == "ceremony.expired", "\(late.text)")
         }
     }
 }

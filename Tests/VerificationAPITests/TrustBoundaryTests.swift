@@ -215,7 +215,7 @@ import Testing
     /// An audit store that refuses every write.
     struct FailingAudit: AuditStoring {
         let inner: any AuditStoring
-        func append(_ events: [AuditEvent], at time: Date) throws(StoreError) { throw StoreError("store.sql", "disk I/O error (test)") }
+        func append(_ events: [AuditEvent], at time: Date) throws(StoreError) { throw StoreError(.sql, "disk I/O error (test)") }
         func verify() throws(StoreError) -> AuditLog.Verification { try inner.verify() }
         func verify(against head: AuditHead) throws(StoreError) -> AuditLog.Verification { try inner.verify(against: head) }
         func head(at time: Date) throws(StoreError) -> AuditHead? { try inner.head(at: time) }
