@@ -106,6 +106,25 @@ package struct CandidateBattery {
         let info = try device.info()
         self.info = info
         let statedAAGUID = statement.aaguid.map(AAGUIDText.string) ?? "none"
+        checkInfo(info, statedAAGUID: statedAAGUID)
+        // User verification: the PIN through the PIN/UV auth protocols the key lists.
+        let token = try verifyUser(info, pin: pin, minimumTries: minimumTries)
+        let builtInUV = token == nil && info.options["uv"] == true
+        let askedUV = token != nil || builtInUV
+        // Registration with user verification, verified by the core against the statement's roots.
+        guard let (verified, userID) = try register(info, token: token, builtInUV: builtInUV) else { return }
+        registration = verified
+        checkRegistration(verified, info: info, statedAAGUID: statedAAGUID, askedUV: askedUV)
+        // Assertions in a row: signature, flags, counter.
+        guard let uvEvery = try signIn(verified, userID: userID, count: count, info: info, token: token, builtInUV: builtInUV, askedUV: askedUV) else { return }
+        // Claims against behaviour.
+        checkClaims(info, verified: verified, uvEvery: uvEvery)
+    }
+
+    /// getInfo field by field against the statement: AAGUID, the device comparison, algorithms,
+    /// firmware, PIN length, PIN/UV auth protocols, transports, extensions, upv, attachment.
+    mutating func checkInfo(_ info: AuthenticatorInfo, statedAAGUID: String) {
+        let statedAAGUID = statement.aaguid.map(AAGUIDText.string) ?? "none"
         check("info.aaguid", "getInfo's AAGUID is the statement's", info.aaguid == statedAAGUID, "getInfo \(info.aaguid), statement \(statedAAGUID)")
         for item in DeviceComparison.compare(info.policyView, catalog: catalog, at: time) where item.check != "ans.decision" && item.check != "aaguid.listed" {
             check("info.\(item.check)", "getInfo as the statement declares it", item.status == .satisfied ? true : item.status == .notSatisfied ? false : nil, item.detail)
@@ -150,8 +169,11 @@ package struct CandidateBattery {
         let hintOK = transports.allSatisfy { hints.contains($0 == "usb" ? "wired" : $0) || ($0 == "nfc" && hints.contains("wireless")) }
         check("info.transports", "transports match attachmentHint", transports.isEmpty ? nil : hintOK,
               "getInfo \(info.transports.joined(separator: ", ")), attachmentHint \(statement.attachmentHint.joined(separator: ", "))")
+    }
 
-        // User verification: the PIN through the PIN/UV auth protocols the key lists.
+    /// A pinUvAuthToken through each PIN/UV auth protocol the key lists (the last tries never
+    /// risked); nil when the key has no PIN to verify.
+    mutating func verifyUser(_ info: AuthenticatorInfo, pin: () -> String, minimumTries: Int) throws -> PINToken? {
         var token: PINToken?
         if info.options["clientPin"] == true {
             let tries = try device.pinRetries(info.pinUvAuthProtocols.contains(2) ? .two : .one)
@@ -182,9 +204,12 @@ package struct CandidateBattery {
             check("pin.protocols", "a PIN/UV auth protocol this battery speaks", info.options["uv"] == true ? nil : false,
                   info.options["clientPin"] == false ? "the key has no PIN set: set one first" : "no clientPin option")
         }
-        let builtInUV = token == nil && info.options["uv"] == true
+        return token
+    }
 
-        // Registration with user verification, verified by the core against the statement's roots.
+    /// makeCredential with user verification, verified by the core against the statement's
+    /// roots: the registration and the user handle it was made for, nil when it failed (named).
+    mutating func register(_ info: AuthenticatorInfo, token: PINToken?, builtInUV: Bool) throws -> (VerifiedRegistration, [UInt8])? {
         let userID = Self.random(32)
         let challenge = Self.random(32)
         let clientData = Self.clientData("webauthn.create", challenge)
@@ -202,7 +227,7 @@ package struct CandidateBattery {
             object = try device.makeCredential(request)
         } catch let error as CTAPError {
             check("registration.made", "makeCredential with user verification", false, error.name)
-            return
+            return nil
         }
         let rawID = (try? AttestationObject.parse(object))?.authenticatorData.attestedCredentialData?.credentialID ?? []
         let verified: VerifiedRegistration
@@ -213,9 +238,14 @@ package struct CandidateBattery {
                 policy: .acceptUntrustedAttestationForTesting, trust: catalog, at: time)
         } catch {
             check("registration.verified", "the registration verifies (WebAuthn L3 §7.1)", false, "\(error.code): \(error.message)")
-            return
+            return nil
         }
-        registration = verified
+        return (verified, userID)
+    }
+
+    /// The registration against the statement: attestation type, chain, the four AAGUIDs,
+    /// algorithm, flags, extensions.
+    mutating func checkRegistration(_ verified: VerifiedRegistration, info: AuthenticatorInfo, statedAAGUID: String, askedUV: Bool) {
         let attestation = verified.attestation
         check("registration.verified", "the registration verifies (WebAuthn L3 §7.1)", true, "\(attestation.format), \(attestation.type.rawValue)")
         check("registration.attestation-type", "attestation type as stated", statement.attestationTypes.contains(Self.registryName(attestation.type)),
@@ -234,7 +264,6 @@ package struct CandidateBattery {
         let algorithm = Int(verified.publicKey.algorithm.rawValue)
         check("registration.algorithm", "the credential's algorithm is in authenticationAlgorithms", stated(algorithm),
               "\(verified.publicKey.algorithm.name) (\(algorithm)); statement \(statement.authenticationAlgorithms.joined(separator: ", "))")
-        let askedUV = token != nil || builtInUV
         check("registration.uv", "UV set after the PIN or built-in verification", askedUV ? verified.flags.userVerified : nil,
               askedUV ? "flags 0x\(String(verified.flags.rawValue, radix: 16))" : "no way to verify the user")
         check("registration.up", "UP set", verified.flags.userPresent, "flags 0x\(String(verified.flags.rawValue, radix: 16))")
@@ -246,8 +275,13 @@ package struct CandidateBattery {
             let output = verified.extensions?.identifiers.contains(name) == true
             check("extensions.\(name)", "\(name), listed in getInfo, answers", output, output ? "\(name) returned" : "no \(name) output at registration")
         }
+    }
 
-        // Assertions in a row: signature, flags, counter.
+    /// Assertions in a row (the last discoverable when rk is claimed): signature, counter, UV,
+    /// user handle. Whether UV was set on every one; nil when one could not be made (named).
+    mutating func signIn(
+        _ verified: VerifiedRegistration, userID: [UInt8], count: Int, info: AuthenticatorInfo, token: PINToken?, builtInUV: Bool, askedUV: Bool
+    ) throws -> Bool? {
         var counters: [UInt32] = []
         var signaturesOK = true
         var uvEvery = true
@@ -266,7 +300,7 @@ package struct CandidateBattery {
                 answer = try device.getAssertion(assertion)
             } catch let error as CTAPError {
                 check("assertion.made", "getAssertion", false, "assertion \(index + 1): \(error.name)")
-                return
+                return nil
             }
             if discoverable { handleOK = answer.userHandle == userID && answer.credentialID == verified.credentialID }
             do {
@@ -293,8 +327,11 @@ package struct CandidateBattery {
               askedUV ? (uvEvery ? "UV on every assertion" : "UV missing") : "no way to verify the user")
         check("assertion.discoverable", "rk claimed: the credential is discoverable with its user handle",
               info.options["rk"] == true ? handleOK ?? false : nil, info.options["rk"] == true ? (handleOK == true ? "found without allowList" : "not found or wrong user handle") : "rk not claimed")
+        return uvEvery
+    }
 
-        // Claims against behaviour.
+    /// What the statement claims against what the key did (PSC decides; this names).
+    mutating func checkClaims(_ info: AuthenticatorInfo, verified: VerifiedRegistration, uvEvery: Bool) {
         if info.options["uv"] == true {
             check("claims.uv", "getInfo claims built-in uv: UV is actually set", (registration?.flags.userVerified ?? false) && uvEvery,
                   "registration UV \(registration?.flags.userVerified ?? false), assertions UV \(uvEvery)")

@@ -39,17 +39,42 @@ struct Enrol: ParsableCommand {
     @Flag(help: "Print the service's answer as JSON.") var json = false
 
     func run() throws {
-        guard let base = URL(string: server), base.scheme == "https" || base.scheme == "http" else { throw fail("--server is not an http(s) URL", 2) }
-        guard let keyData = FileManager.default.contents(atPath: apiKeyFile),
-            let key = String(data: keyData, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !key.isEmpty
-        else { throw fail("cannot read an API key in \(apiKeyFile)", 2) }
-        let service = ServiceClient(base: base, key: key)
-
-        // 1. The card: identity and chain, then possession over the service's challenge.
+        let service = try serviceClient()
         let pcsc = try context()
         let names = try pcsc.readers()
         guard !names.isEmpty else { throw fail("no smart card reader is connected", 3) }
         let states = try pcsc.states(of: names)
+        // 1. The card: identity and chain, then possession over the service's challenge.
+        let (card, cardReader) = try connectCard(pcsc, names: names, states: states)
+        let proof = try proveCard(card, to: service)
+        let ceremony = try service.post("/v1/registrations/options", .object([("card", proof)]))
+        guard let ceremonyID = ceremony["ceremonyId"]?.string, let options = ceremony["publicKey"] else {
+            throw fail("the service's creation options are malformed", 2)
+        }
+        let holder = ceremony["holder"]?["displayName"]?.string ?? "?"
+        FileHandle.standardError.write(Data("card proves \(holder) (\(ceremony["holder"]?["id"]?.string ?? "?")): touch the key to register it\n".utf8))
+        // 2. The key, as a WebAuthn client would make it for the service's origin.
+        guard let claimed = origin ?? ceremony["origins"]?.strings?.first else { throw fail("the service names no origin; give --origin", 2) }
+        let (authenticator, keep) = try open(device: hid, reader: fidoReader ?? otherReader(states, than: cardReader))
+        defer { withExtendedLifetime(keep) {} }
+        let response = try registerKey(authenticator, options: options, origin: claimed)
+        // 3. The service verifies, judges and stores it.
+        let result = try service.post("/v1/registrations", .object([("ceremonyId", .string(ceremonyID)), ("response", response)]))
+        try report(result)
+    }
+
+    /// The service at --server with the API key of --api-key-file.
+    func serviceClient() throws -> ServiceClient {
+        guard let base = URL(string: server), base.scheme == "https" || base.scheme == "http" else { throw fail("--server is not an http(s) URL", 2) }
+        guard let keyData = FileManager.default.contents(atPath: apiKeyFile),
+            let key = String(data: keyData, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines), !key.isEmpty
+        else { throw fail("cannot read an API key in \(apiKeyFile)", 2) }
+        return ServiceClient(base: base, key: key)
+    }
+
+    /// The holder's CPS card: in --reader, or the first reader holding a known CPS card that is
+    /// not the key's.
+    func connectCard(_ pcsc: PCSCContext, names: [String], states: [PCSCContext.ReaderState]) throws -> (PCSCCard, String) {
         let cardReader =
             reader
             ?? states.first { $0.cardPresent && CardIdentification.generation(of: $0.atr) != .unknown && $0.reader != fidoReader }?.reader
@@ -61,7 +86,14 @@ struct Enrol: ParsableCommand {
             throw fail(error.description, error.code == PCSCError.noSmartcard ? 3 : 2)
         }
         card.resetOnClose = true
-        let proof = try card.transaction { () throws -> JSONValue in
+        return (card, cardReader)
+    }
+
+    /// The card's proof for the service: its certificates and identification, and its
+    /// signature over the service's challenge once the holder's PIN is verified (the last try
+    /// never spent without --force).
+    func proveCard(_ card: PCSCCard, to service: ServiceClient) throws -> JSONValue {
+        try card.transaction { () throws -> JSONValue in
             let atr = try card.atr()
             let cps = CPSCardReader(card)
             let identification = try cps.identify(atr: atr)
@@ -96,17 +128,12 @@ struct Enrol: ParsableCommand {
             if let serial = identification.serialNumber { members.append(("serialNumber", .string(hex(serial)))) }
             return .object(members)
         }
-        let ceremony = try service.post("/v1/registrations/options", .object([("card", proof)]))
-        guard let ceremonyID = ceremony["ceremonyId"]?.string, let options = ceremony["publicKey"] else {
-            throw fail("the service's creation options are malformed", 2)
-        }
-        let holder = ceremony["holder"]?["displayName"]?.string ?? "?"
-        FileHandle.standardError.write(Data("card proves \(holder) (\(ceremony["holder"]?["id"]?.string ?? "?")): touch the key to register it\n".utf8))
+    }
 
-        // 2. The key, as a WebAuthn client would make it for the service's origin.
-        guard let claimed = origin ?? ceremony["origins"]?.strings?.first else { throw fail("the service names no origin; give --origin", 2) }
-        let (authenticator, keep) = try open(device: hid, reader: fidoReader ?? otherReader(states, than: cardReader))
-        defer { withExtendedLifetime(keep) {} }
+    /// Registers a key with the service's creation options as the WebAuthn client of `origin`
+    /// would (a pinUvAuthToken first when the key verifies its holder by its own PIN): the
+    /// response as `PublicKeyCredential.toJSON()` gives it.
+    func registerKey(_ authenticator: any CTAPAuthenticator, options: JSONValue, origin claimed: String) throws -> JSONValue {
         let info = try authenticator.info()
         var request = try Self.credentialRequest(options, origin: claimed, info: info)
         if request.needsPIN {
@@ -128,7 +155,7 @@ struct Enrol: ParsableCommand {
         let attestation = try authenticator.makeCredential(request.ctap)
         let parsed = try AttestationObject.parse(attestation)
         let credentialID = parsed.authenticatorData.attestedCredentialData?.credentialID ?? []
-        let response = JSONValue.object([
+        return JSONValue.object([
             ("id", .string(Base64URL.encode(credentialID))), ("rawId", .string(Base64URL.encode(credentialID))), ("type", .string("public-key")),
             (
                 "response",
@@ -139,7 +166,11 @@ struct Enrol: ParsableCommand {
             ),
             ("clientExtensionResults", .object([])),
         ])
-        let result = try service.post("/v1/registrations", .object([("ceremonyId", .string(ceremonyID)), ("response", response)]))
+    }
+
+    /// Prints the service's answer; the exit status says whether the key is enrolled and
+    /// acceptable.
+    func report(_ result: JSONValue) throws {
         if json {
             print(String(decoding: result.json, as: UTF8.self))
         } else {
