@@ -251,7 +251,7 @@ package final class RequestGuards: Sendable {
     package let limiter: RateLimiter<Int64>
     /// Failed authentications per source address: past it, a source's unknown keys are refused
     /// (429) before any lookup.
-    let failedAuthentications = RateLimiter<String>(rate: 5, burst: 50)
+    let failedAuthentications = RateLimiter<String>(rate: 1, burst: 50)
     /// The desk's requests before sign-in, per source address (a desk signs in rarely, in bursts:
     /// 200 at once, 2 a second after): a flood from one place stops there.
     let deskBySource = RateLimiter<String>(rate: 2, burst: 200)

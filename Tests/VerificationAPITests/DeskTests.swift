@@ -263,11 +263,12 @@ import Testing
     }
 
     @Test func sessionsExpireAndRevocationEndsThem() async throws {
-        let harness = try ServiceHarness { $0.deskIdleTimeout = 1 }
+        let clock = HandClock()
+        let harness = try ServiceHarness(configure: { $0.deskIdleTimeout = 1 }, clock: clock.read)
         let operatorKey = try SoftwareAuthenticator(origin: ServiceHarness.origin, attestation: .none)
         try await harness.test { client in
             let (browser, _) = try await Self.bootstrap(client, harness, name: "carol", key: operatorKey)
-            try await Task.sleep(for: .milliseconds(1300))
+            clock.advance(1.3)
             let expired = try await browser.call(client, .get, "/enrol/api/session")
             #expect(expired.status == .unauthorized && expired.code == "session.expired")
             let (again, reply) = try await Self.signIn(client, name: "carol", key: operatorKey)

@@ -255,12 +255,6 @@ import VerificationAPI
 /// The application assembled from a configuration, stores and a clock: time moves when the test
 /// says, nothing sleeps.
 @Suite struct ApplicationAssemblyTests {
-    final class HandClock: Sendable {
-        private let now = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
-        var read: @Sendable () -> Date { { [self] in now.withLock { $0 } } }
-        func advance(_ seconds: TimeInterval) { now.withLock { $0 += seconds } }
-    }
-
     @Test func aCeremonyExpiresWhenTheClockSaysSo() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mie-clock-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -269,7 +263,7 @@ import VerificationAPI
         configuration.relyingParty = RelyingParty(id: "mie.example", origins: [ServiceHarness.origin])
         let stores = try ServiceStores.sqlite(path: configuration.databasePath)
         let (_, key) = try stores.clients.add(name: "iam", roles: [.enrolment], rpID: nil, origins: [], at: Date())
-        let clock = HandClock()
+        let clock = HandClock(Date(timeIntervalSince1970: 1_800_000_000))
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let app = try buildApplication(configuration: configuration, stores: stores, clock: clock.read, logger: logger)

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import Storage
+import Synchronization
 import Testing
 import VerificationAPI
 
@@ -17,7 +18,7 @@ struct ServiceHarness {
     /// Keys by role: `verifier`, `enrolment`, `operator`, `all`.
     var keys: [String: String] = [:]
 
-    init(configure: (inout ServiceConfiguration) -> Void = { _ in }) throws {
+    init(configure: (inout ServiceConfiguration) -> Void = { _ in }, clock: (@Sendable () -> Date)? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mie-service-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = ServiceConfiguration()
@@ -32,7 +33,8 @@ struct ServiceHarness {
         configure(&configuration)
         var logger = Logger(label: "mie-verifier-test")
         logger.logLevel = .critical
-        state = try ServiceState(configuration: configuration, logger: logger)
+        state = try ServiceState(
+            configuration: configuration, stores: try ServiceStores.sqlite(path: configuration.databasePath), logger: logger, clock: clock ?? { Date() })
         for (name, roles) in [
             ("verifier", [ClientRole.verifier]), ("enrolment", [.enrolment]), ("operator", [.operator]),
             ("all", [.verifier, .enrolment, .operator]),
@@ -58,6 +60,18 @@ struct ServiceHarness {
         let app = try buildApplication(state: state, logger: state.logger)
         try await app.test(.router, body)
     }
+}
+
+/// A clock the test moves by hand: time passes when it says, nothing sleeps.
+final class HandClock: Sendable {
+    private let now: Mutex<Date>
+
+    init(_ start: Date = Date()) {
+        now = Mutex(start)
+    }
+
+    var read: @Sendable () -> Date { { [self] in now.withLock { $0 } } }
+    func advance(_ seconds: TimeInterval) { now.withLock { $0 += seconds } }
 }
 
 /// A response read back: status, headers and JSON body.

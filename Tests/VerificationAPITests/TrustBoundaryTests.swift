@@ -304,10 +304,12 @@ import Testing
             for _ in 0..<5 { #expect(try await client.call(.get, "/v1/referencing", key: "mie_nobody").status == .unauthorized) }
             #expect(counting.count == 1)
             var statuses: [HTTPResponse.Status] = []
-            for index in 0..<80 { statuses.append(try await client.call(.get, "/v1/referencing", key: "mie_spray\(index)").status) }
+            for index in 0..<120 { statuses.append(try await client.call(.get, "/v1/referencing", key: "mie_spray\(index)").status) }
             #expect(statuses.prefix(40).allSatisfy { $0 == .unauthorized })
-            #expect(statuses.suffix(20).allSatisfy { $0 == .tooManyRequests }, "\(statuses)")
-            #expect(counting.count < 60, "the store was asked \(counting.count) times")
+            // Past its burst (50 failures) the source is refused before the store, one failure a
+            // second allowed after (so a slow machine sees a few more 401s).
+            #expect(statuses.filter { $0 == .tooManyRequests }.count >= 40, "\(statuses)")
+            #expect(counting.count < 80, "the store was asked \(counting.count) times")
         }
     }
 
