@@ -332,26 +332,19 @@ package struct CandidateBattery {
 
     /// What the statement claims against what the key did (PSC decides; this names).
     mutating func checkClaims(_ info: AuthenticatorInfo, verified: VerifiedRegistration, uvEvery: Bool) {
+        func check(_ id: String, _ title: String, _ judgement: StatementClaims.Judgement) { self.check(id, title, judgement.holds, judgement.detail) }
         if info.options["uv"] == true {
-            check("claims.uv", "getInfo claims built-in uv: UV is actually set", (registration?.flags.userVerified ?? false) && uvEvery,
-                  "registration UV \(registration?.flags.userVerified ?? false), assertions UV \(uvEvery)")
+            check(
+                "claims.uv", "getInfo claims built-in uv: UV is actually set",
+                StatementClaims.builtInUserVerification(registrationUV: registration?.flags.userVerified ?? false, everyAssertionUV: uvEvery))
         }
-        let verifying = statement.userVerificationMethods.subtracting(["presence_internal", "none"])
-        check("claims.user-verification-details", "userVerificationDetails name a method that verifies the user", !verifying.isEmpty,
-              statement.userVerificationMethods.sorted().joined(separator: ", "))
+        check("claims.user-verification-details", "userVerificationDetails name a method that verifies the user", StatementClaims.userVerificationDetails(statement))
         if info.options["clientPin"] != nil {
-            check("claims.pin-declared", "a key taking a client PIN declares passcode_external", statement.userVerificationMethods.contains("passcode_external"),
-                  statement.userVerificationMethods.sorted().joined(separator: ", "))
+            check("claims.pin-declared", "a key taking a client PIN declares passcode_external", StatementClaims.clientPINDeclared(statement))
         }
-        let matchers = Set(statement.matcherProtection)
-        check("claims.matcher-protection", "matcherProtection declared, on the chip or in a TEE for a hardware key",
-              !matchers.isEmpty && (matchers != ["software"] || !Set(statement.keyProtection).isDisjoint(with: ["software"])),
-              matchers.isEmpty ? "none declared" : statement.matcherProtection.joined(separator: ", "))
-        let protection = Set(statement.keyProtection)
-        check("claims.key-protection", "keyProtection hardware or secure element", !protection.isDisjoint(with: ["hardware", "secure_element", "tee"]),
-              statement.keyProtection.joined(separator: ", "))
-        check("claims.not-synced", "the credential is device-bound (not backup eligible)", !verified.flags.backupEligible,
-              verified.flags.backupEligible ? "backup eligible: a synced credential" : "BE flag clear")
+        check("claims.matcher-protection", "matcherProtection declared, on the chip or in a TEE for a hardware key", StatementClaims.matcherProtection(statement))
+        check("claims.key-protection", "keyProtection hardware or secure element", StatementClaims.keyProtection(statement))
+        check("claims.not-synced", "the credential is device-bound (not backup eligible)", StatementClaims.deviceBound(backupEligible: verified.flags.backupEligible))
     }
 
     static func registryName(_ type: AttestationResult.AttestationType) -> String {
