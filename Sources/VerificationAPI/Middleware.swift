@@ -108,7 +108,8 @@ struct ClientAuthentication: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.uri.path.hasPrefix("/v1/"), request.uri.path != "/v1/openapi.json" else { return try await next(request, context) }
-        let source = context.sourceAddress(request, trustedProxies: state.guards.trustedProxies)
+        // The source address is worked out only when a lookup is needed (not on the hot path).
+        let source = { context.sourceAddress(request, trustedProxies: state.guards.trustedProxies) }
         var byKey: APIClient?
         if let header = request.headers[.authorization] {
             let key = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)) : ""
@@ -141,15 +142,16 @@ struct ClientAuthentication: RouterMiddleware {
     /// pool), then cached; a digest that is nobody's is cached as such for as long (a key just
     /// created was never looked up, so it is admitted at once). A source whose authentications
     /// keep failing is refused before any lookup.
-    func lookUp(_ digest: [UInt8], source: String, _ find: @escaping @Sendable () throws -> APIClient?) async throws -> APIClient? {
+    func lookUp(_ digest: [UInt8], source address: () -> String, _ find: @escaping @Sendable () throws -> APIClient?) async throws -> APIClient? {
         let guards = state.guards
         switch guards.clientCache.entry(digest) {
         case .client(let client): return client
         case .unknown:
-            _ = guards.failedAuthentications.allow(source)
+            _ = guards.failedAuthentications.allow(address())
             return nil
         case nil: break
         }
+        let source = address()
         guard guards.failedAuthentications.hasToken(source) else {
             throw APIError(.rateLimited, "too many failed authentications from this address; retry later")
         }
