@@ -1,0 +1,75 @@
+import AuthenticatorCatalog
+import AuthenticatorVerification
+import CardJudgement
+import Ceremonies
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PSCPolicy
+import SignatureVerification
+import Storage
+import Synchronization
+import VerificationRequests
+import WireFormat
+
+/// Audit events of stateless verifications, committed together (one transaction, one fsync)
+/// every `auditFlushInterval`: a verification changes no state, and one fsync per request
+/// would bound the service by the disk. State changes append their event in their own
+/// transaction instead.
+///
+/// Bounded: while the store keeps failing the events wait, up to `limit`; past it the service
+/// stops acknowledging verifications (503 `unavailable`, `accepting` false) rather than grow
+/// without end or drop events.
+package final class AuditBuffer: AuditRecording, Sendable {
+    private struct Queue {
+        var pending: [AuditEvent] = []
+        /// Events taken by the flush under way (still not written).
+        var flushing = 0
+    }
+
+    private let queue = Mutex(Queue())
+    private let log: any AuditStoring
+    private let logger: Logger
+    private let limit: Int
+
+    init(log: any AuditStoring, logger: Logger, limit: Int) {
+        self.log = log
+        self.logger = logger
+        self.limit = limit
+    }
+
+    /// Queues an event (no suspension: the request does not wait for the disk).
+    package func record(_ event: AuditEvent) {
+        queue.withLock { $0.pending.append(event) }
+    }
+
+    /// Whether there is room for another event.
+    package var accepting: Bool { count < limit }
+
+    /// Events not written yet.
+    package var count: Int { queue.withLock { $0.pending.count + $0.flushing } }
+
+    /// Commits what is pending, on NIO's thread pool (the commit waits for the disk); on
+    /// failure the events go back in front of the queue. One flush at a time: events keep
+    /// their order.
+    package func flush() async {
+        let events: [AuditEvent] = queue.withLock { queue in
+            guard queue.flushing == 0 else { return [] }
+            defer { queue.pending = [] }
+            queue.flushing = queue.pending.count
+            return queue.pending
+        }
+        guard !events.isEmpty else { return }
+        do {
+            try await NIOThreadPool.singleton.runIfActive { [log] in try log.append(events, at: Date()) }
+            queue.withLock { $0.flushing = 0 }
+        } catch {
+            logger.error("audit events could not be written: \(error)")
+            queue.withLock { queue in
+                queue.pending = events + queue.pending
+                queue.flushing = 0
+            }
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import AuthenticatorCatalog
+import AuthenticatorVerification
+import CardJudgement
+import Ceremonies
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PSCPolicy
+import SignatureVerification
+import Storage
+import Synchronization
+import VerificationRequests
+import WireFormat
+
+/// The relying party a client verifies for (the application layer's).
+package typealias RelyingParty = Ceremonies.RelyingParty
+
+/// TLS for the listener, and client certificates (mutual TLS, which the PSC trust space requires
+/// between parties): a client must present a certificate issued by one of `clientCAFiles`
+/// (checked in the handshake, TLS 1.2 at least), and its SHA-256 must be registered for an API
+/// client (`clients add --certificate`): the allow-list.
+package struct TLSSettings: Sendable {
+    package var certificateFile: String
+    package var privateKeyFile: String
+    package var clientCAFiles: [String]
+
+    package init(certificateFile: String, privateKeyFile: String, clientCAFiles: [String]) {
+        self.certificateFile = certificateFile
+        self.privateKeyFile = privateKeyFile
+        self.clientCAFiles = clientCAFiles
+    }
+}
+
+/// How the service runs. Everything a network client must not choose (trust, policy, time) is
+/// decided here and by the server's clock.
+package struct ServiceConfiguration: Sendable {
+    package var host = "127.0.0.1"
+    /// nil: plain HTTP (behind a TLS-terminating proxy, or on loopback).
+    package var tls: TLSSettings?
+    package var port = 8080
+    package var databasePath = "mie-verifier.sqlite"
+    /// The relying party of clients registered without one.
+    package var relyingParty = RelyingParty(id: "localhost", origins: ["http://localhost:8080"])
+    /// A PSC profile file; nil: the bundled psc-2026.
+    package var profilePath: String?
+    /// Largest request body accepted.
+    package var maximumBodySize = 256 * 1024
+    /// Event loop threads: one per core by default. Where the process is pinned to fewer cores
+    /// (taskset, a container CPU set), say so: threads beyond the cores only add context
+    /// switches with the handlers' cooperative pool.
+    package var eventLoopThreads = System.coreCount
+    /// Run the service's tasks on the event loops (`EventLoopTaskExecutor`) rather than the
+    /// global cooperative pool.
+    package var tasksOnEventLoops = true
+    /// Seconds an idle connection is kept open.
+    package var idleTimeoutSeconds: Int64 = 30
+    /// Addresses of the reverse proxies in front of the service: from them, the last address of
+    /// X-Forwarded-For is the request's source (rate limits by source); from anyone else the
+    /// header is ignored.
+    package var trustedProxies: [String] = []
+    /// Seconds a connection may take to send a request head once its first byte arrived
+    /// (slow senders hold no slot longer), beside the idle timeout.
+    package var headerTimeoutSeconds: Int64 = 10
+    /// Requests handled at once before the service answers 503.
+    package var maximumInFlight = 512
+    /// Per client: sustained requests per second and burst.
+    package var rateLimit = 2_000.0
+    package var rateBurst = 4_000.0
+    /// How long a ceremony's challenge stays valid.
+    package var challengeLifetime: TimeInterval = 300
+    /// Stateless verifications' audit events are committed together at this interval.
+    package var auditFlushInterval: TimeInterval = 0.1
+    /// Store credentials whose PSC verdict is not `accepted` (marked with their verdict, and
+    /// signing in with them carries no AMR). Off by default: a relaxation, logged loudly.
+    package var enrolsUnacceptableKeys = false
+    /// Roots of the MDS BLOB signers and keys of the ANS list signers, for
+    /// `POST /v1/referencing/import` (PEM files). None: imports are refused, except in the DEMO
+    /// setup, where the demo lists' own root and key are used.
+    package var mdsRootFiles: [String] = []
+    package var ansKeyFiles: [String] = []
+    /// Largest list document `POST /v1/referencing/import` accepts (the production BLOB is
+    /// about 5 MB).
+    package var maximumListSize = 32 * 1024 * 1024
+    /// IGC-Santé anchors for cards (a PEM bundle, production or test, never both) and the CRLs
+    /// of its CAs.
+    package var cardAnchorsFile: String?
+    package var cardCRLFiles: [String] = []
+    /// Demo lists to import when the database holds none (`TestVectors/referencing`).
+    package var demoListsDirectory: String?
+    /// The enrolment desk's sessions: signed out after this long without a request, and this
+    /// long after sign-in whatever happens.
+    package var deskIdleTimeout: TimeInterval = 15 * 60
+    package var deskSessionLifetime: TimeInterval = 8 * 3600
+    /// The audit trail's signed head is appended to `heads.jsonl` in this directory (default:
+    /// `<database>.audit-heads`) every `auditHeadInterval` when the trail grew, for an operator
+    /// to ship to WORM storage or a second system; `auditKeyFile` is the Ed25519 key that signs
+    /// it (default `<database>.audit-key`, created on first start).
+    package var auditHeadDirectory: String?
+    /// Stateless verifications' audit events waiting for the store, at most; past it they are
+    /// refused with 503 until the store takes them.
+    package var auditQueueLimit = 100_000
+    package var auditHeadInterval: TimeInterval = 300
+    package var auditKeyFile: String?
+    /// How often the card CRL files are read again (a replaced file is in force within this).
+    package var cardCRLCheckInterval: TimeInterval = 60
+    /// How long a desk operator's one-time code stays valid.
+    package var operatorCodeLifetime: TimeInterval = 24 * 3600
+
+    package init() {}
+}
