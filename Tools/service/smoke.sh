@@ -26,4 +26,8 @@ server=$(pgrep -P "$make_pid" -f "mie-verifier serve") || fail "cannot find the 
 kill -TERM "$server"
 wait "$make_pid" || fail "the service did not stop cleanly on SIGTERM"
 .build/debug/mie-verifier audit verify --database .build/demo/mie.sqlite >/dev/null || fail "the audit chain does not verify"
-echo "smoke: make run serves on port $port, answers with its DEMO key, stops cleanly"
+# The signed head it appended on the way out names the trail's end; the trail still has it.
+heads=.build/demo/mie.sqlite.audit-heads/heads.jsonl
+[ -s "$heads" ] || fail "no signed audit head was exported to $heads"
+.build/debug/mie-verifier audit verify --database .build/demo/mie.sqlite --head "$heads" >/dev/null || fail "the trail does not match its signed head"
+echo "smoke: make run serves on port $port, answers with its DEMO key, stops cleanly, its signed audit head verifies"
