@@ -115,6 +115,25 @@ import Testing
         #expect(try harness.state.audit.verify().broken == nil)
     }
 
+    /// An identity a desk operator typed is not overwritten by an API client's word, nor given
+    /// the client's key; a card-proven one would override the operator's.
+    @Test func anOperatorsIdentityIsNotDowngradedByAClient() async throws {
+        let harness = try ServiceHarness()
+        let operatorKey = try SoftwareAuthenticator(origin: ServiceHarness.origin, attestation: .none)
+        let holderKey = try SoftwareAuthenticator(origin: ServiceHarness.origin)
+        try await harness.test { client in
+            let (browser, _) = try await DeskTests.bootstrap(client, harness, name: "erin", key: operatorKey)
+            let enrolled = try await DeskTests.enrol(client, browser, key: holderKey)
+            #expect(enrolled.json["registered"] as? Bool == true, "\(enrolled.text)")
+            let typed = try await client.call(
+                .post, "/v1/registrations/options", key: harness.keys["enrolment"],
+                json: ["holder": ["id": "810001234565", "name": "810001234565", "displayName": "Dr Mallory"]])
+            #expect(typed.status == .conflict && typed.code == "holder.evidence-weaker", "\(typed.text)")
+            let page = try await browser.call(client, .get, "/enrol/api/holders/10001234565")
+            #expect((page.json["holder"] as? [String: Any])?["displayName"] as? String == "Claire MARTIN", "\(page.text)")
+        }
+    }
+
     /// With the named relaxation, another client may add its key, and still changes nothing of
     /// the identity; the key carries its own, weaker, evidence.
     @Test func theRelaxationAddsAKeyWithoutChangingTheIdentity() async throws {
