@@ -15,7 +15,11 @@ final class RequestHeadTimeout: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let timeout: TimeAmount
     private var waitingForHead = true
-    private var deadline: Scheduled<Void>?
+    /// When the first byte of the request whose head is awaited arrived.
+    private var headStarted: NIODeadline?
+    /// One timer at a time, never cancelled per request: on a busy keep-alive connection it fires
+    /// once per `timeout` at most and finds the heads arrived.
+    private var timer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
 
     init(timeout: TimeAmount) {
@@ -29,25 +33,41 @@ final class RequestHeadTimeout: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        deadline?.cancel()
-        deadline = nil
+        timer?.cancel()
+        timer = nil
         self.context = nil
     }
 
     /// A read arrived on the connection.
     fileprivate func bytesArrived() {
-        guard waitingForHead, deadline == nil, let context else { return }
-        deadline = context.eventLoop.scheduleTask(in: timeout) { [weak self] in
-            guard let self, self.waitingForHead, let context = self.context else { return }
-            context.close(promise: nil)
+        guard waitingForHead, headStarted == nil else { return }
+        let now = NIODeadline.now()
+        headStarted = now
+        if timer == nil { schedule(at: now + timeout) }
+    }
+
+    private func schedule(at deadline: NIODeadline) {
+        guard let context else { return }
+        timer = context.eventLoop.scheduleTask(deadline: deadline) { [self] in expired() }
+    }
+
+    /// The timer: closes the connection if the head it waits for started too long ago, or waits
+    /// for the one under way now.
+    private func expired() {
+        timer = nil
+        guard waitingForHead, let started = headStarted else { return }
+        let deadline = started + timeout
+        if deadline <= .now() {
+            context?.close(promise: nil)
+        } else {
+            schedule(at: deadline)
         }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .head = unwrapInboundIn(data) {
             waitingForHead = false
-            deadline?.cancel()
-            deadline = nil
+            headStarted = nil
         }
         context.fireChannelRead(data)
     }
@@ -59,17 +79,18 @@ final class RequestHeadTimeout: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// Tells `RequestHeadTimeout` that bytes arrived; passes them on untouched.
+/// Tells `RequestHeadTimeout` that bytes arrived; passes them on untouched. It holds its owner
+/// (which does not hold it): both go with the pipeline.
 private final class FirstByteObserver: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
-    private weak var owner: RequestHeadTimeout?
+    private let owner: RequestHeadTimeout
 
     init(owner: RequestHeadTimeout) {
         self.owner = owner
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        owner?.bytesArrived()
+        owner.bytesArrived()
         context.fireChannelRead(data)
     }
 }
