@@ -79,6 +79,26 @@ import Testing
         }
     }
 
+    /// A client of another party cannot finish a sign-in with a credential of this party: its
+    /// ceremony answers `credential.unknown`, and the counter does not move.
+    @Test func anotherPartysSignInCannotUseThisPartysCredential() async throws {
+        let harness = try ServiceHarness()
+        let a = harness.keys["enrolment"]
+        let b = try Self.otherParty(harness)
+        let keyA = try SoftwareAuthenticator(origin: ServiceHarness.origin)
+        try await harness.test { client in
+            let enrolled = try await CeremonyTests.enrol(client, key: a, authenticator: keyA, holder: Self.professional)
+            #expect(enrolled.json["registered"] as? Bool == true, "\(enrolled.text)")
+            let options = try await client.call(.post, "/v1/assertions/options", key: b, json: [String: Any]())
+            #expect(options.status == .ok, "\(options.text)")
+            let response = try keyA.get(try #require(options.json["publicKey"] as? [String: Any]))
+            let reply = try await client.call(.post, "/v1/assertions", key: b, json: ["ceremonyId": options.json["ceremonyId"]!, "response": response])
+            #expect(reply.json["verified"] as? Bool == false, "\(reply.text)")
+            #expect((reply.json["error"] as? [String: Any])?["code"] as? String == "credential.unknown")
+        }
+        #expect(try harness.state.credentials.credentials(holder: "810003456786").first?.signCount == 0)
+    }
+
     /// The hole as it was found: client B, same relying party, typed A's professional with
     /// another name and no RPPS, and finished the ceremony with its own key.
     @Test func anotherClientCannotTakeOverAHolder() async throws {
