@@ -42,6 +42,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.0"),
         // The service's configuration file may be YAML.
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // PostgreSQL for several nodes (the same store protocols as SQLite).
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         // System libraries: a module map and one-line shims, nothing else.
@@ -90,6 +92,14 @@ let package = Package(
                 // Ed25519 for the signed audit head.
                 .product(name: "Crypto", package: "swift-crypto"),
             ], swiftSettings: strict),
+        // The same stores on PostgreSQL, for several `serve` nodes on one database.
+        .target(
+            name: "PostgresStorage",
+            dependencies: [
+                "Storage", "WireFormat", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: strict),
         .target(
             name: "VerificationRequests",
             dependencies: ["WireFormat", "AuthenticatorVerification"],
@@ -110,7 +120,7 @@ let package = Package(
             name: "VerificationAPI",
             dependencies: [
                 "WireFormat", "SignatureVerification", "AuthenticatorVerification", "VerificationRequests", "AuthenticatorCatalog",
-                "PSCPolicy", "Storage", "CardJudgement", "Ceremonies", .product(name: "Hummingbird", package: "hummingbird"),
+                "PSCPolicy", "Storage", "PostgresStorage", "CardJudgement", "Ceremonies", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
@@ -145,7 +155,7 @@ let package = Package(
             name: "mie-verifier",
             dependencies: [
                 "VerificationRequests", "WireFormat", "AuthenticatorVerification", "SignatureVerification", "AuthenticatorCatalog",
-                "PSCPolicy", "Storage", "VerificationAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PSCPolicy", "Storage", "PostgresStorage", "VerificationAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
             ],
@@ -167,7 +177,7 @@ let package = Package(
         .testTarget(
             name: "VerificationAPITests",
             dependencies: [
-                "VerificationAPI", "Ceremonies", "Storage", "AuthenticatorCatalog", "PSCPolicy", "AuthenticatorVerification", "WireFormat",
+                "VerificationAPI", "Ceremonies", "Storage", "PostgresStorage", "AuthenticatorCatalog", "PSCPolicy", "AuthenticatorVerification", "WireFormat",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]),

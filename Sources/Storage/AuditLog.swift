@@ -66,10 +66,10 @@ package struct AuditEvent: Sendable, Equatable {
 /// link after it. Appends happen inside the caller's transaction, with the state change they
 /// record.
 package struct AuditLog: Sendable {
-    package let database: SQLiteDatabase
+    package let database: any SQLDatabase
     static let genesis = [UInt8](repeating: 0, count: 32)
 
-    package init(database: SQLiteDatabase) {
+    package init(database: any SQLDatabase) {
         self.database = database
     }
 
@@ -88,6 +88,8 @@ package struct AuditLog: Sendable {
     /// a number is never given twice, so rows removed from the end leave a gap `verify` names.
     private func appendInTransaction(_ events: [AuditEvent], at time: Date) throws(StoreError) {
         let stamp = time.formatted(.iso8601)
+        // Several nodes append to one chain: the end is held from here to the commit.
+        try database.lockAuditChain()
         let last: [UInt8]? = try database.query("SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1") { $0.blob(0) ?? [] }.first
         var previous = last ?? Self.genesis
         var seq = try lastSequence()

@@ -34,9 +34,9 @@ package struct APIClient: Sendable, Equatable {
 /// API clients. Keys are 32 random bytes shown once (`mie_` + base64url); only their SHA-256
 /// is stored, so a copy of the database holds no usable key.
 package struct ClientStore: Sendable {
-    package let database: SQLiteDatabase
+    package let database: any SQLDatabase
 
-    package init(database: SQLiteDatabase) {
+    package init(database: any SQLDatabase) {
         self.database = database
     }
 
@@ -61,15 +61,15 @@ package struct ClientStore: Sendable {
             if try database.query("SELECT 1 FROM clients WHERE name = ?", [.text(name)], { _ in true }).first == true {
                 throw StoreError(.clientExists, "a client named \(name) exists")
             }
-            try database.run(
-                "INSERT INTO clients (name, key_hash, roles, rp_id, origins, profiles, created_at, certificate_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            let inserted = try database.query(
+                "INSERT INTO clients (name, key_hash, roles, rp_id, origins, profiles, created_at, certificate_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [
-                    .text(name), .blob(Self.hash(key)), .text(rolesText), rpID.map(SQLiteDatabase.Value.text) ?? .null,
+                    .text(name), .blob(Self.hash(key)), .text(rolesText), rpID.map(SQLValue.text) ?? .null,
                     .text(String(decoding: JSONValue.strings(origins).json, as: UTF8.self)),
                     .text(String(decoding: JSONValue.strings(profiles).json, as: UTF8.self)), .text(stamp),
-                    certificateSHA256.map(SQLiteDatabase.Value.blob) ?? .null,
-                ])
-            let id = database.lastInsertRowID
+                    certificateSHA256.map(SQLValue.blob) ?? .null,
+                ]) { $0.int64(0) }
+            guard let id = inserted.first else { throw StoreError(.sql, "the new client's id was not returned") }
             try AuditLog(database: database).append(
                 [AuditEvent(action: "client.add", client: name, result: "added", detail: "roles \(rolesText), rp \(rpID ?? "default")")], at: time)
             return id
@@ -83,7 +83,7 @@ package struct ClientStore: Sendable {
 
     private static let columns = "id, name, roles, rp_id, origins, profiles, created_at, revoked_at, certificate_sha256, adds_keys_to_stronger_holders"
 
-    private static func client(_ row: SQLiteDatabase.Row) -> APIClient {
+    private static func client(_ row: SQLRow) -> APIClient {
         func strings(_ column: Int32) -> [String] {
             (try? JSONValue.parse(Array((row.text(column) ?? "[]").utf8), document: "stored list"))?.strings ?? []
         }
@@ -119,7 +119,7 @@ package struct ClientStore: Sendable {
     package func deskClient(at time: Date) throws(StoreError) -> APIClient {
         try database.transaction { () throws(StoreError) in
             try database.run(
-                "INSERT OR IGNORE INTO clients (name, key_hash, roles, created_at) VALUES ('@desk', ?, 'enrolment', ?)",
+                "INSERT INTO clients (name, key_hash, roles, created_at) VALUES ('@desk', ?, 'enrolment', ?) ON CONFLICT DO NOTHING",
                 [.blob(CredentialStore.randomBytes(32)), .text(time.formatted(.iso8601))])
             guard let desk = try database.query("SELECT \(Self.columns) FROM clients WHERE name = '@desk'", [], Self.client).first else {
                 throw StoreError(.deskClient, "the desk's client could not be created")

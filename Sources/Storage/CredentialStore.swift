@@ -131,9 +131,9 @@ package enum CeremonyRefusal: Error, Sendable, Equatable {
 /// Holders, ceremonies and credentials, each state change with its audit event in the same
 /// transaction.
 package struct CredentialStore: Sendable {
-    package let database: SQLiteDatabase
+    package let database: any SQLDatabase
 
-    package init(database: SQLiteDatabase) {
+    package init(database: any SQLDatabase) {
         self.database = database
     }
 
@@ -143,7 +143,7 @@ package struct CredentialStore: Sendable {
 
     private static let holderColumns = "rp_id, id, name, display_name, rpps, user_handle, evidence, owner_client_id"
 
-    private static func holder(_ row: SQLiteDatabase.Row) -> Holder {
+    private static func holder(_ row: SQLRow) -> Holder {
         Holder(
             rpID: row.text(0) ?? "", id: row.text(1) ?? "", name: row.text(2) ?? "", displayName: row.text(3) ?? "", rpps: row.text(4),
             userHandle: row.blob(5) ?? [], evidence: row.text(6) ?? "asserted-by-client", ownerClientID: row.isNull(7) ? nil : row.int64(7))
@@ -163,7 +163,7 @@ package struct CredentialStore: Sendable {
                 "INSERT INTO holders (\(Self.holderColumns), created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     .text(holder.rpID), .text(holder.id), .text(holder.name), .text(holder.displayName), .optional(holder.rpps), .blob(holder.userHandle),
-                    .text(holder.evidence), holder.ownerClientID.map(SQLiteDatabase.Value.int) ?? .null, .text(time.formatted(.iso8601)),
+                    .text(holder.evidence), holder.ownerClientID.map(SQLValue.int) ?? .null, .text(time.formatted(.iso8601)),
                 ])
             try audit.append([event], at: time)
             return true
@@ -179,7 +179,7 @@ package struct CredentialStore: Sendable {
             try database.run(
                 "UPDATE holders SET name = ?, display_name = ?, rpps = ?, evidence = ?, owner_client_id = ? WHERE rp_id = ? AND id = ?",
                 [
-                    .text(new.name), .text(new.displayName), .optional(new.rpps), .text(new.evidence), new.ownerClientID.map(SQLiteDatabase.Value.int) ?? .null,
+                    .text(new.name), .text(new.displayName), .optional(new.rpps), .text(new.evidence), new.ownerClientID.map(SQLValue.int) ?? .null,
                     .text(old.rpID), .text(old.id),
                 ])
             try audit.append([event], at: time)
@@ -249,7 +249,7 @@ package struct CredentialStore: Sendable {
         client_id, rp_id, created_at, last_used_at, deleted_at, enrolled_by, lists, profile
         """
 
-    private static func credential(_ row: SQLiteDatabase.Row) -> StoredCredentialRecord {
+    private static func credential(_ row: SQLRow) -> StoredCredentialRecord {
         func strings(_ column: Int32) -> [String] {
             (try? JSONValue.parse(Array((row.text(column) ?? "[]").utf8), document: "stored list"))?.strings ?? []
         }

@@ -44,9 +44,9 @@ package struct OperatorCredential: Sendable, Equatable {
 /// Desk operators, their one-time codes and keys. Codes are 18 random bytes shown once; only
 /// their SHA-256 is stored. Every change comes with its audit event, in one transaction.
 package struct OperatorStore: Sendable {
-    package let database: SQLiteDatabase
+    package let database: any SQLDatabase
 
-    package init(database: SQLiteDatabase) {
+    package init(database: any SQLDatabase) {
         self.database = database
     }
 
@@ -142,7 +142,7 @@ package struct OperatorStore: Sendable {
 
     private static let operatorColumns = "id, name, user_handle, created_at, revoked_at"
 
-    private static func deskOperator(_ row: SQLiteDatabase.Row) -> DeskOperator {
+    private static func deskOperator(_ row: SQLRow) -> DeskOperator {
         DeskOperator(id: row.int64(0), name: row.text(1) ?? "", userHandle: row.blob(2) ?? [], createdAt: row.text(3) ?? "", revokedAt: row.text(4))
     }
 
@@ -160,7 +160,7 @@ package struct OperatorStore: Sendable {
 
     private static let credentialColumns = "id, operator_id, public_key, algorithm, sign_count, backup_eligible, aaguid, created_at, last_used_at"
 
-    private static func credential(_ row: SQLiteDatabase.Row) -> OperatorCredential {
+    private static func credential(_ row: SQLRow) -> OperatorCredential {
         OperatorCredential(
             id: row.blob(0) ?? [], operatorID: row.int64(1), publicKey: row.blob(2) ?? [], algorithm: row.text(3) ?? "",
             signCount: UInt32(clamping: row.int64(4)), backupEligible: row.int(5) != 0, aaguid: row.text(6) ?? "", createdAt: row.text(7) ?? "",

@@ -8,11 +8,11 @@ import WireFormat
 /// whether its signature holds; this keeps what it accepted, one transaction per import, so a
 /// refused or interrupted import leaves the active lists as they were.
 package struct ReferencingStore: Sendable {
-    package let database: SQLiteDatabase
+    package let database: any SQLDatabase
 
     /// Schema of the referencing tables (migration 1 of the shared database file; the whole
     /// list is `StorageSchema.migrations`).
-    package static let migrations: [SQLiteDatabase.Migration] = [
+    package static let migrations: [SQLMigration] = [
         .init(
             1,
             """
@@ -45,7 +45,7 @@ package struct ReferencingStore: Sendable {
             """),
     ]
 
-    package init(database: SQLiteDatabase) {
+    package init(database: any SQLDatabase) {
         self.database = database
     }
 
@@ -116,18 +116,18 @@ package struct ReferencingStore: Sendable {
             }
             try database.run(
                 "UPDATE referencing_versions SET active = 0 WHERE kind = ? AND source = ?", [.text(version.kind.rawValue), .text(version.source)])
-            try database.run(
+            let inserted = try database.query(
                 """
                 INSERT INTO referencing_versions
                     (kind, source, number, next_update, imported_at, sha256, signer, entry_count, demo, document, signature, active)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1) RETURNING id
                 """,
                 [
-                    .text(version.kind.rawValue), .text(version.source), .int(version.number), version.nextUpdate.map(SQLiteDatabase.Value.text) ?? .null,
+                    .text(version.kind.rawValue), .text(version.source), .int(version.number), version.nextUpdate.map(SQLValue.text) ?? .null,
                     .text(stamp), .text(version.sha256), .text(version.signer), .int(Int64(version.entryCount)), .int(version.demo ? 1 : 0),
-                    .blob(document), signature.map(SQLiteDatabase.Value.blob) ?? .null,
-                ])
-            let id = database.lastInsertRowID
+                    .blob(document), signature.map(SQLValue.blob) ?? .null,
+                ]) { $0.int64(0) }
+            guard let id = inserted.first else { throw StoreError(.sql, "the new version's id was not returned") }
             try database.run(
                 "INSERT INTO referencing_imports (attempted_at, kind, source, sha256, result, message, version_id) VALUES (?, ?, ?, ?, 'imported', ?, ?)",
                 [.text(stamp), .text(version.kind.rawValue), .text(version.source), .text(version.sha256), .text("\(version.label) imported"), .int(id)])
@@ -145,7 +145,7 @@ package struct ReferencingStore: Sendable {
             try database.run(
             "INSERT INTO referencing_imports (attempted_at, kind, source, sha256, result, message) VALUES (?, ?, ?, ?, ?, ?)",
             [
-                .text(stamp), kind.map(SQLiteDatabase.Value.text) ?? .null, source.map(SQLiteDatabase.Value.text) ?? .null, .text(sha256),
+                .text(stamp), kind.map(SQLValue.text) ?? .null, source.map(SQLValue.text) ?? .null, .text(sha256),
                 .text(failure.code.rawValue), .text(failure.message),
             ])
         }
@@ -153,7 +153,7 @@ package struct ReferencingStore: Sendable {
 
     private static let versionColumns = "id, kind, source, number, next_update, imported_at, sha256, signer, entry_count, demo, active"
 
-    private static func version(_ row: SQLiteDatabase.Row) -> (ListVersion, active: Bool)? {
+    private static func version(_ row: SQLRow) -> (ListVersion, active: Bool)? {
         guard let kind = row.text(1).flatMap(ListKind.init(rawValue:)) else { return nil }
         let nextUpdate = row.text(4)
         let version = ListVersion(
@@ -201,6 +201,12 @@ package struct ReferencingStore: Sendable {
     }
 
     /// The catalog of the active lists.
+    /// The versions in force, by id: what a node compares to notice a list another node (or the
+    /// command line) imported.
+    package func activeVersionIDs() throws(StoreError) -> [Int64] {
+        try database.query("SELECT id FROM referencing_versions WHERE active = 1 ORDER BY id") { $0.int64(0) }
+    }
+
     package func snapshot() throws(StoreError) -> CatalogSnapshot {
         CatalogSnapshot(lists: try activeLists())
     }

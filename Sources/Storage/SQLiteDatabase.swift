@@ -8,6 +8,8 @@ package struct StoreError: CodedError, Sendable {
     /// Every way a store can fail, with its stable code (docs/failure-codes.md, tested).
     package enum Code: String, Sendable, CaseIterable {
         case open = "store.open"
+        case unavailable = "store.unavailable"
+        case serialization = "store.serialization"
         case sql = "store.sql"
         case constraint = "store.constraint"
         case corrupt = "store.corrupt"
@@ -49,22 +51,18 @@ package struct StoreError: CodedError, Sendable {
 ///
 /// One connection, used by one caller at a time (a mutex around every use): SQLite serialises
 /// writers anyway, and readers of the catalog work on in-memory snapshots.
-package final class SQLiteDatabase: @unchecked Sendable {
+package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     // The handle and statement cache are only touched while `lock` is held.
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private let lock = NSRecursiveLock()
     package let path: String
+    package var location: String { path }
+    package var filePath: String? { path }
 
-    package struct Migration: Sendable {
-        package let version: Int
-        package let sql: String
-
-        package init(_ version: Int, _ sql: String) {
-            self.version = version
-            self.sql = sql
-        }
-    }
+    package typealias Migration = SQLMigration
+    package typealias Value = SQLValue
+    package typealias Row = SQLRow
 
     package init(path: String, migrations: [Migration]) throws(StoreError) {
         var opened: OpaquePointer? = nil
@@ -138,20 +136,9 @@ package final class SQLiteDatabase: @unchecked Sendable {
         }
     }
 
-    /// A bound parameter.
-    package enum Value: Sendable {
-        case int(Int64)
-        case text(String)
-        case blob([UInt8])
-        case null
-
-        /// Text, or NULL for nil.
-        package static func optional(_ text: String?) -> Value { text.map(Value.text) ?? .null }
-    }
-
     /// Runs a statement that returns no rows; returns the number of rows it changed.
     @discardableResult
-    package func run(_ sql: String, _ parameters: [Value] = []) throws(StoreError) -> Int {
+    package func run(_ sql: String, _ parameters: [Value]) throws(StoreError) -> Int {
         lock.lock()
         defer { lock.unlock() }
         let statement = try prepared(sql, parameters)
@@ -163,15 +150,8 @@ package final class SQLiteDatabase: @unchecked Sendable {
         return Int(sqlite3_changes(handle))
     }
 
-    /// The rowid of the last insert on this connection.
-    package var lastInsertRowID: Int64 {
-        lock.lock()
-        defer { lock.unlock() }
-        return sqlite3_last_insert_rowid(handle)
-    }
-
     /// Runs a query and maps each row.
-    package func query<T>(_ sql: String, _ parameters: [Value] = [], _ map: (Row) throws(StoreError) -> T) throws(StoreError) -> [T] {
+    package func query<T>(_ sql: String, _ parameters: [Value], _ map: (Row) throws(StoreError) -> T) throws(StoreError) -> [T] {
         lock.lock()
         defer { lock.unlock() }
         let statement = try prepared(sql, parameters)
@@ -187,7 +167,7 @@ package final class SQLiteDatabase: @unchecked Sendable {
     }
 
     /// Runs a query and hands each row to `body` as it is read (nothing collected).
-    package func forEach(_ sql: String, _ parameters: [Value] = [], _ body: (Row) throws(StoreError) -> Void) throws(StoreError) {
+    package func forEach(_ sql: String, _ parameters: [Value], _ body: (Row) throws(StoreError) -> Void) throws(StoreError) {
         lock.lock()
         defer { lock.unlock() }
         let statement = try prepared(sql, parameters)
@@ -228,24 +208,24 @@ package final class SQLiteDatabase: @unchecked Sendable {
         return statement
     }
 
-    /// A result row, valid while the query's closure runs.
-    package struct Row {
-        let statement: OpaquePointer
+    // Column readers for `SQLRow`.
+    static func int64(_ statement: OpaquePointer, _ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
 
-        package func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(statement, column)) }
-        package func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
-
-        package func text(_ column: Int32) -> String? {
-            guard let bytes = sqlite3_column_text(statement, column) else { return nil }
-            return String(cString: bytes)
-        }
-
-        package func blob(_ column: Int32) -> [UInt8]? {
-            let count = Int(sqlite3_column_bytes(statement, column))
-            guard let pointer = sqlite3_column_blob(statement, column) else { return count == 0 && !isNull(column) ? [] : nil }
-            return Array(UnsafeRawBufferPointer(start: pointer, count: count))
-        }
-
-        package func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+    static func text(_ statement: OpaquePointer, _ column: Int32) -> String? {
+        guard let bytes = sqlite3_column_text(statement, column) else { return nil }
+        return String(cString: bytes)
     }
+
+    static func blob(_ statement: OpaquePointer, _ column: Int32) -> [UInt8]? {
+        let count = Int(sqlite3_column_bytes(statement, column))
+        guard let pointer = sqlite3_column_blob(statement, column) else {
+            return count == 0 && !isNull(statement, column) ? [] : nil
+        }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
+    static func isNull(_ statement: OpaquePointer, _ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+
+    /// Nothing to hold: SQLite has one writer at a time (BEGIN IMMEDIATE).
+    package func lockAuditChain() throws(StoreError) {}
 }

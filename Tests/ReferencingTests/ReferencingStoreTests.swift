@@ -111,7 +111,7 @@ struct ReferencingStoreTests {
 
     @Test func aDatabaseFromANewerVersionIsRefused() throws {
         let (store, path) = try TestData.temporaryDatabase()
-        try store.database.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'later')")
+        try store.database.run("INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'later')")
         #expect(throws: StoreError.self) { _ = try ReferencingStore(path: path.path) }
     }
 }

@@ -1,0 +1,120 @@
+import Foundation
+
+/// What the stores run their SQL on: one SQLite file (`SQLiteDatabase`) or a PostgreSQL server
+/// shared by several nodes (`PostgresStorage`). The stores write one SQL text for both: `?`
+/// placeholders, `RETURNING` for generated ids, `ON CONFLICT DO NOTHING`, integers for flags,
+/// ISO 8601 text for times.
+///
+/// Calls block until the database answers: the service makes them from its blocking-I/O
+/// threads, never from an event loop. Inside `transaction`, every call the body makes on the
+/// same database, from the same thread, joins the transaction.
+package protocol SQLDatabase: AnyObject, Sendable {
+    /// Where the database is, for messages; a SQLite file's path.
+    var location: String { get }
+    /// A SQLite file's path (files the service keeps beside it derive from it); nil on a server.
+    var filePath: String? { get }
+
+    @discardableResult
+    func run(_ sql: String, _ parameters: [SQLValue]) throws(StoreError) -> Int
+    func query<T>(_ sql: String, _ parameters: [SQLValue], _ map: (SQLRow) throws(StoreError) -> T) throws(StoreError) -> [T]
+    func forEach(_ sql: String, _ parameters: [SQLValue], _ body: (SQLRow) throws(StoreError) -> Void) throws(StoreError)
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T
+    /// Inside a transaction: holds the audit chain's end until the transaction ends, so two
+    /// writers never link to the same previous row. SQLite's writers are serialised already.
+    func lockAuditChain() throws(StoreError)
+}
+
+extension SQLDatabase {
+    @discardableResult
+    package func run(_ sql: String) throws(StoreError) -> Int { try run(sql, []) }
+
+    package func query<T>(_ sql: String, _ map: (SQLRow) throws(StoreError) -> T) throws(StoreError) -> [T] {
+        try query(sql, [], map)
+    }
+
+    package func forEach(_ sql: String, _ body: (SQLRow) throws(StoreError) -> Void) throws(StoreError) {
+        try forEach(sql, [], body)
+    }
+}
+
+/// A bound parameter.
+package enum SQLValue: Sendable, Equatable {
+    case int(Int64)
+    case text(String)
+    case blob([UInt8])
+    case null
+
+    /// Text, or NULL for nil.
+    package static func optional(_ text: String?) -> SQLValue { text.map(SQLValue.text) ?? .null }
+}
+
+/// A result row, valid while the closure it is given to runs: read in place from a SQLite
+/// statement, or from the values a PostgreSQL row was decoded into.
+package struct SQLRow {
+    enum Storage {
+        case sqlite(OpaquePointer)
+        case values([SQLValue])
+    }
+
+    let storage: Storage
+
+    package init(values: [SQLValue]) {
+        storage = .values(values)
+    }
+
+    init(statement: OpaquePointer) {
+        storage = .sqlite(statement)
+    }
+
+    private func value(_ column: Int32) -> SQLValue {
+        guard case .values(let values) = storage, column >= 0, Int(column) < values.count else { return .null }
+        return values[Int(column)]
+    }
+
+    package func int(_ column: Int32) -> Int { Int(int64(column)) }
+
+    package func int64(_ column: Int32) -> Int64 {
+        if case .sqlite(let statement) = storage { return SQLiteDatabase.int64(statement, column) }
+        switch value(column) {
+        case .int(let value): return value
+        case .text(let text): return Int64(text) ?? 0
+        case .blob, .null: return 0
+        }
+    }
+
+    package func text(_ column: Int32) -> String? {
+        if case .sqlite(let statement) = storage { return SQLiteDatabase.text(statement, column) }
+        switch value(column) {
+        case .text(let text): return text
+        case .int(let value): return String(value)
+        case .blob(let bytes): return String(decoding: bytes, as: UTF8.self)
+        case .null: return nil
+        }
+    }
+
+    package func blob(_ column: Int32) -> [UInt8]? {
+        if case .sqlite(let statement) = storage { return SQLiteDatabase.blob(statement, column) }
+        switch value(column) {
+        case .blob(let bytes): return bytes
+        case .text(let text): return Array(text.utf8)
+        case .int, .null: return nil
+        }
+    }
+
+    package func isNull(_ column: Int32) -> Bool {
+        if case .sqlite(let statement) = storage { return SQLiteDatabase.isNull(statement, column) }
+        return value(column) == .null
+    }
+}
+
+/// A versioned schema change, applied once in its own transaction.
+package struct SQLMigration: Sendable {
+    package let version: Int
+    package let sql: String
+
+    package init(_ version: Int, _ sql: String) {
+        self.version = version
+        self.sql = sql
+    }
+}
