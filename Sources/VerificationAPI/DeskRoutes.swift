@@ -80,16 +80,20 @@ struct DeskRoutes {
         if csrf { try checkOrigin(request) }
         guard let token = request.cookies[cookie.name]?.value else { throw APIError(.sessionMissing, "sign in at /enrol with your key") }
         let session: DeskSessions.Session
-        switch sessions.find(token, at: state.clock()) {
-        case .success(let found): session = found
+        let now = state.clock()
+        let (found, active) = try await state.io { [state, sessions] in
+            let found = try sessions.find(token, at: now)
+            guard case .success(let session) = found else { return (found, true) }
+            let active = try state.operators.find(id: session.operatorID)?.revokedAt == nil
+            if !active { try sessions.end(operatorID: session.operatorID) }
+            return (found, active)
+        }
+        switch found {
+        case .success(let live): session = live
         case .failure(.missing): throw APIError(.sessionMissing, "sign in at /enrol with your key")
         case .failure(.expired): throw APIError(.sessionExpired, "the session has expired; sign in again")
         }
-        let active = try await state.io { [state] in try state.operators.find(id: session.operatorID)?.revokedAt == nil }
-        guard active else {
-            sessions.end(operatorID: session.operatorID)
-            throw APIError(.sessionExpired, "this operator was revoked")
-        }
+        guard active else { throw APIError(.sessionExpired, "this operator was revoked") }
         if csrf {
             guard let sent = request.headers[.csrfToken], DeskSessions.same(sent, session.csrf) else {
                 throw APIError(.csrfInvalid, "send the session's X-CSRF-Token")
@@ -99,9 +103,9 @@ struct DeskRoutes {
     }
 
     /// Opens a session for the operator: the cookie and `{operator, csrf, expiresAt}`.
-    func signedIn(_ name: String, id: Int64) -> Response {
+    func signedIn(_ name: String, id: Int64) async throws -> Response {
         let now = state.clock()
-        let (token, csrf) = sessions.open(operatorID: id, name: name, at: now)
+        let (token, csrf) = try await state.io { [sessions] in try sessions.open(operatorID: id, name: name, at: now) }
         var response = deskJSON(sessionJSON(name: name, csrf: csrf, expires: now.addingTimeInterval(min(sessions.idle, sessions.lifetime))))
         response.setCookie(sessionCookie(token, maxAge: Int(sessions.lifetime)))
         return response
@@ -128,7 +132,7 @@ struct DeskRoutes {
 
     func signOut(_ request: Request) async throws -> Response {
         let (token, session) = try await self.session(request, csrf: true)
-        sessions.end(token)
+        try await state.io { [sessions] in try sessions.end(token) }
         state.auditBuffer.record(AuditEvent(action: "operator.sign-out", client: "desk:\(session.name)", result: "signed-out"))
         var response = deskJSON(Array(#"{"signedOut":true}"#.utf8))
         response.setCookie(sessionCookie("", maxAge: 0))
@@ -171,7 +175,7 @@ struct DeskRoutes {
         let found = try await state.io { [state, operations] in
             try operations.finishOperatorEnrolment(ceremonyID, response, code: code ?? "", desk: state.desk())
         }
-        return signedIn(found.name, id: found.id)
+        return try await signedIn(found.name, id: found.id)
     }
 
     func signInOptions(_ request: Request, _ context: APIRequestContext) async throws -> Response {
@@ -198,7 +202,7 @@ struct DeskRoutes {
         let (ceremonyID, response, _) = try CeremonyRoutes.readCeremonyResponse(
             try await request.jsonBody(limit: state.configuration.maximumBodySize), .operatorAssertion)
         let found = try await state.io { [state, operations] in try operations.finishOperatorSignIn(ceremonyID, response, desk: state.desk()) }
-        return signedIn(found.name, id: found.id)
+        return try await signedIn(found.name, id: found.id)
     }
 
     // MARK: Enrolling a professional
@@ -227,10 +231,11 @@ struct DeskRoutes {
             // The holder is known by their national id (type 8: RPPS), as a CPS card names them.
             return HolderInput(id: "8" + rpps, name: "8" + rpps, displayName: "\(given) \(surname.uppercased())", rpps: rpps)
         }
-        let opened = try await state.io { [state, operations] in
-            try operations.openRegistration(input, evidence: .assertedByOperator, profile: nil, by: state.desk(operator: session.name))
+        let opened = try await state.io { [state, operations, sessions] in
+            let opened = try operations.openRegistration(input, evidence: .assertedByOperator, profile: nil, by: state.desk(operator: session.name))
+            try sessions.remember(ceremony: opened.ceremony.id, for: token, at: state.clock())
+            return opened
         }
-        sessions.remember(ceremony: opened.ceremony.id, for: token)
         return deskJSON(CeremonyRoutes.openedJSON(opened).json)
     }
 

@@ -20,16 +20,16 @@ package final class RequestGuards: Sendable {
     package let limiter: RateLimiter<Int64>
     /// Failed authentications per source address: past it, a source's unknown keys are refused
     /// (429) before any lookup.
-    let failedAuthentications = RateLimiter<String>(rate: 1, burst: 50)
+    let failedAuthentications: RateLimiter<String>
     /// The desk's requests before sign-in, per source address (a desk signs in rarely, in bursts:
     /// 200 at once, 2 a second after): a flood from one place stops there.
-    let deskBySource = RateLimiter<String>(rate: 2, burst: 200)
+    let deskBySource: RateLimiter<String>
     /// Sign-in options for a known operator, per operator name: a flood naming someone else,
     /// or nobody, does not lock them out.
-    let deskByOperator = RateLimiter<String>(rate: 2, burst: 20)
+    let deskByOperator: RateLimiter<String>
     /// Whatever else comes before sign-in (unknown names, one-time codes), from every source
     /// together: the ceremony table cannot be filled by many sources either.
-    let deskShared = RateLimiter<Int>(rate: 50, burst: 500)
+    let deskShared: RateLimiter<Int>
     /// Authenticated clients (and unknown keys) by key digest, for a few seconds: the hot path
     /// needs no database.
     package let clientCache = ClientCache(lifetime: .seconds(2))
@@ -37,8 +37,13 @@ package final class RequestGuards: Sendable {
     let trustedProxies: Set<String>
     let inFlight = Atomic<Int>(0)
 
-    init(configuration: ServiceConfiguration) {
-        limiter = RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst)
+    /// `clock`: the service's (buckets refill as it moves; a test's hand clock holds them).
+    init(configuration: ServiceConfiguration, clock: @escaping @Sendable () -> Date = { Date() }) {
+        limiter = RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst, clock: clock)
+        failedAuthentications = RateLimiter(rate: 1, burst: 50, clock: clock)
+        deskBySource = RateLimiter(rate: 2, burst: 200, clock: clock)
+        deskByOperator = RateLimiter(rate: 2, burst: 20, clock: clock)
+        deskShared = RateLimiter(rate: 50, burst: 500, clock: clock)
         trustedProxies = Set(configuration.trustedProxies)
     }
 }
@@ -48,19 +53,24 @@ package final class RequestGuards: Sendable {
 package final class RateLimiter<Key: Hashable & Sendable>: Sendable {
     private struct Bucket {
         var tokens: Double
-        var updated: ContinuousClock.Instant
+        var updated: Date
     }
 
     private let rate: Double
     private let burst: Double
     private let capacity: Int
+    private let clock: @Sendable () -> Date
     private let buckets = Mutex<[Key: Bucket]>([:])
 
-    init(rate: Double, burst: Double, capacity: Int = 10_000) {
+    init(rate: Double, burst: Double, capacity: Int = 10_000, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.rate = rate
         self.burst = burst
         self.capacity = capacity
+        self.clock = clock
     }
+
+    /// Seconds from `start` to `end`, never negative (a clock set back refills nothing).
+    private static func elapsed(_ start: Date, _ end: Date) -> Double { max(0, end.timeIntervalSince(start)) }
 
     /// Takes one token for `key`; false when its bucket is empty.
     func allow(_ key: Key) -> Bool { take(key, spend: true) }
@@ -69,10 +79,10 @@ package final class RateLimiter<Key: Hashable & Sendable>: Sendable {
     func hasToken(_ key: Key) -> Bool { take(key, spend: false) }
 
     private func take(_ key: Key, spend: Bool) -> Bool {
-        let now = ContinuousClock.now
+        let now = clock()
         return buckets.withLock { buckets in
             var bucket = buckets[key] ?? Bucket(tokens: burst, updated: now)
-            bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated).seconds * rate)
+            bucket.tokens = min(burst, bucket.tokens + Self.elapsed(bucket.updated, now) * rate)
             bucket.updated = now
             guard bucket.tokens >= 1 else {
                 buckets[key] = bucket
@@ -87,9 +97,9 @@ package final class RateLimiter<Key: Hashable & Sendable>: Sendable {
 
     /// Makes room: buckets full again are forgotten (a fresh one is the same); if none is, the
     /// least recently used quarter.
-    private static func evict(_ buckets: inout [Key: Bucket], now: ContinuousClock.Instant, rate: Double, burst: Double) {
+    private static func evict(_ buckets: inout [Key: Bucket], now: Date, rate: Double, burst: Double) {
         let before = buckets.count
-        buckets = buckets.filter { $0.value.tokens + (now - $0.value.updated).seconds * rate < burst }
+        buckets = buckets.filter { $0.value.tokens + elapsed($0.value.updated, now) * rate < burst }
         guard buckets.count >= before else { return }
         let oldest = buckets.sorted { $0.value.updated < $1.value.updated }.prefix(max(1, before / 4)).map(\.key)
         for key in oldest { buckets[key] = nil }

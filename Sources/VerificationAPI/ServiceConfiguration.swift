@@ -3,6 +3,7 @@ import AuthenticatorVerification
 import CardJudgement
 import Ceremonies
 import Foundation
+import PostgresStorage
 import Logging
 import NIOCore
 import NIOPosix
@@ -40,6 +41,10 @@ package struct ServiceConfiguration: Sendable {
     package var tls: TLSSettings?
     package var port = 8080
     package var databasePath = "mie-verifier.sqlite"
+    /// A PostgreSQL database shared by several nodes instead of the SQLite file.
+    package var postgres: PostgresConfiguration?
+    /// How often a node looks for lists another node (or the command line) put in force.
+    package var listPollInterval: TimeInterval = 2
     /// The relying party of clients registered without one.
     package var relyingParty = RelyingParty(id: "localhost", origins: ["http://localhost:8080"])
     /// A PSC profile file; nil: the bundled psc-2026.

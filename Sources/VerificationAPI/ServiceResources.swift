@@ -23,6 +23,7 @@ package struct ConfigurationError: CodedError, Sendable {
         case ansKey = "config.ans-key"
         case listSigners = "config.list-signers"
         case tls = "config.tls"
+        case auditFilesUnnamed = "config.audit-files"
     }
 
     package let code: Code

@@ -151,6 +151,35 @@ struct CardCRLReloader: Service {
     }
 }
 
+/// Puts in force the lists another node, or `referencing import` on the command line, stored:
+/// it compares the versions in force with the database's every `listPollInterval` seconds
+/// (polling, not LISTEN/NOTIFY: the same on SQLite, and a missed notification cannot leave a
+/// node on old lists). A list imported on one node is in force on every node within that time.
+struct ListWatcher: Service {
+    let state: ServiceState
+
+    func run() async throws {
+        let start = (try? await state.io { [state] in try state.stores.referencing.activeVersionIDs() }) ?? []
+        await cancelWhenGracefulShutdown {
+            var known = start
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(state.configuration.listPollInterval * 1000)))
+                do {
+                    known = try await state.io { [state, known] in
+                        let now = try state.stores.referencing.activeVersionIDs()
+                        guard now != known else { return known }
+                        try state.operations.reloadLists()
+                        state.logger.notice("referencing lists changed in the database: \(state.current.catalog.lists.map(\.label)) in force")
+                        return now
+                    }
+                } catch {
+                    state.logger.warning("the referencing lists could not be compared with the database's (those in force stay): \(error)")
+                }
+            }
+        }
+    }
+}
+
 /// The file signed heads are appended to, one JSON line each, fsynced.
 package enum AuditHeadFile {
     package static func append(_ head: SignedAuditHead, to path: String) throws {
@@ -208,7 +237,7 @@ package func buildApplication(state: ServiceState, logger: Logger) throws -> som
     if let tls = state.configuration.tls { server = try .tls(http1, tlsConfiguration: try serverTLS(tls)) }
     return Application(
         router: buildRouter(state: state), server: server, configuration: configuration,
-        services: [AuditFlusher(state: state), CardCRLReloader(state: state)],
+        services: [AuditFlusher(state: state), CardCRLReloader(state: state), ListWatcher(state: state)],
         eventLoopGroupProvider: .shared(state.eventLoops), logger: logger)
 }
 

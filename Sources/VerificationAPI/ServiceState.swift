@@ -36,7 +36,7 @@ package final class ServiceState: Sendable {
 
     /// The service on the configured SQLite file, its resources read from the configuration.
     package convenience init(configuration: ServiceConfiguration, logger: Logger) throws {
-        try self.init(configuration: configuration, stores: try ServiceStores.sqlite(path: configuration.databasePath), logger: logger)
+        try self.init(configuration: configuration, stores: try ServiceStores.open(configuration, logger: logger), logger: logger)
     }
 
     package init(
@@ -52,11 +52,14 @@ package final class ServiceState: Sendable {
             configuration.eventLoopThreads == System.coreCount
             ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
         deskClient = try stores.clients.deskClient(at: clock())
-        auditKey = try AuditSigningKey.loadOrCreate(path: configuration.auditKeyFile ?? AuditSigningKey.defaultPath(database: stores.database.path))
-        deskSessions = DeskSessions(idle: configuration.deskIdleTimeout, lifetime: configuration.deskSessionLifetime)
+        guard let auditKeyFile = configuration.auditKeyFile ?? stores.database.filePath.map(AuditSigningKey.defaultPath(database:)) else {
+            throw ConfigurationError(.auditFilesUnnamed, "on PostgreSQL name the audit head's signing key file (auditKey) and the heads' directory (auditHeads)")
+        }
+        auditKey = try AuditSigningKey.loadOrCreate(path: auditKeyFile)
+        deskSessions = DeskSessions(store: stores.deskSessions, idle: configuration.deskIdleTimeout, lifetime: configuration.deskSessionLifetime)
         auditBuffer = AuditBuffer(log: stores.audit, logger: logger, limit: configuration.auditQueueLimit)
         metrics = ServiceMetrics()
-        guards = RequestGuards(configuration: configuration)
+        guards = RequestGuards(configuration: configuration, clock: clock)
         let lists = VerificationLists(try stores.referencing.snapshot())
         var importTrust = resources.importTrust
         if importTrust == nil, let demo = resources.demoTrust {
@@ -83,7 +86,7 @@ package final class ServiceState: Sendable {
     }
 
     // The parts most callers want, by their usual names.
-    package var database: SQLiteDatabase { stores.database }
+    package var database: any SQLDatabase { stores.database }
     package var clients: any ClientStoring { stores.clients }
     package var credentials: any CredentialStoring { stores.credentials }
     package var operators: any OperatorStoring { stores.operators }
@@ -155,7 +158,7 @@ package final class ServiceState: Sendable {
 
     /// Where the signed heads are appended.
     package var auditHeadFile: String {
-        (configuration.auditHeadDirectory ?? stores.database.path + ".audit-heads") + "/heads.jsonl"
+        (configuration.auditHeadDirectory ?? (stores.database.filePath ?? "mie-verifier") + ".audit-heads") + "/heads.jsonl"
     }
 
     /// Runs blocking work (SQLite, with its fsync) on NIO's thread pool, never on the

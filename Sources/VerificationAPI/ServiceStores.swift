@@ -6,6 +6,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PostgresStorage
 import PSCPolicy
 import SignatureVerification
 import Storage
@@ -13,22 +14,39 @@ import Synchronization
 import VerificationRequests
 import WireFormat
 
-/// The stores the service keeps everything in: one SQLite file (WAL) today, behind the store
-/// protocols a PostgreSQL backend implements for several nodes.
+/// The stores the service keeps everything in: one SQLite file (WAL), or one PostgreSQL
+/// database shared by several nodes; the same stores and SQL over either.
 package struct ServiceStores: Sendable {
-    package let database: SQLiteDatabase
+    package let database: any SQLDatabase
     package let referencing: ReferencingStore
     package var clients: any ClientStoring
     package var credentials: any CredentialStoring
     package var operators: any OperatorStoring
     package var audit: any AuditStoring
+    package var deskSessions: any DeskSessionStoring
 
     /// The stores of one SQLite file, migrated to the schema this version knows.
     package static func sqlite(path: String) throws(StoreError) -> ServiceStores {
-        let database = try SQLiteDatabase(path: path, migrations: StorageSchema.migrations)
-        return ServiceStores(
+        on(try SQLiteDatabase(path: path, migrations: StorageSchema.migrations))
+    }
+
+    /// The stores of a PostgreSQL database, migrated (once, whichever node starts first).
+    package static func postgres(_ configuration: PostgresConfiguration, logger: Logger) throws(StoreError) -> ServiceStores {
+        on(try PostgresDatabase(configuration, migrations: StorageSchema.postgresMigrations, logger: logger))
+    }
+
+    /// The stores of the configured database: PostgreSQL when one is named, else the SQLite file.
+    package static func open(_ configuration: ServiceConfiguration, logger: Logger) throws(StoreError) -> ServiceStores {
+        if let postgres = configuration.postgres { return try .postgres(postgres, logger: logger) }
+        return try .sqlite(path: configuration.databasePath)
+    }
+
+    /// The stores over a database already opened and migrated.
+    package static func on(_ database: any SQLDatabase) -> ServiceStores {
+        ServiceStores(
             database: database, referencing: ReferencingStore(database: database), clients: ClientStore(database: database),
-            credentials: CredentialStore(database: database), operators: OperatorStore(database: database), audit: AuditLog(database: database))
+            credentials: CredentialStore(database: database), operators: OperatorStore(database: database), audit: AuditLog(database: database),
+            deskSessions: DeskSessionStore(database: database))
     }
 
     /// Whether the database answers (readiness).

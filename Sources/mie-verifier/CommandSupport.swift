@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Logging
+import PostgresStorage
 import Storage
 import WireFormat
 
@@ -57,4 +59,12 @@ enum Times {
         guard let seconds = RFC3339.secondsSince1970(text) else { throw CLIFailure("--at \(text) is not an RFC 3339 time") }
         return Date(timeIntervalSince1970: seconds)
     }
+}
+
+/// The database a command names: a SQLite file, or a `postgres://` URL whose password comes
+/// from `MIE_POSTGRES_PASSWORD_FILE` or `MIE_POSTGRES_PASSWORD`; migrated like the service's.
+func openDatabase(_ text: String) throws(StoreError) -> any SQLDatabase {
+    var logger = Logger(label: "mie-verifier")
+    logger.logLevel = .warning
+    return try DatabaseLocation.parse(text).open(logger: logger)
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import AuthenticatorCatalog
 import AuthenticatorVerification
 import Foundation
+import PostgresStorage
 import PSCPolicy
 import Storage
 import VerificationRequests
@@ -57,7 +58,7 @@ struct Evaluate: ParsableCommand {
             }
             let catalog: CatalogSnapshot
             do {
-                catalog = try ReferencingStore(path: database).snapshot()
+                catalog = try ReferencingStore(database: try openDatabase(database)).snapshot()
             } catch let failure as StoreError {
                 throw CLIFailure(failure.description)
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PostgresStorage
 import Storage
 
 /// `mie-verifier operators add|code|list|revoke`: the enrolment desk's staff.
@@ -14,10 +15,10 @@ struct Operators: ParsableCommand {
         subcommands: [Add.self, Code.self, List.self, Revoke.self])
 
     struct Database: ParsableArguments {
-        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @Option(name: .long, help: "The SQLite database file, or a postgres:// URL.") var database: String
 
         func store() throws -> OperatorStore {
-            OperatorStore(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations))
+            OperatorStore(database: try openDatabase(database))
         }
     }
 

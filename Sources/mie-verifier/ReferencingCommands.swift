@@ -2,6 +2,7 @@ import ArgumentParser
 import AuthenticatorCatalog
 import AuthenticatorVerification
 import Foundation
+import PostgresStorage
 import SignatureVerification
 import Storage
 import WireFormat
@@ -29,7 +30,7 @@ struct Referencing: ParsableCommand {
 
         func open() throws -> ReferencingStore {
             do {
-                return try ReferencingStore(path: database)
+                return ReferencingStore(database: try openDatabase(database))
             } catch {
                 throw CLIFailure(error.description)
             }

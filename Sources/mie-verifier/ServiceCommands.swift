@@ -3,6 +3,7 @@ import AuthenticatorVerification
 import Foundation
 import Hummingbird
 import Logging
+import PostgresStorage
 import SignatureVerification
 import Storage
 import VerificationAPI
@@ -19,10 +20,11 @@ struct Serve: AsyncParsableCommand {
             relying party localhost with origin http://localhost:PORT, listening on 127.0.0.1. \
             Create a client key with `mie-verifier clients add NAME --role verifier --database DB`.
 
-            Configuration file (JSON, or YAML when it ends in .yaml or .yml): {"host", "port", "database", "relyingParty": {"id", \
+            Configuration file (JSON, or YAML when it ends in .yaml or .yml): {"host", "port", "database" (a SQLite file, a postgres:// URL, \
+            or {"postgres", "passwordFile", "poolSize", "timeoutSeconds"}), "relyingParty": {"id", \
             "origins"}, "profile", "maximumBodySize", "maximumInFlight", "rateLimit", "rateBurst", \
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
-            "enrolsUnacceptableKeys", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "cardCRLCheckSeconds", "tls": {"certificate", \
+            "enrolsUnacceptableKeys", "listPollSeconds", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "cardCRLCheckSeconds", "tls": {"certificate", \
             "privateKey", "clientCAs"}}, every object read strictly (an unknown member is refused with its path); MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
@@ -31,7 +33,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "A JSON configuration file.") var config: String?
     @Option(name: .long, help: "Address to listen on (default 127.0.0.1).") var host: String?
     @Option(name: .long, help: "Port (default 8080).") var port: Int?
-    @Option(name: .long, help: "The SQLite database file.") var database: String?
+    @Option(
+        name: .long,
+        help: "The SQLite database file, or postgres://USER@HOST[:PORT]/DATABASE (password from MIE_POSTGRES_PASSWORD_FILE or MIE_POSTGRES_PASSWORD).")
+    var database: String?
     @Option(
         name: .customLong("demo-lists"),
         help: "DEMO lists (and their root and key for imports) from this directory, imported when the database has no list; never with real signers.")
@@ -58,9 +63,9 @@ struct Serve: AsyncParsableCommand {
             guard let number = Int(value), (0...65535).contains(number) else { throw CLIFailure("MIE_PORT must be a port number") }
             configuration.port = number
         }
-        if let value = environment["MIE_DATABASE"] { configuration.databasePath = value }
+        if let value = environment["MIE_DATABASE"] { try configuration.setDatabase(value) }
         if let host { configuration.host = host }
-        if let database { configuration.databasePath = database }
+        if let database { try configuration.setDatabase(database) }
         if let port {
             guard (0...65535).contains(port) else { throw CLIFailure("--port must be a port number") }
             configuration.port = port
@@ -113,11 +118,11 @@ struct Serve: AsyncParsableCommand {
                 Data("DEMO desk operator code (demo-operator; shown once): \(code)\nEnrolment desk: http://localhost:\(configuration.port)/enrol\n".utf8))
         }
         logger.notice(
-            "mie-verifier listening on \(configuration.tls == nil ? "http" : "https (client certificates required)")://\(configuration.host):\(configuration.port) (database \(configuration.databasePath), relying party \(configuration.relyingParty.id) \(configuration.relyingParty.origins.joined(separator: " ")), \(state.current.catalog.lists.count) lists, \(clients) clients)"
+            "mie-verifier listening on \(configuration.tls == nil ? "http" : "https (client certificates required)")://\(configuration.host):\(configuration.port) (database \(configuration.databaseDescription), relying party \(configuration.relyingParty.id) \(configuration.relyingParty.origins.joined(separator: " ")), \(state.current.catalog.lists.count) lists, \(clients) clients)"
         )
         if clients == 0 {
             logger.notice(
-                "no API client yet: mie-verifier clients add my-iam --role verifier --role enrolment --database \(configuration.databasePath)")
+                "no API client yet: mie-verifier clients add my-iam --role verifier --role enrolment --database \(configuration.databaseDescription)")
         }
         do {
             try await VerificationAPI.runService(state: state, logger: logger)
@@ -146,7 +151,13 @@ enum ServiceConfigurationFile {
             switch key {
             case "host": configuration.host = try string(item, key)
             case "port": configuration.port = try integer(item, key, 1...65535)
-            case "database": configuration.databasePath = try string(item, key)
+            case "database":
+                if let text = item.string {
+                    try configuration.setDatabase(text)
+                } else {
+                    try configuration.setDatabase(object(item, "\(path): database", members: ["postgres", "passwordFile", "poolSize", "timeoutSeconds"]))
+                }
+            case "listPollSeconds": configuration.listPollInterval = Double(try integer(item, key, 1...3600))
             case "relyingParty":
                 let party = try object(item, "\(path): relyingParty", members: ["id", "origins", "name"])
                 guard let id = party["id"]?.string, let origins = party["origins"]?.strings, !origins.isEmpty else {
@@ -251,7 +262,7 @@ struct Clients: ParsableCommand {
             name: .customLong("adds-keys-to-stronger-holders"),
             help: "RELAXED: may add keys to holders whose identity stronger evidence set (a card, an operator, another client); their identity still never changes.")
         var addsKeysToStrongerHolders = false
-        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @Option(name: .long, help: "The SQLite database file, or a postgres:// URL.") var database: String
 
         func run() throws {
             try runReporting {
@@ -277,7 +288,7 @@ struct Clients: ParsableCommand {
                     }
                 }
                 do {
-                    let store = ClientStore(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations))
+                    let store = ClientStore(database: try openDatabase(database))
                     let (client, key) = try store.add(
                         name: name, roles: roles, rpID: rpID, origins: origins, profiles: [], certificateSHA256: fingerprint, at: Date())
                     if addsKeysToStrongerHolders {
@@ -296,12 +307,12 @@ struct Clients: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the clients (never their keys).")
-        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @Option(name: .long, help: "The SQLite database file, or a postgres:// URL.") var database: String
 
         func run() throws {
             try runReporting {
                 do {
-                    let store = ClientStore(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations))
+                    let store = ClientStore(database: try openDatabase(database))
                     for client in try store.list() {
                         print(
                             "\(client.name)\t\(client.roles.map(\.rawValue).sorted().joined(separator: ","))\t\(client.rpID ?? "(default RP)")\t\(client.revokedAt.map { "revoked \($0)" } ?? "active since \(client.createdAt)")")
@@ -316,12 +327,12 @@ struct Clients: ParsableCommand {
     struct Revoke: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke a client: its key stops working at once.")
         @Argument(help: "The client's name.") var name: String
-        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @Option(name: .long, help: "The SQLite database file, or a postgres:// URL.") var database: String
 
         func run() throws {
             try runReporting {
                 do {
-                    let store = ClientStore(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations))
+                    let store = ClientStore(database: try openDatabase(database))
                     guard try store.revoke(name: name, at: Date()) else { throw CLIFailure("no active client named \(name)") }
                     print("revoked \(name)")
                 } catch let error as StoreError {
@@ -339,7 +350,7 @@ struct Audit: ParsableCommand {
 
     static func log(_ database: String) throws -> AuditLog {
         do {
-            return AuditLog(database: try SQLiteDatabase(path: database, migrations: StorageSchema.migrations))
+            return AuditLog(database: try openDatabase(database))
         } catch {
             throw CLIFailure(error.description)
         }
@@ -354,7 +365,7 @@ struct Audit: ParsableCommand {
                 there with its hash: a missing row is a cut, another hash a rewrite. The head's key must \
                 be the service's: the key file beside the database, or --key.
                 """)
-        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @Option(name: .long, help: "The SQLite database file, or a postgres:// URL.") var database: String
         @Option(name: .long, help: "A signed head (JSON, or JSON lines: the last one).") var head: String?
         @Option(name: .long, help: "The audit key file whose public key signed the head (default: beside the database).") var key: String?
 
@@ -396,7 +407,7 @@ struct Audit: ParsableCommand {
     struct Head: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the trail's end (sequence, hash), signed with the service's audit key: a line to ship to WORM storage.")
-        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @Option(name: .long, help: "The SQLite database file, or a postgres:// URL.") var database: String
         @Option(name: .long, help: "The audit key file (default: beside the database, created if missing).") var key: String?
 
         func run() throws {
@@ -414,7 +425,7 @@ struct Audit: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write every event as a JSON line.")
-        @Option(name: .long, help: "The SQLite database file.") var database: String
+        @Option(name: .long, help: "The SQLite database file, or a postgres:// URL.") var database: String
 
         func run() throws {
             try runReporting {
@@ -472,4 +483,38 @@ enum YAMLConfiguration {
             throw CLIFailure("\(path): YAML aliases are not accepted in a configuration")
         }
     }
+}
+
+extension ServiceConfiguration {
+    /// A SQLite file or a `postgres://` URL (its password from the environment).
+    mutating func setDatabase(_ text: String) throws {
+        switch try DatabaseLocation.parse(text) {
+        case .sqlite(let path):
+            databasePath = path
+            postgres = nil
+        case .postgres(let configuration): postgres = configuration
+        }
+    }
+
+    /// `{"postgres": URL, "passwordFile", "poolSize", "timeoutSeconds"}`.
+    mutating func setDatabase(_ members: [String: JSONValue]) throws {
+        guard let url = members["postgres"]?.string else { throw CLIFailure("database.postgres must be a postgres:// URL") }
+        var configuration = try PostgresConfiguration.parse(url)
+        if configuration.password == nil {
+            if let file = members["passwordFile"] {
+                guard let path = file.string else { throw CLIFailure("database.passwordFile must be a file path") }
+                configuration.password = try PostgresConfiguration.password(file: path, environment: [:])
+            } else {
+                configuration.password = try PostgresConfiguration.password(environment: ProcessInfo.processInfo.environment)
+            }
+        }
+        if let item = members["poolSize"] { configuration.poolSize = try ServiceConfigurationFile.integer(item, "database.poolSize", 1...1000) }
+        if let item = members["timeoutSeconds"] {
+            configuration.timeout = Double(try ServiceConfigurationFile.integer(item, "database.timeoutSeconds", 1...600))
+        }
+        postgres = configuration
+    }
+
+    /// The database for messages: the file, or the URL without its password.
+    var databaseDescription: String { postgres?.location ?? databasePath }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import PostgresStorage
 import Storage
 import Synchronization
 import Testing
@@ -33,8 +34,17 @@ struct ServiceHarness {
         configure(&configuration)
         var logger = Logger(label: "mie-verifier-test")
         logger.logLevel = .critical
-        state = try ServiceState(
-            configuration: configuration, stores: try ServiceStores.sqlite(path: configuration.databasePath), logger: logger, clock: clock ?? { Date() })
+        // MIE_TEST_DATABASE=postgres: the same suites on a fresh PostgreSQL database each.
+        let stores: ServiceStores
+        if TestPostgres.selected {
+            configuration.postgres = try TestPostgres.freshDatabase()
+            configuration.auditKeyFile = directory.appendingPathComponent("audit.key").path
+            configuration.auditHeadDirectory = directory.appendingPathComponent("audit-heads").path
+            stores = try ServiceStores.open(configuration, logger: logger)
+        } else {
+            stores = try ServiceStores.sqlite(path: configuration.databasePath)
+        }
+        state = try ServiceState(configuration: configuration, stores: stores, logger: logger, clock: clock ?? { Date() })
         for (name, roles) in [
             ("verifier", [ClientRole.verifier]), ("enrolment", [.enrolment]), ("operator", [.operator]),
             ("all", [.verifier, .enrolment, .operator]),
@@ -105,5 +115,42 @@ extension TestClientProtocol {
         return try await execute(uri: uri, method: method, headers: headers, body: body) { response in
             Reply(status: response.status, headers: response.headers, body: Array(response.body.readableBytesView))
         }
+    }
+}
+
+/// The PostgreSQL server of Tools/postgres/with-postgres.sh (`MIE_POSTGRES_URL`, its password in
+/// `MIE_POSTGRES_PASSWORD_FILE`): each test gets a database of its own on it.
+enum TestPostgres {
+    static let environment = ProcessInfo.processInfo.environment
+    /// The service suites run on PostgreSQL instead of SQLite.
+    static let selected = environment["MIE_TEST_DATABASE"] == "postgres"
+    static var available: Bool { environment["MIE_POSTGRES_URL"] != nil }
+
+    static var server: PostgresConfiguration {
+        get throws {
+            guard let url = environment["MIE_POSTGRES_URL"] else {
+                throw StoreError(.open, "no PostgreSQL server: run under Tools/postgres/with-postgres.sh (MIE_POSTGRES_URL)")
+            }
+            guard case .postgres(let configuration) = try DatabaseLocation.parse(url, environment: environment) else {
+                throw StoreError(.open, "MIE_POSTGRES_URL is not a postgres:// URL")
+            }
+            return configuration
+        }
+    }
+
+    static var quiet: Logger {
+        var logger = Logger(label: "mie-postgres-test")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    /// A new, empty database on the server (created through the server's own database).
+    static func freshDatabase() throws -> PostgresConfiguration {
+        var configuration = try server
+        let name = "mie_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let admin = try PostgresDatabase(configuration, migrations: [], logger: quiet)
+        try admin.run("CREATE DATABASE \(name)", [])
+        configuration.database = name
+        return configuration
     }
 }

@@ -1,0 +1,202 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresStorage
+import Storage
+import Synchronization
+import Testing
+import VerificationAPI
+
+/// The stores on a real PostgreSQL (Tools/postgres/with-postgres.sh), with two `PostgresDatabase`
+/// objects on one database standing for two nodes: what one node changes, the other sees, and
+/// what must happen once happens once when both try at the same moment. The two-process tests
+/// (two `serve` nodes, nginx, kill -9, a server restart) are Tools/postgres/two_nodes_test.py.
+@Suite(.serialized, RequiredMode.needs(TestPostgres.available, "needs PostgreSQL: run under Tools/postgres/with-postgres.sh"))
+struct PostgresTests {
+    /// Two nodes' stores on one fresh database, with a client and a holder.
+    struct TwoNodes {
+        let first: ServiceStores
+        let second: ServiceStores
+        let client: APIClient
+        let configuration: PostgresConfiguration
+
+        init() throws {
+            configuration = try TestPostgres.freshDatabase()
+            first = try ServiceStores.postgres(configuration, logger: TestPostgres.quiet)
+            second = try ServiceStores.postgres(configuration, logger: TestPostgres.quiet)
+            client = try first.clients.add(name: "iam", roles: [.enrolment, .verifier], rpID: nil, origins: [], at: Date()).0
+            let holder = Holder(rpID: "mie.example", id: "h", name: "h", displayName: "h", rpps: nil, userHandle: [7])
+            #expect(try first.credentials.create(holder, event: AuditEvent(action: "holder.created", result: "created"), at: Date()))
+        }
+
+        func credential(_ id: [UInt8], count: UInt32) -> StoredCredentialRecord {
+            StoredCredentialRecord(
+                id: id, holderID: "h", identityEvidence: "asserted-by-client", publicKey: [0xA0], algorithm: "ES256", signCount: count,
+                backupEligible: false, aaguid: "00000000-0000-0000-0000-000000000000", authenticator: "x", verdict: "accepted", amr: ["hwk"],
+                clientID: client.id, rpID: "mie.example", createdAt: "2026-12-01T00:00:00Z")
+        }
+    }
+
+    /// Runs both closures at the same moment on two threads (the stores block); their results.
+    static func race<T: Sendable>(_ a: @escaping @Sendable () throws -> T, _ b: @escaping @Sendable () throws -> T) -> [Result<T, any Error>] {
+        let results = Mutex<[Int: Result<T, any Error>]>([:])
+        let start = DispatchSemaphore(value: 0)
+        let group = DispatchGroup()
+        for (index, body) in [a, b].enumerated() {
+            group.enter()
+            Thread.detachNewThread {
+                start.wait()
+                let result = Result { try body() }
+                results.withLock { $0[index] = result }
+                group.leave()
+            }
+        }
+        start.signal()
+        start.signal()
+        group.wait()
+        return results.withLock { [$0[0]!, $0[1]!] }
+    }
+
+    @Test func placeholdersAreNumberedOutsideQuotedText() {
+        #expect(PostgresDatabase.numberPlaceholders("SELECT a FROM t WHERE b = ? AND c = '?' AND d = ?") == "SELECT a FROM t WHERE b = $1 AND c = '?' AND d = $2")
+        #expect(PostgresDatabase.statements("CREATE TABLE a (x BIGINT);\n CREATE INDEX i ON a (x);\n") == ["CREATE TABLE a (x BIGINT)", "CREATE INDEX i ON a (x)"])
+    }
+
+    @Test func theMigrationsRunOnceWhenNodesStartTogether() throws {
+        let configuration = try TestPostgres.freshDatabase()
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            do {
+                _ = try PostgresDatabase(configuration, migrations: StorageSchema.postgresMigrations, logger: TestPostgres.quiet)
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 } == [])
+        let database = try PostgresDatabase(configuration, migrations: [], logger: TestPostgres.quiet)
+        let versions = try database.query("SELECT version FROM schema_migrations ORDER BY version") { $0.int(0) }
+        #expect(versions == StorageSchema.postgresMigrations.map(\.version))
+    }
+
+    @Test func aNodeRefusesASchemaNewerThanItKnows() throws {
+        let configuration = try TestPostgres.freshDatabase()
+        let database = try PostgresDatabase(configuration, migrations: StorageSchema.postgresMigrations, logger: TestPostgres.quiet)
+        try database.run("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", [.int(99), .text("2027-01-01T00:00:00Z")])
+        #expect {
+            _ = try PostgresDatabase(configuration, migrations: StorageSchema.postgresMigrations, logger: TestPostgres.quiet)
+        } throws: { ($0 as? StoreError)?.code == .schemaTooNew }
+    }
+
+    @Test func aDatabaseOutOfReachFailsWithUnavailableWithinItsTimeout() throws {
+        var configuration = try TestPostgres.server
+        // A port nothing listens on.
+        configuration.port = 1
+        configuration.timeout = 2
+        let started = Date()
+        #expect {
+            _ = try PostgresDatabase(configuration, migrations: StorageSchema.postgresMigrations, logger: TestPostgres.quiet)
+        } throws: { ($0 as? StoreError)?.code == .unavailable }
+        #expect(Date().timeIntervalSince(started) < 5)
+    }
+
+    @Test func aCeremonyOpenedOnOneNodeIsTakenOnceWhenBothTryAtOnce() throws {
+        let nodes = try TwoNodes()
+        var wins = 0
+        for _ in 0..<40 {
+            let ceremony = try nodes.first.credentials.open(
+                .assertion, clientID: nodes.client.id, holderID: "h", profile: nil, lifetime: 300, at: Date(), evidence: nil, operator: nil,
+                rpID: "mie.example")
+            let id = ceremony.id
+            let client = nodes.client.id
+            let outcomes = Self.race(
+                { [nodes] in try nodes.first.credentials.take(id, kind: .assertion, clientID: client, at: Date()) },
+                { [nodes] in try nodes.second.credentials.take(id, kind: .assertion, clientID: client, at: Date()) })
+            let taken = outcomes.filter { if case .success(.success(let record)) = $0 { return record.challenge == ceremony.challenge } else { return false } }
+            let replayed = outcomes.filter { if case .success(.failure(.replayed)) = $0 { return true } else { return false } }
+            #expect(taken.count == 1 && replayed.count == 1, "\(outcomes)")
+            wins += taken.count
+        }
+        #expect(wins == 40)
+    }
+
+    @Test func twoSignInsOnOneCounterValueMoveItOnce() throws {
+        let nodes = try TwoNodes()
+        try nodes.first.credentials.insert(nodes.credential([1, 2, 3], count: 0), event: AuditEvent(action: "registration", result: "accepted"), at: Date())
+        for count in UInt32(0)..<30 {
+            let event = AuditEvent(action: "assertion", result: "verified")
+            let outcomes = Self.race(
+                { [nodes] in try nodes.first.credentials.recordUse([1, 2, 3], expectedCount: count, newCount: count + 1, event: event, at: Date()) },
+                { [nodes] in try nodes.second.credentials.recordUse([1, 2, 3], expectedCount: count, newCount: count + 1, event: event, at: Date()) })
+            let moved = outcomes.compactMap { try? $0.get() }.filter { $0 }
+            #expect(moved.count == 1, "\(outcomes)")
+        }
+        #expect(try nodes.second.credentials.find(credential: [1, 2, 3])?.signCount == 30)
+        // One event per move, none for the losers, one chain.
+        let audit = try nodes.second.audit.verify()
+        #expect(audit.broken == nil)
+        let moves = try nodes.first.database.query("SELECT COUNT(*) FROM audit_events WHERE event LIKE '%\"action\":\"assertion\"%'") { $0.int(0) }
+        #expect(moves == [30])
+    }
+
+    @Test func theAuditChainStaysOneChainUnderWritersOnBothNodes() throws {
+        let nodes = try TwoNodes()
+        let before = try nodes.first.audit.count()
+        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+            let stores = worker % 2 == 0 ? nodes.first : nodes.second
+            for n in 0..<25 {
+                try? stores.audit.append([AuditEvent(action: "test.burst", client: "w\(worker)", result: "\(n)")], at: Date())
+            }
+        }
+        let verification = try nodes.second.audit.verify()
+        #expect(verification.broken == nil, "\(String(describing: verification.broken))")
+        #expect(verification.events == before + 200)
+        #expect(try nodes.first.audit.count() == before + 200)
+    }
+
+    @Test func aDeskSessionIsSharedAndEndsOnBothNodes() throws {
+        let nodes = try TwoNodes()
+        let (found, _) = try nodes.first.operators.add(name: "alice", lifetime: 3600, at: Date())
+        let now = Date()
+        let one = DeskSessionsProbe(store: nodes.first.deskSessions)
+        let two = DeskSessionsProbe(store: nodes.second.deskSessions)
+        let token = try one.open(operatorID: found.id, name: "alice", at: now)
+        #expect(try two.find(token)?.name == "alice")
+        try two.store.remember(ceremony: "c1", for: DeskSessionsProbe.key(token), at: now)
+        #expect(try one.find(token)?.ceremonies == ["c1"])
+        try two.store.end(DeskSessionsProbe.key(token))
+        #expect(try one.find(token) == nil)
+        // Revoking the operator on one node is seen by the other's session check (it reads the
+        // operator with every desk request).
+        let again = try two.open(operatorID: found.id, name: "alice", at: now)
+        let session = try #require(try one.find(again))
+        #expect(try nodes.first.operators.revoke(name: "alice", at: Date()))
+        #expect(try nodes.second.operators.find(id: session.operatorID)?.revokedAt != nil)
+        try nodes.second.deskSessions.end(operatorID: session.operatorID)
+        #expect(try one.find(again) == nil)
+    }
+
+    @Test func aClientRevokedOnOneNodeIsRefusedByTheOther() throws {
+        let nodes = try TwoNodes()
+        let (_, key) = try nodes.first.clients.add(name: "short", roles: [.verifier], rpID: nil, origins: [], at: Date())
+        #expect(try nodes.second.clients.authenticate(key: key)?.name == "short")
+        #expect(try nodes.first.clients.revoke(name: "short", at: Date()))
+        #expect(try nodes.second.clients.authenticate(key: key) == nil)
+    }
+}
+
+/// The desk's session store as DeskSessions uses it (token digests, liveness cut-offs).
+struct DeskSessionsProbe {
+    let store: any DeskSessionStoring
+
+    static func key(_ token: String) -> [UInt8] { Array(SHA256.hash(data: Data(token.utf8))) }
+
+    func open(operatorID: Int64, name: String, at now: Date) throws -> String {
+        let token = UUID().uuidString
+        try store.open(
+            Self.key(token), DeskSessionRecord(operatorID: operatorID, name: name, csrf: "csrf", created: now, lastSeen: now), limit: 100,
+            isLiveAfter: (idle: now.addingTimeInterval(-900), created: now.addingTimeInterval(-3600)))
+        return token
+    }
+
+    func find(_ token: String) throws -> DeskSessionRecord? { try store.find(Self.key(token)) }
+}
