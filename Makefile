@@ -2,9 +2,10 @@
 # embedded SQLite file with the bundled DEMO lists; `make offline` runs the offline verifier and
 # the PSC verdict on the bundled samples; `make test` runs every test (interop suite over the
 # external corpus beside the checkout or named by MIE_EXTERNAL_VECTORS; card tests through pcscd
-# and the virtual cards; the service through a real browser).
+# and the virtual cards; the stores and the service's suites again on a PostgreSQL server of their
+# own, and two nodes on it behind nginx; the service through a real browser).
 
-APT_PACKAGES := pkg-config libcbor-dev libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd time chromium chromium-driver poppler-utils wrk
+APT_PACKAGES := pkg-config libcbor-dev libssl-dev libsqlite3-dev libpcsclite-dev pcscd vsmartcard-vpcd time chromium chromium-driver poppler-utils wrk postgresql nginx-light
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 MIE_EXTERNAL_VECTORS ?= $(shell [ -d ../shared/vectors/external ] && echo ../shared/vectors/external)
 export MIE_EXTERNAL_VECTORS
@@ -56,7 +57,9 @@ offline: build
 # The virtual CPS card and pcscd run for the duration of the tests (stopped by PID after).
 test: deps
 	swift build --build-tests
-	Tools/virtualcard/with-virtual-cards.sh swift test --skip-build
+	Tools/postgres/with-postgres.sh Tools/virtualcard/with-virtual-cards.sh swift test --skip-build
+	Tools/postgres/with-postgres.sh env MIE_TEST_DATABASE=postgres swift test --skip-build --filter VerificationAPITests
+	Tools/postgres/with-postgres.sh python3 Tools/postgres/two_nodes_test.py
 	python3 Tools/service/browser_test.py
 	python3 Tools/service/desk_browser_test.py
 	Tools/virtualcard/with-virtual-cards.sh python3 Tools/service/enrol_test.py
