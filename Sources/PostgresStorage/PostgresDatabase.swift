@@ -19,7 +19,7 @@ import Synchronization
 /// - A transaction holds one connection, bound to the calling thread: every call the body makes
 ///   joins it. READ COMMITTED, as PostgreSQL's default: the stores' state changes are single-row
 ///   compare-and-sets (a ceremony taken, a counter moved, a code spent), decided by the rows
-///   they changed; the audit chain's end is locked (`lockAuditChain`) before it is read.
+///   they changed; the audit chain's end is read by the update that locks it (`AuditLog`).
 ///   A transaction that fails on a serialisation failure or a deadlock is run again (twice).
 /// - Migrations run once even when nodes start together (a session advisory lock), and a node
 ///   refuses a schema newer than it knows.
@@ -92,8 +92,9 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
         var settings = PostgresConnection.Configuration(
             host: configuration.host, port: configuration.port, username: configuration.user, password: configuration.password,
             database: configuration.database, tls: tls)
+        // The server's name is checked against a DNS host name (postgres-nio sends it for SNI);
+        // with an IP address only the chain is checked: name the database by its DNS name.
         settings.options = options
-        if configuration.tls == .verifyFull { settings.options.tlsServerName = configuration.host }
         let id = connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
         do {
             let connection = try PostgresConnection.connect(on: eventLoops.next(), configuration: settings, id: id, logger: logger).wait()
@@ -300,10 +301,6 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
                 throw error
             }
         }
-    }
-
-    package func lockAuditChain() throws(StoreError) {
-        _ = try run("SELECT last_seq FROM audit_counter WHERE id = 1 FOR UPDATE", [])
     }
 
     // MARK: Migrations

@@ -88,21 +88,39 @@ package struct AuditLog: Sendable {
     /// a number is never given twice, so rows removed from the end leave a gap `verify` names.
     private func appendInTransaction(_ events: [AuditEvent], at time: Date) throws(StoreError) {
         let stamp = time.formatted(.iso8601)
-        // Several nodes append to one chain: the end is held from here to the commit.
-        try database.lockAuditChain()
-        let last: [UInt8]? = try database.query("SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1") { $0.blob(0) ?? [] }.first
-        var previous = last ?? Self.genesis
-        var seq = try lastSequence()
-        for event in events {
+        // The chain's end, read and held in one statement: the update locks the counter's row
+        // until the commit, so two writers (two nodes on one PostgreSQL) never link to the same
+        // previous row; after waiting for the lock it returns the row as the other writer left it.
+        let end = try database.query("UPDATE audit_counter SET last_seq = last_seq WHERE id = 1 RETURNING last_seq, last_hash") { row in
+            (seq: row.int64(0), hash: row.blob(1))
+        }.first
+        var previous = end?.hash ?? Self.genesis
+        var seq = end?.seq ?? 0
+        // Rows go in by statements of up to `rowsPerStatement`: a batch of stateless events is
+        // a few statements, not one round trip per event (which held the chain's end, on
+        // PostgreSQL, for as long as the batch was large).
+        var rows: [SQLValue] = []
+        rows.reserveCapacity(min(events.count, Self.rowsPerStatement) * 5)
+        for (index, event) in events.enumerated() {
             let json = event.json
             let hash = Self.link(previous: previous, at: stamp, event: json)
             seq += 1
-            try database.run(
-                "INSERT INTO audit_events (seq, at, event, previous_hash, hash) VALUES (?, ?, ?, ?, ?)",
-                [.int(seq), .text(stamp), .text(String(decoding: json, as: UTF8.self)), .blob(previous), .blob(hash)])
+            rows += [.int(seq), .text(stamp), .text(String(decoding: json, as: UTF8.self)), .blob(previous), .blob(hash)]
             previous = hash
+            if rows.count == Self.rowsPerStatement * 5 || index == events.count - 1 {
+                try database.run(Self.insert(rows: rows.count / 5), rows)
+                rows.removeAll(keepingCapacity: true)
+            }
         }
-        try database.run("UPDATE audit_counter SET last_seq = ? WHERE id = 1", [.int(seq)])
+        try database.run("UPDATE audit_counter SET last_seq = ?, last_hash = ? WHERE id = 1", [.int(seq), .blob(previous)])
+    }
+
+    static let rowsPerStatement = 64
+
+    /// `INSERT … VALUES (?, ?, ?, ?, ?), …` for `rows` rows.
+    static func insert(rows: Int) -> String {
+        "INSERT INTO audit_events (seq, at, event, previous_hash, hash) VALUES "
+            + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
     }
 
     /// The last sequence number ever given.

@@ -20,9 +20,6 @@ package protocol SQLDatabase: AnyObject, Sendable {
     func forEach(_ sql: String, _ parameters: [SQLValue], _ body: (SQLRow) throws(StoreError) -> Void) throws(StoreError)
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T
-    /// Inside a transaction: holds the audit chain's end until the transaction ends, so two
-    /// writers never link to the same previous row. SQLite's writers are serialised already.
-    func lockAuditChain() throws(StoreError)
 }
 
 extension SQLDatabase {

@@ -225,7 +225,4 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     static func isNull(_ statement: OpaquePointer, _ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
-
-    /// Nothing to hold: SQLite has one writer at a time (BEGIN IMMEDIATE).
-    package func lockAuditChain() throws(StoreError) {}
 }

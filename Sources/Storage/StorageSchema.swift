@@ -190,6 +190,13 @@ package enum StorageSchema {
             INSERT INTO audit_counter (id, last_seq) SELECT 1, COALESCE(MAX(seq), 0) FROM audit_events;
             """),
         .init(7, deskSessions),
+        // The chain's end kept with its counter: an append reads and locks both in one statement.
+        .init(
+            8,
+            """
+            ALTER TABLE audit_counter ADD COLUMN last_hash BLOB;
+            UPDATE audit_counter SET last_hash = (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1);
+            """),
     ]
 
     /// Desk sessions in the database, so every node shares them (migration 7 on both).

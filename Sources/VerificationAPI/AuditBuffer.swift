@@ -53,23 +53,34 @@ package final class AuditBuffer: AuditRecording, Sendable {
     /// Commits what is pending, on NIO's thread pool (the commit waits for the disk); on
     /// failure the events go back in front of the queue. One flush at a time: events keep
     /// their order.
+    ///
+    /// At most `eventsPerTransaction` events per transaction: a backlog (after a store failure,
+    /// or a burst) goes in several short transactions, so a state change waiting for the audit
+    /// chain's end never waits behind one long one.
     package func flush() async {
-        let events: [AuditEvent] = queue.withLock { queue in
-            guard queue.flushing == 0 else { return [] }
-            defer { queue.pending = [] }
-            queue.flushing = queue.pending.count
-            return queue.pending
-        }
-        guard !events.isEmpty else { return }
-        do {
-            try await NIOThreadPool.singleton.runIfActive { [log] in try log.append(events, at: Date()) }
-            queue.withLock { $0.flushing = 0 }
-        } catch {
-            logger.error("audit events could not be written: \(error)")
-            queue.withLock { queue in
-                queue.pending = events + queue.pending
-                queue.flushing = 0
+        while true {
+            let events: [AuditEvent] = queue.withLock { queue in
+                guard queue.flushing == 0 else { return [] }
+                let taken = Array(queue.pending.prefix(Self.eventsPerTransaction))
+                queue.pending.removeFirst(taken.count)
+                queue.flushing = taken.count
+                return taken
             }
+            guard !events.isEmpty else { return }
+            do {
+                try await NIOThreadPool.singleton.runIfActive { [log] in try log.append(events, at: Date()) }
+                queue.withLock { $0.flushing = 0 }
+            } catch {
+                logger.error("audit events could not be written: \(error)")
+                queue.withLock { queue in
+                    queue.pending = events + queue.pending
+                    queue.flushing = 0
+                }
+                return
+            }
+            if events.count < Self.eventsPerTransaction { return }
         }
     }
+
+    static let eventsPerTransaction = 1_000
 }

@@ -25,6 +25,19 @@ import WireFormat
         return try key.sign(try #require(try log.head(at: Date())))
     }
 
+    @Test func aLargeBatchIsWrittenInOrderAndChained() throws {
+        // More rows than one statement takes (64), and not a multiple of it.
+        let batch = (1...150).map { AuditEvent(action: "batch", result: "event-\($0)") }
+        try log.append(batch, at: Date())
+        let verification = try log.verify()
+        #expect(verification.broken == nil && verification.events == 160)
+        let results = try database.query("SELECT seq, event FROM audit_events WHERE seq > 10 ORDER BY seq") { row in
+            (row.int64(0), row.text(1) ?? "")
+        }
+        #expect(results.map(\.0) == Array(11...160))
+        #expect(results.enumerated().allSatisfy { $0.element.1.contains(#""result":"event-\#($0.offset + 1)""#) })
+    }
+
     @Test func cuttingTheEndIsNamedAndNumbersAreNeverReused() throws {
         let head = try signedHead()
         #expect(head.head.seq == 10 && head.signatureValid)
