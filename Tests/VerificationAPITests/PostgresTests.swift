@@ -99,6 +99,34 @@ struct PostgresTests {
         #expect(Date().timeIntervalSince(started) < 5)
     }
 
+    @Test func theConnectionIsEncryptedAndTheServerCheckedWhenAsked() throws {
+        let root = try #require(TestPostgres.environment["MIE_POSTGRES_TLS_ROOT"], "with-postgres.sh names the server's certificate")
+        for (mode, rootFile) in [(PostgresConfiguration.TLSMode.require, nil), (.verifyFull, root)] {
+            var configuration = try TestPostgres.server
+            configuration.tls = mode
+            configuration.rootCertificate = rootFile
+            // By name, so that verify-full checks the name too (the certificate says localhost).
+            configuration.host = "localhost"
+            let database = try PostgresDatabase(configuration, migrations: [], logger: TestPostgres.quiet)
+            let encrypted = try database.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") { $0.int(0) }
+            #expect(encrypted == [1], "\(mode)")
+        }
+        // Another root: the server's certificate is refused, nothing is sent in clear instead.
+        var configuration = try TestPostgres.server
+        configuration.tls = .verifyFull
+        configuration.host = "localhost"
+        configuration.rootCertificate = packageRoot.appendingPathComponent("TestVectors/referencing/demo-mds-root.pem").path
+        #expect {
+            let database = try PostgresDatabase(configuration, migrations: [], logger: TestPostgres.quiet)
+            try database.run("SELECT 1", [])
+        } throws: { ($0 as? StoreError)?.code == .unavailable }
+        // sslmode in the URL.
+        let url = try #require(TestPostgres.environment["MIE_POSTGRES_URL"])
+        #expect(try PostgresConfiguration.parse(url + "?sslmode=verify-full&sslrootcert=/r.pem").tls == .verifyFull)
+        #expect(throws: StoreError.self) { try PostgresConfiguration.parse(url + "?sslmode=sometimes") }
+        #expect(throws: StoreError.self) { try PostgresConfiguration.parse("postgres://127.0.0.1/mie") }
+    }
+
     @Test func aCeremonyOpenedOnOneNodeIsTakenOnceWhenBothTryAtOnce() throws {
         let nodes = try TwoNodes()
         var wins = 0
@@ -146,11 +174,13 @@ struct PostgresTests {
             for n in 0..<25 {
                 try? stores.audit.append([AuditEvent(action: "test.burst", client: "w\(worker)", result: "\(n)")], at: Date())
             }
+            // And a batch as the stateless flush writes them (several statements, one transaction).
+            try? stores.audit.append((0..<100).map { AuditEvent(action: "test.batch", client: "w\(worker)", result: "\($0)") }, at: Date())
         }
         let verification = try nodes.second.audit.verify()
         #expect(verification.broken == nil, "\(String(describing: verification.broken))")
-        #expect(verification.events == before + 200)
-        #expect(try nodes.first.audit.count() == before + 200)
+        #expect(verification.events == before + 1000)
+        #expect(try nodes.first.audit.count() == before + 1000)
     }
 
     @Test func aDeskSessionIsSharedAndEndsOnBothNodes() throws {

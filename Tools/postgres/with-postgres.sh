@@ -6,6 +6,7 @@
 # The command sees:
 #   MIE_POSTGRES_URL            postgres://mie@127.0.0.1:PORT/mie (no password in it)
 #   MIE_POSTGRES_PASSWORD_FILE  a file holding the role's password
+#   MIE_POSTGRES_TLS_ROOT       the server's (self-signed) certificate, for sslmode=verify-full
 #   MIE_POSTGRES_CTL            this script's control helper: `$MIE_POSTGRES_CTL stop|start|restart|freeze|thaw|psql`
 # Needs Debian's postgresql package (its binaries under /usr/lib/postgresql/*/bin). Without it
 # the command runs alone: under MIE_REQUIRE_ALL=1 (CI) the PostgreSQL suites then fail.
@@ -35,7 +36,19 @@ printf '%s\n' "$password" > "$state/pwfile"
 "${as_owner[@]}" "$bin/initdb" -D "$state/data" -U mie --pwfile="$state/pwfile" --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$state/initdb.log" 2>&1 \
   || { cat "$state/initdb.log" >&2; exit 1; }
 rm -f "$state/pwfile"
+# TLS offered (plain TCP too): a self-signed certificate for 127.0.0.1, its copy as the root a
+# client verifies against.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -keyout "$state/data/server.key" -out "$state/data/server.crt" >/dev/null 2>&1 \
+  || { echo "with-postgres: openssl could not make the server certificate" >&2; exit 1; }
+chmod 600 "$state/data/server.key"
+[ "$(id -u)" = 0 ] && chown postgres "$state/data/server.key" "$state/data/server.crt"
+cp "$state/data/server.crt" "$state/root.crt"
 cat >> "$state/data/postgresql.conf" <<CONF
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$state/socket'
@@ -70,4 +83,5 @@ echo "with-postgres: PostgreSQL $("$bin/postgres" --version | awk '{print $3}') 
 export MIE_POSTGRES_URL="postgres://mie@127.0.0.1:$port/mie"
 export MIE_POSTGRES_PASSWORD_FILE="$state/password"
 export MIE_POSTGRES_CTL="$state/ctl"
+export MIE_POSTGRES_TLS_ROOT="$state/root.crt"
 "$@"
