@@ -28,11 +28,11 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
     private let logger: Logger
     private let eventLoops: any EventLoopGroup
     private let tlsContext: NIOSSLContext?
-    /// Idle connections, and how many are open in all.
-    private let pool = Mutex<(idle: [PostgresConnection], open: Int)>(([], 0))
-    /// Signalled when a connection goes back to the pool or is dropped.
+    /// Idle connections, how many are open in all, and how many callers wait for one.
+    private let pool = Mutex<(idle: [PostgresConnection], open: Int, waiting: Int)>(([], 0, 0))
+    /// Signalled when a connection goes back to the pool or is dropped while someone waits (a
+    /// signal given before its waiter sleeps is kept by the semaphore, never lost).
     private let returned = DispatchSemaphore(value: 0)
-    private let waiters = Atomic<Int>(0)
     /// The connection of the transaction each thread is in.
     private let bound = Mutex<[UInt: PostgresConnection]>([:])
     /// `?` placeholders rewritten as `$n`, per SQL text.
@@ -126,6 +126,7 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
                     pool.open += 1
                     return .open
                 }
+                pool.waiting += 1
                 return .wait
             }
             switch next {
@@ -139,9 +140,8 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
                     throw error
                 }
             case .wait:
-                waiters.add(1, ordering: .relaxed)
                 let outcome = returned.wait(timeout: deadline)
-                waiters.subtract(1, ordering: .relaxed)
+                pool.withLock { $0.waiting -= 1 }
                 if outcome == .timedOut {
                     throw StoreError(.unavailable, "no connection to \(configuration.location) came free within \(configuration.timeout) s")
                 }
@@ -152,17 +152,18 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
     /// Back to the pool; a connection that failed (or whose transaction state is unknown) is
     /// closed instead.
     private func checkIn(_ connection: PostgresConnection, healthy: Bool) {
-        if healthy && !connection.isClosed {
-            pool.withLock { $0.idle.append(connection) }
-        } else {
-            Self.drop(connection)
-            pool.withLock { $0.open -= 1 }
+        let keep = healthy && !connection.isClosed
+        if !keep { Self.drop(connection) }
+        let someoneWaits = pool.withLock { pool in
+            if keep { pool.idle.append(connection) } else { pool.open -= 1 }
+            return pool.waiting > 0
         }
-        wakeOne()
+        if someoneWaits { returned.signal() }
     }
 
+    /// A slot given back without a connection (a connection attempt that failed).
     private func wakeOne() {
-        if waiters.load(ordering: .relaxed) > 0 { returned.signal() }
+        if pool.withLock({ $0.waiting > 0 }) { returned.signal() }
     }
 
     /// Runs `body` on the calling thread's transaction connection, or on one checked out for it.

@@ -52,7 +52,10 @@ package final class ServiceState: Sendable {
             configuration.eventLoopThreads == System.coreCount
             ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
         deskClient = try stores.clients.deskClient(at: clock())
-        guard let auditKeyFile = configuration.auditKeyFile ?? stores.database.filePath.map(AuditSigningKey.defaultPath(database:)) else {
+        // Beside a SQLite file by default; a database server has no "beside": name them.
+        guard let auditKeyFile = configuration.auditKeyFile ?? stores.database.filePath.map(AuditSigningKey.defaultPath(database:)),
+            configuration.auditHeadDirectory != nil || stores.database.filePath != nil
+        else {
             throw ConfigurationError(.auditFilesUnnamed, "on PostgreSQL name the audit head's signing key file (auditKey) and the heads' directory (auditHeads)")
         }
         auditKey = try AuditSigningKey.loadOrCreate(path: auditKeyFile)
@@ -158,7 +161,7 @@ package final class ServiceState: Sendable {
 
     /// Where the signed heads are appended.
     package var auditHeadFile: String {
-        (configuration.auditHeadDirectory ?? (stores.database.filePath ?? "mie-verifier") + ".audit-heads") + "/heads.jsonl"
+        (configuration.auditHeadDirectory ?? (stores.database.filePath ?? "") + ".audit-heads") + "/heads.jsonl"
     }
 
     /// Runs blocking work (SQLite, with its fsync) on NIO's thread pool, never on the

@@ -127,6 +127,32 @@ struct PostgresTests {
         #expect(throws: StoreError.self) { try PostgresConfiguration.parse("postgres://127.0.0.1/mie") }
     }
 
+    @Test func callersWaitingForTheOnlyConnectionAreServedInTurn() throws {
+        var configuration = try TestPostgres.server
+        configuration.poolSize = 1
+        configuration.timeout = 2
+        let database = try PostgresDatabase(configuration, migrations: [], logger: TestPostgres.quiet)
+        let failures = Atomic<Int>(0)
+        let started = Date()
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            for _ in 0..<50 where (try? database.query("SELECT 1", [], { $0.int(0) })) != [1] {
+                failures.add(1, ordering: .relaxed)
+            }
+        }
+        // 200 statements on one connection: a waiter never sleeps through a connection given back.
+        #expect(failures.load(ordering: .relaxed) == 0)
+        #expect(Date().timeIntervalSince(started) < 2)
+    }
+
+    @Test func aNodeOnPostgreSQLNamesItsAuditFiles() throws {
+        var configuration = ServiceConfiguration()
+        configuration.postgres = try TestPostgres.freshDatabase()
+        let stores = try ServiceStores.open(configuration, logger: TestPostgres.quiet)
+        #expect {
+            _ = try ServiceState(configuration: configuration, stores: stores, logger: TestPostgres.quiet)
+        } throws: { ($0 as? ConfigurationError)?.code == .auditFilesUnnamed }
+    }
+
     @Test func aCeremonyOpenedOnOneNodeIsTakenOnceWhenBothTryAtOnce() throws {
         let nodes = try TwoNodes()
         var wins = 0
