@@ -356,6 +356,12 @@ struct Audit: ParsableCommand {
         }
     }
 
+    /// The key file beside a SQLite database; nil for a postgres:// URL (name it with --key).
+    static func defaultKeyPath(_ database: String) -> String? {
+        guard case .sqlite(let path) = try? DatabaseLocation.parse(database, environment: [:]) else { return nil }
+        return AuditSigningKey.defaultPath(database: path)
+    }
+
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Walk the chain: exit 0 intact, 1 broken, cut or rewritten (the first broken row is named).",
@@ -380,13 +386,14 @@ struct Audit: ParsableCommand {
                         guard let last = lines.last else { throw CLIFailure("\(head) holds no head") }
                         let signed = try SignedAuditHead.parse(Array(last.utf8))
                         guard signed.signatureValid else { throw CLIFailure("the head's signature does not verify: it was not signed by its key") }
-                        let path = key ?? AuditSigningKey.defaultPath(database: database)
-                        if key != nil || FileManager.default.fileExists(atPath: path) {
+                        let path = key ?? Audit.defaultKeyPath(database)
+                        if let path, key != nil || FileManager.default.fileExists(atPath: path) {
                             guard try AuditSigningKey.loadOrCreate(path: path).publicKey == signed.publicKey else {
                                 throw CLIFailure("the head was signed by another key than \(path)'s")
                             }
                         } else {
-                            FileHandle.standardError.write(Data("warning: no audit key at \(path): the head's signature was checked against its own key only\n".utf8))
+                            FileHandle.standardError.write(
+                                Data("warning: no audit key at \(path ?? "(none named: give --key)"): the head's signature was checked against its own key only\n".utf8))
                         }
                         result = try log.verify(against: signed.head)
                     } else {
@@ -415,7 +422,10 @@ struct Audit: ParsableCommand {
                 let log = try Audit.log(database)
                 do {
                     guard let head = try log.head(at: Date()) else { throw CLIFailure("the audit trail is empty") }
-                    print(try AuditSigningKey.loadOrCreate(path: key ?? AuditSigningKey.defaultPath(database: database)).sign(head).json)
+                    guard let path = key ?? Audit.defaultKeyPath(database) else {
+                        throw CLIFailure("a database server has no key file beside it: name the service's audit key with --key")
+                    }
+                    print(try AuditSigningKey.loadOrCreate(path: path).sign(head).json)
                 } catch let error as StoreError {
                     throw CLIFailure(error.description)
                 }

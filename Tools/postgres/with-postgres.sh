@@ -7,7 +7,7 @@
 #   MIE_POSTGRES_URL            postgres://mie@127.0.0.1:PORT/mie (no password in it)
 #   MIE_POSTGRES_PASSWORD_FILE  a file holding the role's password
 #   MIE_POSTGRES_TLS_ROOT       the server's (self-signed) certificate, for sslmode=verify-full
-#   MIE_POSTGRES_CTL            this script's control helper: `$MIE_POSTGRES_CTL stop|start|restart|freeze|thaw|psql`
+#   MIE_POSTGRES_CTL            this script's control helper: `$MIE_POSTGRES_CTL stop|start|restart|freeze|thaw|psql|pg_dump|pg_restore|createdb`
 # Needs Debian's postgresql package (its binaries under /usr/lib/postgresql/*/bin). Without it
 # the command runs alone: under MIE_REQUIRE_ALL=1 (CI) the PostgreSQL suites then fail.
 set -uo pipefail
@@ -66,8 +66,9 @@ case "\$1" in
   # Every server process stopped in place (SIGSTOP) and resumed: a database that hangs, not one that refuses.
   freeze|thaw) main=\$(head -1 "$state/data/postmaster.pid"); sig=STOP; [ "\$1" = thaw ] && sig=CONT
     kill -\$sig \$main \$(pgrep -P \$main) ;;
+  pg_dump|pg_restore|createdb) tool=\$1; shift; PGPASSWORD="$password" "$bin/\$tool" -h 127.0.0.1 -p $port -U mie "\$@" ;;
   psql) shift; PGPASSWORD="$password" "$bin/psql" -h 127.0.0.1 -p $port -U mie -d mie -v ON_ERROR_STOP=1 "\$@" ;;
-  *) echo "usage: \$0 stop|start|restart|freeze|thaw|psql [args]" >&2; exit 2 ;;
+  *) echo "usage: \$0 stop|start|restart|freeze|thaw|psql|pg_dump|pg_restore|createdb [args]" >&2; exit 2 ;;
 esac
 CTL
 chmod 755 "$state/ctl"
