@@ -44,6 +44,8 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
 
     /// The lock key migrations are serialised by (any constant the product owns).
     static let migrationLock: Int64 = 0x4D49_4556_0001
+    /// How long a node waits for another's migration, and a migration statement may run.
+    static let migrationTimeout: TimeInterval = 600
 
     package init(
         _ configuration: PostgresConfiguration, migrations: [SQLMigration], logger: Logger,
@@ -222,9 +224,11 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
 
     /// Runs one statement and waits for it, at most `timeout` (past it the connection is closed,
     /// which fails the statement and drops the connection).
-    private func perform(_ sql: String, _ parameters: [SQLValue], on connection: PostgresConnection) throws(StoreError) -> PostgresQueryResult {
+    private func perform(
+        _ sql: String, _ parameters: [SQLValue], on connection: PostgresConnection, within limit: TimeInterval? = nil
+    ) throws(StoreError) -> PostgresQueryResult {
         let query = statement(sql, parameters)
-        let deadline = connection.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.timeout * 1000) + 500)) {
+        let deadline = connection.eventLoop.scheduleTask(in: .milliseconds(Int64((limit ?? configuration.timeout) * 1000) + 500)) {
             Self.drop(connection)
         }
         defer { deadline.cancel() }
@@ -313,8 +317,15 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
         bound.withLock { $0[Self.thread] = connection }
         defer { bound.withLock { $0[Self.thread] = nil } }
         do throws(StoreError) {
-            _ = try perform("SELECT pg_advisory_lock(?)", [.int(Self.migrationLock)], on: connection)
-            defer { _ = try? perform("SELECT pg_advisory_unlock(?)", [.int(Self.migrationLock)], on: connection) }
+            // Waiting for another node's migration, and a migration itself, may take longer than
+            // a request's statement: up to `migrationTimeout`, then the usual timeout again.
+            let limit = Self.migrationTimeout
+            _ = try perform("SET statement_timeout = \(Int(limit * 1000))", [], on: connection)
+            _ = try perform("SELECT pg_advisory_lock(?)", [.int(Self.migrationLock)], on: connection, within: limit)
+            defer {
+                _ = try? perform("SELECT pg_advisory_unlock(?)", [.int(Self.migrationLock)], on: connection)
+                _ = try? perform("SET statement_timeout = \(Int(configuration.timeout * 1000))", [], on: connection)
+            }
             _ = try perform("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at TEXT NOT NULL)", [], on: connection)
             var applied = Set<Int>()
             for row in try perform("SELECT version FROM schema_migrations", [], on: connection).rows {
@@ -327,7 +338,7 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
             for migration in migrations.sorted(by: { $0.version < $1.version }) where !applied.contains(migration.version) {
                 _ = try perform("BEGIN", [], on: connection)
                 do {
-                    for statement in Self.statements(migration.sql) { _ = try perform(statement, [], on: connection) }
+                    for statement in Self.statements(migration.sql) { _ = try perform(statement, [], on: connection, within: limit) }
                     _ = try perform(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                         [.int(Int64(migration.version)), .text(Date().formatted(.iso8601))], on: connection)
