@@ -98,14 +98,6 @@ package enum DatabaseLocation: Sendable, Equatable {
         case .postgres(let configuration): return try PostgresDatabase(configuration, migrations: StorageSchema.postgresMigrations, logger: logger)
         }
     }
-
-    /// For messages: the file, or the URL without its password.
-    package var description: String {
-        switch self {
-        case .sqlite(let path): return path
-        case .postgres(let configuration): return configuration.location
-        }
-    }
 }
 
 extension PostgresConfiguration {

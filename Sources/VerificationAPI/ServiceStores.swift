@@ -32,13 +32,13 @@ package struct ServiceStores: Sendable {
 
     /// The stores of a PostgreSQL database, migrated (once, whichever node starts first).
     package static func postgres(_ configuration: PostgresConfiguration, logger: Logger) throws(StoreError) -> ServiceStores {
-        on(try PostgresDatabase(configuration, migrations: StorageSchema.postgresMigrations, logger: logger))
+        on(try DatabaseLocation.postgres(configuration).open(logger: logger))
     }
 
     /// The stores of the configured database: PostgreSQL when one is named, else the SQLite file.
     package static func open(_ configuration: ServiceConfiguration, logger: Logger) throws(StoreError) -> ServiceStores {
-        if let postgres = configuration.postgres { return try .postgres(postgres, logger: logger) }
-        return try .sqlite(path: configuration.databasePath)
+        let location = configuration.postgres.map(DatabaseLocation.postgres) ?? .sqlite(path: configuration.databasePath)
+        return on(try location.open(logger: logger))
     }
 
     /// The stores over a database already opened and migrated.

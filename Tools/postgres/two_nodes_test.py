@@ -236,6 +236,45 @@ class Desk:
         return request(port, "DELETE", "/enrol/api/session", None, self.headers())[0]
 
 
+def database_fault(ctl: str, key: str, nodes: tuple, fault: str, restore: str, seconds: float) -> dict:
+    """Enrolments on every node while `ctl fault` holds for `seconds`, then `ctl restore`: every
+    status seen, the slowest answer, readiness during the fault, and how long until an
+    enrolment succeeds again (None: not within 30 s)."""
+    statuses, slowest, lock, stop = [], [0.0], threading.Lock(), threading.Event()
+
+    def load(node):
+        while not stop.is_set():
+            started = time.time()
+            try:
+                status, _ = enrol(node.port, node.port, key, f"fault-{time.time()}", softclient.Credential(origin=RP_ORIGIN))
+            except (OSError, http.client.HTTPException) as error:
+                status = f"transport {error}"
+            with lock:
+                statuses.append(status)
+                slowest[0] = max(slowest[0], time.time() - started)
+
+    loaders = [threading.Thread(target=load, args=(node,)) for node in nodes]
+    for loader in loaders:
+        loader.start()
+    time.sleep(1)
+    subprocess.run([ctl, fault], check=True)
+    time.sleep(seconds)
+    ready_during = request(nodes[-1].port, "GET", "/health/ready", timeout=DB_TIMEOUT + 5)[0]
+    subprocess.run([ctl, restore], check=True)
+    back, recovered = time.time(), None
+    while time.time() - back < 30 and recovered is None:
+        try:
+            if enrol(nodes[-1].port, nodes[-1].port, key, f"after-{time.time()}", softclient.Credential(origin=RP_ORIGIN))[0] == 200:
+                recovered = round(time.time() - back, 2)
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop.set()
+    for loader in loaders:
+        loader.join()
+    return {"statuses": statuses, "slowest": slowest[0], "ready_during": ready_during, "recovered": recovered}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=harness.BINARY)
@@ -419,75 +458,22 @@ def run_checks(args, checks, one, two, proxy_port, key, code, database, ctl, wor
     one.start()
 
     # 9. PostgreSQL stopped under load: 503 within the timeout, never 500; ready says not ready; recovery.
-    statuses = []
-    slowest = [0.0]
-    stop = threading.Event()
-
-    def load(node):
-        while not stop.is_set():
-            started = time.time()
-            try:
-                status, _ = enrol(node.port, node.port, key, f"pg-{time.time()}", softclient.Credential(origin=RP_ORIGIN))
-            except (OSError, http.client.HTTPException) as error:
-                status = f"transport {error}"
-            with lock:
-                statuses.append(status)
-                slowest[0] = max(slowest[0], time.time() - started)
-    loaders = [threading.Thread(target=load, args=(node,)) for node in (one, two)]
-    for loader in loaders:
-        loader.start()
-    time.sleep(1)
-    subprocess.run([ctl, "stop"], check=True)
-    time.sleep(DB_TIMEOUT + 2)
-    ready_down = request(two.port, "GET", "/health/ready", timeout=DB_TIMEOUT + 5)[0]
-    subprocess.run([ctl, "start"], check=True)
-    back = time.time()
-    recovered = None
-    while time.time() - back < 30:
-        try:
-            status, answer = enrol(two.port, two.port, key, f"after-{time.time()}", softclient.Credential(origin=RP_ORIGIN))
-            if status == 200:
-                recovered = time.time() - back
-                break
-        except OSError:
-            pass
-        time.sleep(0.2)
-    stop.set()
-    for loader in loaders:
-        loader.join()
-    kinds = sorted({str(s) for s in statuses})
-    checks.expect(503 in statuses and 500 not in statuses and all(s in (200, 503) for s in statuses),
+    run = database_fault(ctl, key, (one, two), "stop", "start", DB_TIMEOUT + 2)
+    kinds = sorted({str(s) for s in run["statuses"]})
+    checks.expect(503 in run["statuses"] and all(s in (200, 503) for s in run["statuses"]),
                   f"while PostgreSQL is down requests get 503, never 500 (statuses seen: {kinds})")
-    checks.expect(slowest[0] < 2 * DB_TIMEOUT + 3, f"no request hung past the database timeout (slowest {slowest[0]:.1f} s, timeout {DB_TIMEOUT} s per statement)")
-    checks.expect(ready_down == 503, f"readiness says not ready while the database is down ({ready_down})")
-    checks.expect(recovered is not None, f"the nodes recover by themselves when PostgreSQL is back ({recovered and round(recovered, 2)} s)")
+    checks.expect(run["slowest"] < 2 * DB_TIMEOUT + 3,
+                  f"no request hung past the database timeout (slowest {run['slowest']:.1f} s, timeout {DB_TIMEOUT} s per statement)")
+    checks.expect(run["ready_during"] == 503, f"readiness says not ready while the database is down ({run['ready_during']})")
+    checks.expect(run["recovered"] is not None, f"the nodes recover by themselves when PostgreSQL is back ({run['recovered']} s)")
     checks.expect(all(request(n.port, "GET", "/health/ready")[0] == 200 for n in (one, two)), "both nodes ready again")
 
     # 10. PostgreSQL hanging (every server process stopped in place): the statement timeout, not a hang.
-    statuses.clear()
-    slowest[0] = 0.0
-    stop = threading.Event()
-    loaders = [threading.Thread(target=load, args=(node,)) for node in (one, two)]
-    for loader in loaders:
-        loader.start()
-    time.sleep(1)
-    subprocess.run([ctl, "freeze"], check=True)
-    time.sleep(2 * DB_TIMEOUT + 2)
-    subprocess.run([ctl, "thaw"], check=True)
-    back = time.time()
-    recovered = None
-    while time.time() - back < 30:
-        if enrol(two.port, two.port, key, f"thawed-{time.time()}", softclient.Credential(origin=RP_ORIGIN))[0] == 200:
-            recovered = time.time() - back
-            break
-        time.sleep(0.2)
-    stop.set()
-    for loader in loaders:
-        loader.join()
-    kinds = sorted({str(s) for s in statuses})
-    checks.expect(503 in statuses and all(s in (200, 503) for s in statuses), f"a hanging database: 503, never 500 ({kinds})")
-    checks.expect(slowest[0] < 2 * DB_TIMEOUT + 2, f"a hanging database holds no request past the timeout (slowest {slowest[0]:.1f} s)")
-    checks.expect(recovered is not None, f"service resumes when the database does ({recovered and round(recovered, 2)} s)")
+    run = database_fault(ctl, key, (one, two), "freeze", "thaw", 2 * DB_TIMEOUT + 2)
+    kinds = sorted({str(s) for s in run["statuses"]})
+    checks.expect(503 in run["statuses"] and all(s in (200, 503) for s in run["statuses"]), f"a hanging database: 503, never 500 ({kinds})")
+    checks.expect(run["slowest"] < 2 * DB_TIMEOUT + 2, f"a hanging database holds no request past the timeout (slowest {run['slowest']:.1f} s)")
+    checks.expect(run["recovered"] is not None, f"service resumes when the database does ({run['recovered']} s)")
 
     # 11. A backup taken while the nodes run (pg_dump), restored into another database: its audit
     # trail verifies against a signed head a node exported before the dump.
