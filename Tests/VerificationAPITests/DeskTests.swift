@@ -152,6 +152,38 @@ import Testing
         }
     }
 
+    @Test func aSecondOperatorsSessionReachesNothingOfTheFirsts() async throws {
+        let harness = try ServiceHarness()
+        let aliceKey = try SoftwareAuthenticator(origin: ServiceHarness.origin, aaguid: SoftwareAuthenticator.unknownAAGUID, attestation: .none)
+        let bobKey = try SoftwareAuthenticator(origin: ServiceHarness.origin, aaguid: SoftwareAuthenticator.unknownAAGUID, attestation: .none)
+        let holderKey = try SoftwareAuthenticator(origin: ServiceHarness.origin)
+        try await harness.test { client in
+            let (alice, _) = try await Self.bootstrap(client, harness, name: "alice", key: aliceKey)
+            var (bob, _) = try await Self.bootstrap(client, harness, name: "bob", key: bobKey)
+            // Alice opens an enrolment; Bob's session cannot finish it.
+            let options = try await alice.call(
+                client, .post, "/enrol/api/enrolments/options", json: ["givenName": "Claire", "surname": "Martin", "rpps": "10001234565"])
+            #expect(options.status == .ok, "\(options.text)")
+            let created = try holderKey.create(try #require(options.json["publicKey"] as? [String: Any]))
+            let body: [String: Any] = ["ceremonyId": options.json["ceremonyId"]!, "response": created]
+            let stolen = try await bob.call(client, .post, "/enrol/api/enrolments", json: body)
+            #expect(stolen.code == "ceremony.unknown", "\(stolen.text)")
+            // Bob's cookie with Alice's CSRF token is refused; Bob signing out leaves Alice signed in.
+            let bobsToken = bob.csrf
+            bob.csrf = alice.csrf
+            let mixed = try await bob.call(client, .delete, "/enrol/api/session")
+            #expect(mixed.code == "csrf.invalid", "\(mixed.text)")
+            bob.csrf = bobsToken
+            #expect(try await bob.call(client, .delete, "/enrol/api/session").status == .ok)
+            #expect(try await bob.call(client, .get, "/enrol/api/session").code == "session.missing")
+            let still = try await alice.call(client, .get, "/enrol/api/session")
+            #expect(still.status == .ok && still.json["operator"] as? String == "alice")
+            // Alice's ceremony is still hers to finish.
+            let finished = try await alice.call(client, .post, "/enrol/api/enrolments", json: body)
+            #expect(finished.status == .ok && finished.json["registered"] as? Bool == true, "\(finished.text)")
+        }
+    }
+
     @Test func stateChangesNeedTheTokenAndTheOrigin() async throws {
         let harness = try ServiceHarness()
         let operatorKey = try SoftwareAuthenticator(origin: ServiceHarness.origin, attestation: .none)
