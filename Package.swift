@@ -125,6 +125,8 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"), .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Mustache", package: "swift-mustache"),
+                // HMAC-SHA256 of the webhook's bodies.
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             // The enrolment desk's templates, script and styles.
             resources: [.copy("Desk")],
@@ -155,7 +157,7 @@ let package = Package(
             name: "mie-verifier",
             dependencies: [
                 "VerificationRequests", "WireFormat", "AuthenticatorVerification", "SignatureVerification", "AuthenticatorCatalog",
-                "PSCPolicy", "Storage", "PostgresStorage", "VerificationAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "PSCPolicy", "Storage", "PostgresStorage", "Ceremonies", "VerificationAPI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
             ],
@@ -178,7 +180,8 @@ let package = Package(
             name: "VerificationAPITests",
             dependencies: [
                 "VerificationAPI", "Ceremonies", "Storage", "PostgresStorage", "AuthenticatorCatalog", "PSCPolicy", "AuthenticatorVerification", "WireFormat",
-                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "SignatureVerification", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSQLite", "CPCSCLite"]),

@@ -43,4 +43,10 @@ package protocol AuditRecording: Sendable {
 /// What an operation tells the service's metrics: one verification and its result.
 package protocol OperationObserver: Sendable {
     func verification(_ kind: String, _ result: String)
+    /// Stored credentials judged again under new lists, and the changes among them.
+    func rejudged(_ count: Int, changes: [VerdictChange])
+}
+
+extension OperationObserver {
+    package func rejudged(_ count: Int, changes: [VerdictChange]) {}
 }

@@ -88,7 +88,8 @@ extension ServiceOperations {
                 algorithm: registration.publicKey.algorithm.name, signCount: registration.signCount, backupEligible: registration.flags.backupEligible,
                 aaguid: aaguid, authenticator: evaluation.authenticator.description, verdict: evaluation.verdict.rawValue, amr: evaluation.amr,
                 clientID: caller.client.id, rpID: caller.party.id, createdAt: now.formatted(.iso8601), enrolledBy: ceremony.operator,
-                lists: evaluation.lists.map(\.label), profile: profile.label)
+                lists: evaluation.lists.map(\.label), profile: profile.label, attestationObject: response.attestationObject,
+                clientDataJSON: response.clientDataJSON, judgedUnder: JudgementKey.of(live.catalog, profile: profile))
             try insert(record, event: event, at: now)
         } else {
             event.detail = "identity \(evidence.rawValue); not stored: the key is not PSC-acceptable"

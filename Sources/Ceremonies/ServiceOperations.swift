@@ -58,6 +58,8 @@ package struct ServiceOperations: Sendable {
     package let operators: any OperatorStoring
     package let audit: any AuditStoring
     package let referencing: ReferencingStore
+    /// Stored credentials judged again when the lists change (FI 46), and what changed.
+    package let verdicts: any VerdictChangeStoring
     package let lists: VerificationLists
     package let profile: Profile
     package let settings: CeremonySettings
@@ -70,13 +72,14 @@ package struct ServiceOperations: Sendable {
 
     package init(
         credentials: any CredentialStoring, operators: any OperatorStoring, audit: any AuditStoring, referencing: ReferencingStore,
-        lists: VerificationLists, profile: Profile, settings: CeremonySettings, cards: LiveCardTrust, importTrust: ReferencingTrust?,
+        verdicts: any VerdictChangeStoring, lists: VerificationLists, profile: Profile, settings: CeremonySettings, cards: LiveCardTrust, importTrust: ReferencingTrust?,
         auditQueue: any AuditRecording, observer: any OperationObserver, clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.credentials = credentials
         self.operators = operators
         self.audit = audit
         self.referencing = referencing
+        self.verdicts = verdicts
         self.lists = lists
         self.profile = profile
         self.settings = settings

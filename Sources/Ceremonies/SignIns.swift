@@ -74,7 +74,10 @@ extension ServiceOperations {
             try audit.append([event], at: now)
             return .refused(code: event.result, message: outcome.result.failureMessage ?? "")
         }
-        let acceptable = stored.verdict == Verdict.accepted.rawValue
+        // Judged under the lists in force, from the moment they are: a credential the batch
+        // has not reached yet is judged here (FI 46).
+        let verdict = try currentVerdict(of: stored, live: live, at: now)
+        let acceptable = verdict == Verdict.accepted.rawValue
         let entry = live.catalog.entry(for: .aaguid(AAGUIDText.bytes(stored.aaguid) ?? []))
         let amr = acceptable ? PolicyEngine.assertionAMR(flags: assertion.flags, entry: entry, profile: profile) : []
         event.result = "verified"
@@ -83,6 +86,8 @@ extension ServiceOperations {
         guard try credentials.recordUse(stored.id, expectedCount: stored.signCount, newCount: assertion.signCount, event: event, at: now) else {
             throw OperationError(.conflict, "the credential was used by another sign-in at the same time; sign in again")
         }
-        return .verified(holder, stored, assertion, acceptable: acceptable, amr: amr)
+        var judged = stored
+        judged.verdict = verdict
+        return .verified(holder, judged, assertion, acceptable: acceptable, amr: amr)
     }
 }

@@ -53,16 +53,7 @@ public enum ConformityReport {
 
     public static func render(_ evaluation: Evaluation, format: Format, tool: String, battery: Battery? = nil) throws(Failure) -> String {
         _ = markdownRegistered
-        let name = format == .html ? "report.html" : "report.md"
-        guard let url = Bundle.module.url(forResource: name, withExtension: "mustache", subdirectory: "Reports"),
-            let data = FileManager.default.contents(atPath: url.path)
-        else { throw Failure(message: "the \(name) template is missing from this build") }
-        let template: MustacheTemplate
-        do {
-            template = try MustacheTemplate(string: String(decoding: data, as: UTF8.self))
-        } catch {
-            throw Failure(message: "the \(name) template does not parse: \(error)")
-        }
+        let template = try Self.template(format == .html ? "report.html" : "report.md")
         var values = context(evaluation, tool: tool)
         if let battery {
             values["battery"] = [
@@ -75,6 +66,18 @@ public enum ConformityReport {
             ] as [String: Any]
         }
         return template.render(values)
+    }
+
+    /// A template of Reports/ (`report.html`, `fleet.html`…), parsed.
+    static func template(_ name: String) throws(Failure) -> MustacheTemplate {
+        guard let url = Bundle.module.url(forResource: name, withExtension: "mustache", subdirectory: "Reports"),
+            let data = FileManager.default.contents(atPath: url.path)
+        else { throw Failure(message: "the \(name) template is missing from this build") }
+        do {
+            return try MustacheTemplate(string: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw Failure(message: "the \(name) template does not parse: \(error)")
+        }
     }
 
     static let statusLabels: [CriterionStatus: String] = [

@@ -90,12 +90,20 @@ package struct StoredCredentialRecord: Sendable, Equatable {
     /// The referencing lists and profile the verdict was given under (FI 44), for the receipt.
     package var lists: [String]
     package var profile: String?
+    /// The attestation object and client data the registration was verified from: what a
+    /// list change judges the credential by again (nil for credentials enrolled before schema 9).
+    /// Written at insertion; reads of the credential leave them out (`judgementInput` has them).
+    package var attestationObject: [UInt8]?
+    package var clientDataJSON: [UInt8]?
+    /// The lists and profile the verdict was last given under (`JudgementKey`); nil: never
+    /// judged by this version.
+    package var judgedUnder: String?
 
     package init(
         id: [UInt8], holderID: String, identityEvidence: String, publicKey: [UInt8], algorithm: String, signCount: UInt32,
         backupEligible: Bool, aaguid: String, authenticator: String, verdict: String, amr: [String], clientID: Int64, rpID: String,
         createdAt: String, lastUsedAt: String? = nil, deletedAt: String? = nil, enrolledBy: String? = nil, lists: [String] = [],
-        profile: String? = nil
+        profile: String? = nil, attestationObject: [UInt8]? = nil, clientDataJSON: [UInt8]? = nil, judgedUnder: String? = nil
     ) {
         self.id = id
         self.holderID = holderID
@@ -116,6 +124,9 @@ package struct StoredCredentialRecord: Sendable, Equatable {
         self.enrolledBy = enrolledBy
         self.lists = lists
         self.profile = profile
+        self.attestationObject = attestationObject
+        self.clientDataJSON = clientDataJSON
+        self.judgedUnder = judgedUnder
     }
 }
 
@@ -244,12 +255,12 @@ package struct CredentialStore: Sendable {
 
     // MARK: Credentials
 
-    private static let credentialColumns = """
+    static let credentialColumns = """
         id, holder_id, identity_evidence, public_key, algorithm, sign_count, backup_eligible, aaguid, authenticator, verdict, amr, \
-        client_id, rp_id, created_at, last_used_at, deleted_at, enrolled_by, lists, profile
+        client_id, rp_id, created_at, last_used_at, deleted_at, enrolled_by, lists, profile, judged_under
         """
 
-    private static func credential(_ row: SQLRow) -> StoredCredentialRecord {
+    static func credential(_ row: SQLRow) -> StoredCredentialRecord {
         func strings(_ column: Int32) -> [String] {
             (try? JSONValue.parse(Array((row.text(column) ?? "[]").utf8), document: "stored list"))?.strings ?? []
         }
@@ -259,7 +270,7 @@ package struct CredentialStore: Sendable {
             algorithm: row.text(4) ?? "", signCount: UInt32(clamping: row.int64(5)), backupEligible: row.int(6) != 0,
             aaguid: row.text(7) ?? "", authenticator: row.text(8) ?? "", verdict: row.text(9) ?? "", amr: amr, clientID: row.int64(11),
             rpID: row.text(12) ?? "", createdAt: row.text(13) ?? "", lastUsedAt: row.text(14), deletedAt: row.text(15), enrolledBy: row.text(16),
-            lists: strings(17), profile: row.text(18))
+            lists: strings(17), profile: row.text(18), judgedUnder: row.text(19))
     }
 
     /// Stores a new credential with its audit event, in one transaction. A credential ID
@@ -270,7 +281,10 @@ package struct CredentialStore: Sendable {
                 throw StoreError(.credentialExists, "this credential is already registered")
             }
             try database.run(
-                "INSERT INTO credentials (\(Self.credentialColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?)",
+                """
+                INSERT INTO credentials (\(Self.credentialColumns), attestation_object, client_data)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, ?, ?, ?)
+                """,
                 [
                     .blob(credential.id), .text(credential.holderID), .text(credential.identityEvidence), .blob(credential.publicKey),
                     .text(credential.algorithm), .int(Int64(credential.signCount)), .int(credential.backupEligible ? 1 : 0),
@@ -278,6 +292,8 @@ package struct CredentialStore: Sendable {
                     .text(String(decoding: JSONValue.strings(credential.amr).json, as: UTF8.self)), .int(credential.clientID),
                     .text(credential.rpID), .text(credential.createdAt), .optional(credential.enrolledBy),
                     .text(String(decoding: JSONValue.strings(credential.lists).json, as: UTF8.self)), .optional(credential.profile),
+                    .optional(credential.judgedUnder), credential.attestationObject.map(SQLValue.blob) ?? .null,
+                    credential.clientDataJSON.map(SQLValue.blob) ?? .null,
                 ])
             try audit.append([event], at: time)
         }

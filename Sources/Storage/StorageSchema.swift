@@ -197,7 +197,41 @@ package enum StorageSchema {
             ALTER TABLE audit_counter ADD COLUMN last_hash BLOB;
             UPDATE audit_counter SET last_hash = (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1);
             """),
+        .init(9, rejudging),
     ]
+
+    /// Credentials keep what they were registered with, so a list change can judge them again
+    /// (FI 46): the attestation object and client data as verified, and the lists and profile
+    /// they were last judged under. Every change of verdict or AMR is kept, with its cause, and
+    /// is the webhook's outbox.
+    static let rejudging = """
+        ALTER TABLE credentials ADD COLUMN attestation_object BLOB;
+        ALTER TABLE credentials ADD COLUMN client_data BLOB;
+        ALTER TABLE credentials ADD COLUMN judged_under TEXT;
+        CREATE INDEX credentials_by_judgement ON credentials (judged_under);
+        CREATE TABLE verdict_changes (
+            id INTEGER PRIMARY KEY,
+            credential_id BLOB NOT NULL REFERENCES credentials (id),
+            rp_id TEXT NOT NULL,
+            holder_id TEXT NOT NULL,
+            client_id INTEGER NOT NULL,
+            aaguid TEXT NOT NULL,
+            authenticator TEXT NOT NULL,
+            at TEXT NOT NULL,
+            old_verdict TEXT NOT NULL,
+            new_verdict TEXT NOT NULL,
+            old_amr TEXT NOT NULL,
+            new_amr TEXT NOT NULL,
+            cause TEXT NOT NULL,
+            lists TEXT NOT NULL,
+            delivered_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT
+        );
+        CREATE INDEX verdict_changes_by_credential ON verdict_changes (credential_id);
+        CREATE INDEX verdict_changes_undelivered ON verdict_changes (next_attempt) WHERE delivered_at IS NULL;
+        """
 
     /// Desk sessions in the database, so every node shares them (migration 7 on both).
     static let deskSessions = """

@@ -1,4 +1,5 @@
 import Ceremonies
+import Storage
 import Foundation
 import Hummingbird
 import Synchronization
@@ -34,6 +35,8 @@ package final class ServiceMetrics: OperationObserver, Sendable {
         var verifications: [String: UInt64] = [:]
         var cardCRLReloads: UInt64 = 0
         var cardCRLReloadFailures: UInt64 = 0
+        var rejudged: UInt64 = 0
+        var verdictChanges: [String: UInt64] = [:]
     }
 
     private let state = Mutex(State())
@@ -50,6 +53,14 @@ package final class ServiceMetrics: OperationObserver, Sendable {
     /// One verification's outcome: `verified`, a PSC verdict or a failure code.
     package func verification(_ ceremony: String, _ result: String) {
         state.withLock { $0.verifications["\(ceremony)\u{0}\(result)", default: 0] += 1 }
+    }
+
+    /// Stored credentials judged again after a list change, and the changes by new verdict.
+    package func rejudged(_ count: Int, changes: [VerdictChange]) {
+        state.withLock { state in
+            state.rejudged += UInt64(count)
+            for change in changes { state.verdictChanges["\(change.oldVerdict)\u{0}\(change.newVerdict)", default: 0] += 1 }
+        }
     }
 
     func cardCRLReloaded() { state.withLock { $0.cardCRLReloads += 1 } }
@@ -79,10 +90,7 @@ package final class ServiceMetrics: OperationObserver, Sendable {
             out += "mie_http_request_duration_seconds_count{\(label)} \(histogram.count)\n"
         }
         out += "# HELP mie_verifications_total Verifications by ceremony and result (verified, a PSC verdict, or a failure code).\n# TYPE mie_verifications_total counter\n"
-        for (key, value) in snapshot.verifications.sorted(by: { $0.key < $1.key }) {
-            let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
-            out += "mie_verifications_total{ceremony=\"\(Self.escape(String(parts[0])))\",result=\"\(Self.escape(String(parts.last ?? "")))\"} \(value)\n"
-        }
+        out += Self.pairs("mie_verifications_total", ("ceremony", "result"), snapshot.verifications)
         out += "# HELP mie_referencing_list_info The referencing lists in force (1), stale or not.\n# TYPE mie_referencing_list_info gauge\n"
         for list in lists {
             out += "mie_referencing_list_info{list=\"\(Self.escape(list.label))\",stale=\"\(list.stale)\"} 1\n"
@@ -97,8 +105,22 @@ package final class ServiceMetrics: OperationObserver, Sendable {
         out += "mie_card_crl_reloads_total \(snapshot.cardCRLReloads)\n"
         out += "# HELP mie_card_crl_reload_failures_total Card CRL files that could not be read again (those in force stayed).\n# TYPE mie_card_crl_reload_failures_total counter\n"
         out += "mie_card_crl_reload_failures_total \(snapshot.cardCRLReloadFailures)\n"
+        out += "# HELP mie_credentials_rejudged_total Stored credentials judged again after a list change (FI 46).\n# TYPE mie_credentials_rejudged_total counter\n"
+        out += "mie_credentials_rejudged_total \(snapshot.rejudged)\n"
+        out += "# HELP mie_verdict_changes_total Stored credentials whose verdict or AMR a list change moved, by old and new verdict.\n# TYPE mie_verdict_changes_total counter\n"
+        out += Self.pairs("mie_verdict_changes_total", ("from", "to"), snapshot.verdictChanges)
         out += "# HELP mie_audit_pending_events Stateless verifications' audit events not written yet.\n# TYPE mie_audit_pending_events gauge\n"
         out += "mie_audit_pending_events \(auditPending)\n"
+        return out
+    }
+
+    /// A counter with two labels, its keys `first\0second`, in key order.
+    static func pairs(_ name: String, _ labels: (String, String), _ counts: [String: UInt64]) -> String {
+        var out = ""
+        for (key, value) in counts.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "\u{0}", omittingEmptySubsequences: false)
+            out += "\(name){\(labels.0)=\"\(escape(String(parts[0])))\",\(labels.1)=\"\(escape(String(parts.last ?? "")))\"} \(value)\n"
+        }
         return out
     }
 

@@ -183,6 +183,30 @@ enum OpenAPIDocument {
                               "429": {"$ref": "#/components/responses/Problem"}, "503": {"$ref": "#/components/responses/Problem"}}
               }
             },
+            "/v1/verdict-changes": {
+              "get": {
+                "summary": "Changes list updates made to the verdicts of this relying party's credentials, newest first (role enrolment or operator)",
+                "operationId": "verdictChanges",
+                "parameters": [{"name": "limit", "in": "query", "required": false, "schema": {"type": "string", "pattern": "^[0-9]{1,4}$"}}],
+                "responses": {"200": {"description": "The changes",
+                                      "content": {"application/json": {"schema": {"type": "object", "required": ["changes"],
+                                        "properties": {"changes": {"type": "array", "items": {"$ref": "#/components/schemas/VerdictChange"}}}}}}},
+                              "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"},
+                              "403": {"$ref": "#/components/responses/Problem"}, "429": {"$ref": "#/components/responses/Problem"},
+                              "503": {"$ref": "#/components/responses/Problem"}}
+              }
+            },
+            "/v1/referencing/export": {
+              "get": {
+                "summary": "The models the lists in force accept, as the configuration of an IAM (Entra, Okta, Keycloak)", "operationId": "exportPolicy",
+                "parameters": [{"name": "for", "in": "query", "required": true, "schema": {"type": "string", "enum": ["entra", "okta", "keycloak"]}}],
+                "responses": {"200": {"description": "The IAM's configuration with the lists it comes from",
+                                      "content": {"application/json": {"schema": {"$ref": "#/components/schemas/IAMPolicy"}}}},
+                              "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"},
+                              "403": {"$ref": "#/components/responses/Problem"}, "429": {"$ref": "#/components/responses/Problem"},
+                              "503": {"$ref": "#/components/responses/Problem"}}
+              }
+            },
             "/v1/referencing/import": {
               "post": {
                 "summary": "Import an MDS3 BLOB or an ANS list (role operator)", "operationId": "importList",
@@ -358,7 +382,27 @@ enum OpenAPIDocument {
                                "identityEvidence": {"type": "string"}, "aaguid": {"type": "string"}, "authenticator": {"type": "string"}, "algorithm": {"type": "string"},
                                "verdict": {"$ref": "#/components/schemas/Verdict"}, "amr": {"$ref": "#/components/schemas/AMR"}, "signCount": {"type": "integer"},
                                "backupEligible": {"type": "boolean"}, "rpId": {"type": "string"}, "createdAt": {"type": "string"},
-                               "lastUsedAt": {"type": ["string", "null"]}, "deletedAt": {"type": ["string", "null"]}}
+                               "lastUsedAt": {"type": ["string", "null"]}, "deletedAt": {"type": ["string", "null"]},
+                               "pscAcceptable": {"type": "boolean"}, "lists": {"type": "array", "items": {"type": "string"}},
+                               "verdictChanges": {"type": "array", "items": {"$ref": "#/components/schemas/VerdictChange"}}}
+              },
+              "VerdictChange": {
+                "type": "object", "required": ["id", "at", "credentialId", "rpId", "holderId", "old", "new", "cause", "lists"],
+                "properties": {"id": {"type": "integer"}, "at": {"type": "string"}, "credentialId": {"$ref": "#/components/schemas/Base64URL"},
+                               "rpId": {"type": "string"}, "holderId": {"type": "string"}, "aaguid": {"type": "string"}, "authenticator": {"type": "string"},
+                               "old": {"$ref": "#/components/schemas/Standing"}, "new": {"$ref": "#/components/schemas/Standing"},
+                               "cause": {"type": "string"}, "lists": {"type": "array", "items": {"type": "string"}}}
+              },
+              "Standing": {
+                "type": "object", "required": ["verdict", "pscAcceptable", "amr"],
+                "properties": {"verdict": {"$ref": "#/components/schemas/Verdict"}, "pscAcceptable": {"type": "boolean"}, "amr": {"$ref": "#/components/schemas/AMR"}}
+              },
+              "IAMPolicy": {
+                "type": "object", "required": ["format", "for", "generatedAt", "lists", "accepted", "excluded", "requests", "notes"],
+                "properties": {"format": {"type": "string"}, "for": {"type": "string", "enum": ["entra", "okta", "keycloak"]}, "generatedAt": {"type": "string"},
+                               "lists": {"type": "array"}, "accepted": {"type": "array"}, "excluded": {"type": "array"},
+                               "requests": {"type": "array", "items": {"type": "object", "required": ["method", "path", "body"]}},
+                               "notes": {"type": "array", "items": {"type": "string"}}}
               },
               "CredentialList": {
                 "type": "object", "required": ["holder", "credentials"],

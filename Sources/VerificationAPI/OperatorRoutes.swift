@@ -18,13 +18,16 @@ struct OperatorRoutes {
         router.get("/v1/credentials") { request, context in try await listCredentials(request, context) }
         router.get("/v1/credentials/:id") { _, context in try await credential(context) }
         router.delete("/v1/credentials/:id") { _, context in try await deleteCredential(context) }
+        router.get("/v1/verdict-changes") { request, context in try await verdictChanges(request, context) }
         router.post("/v1/referencing/import") { request, context in try await importList(request, context) }
         router.post("/v1/evaluations") { request, context in try await evaluate(request, context) }
     }
 
     // MARK: Credentials
 
-    static func credentialJSON(_ record: StoredCredentialRecord, holder: Holder?) -> JSONValue {
+    /// A stored credential as the API shows it, with the changes list updates made to its verdict
+    /// (FI 46), newest first.
+    static func credentialJSON(_ record: StoredCredentialRecord, holder: Holder?, changes: [VerdictChange] = []) -> JSONValue {
         .object([
             ("id", .string(Base64URL.encode(record.id))), ("holder", holder.map(CeremonyRoutes.holderJSON) ?? .string(record.holderID)),
             ("identityEvidence", .string(record.identityEvidence)), ("aaguid", .string(record.aaguid)),
@@ -32,6 +35,8 @@ struct OperatorRoutes {
             ("amr", .strings(record.amr)), ("signCount", .integer(record.signCount)), ("backupEligible", .bool(record.backupEligible)),
             ("rpId", .string(record.rpID)), ("createdAt", .string(record.createdAt)),
             ("lastUsedAt", record.lastUsedAt.map(JSONValue.string) ?? .null), ("deletedAt", record.deletedAt.map(JSONValue.string) ?? .null),
+            ("pscAcceptable", .bool(record.verdict == "accepted")), ("lists", .strings(record.lists)),
+            ("verdictChanges", .array(changes.map(WebhookBody.change))),
         ])
     }
 
@@ -47,11 +52,13 @@ struct OperatorRoutes {
         case "true": deleted = true
         default: throw APIError(.malformedRequest, "deleted is true or false")
         }
-        let (holder, records) = try await state.io { [state] in
-            try state.operations.credentials(of: String(holderID), includingDeleted: deleted, by: caller)
+        let (holder, records, changes) = try await state.io { [state] in
+            let (holder, records) = try state.operations.credentials(of: String(holderID), includingDeleted: deleted, by: caller)
+            return (holder, records, try records.map { try state.stores.verdicts.changes(credential: $0.id) })
         }
         let reply = JSONValue.object([
-            ("holder", CeremonyRoutes.holderJSON(holder)), ("credentials", .array(records.map { Self.credentialJSON($0, holder: nil) })),
+            ("holder", CeremonyRoutes.holderJSON(holder)),
+            ("credentials", .array(zip(records, changes).map { Self.credentialJSON($0, holder: nil, changes: $1) })),
         ])
         return jsonResponse(reply.json)
     }
@@ -67,8 +74,24 @@ struct OperatorRoutes {
     func credential(_ context: APIRequestContext) async throws -> Response {
         let caller = state.caller(try context.require(.operator, .enrolment))
         let id = try Self.credentialID(context)
-        let (record, holder) = try await state.io { [state] in try state.operations.credential(id, by: caller) }
-        return jsonResponse(Self.credentialJSON(record, holder: holder).json)
+        let (record, holder, changes) = try await state.io { [state] in
+            let (record, holder) = try state.operations.credential(id, by: caller)
+            return (record, holder, try state.stores.verdicts.changes(credential: record.id))
+        }
+        return jsonResponse(Self.credentialJSON(record, holder: holder, changes: changes).json)
+    }
+
+    /// The verdict changes of the caller's relying party, newest first (what the webhook
+    /// sends, for an IAM that polls).
+    func verdictChanges(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let caller = state.caller(try context.require(.operator, .enrolment))
+        var limit = 100
+        if let text = request.uri.queryParameters.get("limit") {
+            guard let value = Int(text), (1...1000).contains(value) else { throw APIError(.malformedRequest, "limit is an integer in 1...1000") }
+            limit = value
+        }
+        let changes = try await state.io { [state, limit] in try state.stores.verdicts.changes(rpID: caller.party.id, limit: limit) }
+        return jsonResponse(JSONValue.object([("changes", .array(changes.map(WebhookBody.change)))]).json)
     }
 
     func deleteCredential(_ context: APIRequestContext) async throws -> Response {

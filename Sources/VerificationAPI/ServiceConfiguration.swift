@@ -111,6 +111,56 @@ package struct ServiceConfiguration: Sendable {
     package var cardCRLCheckInterval: TimeInterval = 60
     /// How long a desk operator's one-time code stays valid.
     package var operatorCodeLifetime: TimeInterval = 24 * 3600
+    /// The FIDO MDS BLOB fetched and refreshed by the service; nil: imported by hand only.
+    package var mdsRefresh: MDSRefreshSettings?
+    /// Where changes of stored credentials' verdicts are POSTed; nil: recorded only.
+    package var webhook: WebhookSettings?
+    /// Stored credentials judged again per transaction after a list change.
+    package var rejudgeBatchSize = 200
+    /// Whether the service runs its referencing tasks (MDS refresh, re-judging, webhook) in the
+    /// background. Not in the configuration file: the test harness turns them off to drive them
+    /// step by step.
+    package var runsReferencingTasks = true
 
     package init() {}
+}
+
+/// The FIDO MDS as the service keeps it fresh: where the BLOB is, what it must chain to, where
+/// the CRLs of its signer chain are (URLs, or files an operator refreshes).
+package struct MDSRefreshSettings: Sendable, Equatable {
+    package var url: String
+    /// The roots the BLOB's signer must chain to (PEM or DER files; production: GlobalSign Root R3).
+    package var rootFiles: [String]
+    /// CRLs of the signer chain, fetched (http, https) or read (a path) at each refresh. None:
+    /// the chain's revocation is not checked, and the service says so at start.
+    package var crlSources: [String] = []
+    /// Each fetch (BLOB or CRL) must finish within this.
+    package var timeout: TimeInterval = 30
+    /// Checked at least this often even before `nextUpdate` (the FIDO Alliance may publish early).
+    package var checkInterval: TimeInterval = 86_400
+    /// After a failure, the next attempt waits from the first to the second, doubling.
+    package var minimumRetry: TimeInterval = 60
+    package var maximumRetry: TimeInterval = 6 * 3600
+
+    package init(url: String, rootFiles: [String]) {
+        self.url = url
+        self.rootFiles = rootFiles
+    }
+}
+
+/// The receiver of verdict changes: an HTTPS endpoint and the secret its body is signed with.
+package struct WebhookSettings: Sendable, Equatable {
+    package var url: String
+    /// A file holding the HMAC-SHA256 secret (its bytes, trailing newline dropped).
+    package var secretFile: String
+    package var timeout: TimeInterval = 10
+    /// Retries wait 2, 4, 8… seconds, at most this.
+    package var maximumRetry: TimeInterval = 3600
+    /// How often the outbox is read.
+    package var pollInterval: TimeInterval = 1
+
+    package init(url: String, secretFile: String) {
+        self.url = url
+        self.secretFile = secretFile
+    }
 }

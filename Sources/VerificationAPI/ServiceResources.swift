@@ -24,6 +24,8 @@ package struct ConfigurationError: CodedError, Sendable {
         case listSigners = "config.list-signers"
         case tls = "config.tls"
         case auditFilesUnnamed = "config.audit-files"
+        case mdsRefresh = "config.mds-refresh"
+        case webhook = "config.webhook"
     }
 
     package let code: Code
@@ -46,6 +48,10 @@ package struct ServiceResources: Sendable {
     package let importTrust: ReferencingTrust?
     /// The DEMO lists' own root and key, when a DEMO lists directory is configured and holds them.
     package let demoTrust: ReferencingTrust?
+    /// The roots a refreshed FIDO MDS BLOB must chain to (`mdsRefresh.roots`).
+    package let mdsRefreshRoots: [Certificate]
+    /// The webhook's HMAC secret (`webhook.secretFile`).
+    package let webhookSecret: [UInt8]?
 
     /// The CRLs of `files`, and the SHA-256 of what was read (to see a file change).
     package static func cardCRLs(_ files: [String]) throws(ConfigurationError) -> (crls: [CertificateRevocationList], digest: [UInt8]) {
@@ -86,10 +92,29 @@ package struct ServiceResources: Sendable {
         } catch {
             throw ConfigurationError(.profile, "the profile cannot be read: \(error)")
         }
+        var mdsRefreshRoots: [Certificate] = []
+        if let refresh = configuration.mdsRefresh {
+            guard !refresh.rootFiles.isEmpty else { throw ConfigurationError(.mdsRefresh, "mdsRefresh needs the roots its BLOB must chain to") }
+            for path in refresh.rootFiles {
+                guard let bytes = FileManager.default.contents(atPath: path), let roots = try? Certificate.load(file: Array(bytes)), !roots.isEmpty else {
+                    throw ConfigurationError(.mdsRefresh, "mdsRefresh.roots: cannot read a certificate in \(path)")
+                }
+                mdsRefreshRoots += roots
+            }
+        }
+        var webhookSecret: [UInt8]?
+        if let webhook = configuration.webhook {
+            guard var bytes = FileManager.default.contents(atPath: webhook.secretFile).map(Array.init) else {
+                throw ConfigurationError(.webhook, "the webhook secret file \(webhook.secretFile) cannot be read")
+            }
+            while bytes.last == 0x0A || bytes.last == 0x0D { bytes.removeLast() }
+            guard bytes.count >= 16 else { throw ConfigurationError(.webhook, "the webhook secret in \(webhook.secretFile) is shorter than 16 bytes") }
+            webhookSecret = bytes
+        }
         do {
             return ServiceResources(
                 profile: profile, cards: cards, importTrust: try configuredTrust(configuration),
-                demoTrust: try configuration.demoListsDirectory.flatMap(demoTrust))
+                demoTrust: try configuration.demoListsDirectory.flatMap(demoTrust), mdsRefreshRoots: mdsRefreshRoots, webhookSecret: webhookSecret)
         } catch let error as ConfigurationError {
             throw error
         } catch {

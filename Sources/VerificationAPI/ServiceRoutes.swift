@@ -27,51 +27,24 @@ struct ServiceRoutes {
             _ = try context.require(.verifier, .enrolment, .operator)
             return referencing()
         }
+        router.get("/v1/referencing/export") { request, context in
+            _ = try context.require(.verifier, .enrolment, .operator)
+            guard let name = request.uri.queryParameters.get("for"), let target = IAMPolicyExport.Target(rawValue: String(name)) else {
+                throw APIError(.malformedRequest, "for is entra, okta or keycloak")
+            }
+            return jsonResponse(IAMPolicyExport.document(for: target, catalog: state.current.catalog, at: state.clock()).json)
+        }
         router.get("/v1/authenticators/:aaguid") { _, context in
             _ = try context.require(.verifier, .enrolment, .operator)
             return try authenticator(context.parameters.get("aaguid") ?? "")
         }
     }
 
-    /// Ready: the database answers, a referencing list is loaded, the audit trail is written.
-    /// The card CRLs in force are listed with their next update: past it, cards of that CA are
-    /// refused (their revocation cannot be checked) and the status is `degraded`, still 200.
-    func ready() throws -> Response {
-        do {
-            try state.stores.ping()
-        } catch {
-            throw APIError(.unavailable, "the database does not answer")
-        }
-        guard !state.current.catalog.lists.isEmpty else { throw APIError(.unavailable, "no referencing list is loaded") }
-        guard state.auditBuffer.accepting else { throw APIError(.unavailable, "the audit trail's store keeps failing") }
-        let now = state.clock()
-        let crls = state.operations.cards.current.crls
-        let expired = crls.filter { ($0.nextUpdate ?? .distantPast) < now }
-        let reply = JSONValue.object([
-            ("status", .string(expired.isEmpty ? "ready" : "degraded")),
-            (
-                "cardCRLs",
-                .array(
-                    crls.map { crl in
-                        .object([
-                            ("issuer", .string(crl.issuerDescription)), ("nextUpdate", crl.nextUpdate.map { .string($0.formatted(.iso8601)) } ?? .null),
-                            ("expired", .bool((crl.nextUpdate ?? .distantPast) < now)),
-                        ])
-                    })
-            ),
-        ])
-        if !expired.isEmpty {
-            state.logger.warning("card CRLs past their next update (cards of their CAs are refused): \(expired.map(\.issuerDescription))")
-        }
-        return jsonResponse(reply.json)
-    }
+    /// Readiness (`ServiceState.readiness`).
+    func ready() throws -> Response { jsonResponse(try state.readiness().json) }
 
     func metrics() -> Response {
-        let now = Date()
-        let text = state.metrics.render(
-            lists: state.current.catalog.lists.map { ($0.label, $0.isStale(at: now)) }, profile: (state.profile.id, state.profile.version),
-            cardCRLs: state.operations.cards.current.crls.map { ($0.issuerDescription, $0.nextUpdate) }, auditPending: state.auditBuffer.count)
-        return jsonResponse(Array(text.utf8), type: "text/plain; version=0.0.4; charset=utf-8")
+        jsonResponse(Array(state.metricsText().utf8), type: "text/plain; version=0.0.4; charset=utf-8")
     }
 
     func referencing() -> Response {
@@ -237,7 +210,8 @@ package func buildApplication(state: ServiceState, logger: Logger) throws -> som
     if let tls = state.configuration.tls { server = try .tls(http1, tlsConfiguration: try serverTLS(tls)) }
     return Application(
         router: buildRouter(state: state), server: server, configuration: configuration,
-        services: [AuditFlusher(state: state), CardCRLReloader(state: state), ListWatcher(state: state)],
+        services: [AuditFlusher(state: state), CardCRLReloader(state: state), ListWatcher(state: state)]
+            + (state.configuration.runsReferencingTasks ? [Rejudger(state: state), MDSRefresher(state: state), WebhookSender(state: state)] : []),
         eventLoopGroupProvider: .shared(state.eventLoops), logger: logger)
 }
 
@@ -265,5 +239,74 @@ func serverTLS(_ settings: TLSSettings) throws -> TLSConfiguration {
         return configuration
     } catch {
         throw ConfigurationError(.tls, "the TLS certificate, key or client CAs cannot be read: \(error)")
+    }
+}
+
+extension ServiceState {
+    /// Ready: the database answers, a referencing list is loaded, the audit trail is written.
+    /// The card CRLs in force are listed with their next update: past it, cards of that CA are
+    /// refused (their revocation cannot be checked) and the status is `degraded`, still 200, as
+    /// when the FIDO MDS refresh keeps failing or a list in force is past its next update.
+    package func readiness() throws -> JSONValue {
+        let state = self
+        do {
+            try state.stores.ping()
+        } catch {
+            throw APIError(.unavailable, "the database does not answer")
+        }
+        guard !state.current.catalog.lists.isEmpty else { throw APIError(.unavailable, "no referencing list is loaded") }
+        guard state.auditBuffer.accepting else { throw APIError(.unavailable, "the audit trail's store keeps failing") }
+        let now = state.clock()
+        let crls = state.operations.cards.current.crls
+        let expired = crls.filter { ($0.nextUpdate ?? .distantPast) < now }
+        let degradations = state.referencingDegradations(at: now)
+        let mds = state.referencingStatus.mds
+        let reply = JSONValue.object([
+            ("status", .string(expired.isEmpty && degradations.isEmpty ? "ready" : "degraded")),
+            ("degraded", .strings(degradations)),
+            (
+                "referencing",
+                .object([
+                    ("lists", .strings(state.current.catalog.lists.map(\.label))),
+                    ("unjudgedCredentials", .integer(state.referencingStatus.rejudging.unjudged)),
+                    (
+                        "mdsRefresh",
+                        state.configuration.mdsRefresh == nil
+                            ? .null
+                            : .object([
+                                ("lastAttempt", .optional(mds.lastAttempt?.formatted(.iso8601))), ("lastSuccess", .optional(mds.lastSuccess?.formatted(.iso8601))),
+                                ("nextAttempt", .optional(mds.nextAttempt?.formatted(.iso8601))), ("lastError", .optional(mds.lastError?.code)),
+                            ])
+                    ),
+                ])
+            ),
+            (
+                "cardCRLs",
+                .array(
+                    crls.map { crl in
+                        .object([
+                            ("issuer", .string(crl.issuerDescription)), ("nextUpdate", crl.nextUpdate.map { .string($0.formatted(.iso8601)) } ?? .null),
+                            ("expired", .bool((crl.nextUpdate ?? .distantPast) < now)),
+                        ])
+                    })
+            ),
+        ])
+        if !degradations.isEmpty { state.logger.warning("ready but degraded: \(degradations.joined(separator: "; "))") }
+        if !expired.isEmpty {
+            state.logger.warning("card CRLs past their next update (cards of their CAs are refused): \(expired.map(\.issuerDescription))")
+        }
+        return reply
+    }
+
+    /// The Prometheus text of `GET /metrics`.
+    package func metricsText() -> String {
+        let state = self
+        let now = Date()
+        let text = state.metrics.render(
+            lists: state.current.catalog.lists.map { ($0.label, $0.isStale(at: now)) }, profile: (state.profile.id, state.profile.version),
+            cardCRLs: state.operations.cards.current.crls.map { ($0.issuerDescription, $0.nextUpdate) }, auditPending: state.auditBuffer.count)
+            + state.referencingStatus.render(
+                mdsInForce: state.mdsInForce, now: state.clock(), configured: (state.configuration.mdsRefresh != nil, state.configuration.webhook != nil))
+        return text
     }
 }

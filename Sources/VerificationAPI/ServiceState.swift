@@ -33,6 +33,11 @@ package final class ServiceState: Sendable {
     package let clock: @Sendable () -> Date
     /// Signs the audit trail's head.
     package let auditKey: AuditSigningKey
+    /// The MDS refresh, re-judging and webhook figures.
+    package let referencingStatus = ReferencingStatus()
+    /// What a refreshed MDS BLOB must chain to, and the webhook's secret.
+    let mdsRefreshRoots: [Certificate]
+    let webhookSecret: [UInt8]?
 
     /// The service on the configured SQLite file, its resources read from the configuration.
     package convenience init(configuration: ServiceConfiguration, logger: Logger) throws {
@@ -48,6 +53,8 @@ package final class ServiceState: Sendable {
         self.logger = logger
         self.clock = clock
         let resources = try resources ?? ServiceResources.load(configuration)
+        mdsRefreshRoots = resources.mdsRefreshRoots
+        webhookSecret = resources.webhookSecret
         eventLoops =
             configuration.eventLoopThreads == System.coreCount
             ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
@@ -73,7 +80,8 @@ package final class ServiceState: Sendable {
         settings.challengeLifetime = configuration.challengeLifetime
         settings.enrolsUnacceptableKeys = configuration.enrolsUnacceptableKeys
         operations = ServiceOperations(
-            credentials: stores.credentials, operators: stores.operators, audit: stores.audit, referencing: stores.referencing, lists: lists,
+            credentials: stores.credentials, operators: stores.operators, audit: stores.audit, referencing: stores.referencing,
+            verdicts: stores.verdicts, lists: lists,
             profile: resources.profile, settings: settings, cards: LiveCardTrust(resources.cards), importTrust: importTrust, auditQueue: auditBuffer, observer: metrics,
             clock: clock)
         // Never DEMO lists beside real signers.

@@ -24,6 +24,7 @@ package struct ServiceStores: Sendable {
     package var operators: any OperatorStoring
     package var audit: any AuditStoring
     package var deskSessions: any DeskSessionStoring
+    package var verdicts: any VerdictChangeStoring
 
     /// The stores of one SQLite file, migrated to the schema this version knows.
     package static func sqlite(path: String) throws(StoreError) -> ServiceStores {
@@ -46,7 +47,7 @@ package struct ServiceStores: Sendable {
         ServiceStores(
             database: database, referencing: ReferencingStore(database: database), clients: ClientStore(database: database),
             credentials: CredentialStore(database: database), operators: OperatorStore(database: database), audit: AuditLog(database: database),
-            deskSessions: DeskSessionStore(database: database))
+            deskSessions: DeskSessionStore(database: database), verdicts: VerdictChangeStore(database: database))
     }
 
     /// Whether the database answers (readiness).

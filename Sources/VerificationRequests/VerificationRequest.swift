@@ -204,6 +204,18 @@ public struct CredentialResponse: Sendable {
     public var signature: [UInt8]?
     public var userHandle: [UInt8]?
 
+    public init(
+        id: [UInt8], clientDataJSON: [UInt8], attestationObject: [UInt8]? = nil, authenticatorData: [UInt8]? = nil, signature: [UInt8]? = nil,
+        userHandle: [UInt8]? = nil
+    ) {
+        self.id = id
+        self.clientDataJSON = clientDataJSON
+        self.attestationObject = attestationObject
+        self.authenticatorData = authenticatorData
+        self.signature = signature
+        self.userHandle = userHandle
+    }
+
     public static func read(_ reader: inout JSONReader, ceremony: Ceremony) throws(JSONError) -> CredentialResponse {
         var id: [UInt8]?
         var rawID: [UInt8]?

@@ -19,7 +19,7 @@ struct Referencing: ParsableCommand {
             The lists live in one SQLite database (--database), the file the service uses. Every \
             version and every import attempt is kept; a refused import changes nothing.
             """,
-        subcommands: [Import.self, List.self, Show.self, Diff.self, Export.self])
+        subcommands: [Import.self, List.self, Show.self, Diff.self, Impact.self, Export.self])
 
     struct DatabaseOptions: ParsableArguments {
         @Option(name: .long, help: "The SQLite database file (created when missing).")
@@ -262,17 +262,41 @@ struct Referencing: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Export the catalog of the active lists as JSON, and optionally the exact documents.")
+            abstract: "Export the catalog of the active lists as JSON (or, --for, as an IAM's policy), and optionally the exact documents.",
+            discussion: """
+                --for entra|okta|keycloak: the models the active lists accept, as that IAM's own \
+                configuration: the lists it comes from, the accepted and excluded models, the \
+                requests to send to the IAM (method, path, body, attestation enforcement switched \
+                on where the IAM has it) and what the IAM cannot enforce. --body prints only the \
+                body of the policy request, to pipe into curl. GET /v1/referencing/export?for=… \
+                serves the same document.
+                """)
         @OptionGroup var database: DatabaseOptions
 
         @Option(name: .long, help: "Also write each active list's document, as imported, into this directory.")
         var documents: String?
 
+        @Option(name: .customLong("for"), help: "entra, okta or keycloak: the IAM's policy instead of the catalog.")
+        var target: String?
+
+        @Flag(name: .long, help: "With --for: only the body of the IAM's policy request.")
+        var body = false
+
+        @Option(name: .long, help: "The time decisions are read at (RFC 3339; default now).")
+        var at: String?
+
         func run() throws {
             try runReporting {
                 let store = try database.open()
                 let catalog = try store.snapshot()
-                let now = Date()
+                let now = try Times.parse(at) ?? Date()
+                if let target {
+                    guard let target = IAMPolicyExport.Target(rawValue: target) else { throw ValidationError("--for is entra, okta or keycloak") }
+                    let document = IAMPolicyExport.document(for: target, catalog: catalog, at: now)
+                    printJSON(body ? document["requests"]?.array?.last?["body"] ?? .null : document)
+                    return
+                }
+                if body { throw ValidationError("--body goes with --for") }
                 if let documents {
                     try FileManager.default.createDirectory(atPath: documents, withIntermediateDirectories: true)
                     for version in catalog.lists {

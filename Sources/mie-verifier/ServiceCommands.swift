@@ -24,7 +24,9 @@ struct Serve: AsyncParsableCommand {
             or {"postgres", "passwordFile", "poolSize", "timeoutSeconds"}), "relyingParty": {"id", \
             "origins"}, "profile", "maximumBodySize", "maximumInFlight", "rateLimit", "rateBurst", \
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
-            "enrolsUnacceptableKeys", "listPollSeconds", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "cardCRLCheckSeconds", "tls": {"certificate", \
+            "enrolsUnacceptableKeys", "listPollSeconds", "mdsRefresh": {"url", "roots", "crls", "timeoutSeconds", \
+            "checkIntervalSeconds", "minimumRetrySeconds", "maximumRetrySeconds"}, "webhook": {"url", "secretFile", "timeoutSeconds", \
+            "maximumRetrySeconds"}, "rejudgeBatchSize", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "cardCRLCheckSeconds", "tls": {"certificate", \
             "privateKey", "clientCAs"}}, every object read strictly (an unknown member is refused with its path); MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
@@ -76,8 +78,8 @@ struct Serve: AsyncParsableCommand {
         // DEMO trust (the demo lists, and their root and key for imports) only when asked for:
         // --demo, --demo-lists or demoLists; never because the working directory holds them.
         configuration.demoListsDirectory = demoLists ?? configuration.demoListsDirectory ?? (demo ? "TestVectors/referencing" : nil)
-        if configuration.demoListsDirectory != nil, !configuration.mdsRootFiles.isEmpty || !configuration.ansKeyFiles.isEmpty {
-            throw CLIFailure("DEMO lists and real list signers (mdsRoots, ansKeys) exclude each other: drop --demo/--demo-lists or the signers")
+        if configuration.demoListsDirectory != nil, !configuration.mdsRootFiles.isEmpty || !configuration.ansKeyFiles.isEmpty || configuration.mdsRefresh != nil {
+            throw CLIFailure("DEMO lists and real list signers (mdsRoots, ansKeys, mdsRefresh) exclude each other: drop --demo/--demo-lists or the signers")
         }
         if demo {
             configuration.enrolsUnacceptableKeys = true
@@ -101,6 +103,9 @@ struct Serve: AsyncParsableCommand {
             throw CLIFailure(error.description)
         }
         var clients = (try? state.clients.list().filter { $0.revokedAt == nil }.count) ?? 0
+        if let refresh = configuration.mdsRefresh, refresh.crlSources.isEmpty {
+            logger.warning("RELAXED: mdsRefresh names no CRL: the revocation of the FIDO MDS signer chain is not checked")
+        }
         if configuration.enrolsUnacceptableKeys {
             logger.warning("RELAXED: keys that are not PSC-acceptable are enrolled (marked with their verdict, signing in with them carries no AMR)")
         }
@@ -210,6 +215,35 @@ enum ServiceConfigurationFile {
             case "enrolsUnacceptableKeys":
                 guard let flag = item.bool else { throw CLIFailure("\(key) must be true or false") }
                 configuration.enrolsUnacceptableKeys = flag
+            case "mdsRefresh":
+                let refresh = try object(
+                    item, "\(path): mdsRefresh",
+                    members: ["url", "roots", "crls", "timeoutSeconds", "checkIntervalSeconds", "minimumRetrySeconds", "maximumRetrySeconds"])
+                guard let url = refresh["url"]?.string, let roots = refresh["roots"]?.strings, !roots.isEmpty else {
+                    throw CLIFailure("\(path): mdsRefresh needs url (the BLOB's) and roots (PEM or DER files its signer chains to)")
+                }
+                var settings = MDSRefreshSettings(url: url, rootFiles: roots)
+                if let crls = refresh["crls"] {
+                    guard let sources = crls.strings else { throw CLIFailure("mdsRefresh.crls must be a list of CRL URLs or files") }
+                    settings.crlSources = sources
+                }
+                if let value = refresh["timeoutSeconds"] { settings.timeout = Double(try integer(value, "mdsRefresh.timeoutSeconds", 1...600)) }
+                if let value = refresh["checkIntervalSeconds"] {
+                    settings.checkInterval = Double(try integer(value, "mdsRefresh.checkIntervalSeconds", 60...30 * 86_400))
+                }
+                if let value = refresh["minimumRetrySeconds"] { settings.minimumRetry = Double(try integer(value, "mdsRefresh.minimumRetrySeconds", 1...86_400)) }
+                if let value = refresh["maximumRetrySeconds"] { settings.maximumRetry = Double(try integer(value, "mdsRefresh.maximumRetrySeconds", 1...7 * 86_400)) }
+                configuration.mdsRefresh = settings
+            case "webhook":
+                let webhook = try object(item, "\(path): webhook", members: ["url", "secretFile", "timeoutSeconds", "maximumRetrySeconds"])
+                guard let url = webhook["url"]?.string, let secret = webhook["secretFile"]?.string else {
+                    throw CLIFailure("\(path): webhook needs url and secretFile (the HMAC-SHA256 key of its signatures)")
+                }
+                var settings = WebhookSettings(url: url, secretFile: secret)
+                if let value = webhook["timeoutSeconds"] { settings.timeout = Double(try integer(value, "webhook.timeoutSeconds", 1...120)) }
+                if let value = webhook["maximumRetrySeconds"] { settings.maximumRetry = Double(try integer(value, "webhook.maximumRetrySeconds", 2...86_400)) }
+                configuration.webhook = settings
+            case "rejudgeBatchSize": configuration.rejudgeBatchSize = try integer(item, key, 1...10_000)
             default: throw CLIFailure("\(path): \(key) is not a configuration member")
             }
         }

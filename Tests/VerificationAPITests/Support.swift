@@ -31,6 +31,8 @@ struct ServiceHarness {
         // that does (its IAM proofs identities itself, and says so in its profile); the suites of
         // FI 25 and of the evidence rule set `profilePath = nil` for the bundled one.
         configuration.profilePath = try Self.profileAcceptingClientIdentity(in: directory).path
+        // The referencing tasks are driven by the tests that need them, step by step.
+        configuration.runsReferencingTasks = false
         configure(&configuration)
         var logger = Logger(label: "mie-verifier-test")
         logger.logLevel = .critical
