@@ -313,9 +313,17 @@ struct DeskRoutes {
             } catch let error as OperationError where error.code == .notFound {
                 throw APIError(.notFound, "no professional with RPPS \(rpps)")
             }
-            let keys: [JSONValue] = records.map { record in
-                var members = OperatorRoutes.credentialJSON(record, holder: nil).members ?? []
+            let keys: [JSONValue] = try records.map { record in
+                let changes = try state.stores.verdicts.changes(credential: record.id)
+                var members = OperatorRoutes.credentialJSON(record, holder: nil, changes: changes).members ?? []
                 members.append(("verdictText", .string(DeskText.phrase("verdict.\(record.verdict)", language))))
+                // The last change a list made to this key's verdict (FI 46), in words.
+                if let change = changes.first {
+                    let text =
+                        "\(DeskText.phrase("changedOn", language)) \(change.at.prefix(10)): \(DeskText.phrase("verdict.\(change.oldVerdict)", language)) → "
+                        + "\(DeskText.phrase("verdict.\(change.newVerdict)", language)) (\(change.lists.joined(separator: ", "))). \(change.cause)"
+                    members.append(("verdictChangeText", .string(text)))
+                }
                 members.append(("evidenceText", .string(DeskText.phrase("evidence.\(record.identityEvidence)", language))))
                 members.append(("enrolledBy", record.enrolledBy.map(JSONValue.string) ?? .null))
                 return .object(members)

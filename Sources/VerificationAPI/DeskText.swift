@@ -63,6 +63,7 @@ enum DeskText {
         "evidence": ("Preuve d'identité", "Identity evidence"),
         "revoke": ("Révoquer", "Revoke"),
         "revoked": ("révoquée", "revoked"),
+        "changedOn": ("verdict changé le", "verdict changed on"),
         "noKeys": ("Aucune clé enrôlée.", "No key enrolled."),
         "printReceipt": ("Imprimer le récépissé", "Print the receipt"),
         "amr": ("AMR portés à la connexion", "AMR carried at sign-in"),

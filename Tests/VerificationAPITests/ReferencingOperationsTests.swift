@@ -107,6 +107,25 @@ import VerificationAPI
         }
     }
 
+    @Test func theDeskShowsWhatAListChangedOnAKey() async throws {
+        let harness = try ServiceHarness()
+        let operatorKey = try SoftwareAuthenticator(origin: ServiceHarness.origin, aaguid: SoftwareAuthenticator.unknownAAGUID, attestation: .none)
+        let holderKey = try SoftwareAuthenticator(origin: ServiceHarness.origin)
+        try await harness.test { client in
+            _ = try await DeskTests.bootstrap(client, harness, name: "alice", key: operatorKey)
+            let (browser, _) = try await DeskTests.signIn(client, name: "alice", key: operatorKey)
+            let enrolled = try await DeskTests.enrol(client, browser, key: holderKey)
+            #expect(enrolled.json["verdict"] as? String == "accepted", "\(enrolled.text)")
+            try await Self.importList(client, harness, "demo-mds-blob-no2.jwt")
+            _ = try await harness.state.rejudgeStoredCredentials()
+            let keys = try await browser.call(client, .get, "/enrol/api/holders/10001234565", language: "fr")
+            let listed = try #require((keys.json["credentials"] as? [[String: Any]])?.first)
+            #expect(listed["verdict"] as? String == "refused")
+            let text = try #require(listed["verdictChangeText"] as? String)
+            #expect(text.hasPrefix("verdict changé le") && text.contains("accepté → refusé") && text.contains("FIDO MDS no 2"), "\(text)")
+        }
+    }
+
     @Test func verdictChangesReachTheWebhookSignedAndRetried() async throws {
         let failuresLeft = Counter(2)
         let receiver = try await LocalHTTPServer { _ in

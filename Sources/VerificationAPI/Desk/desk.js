@@ -189,8 +189,10 @@
         button.addEventListener("click", guarded(() => revoke(key.id)));
         action.append(button);
       }
+      const verdict = el("td", key.verdictText, key.verdict);
+      if (key.verdictChangeText) verdict.append(el("small", key.verdictChangeText, "change"));
       row.append(el("td", key.authenticator), el("td", key.createdAt.slice(0, 10)), el("td", key.lastUsedAt ? key.lastUsedAt.slice(0, 16).replace("T", " ") : t("never")),
-        el("td", key.verdictText, key.verdict), el("td", key.evidenceText), action);
+        verdict, el("td", key.evidenceText), action);
       table.append(row);
     }
     area.append(table);
