@@ -101,6 +101,59 @@ struct CommandTests {
         #expect(exported == (try Data(contentsOf: TestData.referencing.appendingPathComponent("demo-ans-list-no2.json"))))
     }
 
+    /// `referencing impact`, `export --for` and `fleet audit`, as an operator runs them.
+    @Test func impactPolicyExportAndFleetAudit() throws {
+        try importDemo()
+        // A credential enrolled before registrations were kept: judged by its model's standing.
+        let sqlite = try SQLiteDatabase(path: database, migrations: StorageSchema.migrations)
+        let (client, _) = try ClientStore(database: sqlite).add(name: "iam", roles: [.enrolment], rpID: nil, origins: [], at: Date())
+        let store = CredentialStore(database: sqlite)
+        let holder = Holder(rpID: "mie.example", id: "h1", name: "h1", displayName: "H 1", rpps: nil, userHandle: [1, 2, 3])
+        #expect(try store.create(holder, event: AuditEvent(action: "holder", result: "created"), at: Date()))
+        try store.insert(
+            StoredCredentialRecord(
+                id: [9, 9, 9], holderID: "h1", identityEvidence: "asserted-by-operator", publicKey: [0], algorithm: "ES256", signCount: 0,
+                backupEligible: false, aaguid: "4d49452d-5665-7269-6669-65722d546573", authenticator: "software", verdict: "accepted",
+                amr: ["hwk", "pin", "mfa"], clientID: client.id, rpID: "mie.example", createdAt: "2026-11-30T00:00:00Z"),
+            event: AuditEvent(action: "registration", result: "accepted"), at: Date())
+
+        let impact = try runner.run([
+            "referencing", "impact", "TestVectors/referencing/demo-mds-blob-no2.jwt", "--database", database, "--root", "TestVectors/referencing/demo-mds-root.pem", "--json",
+        ])
+        #expect(impact.status == 1, "\(impact.error)")
+        let report = try JSONValue.parse(Array(impact.output.utf8), document: "impact")
+        #expect(report["list"]?.string == "FIDO MDS no 1 -> FIDO MDS no 2")
+        #expect(report["changes"]?.integer == 1)
+        #expect(report["changed"]?.array?.first?["new"]?["verdict"]?.string == "refused")
+        #expect(report["changed"]?.array?.first?["cause"]?.string?.contains("USER_VERIFICATION_BYPASS") == true)
+        // Nothing written, and the same list again is refused (a rollback), exit 2.
+        #expect(try store.find(credential: [9, 9, 9])?.verdict == "accepted")
+        let rollback = try runner.run([
+            "referencing", "impact", "TestVectors/referencing/demo-mds-blob-no1.jwt", "--database", database, "--root", "TestVectors/referencing/demo-mds-root.pem",
+        ])
+        #expect(rollback.status == 2 && rollback.error.contains("rollback"))
+        let unsigned = try runner.run(["referencing", "impact", "TestVectors/referencing/demo-mds-blob-no2.jwt", "--database", database])
+        #expect(unsigned.status == 2 && unsigned.error.contains("import.untrusted-signer"))
+
+        let keycloak = try runner.run(["referencing", "export", "--for", "keycloak", "--body", "--database", database])
+        #expect(keycloak.status == 0, "\(keycloak.error)")
+        let realm = try JSONValue.parse(Array(keycloak.output.utf8), document: "keycloak")
+        #expect(realm["webAuthnPolicyAcceptableAaguids"]?.strings?.contains("4d49452d-5665-7269-6669-65722d546573") == true)
+        #expect(try runner.run(["referencing", "export", "--for", "ping", "--database", database]).status == 2)
+        let entra = try JSONValue.parse(Array(try runner.run(["referencing", "export", "--for", "entra", "--database", database]).output.utf8), document: "entra")
+        #expect(entra["requests"]?.array?.first?["body"]?["isAttestationEnforced"]?.bool == true)
+
+        let export = directory.appendingPathComponent("fido2Methods.json")
+        try #"[{"userPrincipalName": "claire@chu.example", "fido2Methods": [{"id": "m1", "aaGuid": "2fc0579f-8113-47ea-b116-bb5a8db9202a", "attestationLevel": "attested"}, {"id": "m2", "aaGuid": "08987058-cadc-4b81-b6e1-30de50dcbe96", "attestationLevel": "attested"}]}]"#
+            .write(to: export, atomically: true, encoding: .utf8)
+        let html = directory.appendingPathComponent("fleet.html").path
+        let audit = try runner.run(["fleet", "audit", export.path, "--database", database, "--html", html])
+        #expect(audit.status == 1, "a refused key makes the exit status 1: \(audit.error)")
+        #expect(audit.output.contains("2 credentials of 1 people") && audit.output.contains("1 accepted, 1 refused"), "\(audit.output)")
+        #expect(try String(contentsOfFile: html, encoding: .utf8).contains("claire@chu.example"))
+        #expect(try runner.run(["fleet", "audit", export.path, "--database", database, "--from", "okta"]).status == 2)
+    }
+
     @Test func evaluateGivesTheVerdictTheAMRAndReports() throws {
         try importDemo()
         let request = "TestVectors/samples/registration-packed-es256.json"
