@@ -209,17 +209,25 @@ public enum FleetAudit {
 
         public func count(_ standing: Standing) -> Int { findings.filter { $0.standing == standing }.count }
 
-        /// Per model (AAGUID), most credentials first.
+        /// Per model (AAGUID) and outcome (one model's keys may be accepted, and refused where
+        /// the IAM verified no attestation), most credentials first.
         public var models: [(aaguid: String, name: String, standing: Standing, reason: String, count: Int, people: Int)] {
-            var groups: [String: [Finding]] = [:]
-            for finding in findings { groups[finding.credential.aaguid ?? "none", default: []].append(finding) }
-            return groups.map { aaguid, items in
+            struct Key: Hashable {
+                let aaguid: String
+                let standing: Standing
+                let reason: String
+            }
+            var groups: [Key: [Finding]] = [:]
+            for finding in findings {
+                groups[Key(aaguid: finding.credential.aaguid ?? "none", standing: finding.standing, reason: finding.reason), default: []].append(finding)
+            }
+            return groups.map { key, items in
                 let first = items[0]
                 return (
-                    aaguid, first.listedModel ?? first.credential.model ?? "unnamed", first.standing, first.reason, items.count,
+                    key.aaguid, first.listedModel ?? first.credential.model ?? "unnamed", key.standing, key.reason, items.count,
                     Set(items.map(\.credential.person)).count
                 )
-            }.sorted { ($0.count, $1.aaguid) > ($1.count, $0.aaguid) }
+            }.sorted { ($0.count, $1.aaguid, $1.reason) > ($1.count, $0.aaguid, $0.reason) }
         }
 
         /// Per person: accepted when they hold at least one accepted credential.

@@ -193,8 +193,16 @@ public final class Certificate: @unchecked Sendable {
         return String(cString: name)
     }
 
-    /// Certificates signed with SHA-1 or MD5 are reported as weak.
+    /// Certificates signed with SHA-1, MD5, MD4 or MD2 are reported as weak. Decided by the
+    /// signature algorithm's digest (no string work: every attestation chain asks); an
+    /// algorithm OpenSSL cannot split is judged by its name.
     public var hasWeakSignatureAlgorithm: Bool {
+        let nid = X509_get_signature_nid(x509)
+        var digest: Int32 = 0
+        var key: Int32 = 0
+        if OBJ_find_sigid_algs(nid, &digest, &key) == 1 {
+            return digest == NID_sha1 || digest == NID_md5 || digest == NID_md4 || digest == NID_md2
+        }
         let name = signatureAlgorithmName.lowercased()
         return name.contains("sha1") || name.contains("md5") || name.contains("md2")
     }

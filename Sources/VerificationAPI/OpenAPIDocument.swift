@@ -258,6 +258,7 @@ enum OpenAPIDocument {
                 }
               },
               "Status": {"type": "object", "required": ["status"], "properties": {"status": {"type": "string"},
+                "degraded": {"type": "array", "items": {"type": "string"}}, "referencing": {"type": "object"},
                 "cardCRLs": {"type": "array", "items": {"type": "object", "properties": {"issuer": {"type": "string"}, "nextUpdate": {"type": ["string", "null"]}, "expired": {"type": "boolean"}}}}}},
               "Base64URL": {"type": "string", "pattern": "^[A-Za-z0-9_-]*$"},
               "Challenge": {"type": "string", "pattern": "^[A-Za-z0-9_-]{22,86}$", "description": "16 to 64 bytes, base64url"},

@@ -339,3 +339,19 @@ extension Array where Element == UInt8 {
         #expect(root.publicKeyIdentifier == Digest.hash(.sha1, Array(spki.suffix(65))))
     }
 }
+
+/// The weak-algorithm report reads the signature's digest, not its name.
+@Suite struct WeakSignatureAlgorithmTests {
+    static func certificate(_ name: String) throws -> Certificate {
+        let url = Fixtures.root.deletingLastPathComponent().appendingPathComponent("certificates/\(name)")
+        return try #require(try Certificate.load(file: Array(try Data(contentsOf: url))).first)
+    }
+
+    @Test func sha1IsWeakAndTheOthersAreNot() throws {
+        #expect(try Self.certificate("sha1-rsa.pem").hasWeakSignatureAlgorithm)
+        #expect(try !Self.certificate("sha256-ecdsa.pem").hasWeakSignatureAlgorithm)
+        // Ed25519 has no separate digest: not weak.
+        #expect(try !Self.certificate("ed25519.pem").hasWeakSignatureAlgorithm)
+        #expect(try Self.certificate("sha1-rsa.pem").signatureAlgorithmName == "sha1WithRSAEncryption")
+    }
+}
