@@ -62,9 +62,9 @@ def service_bodies(requests: Path, out: Path, ceremony: str) -> int:
 
 
 class Server:
-    def __init__(self, database: Path, port: int, demo: bool = False):
+    def __init__(self, database: Path, port: int, demo: bool = False, extra: dict = None):
         config = database.parent / "service.json"
-        config.write_text(json.dumps({"rateLimit": 1_000_000, "rateBurst": 1_000_000, "maximumInFlight": 4096, "eventLoopThreads": 1}))
+        config.write_text(json.dumps({"rateLimit": 1_000_000, "rateBurst": 1_000_000, "maximumInFlight": 4096, "eventLoopThreads": 1, **(extra or {})}))
         command = ["taskset", "-c", "0", str(VERIFIER), "serve", "--database", str(database), "--port", str(port),
                    "--config", str(config), "--log-level", "warning"] + (["--demo"] if demo else ["--demo-lists", "TestVectors/referencing"])
         self.log = open(database.parent / "service.log", "w")

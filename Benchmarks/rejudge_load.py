@@ -13,8 +13,8 @@ sending stateless ES256 assertions at a fixed connection count:
     timed until the service has judged them all, wrk running the whole time.
 The service is pinned to core 0, wrk to core 1 (as in http_load.py).
 
-  python3 Benchmarks/rejudge_load.py [--credentials 100000] [--connections 8] [--skip-build]
-Results: Benchmarks/results/rejudge.json (not committed).
+  python3 Benchmarks/rejudge_load.py [--credentials 100000] [--connections 8] [--percent 50] [--skip-build]
+Results: Benchmarks/results/rejudge-PERCENT.json (not committed).
 """
 import argparse
 import base64
@@ -102,6 +102,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--credentials", type=int, default=100_000)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--percent", type=int, default=50, help="rejudgePercent: the share of the core re-judging takes while it runs")
     parser.add_argument("--skip-build", action="store_true")
     args = parser.parse_args()
     h.RESULTS.mkdir(exist_ok=True)
@@ -121,7 +122,8 @@ def main() -> int:
     size = database.stat().st_size / 1e6
     results = {"credentials": args.credentials, "database_mb": round(size, 1)}
 
-    server = h.Server(database, h.free_port())
+    server = h.Server(database, h.free_port(), extra={"rejudgePercent": args.percent})
+    results["rejudge_percent"] = args.percent
     url = f"http://127.0.0.1:{server.port}"
     try:
         # Timed from readiness: the pass starts with the service, slightly before.
@@ -155,7 +157,7 @@ def main() -> int:
         print(f"   peak RSS {results['rss_mb']} MB, database {size:.0f} MB before")
     finally:
         server.stop()
-    (h.RESULTS / "rejudge.json").write_text(json.dumps(results, indent=2))
+    (h.RESULTS / f"rejudge-{args.percent}.json").write_text(json.dumps(results, indent=2))
     return 0
 
 

@@ -231,7 +231,9 @@ extension ServiceState {
         var changes: [VerdictChange] = []
         var judged = 0
         let started = ContinuousClock.now
+        let share = min(1, max(0.05, configuration.rejudgeShare))
         while true {
+            let batchStarted = ContinuousClock.now
             let batch = try await io { [operations, configuration, after] in
                 try operations.rejudge(after: after, limit: configuration.rejudgeBatchSize)
             }
@@ -246,8 +248,9 @@ extension ServiceState {
             }
             guard batch.judged > 0 else { break }
             after = batch.last
-            // Leave the blocking threads to requests between batches.
-            await Task.yield()
+            // Leave the core to requests between batches, for the configured share.
+            let took = ContinuousClock.now - batchStarted
+            if share < 1 { try? await Task.sleep(for: took * ((1 - share) / share)) } else { await Task.yield() }
         }
         let backlog = try await io { [stores, passKey] in try stores.verdicts.backlog(key: passKey ?? "") }
         referencingStatus.updateRejudging {

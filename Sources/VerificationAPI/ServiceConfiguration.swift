@@ -117,6 +117,10 @@ package struct ServiceConfiguration: Sendable {
     package var webhook: WebhookSettings?
     /// Stored credentials judged again per transaction after a list change.
     package var rejudgeBatchSize = 200
+    /// The share of time re-judging takes while it runs: after a batch that took t, it waits
+    /// t × (1 − share) / share, leaving the rest to requests (sign-ins judge their own
+    /// credential meanwhile, so nothing waits for the pass to be right).
+    package var rejudgeShare = 0.5
     /// Whether the service runs its referencing tasks (MDS refresh, re-judging, webhook) in the
     /// background. Not in the configuration file: the test harness turns them off to drive them
     /// step by step.

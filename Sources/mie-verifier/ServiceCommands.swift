@@ -26,7 +26,7 @@ struct Serve: AsyncParsableCommand {
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
             "enrolsUnacceptableKeys", "listPollSeconds", "mdsRefresh": {"url", "roots", "crls", "timeoutSeconds", \
             "checkIntervalSeconds", "minimumRetrySeconds", "maximumRetrySeconds"}, "webhook": {"url", "secretFile", "timeoutSeconds", \
-            "maximumRetrySeconds"}, "rejudgeBatchSize", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "cardCRLCheckSeconds", "tls": {"certificate", \
+            "maximumRetrySeconds"}, "rejudgeBatchSize", "rejudgePercent", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "cardCRLCheckSeconds", "tls": {"certificate", \
             "privateKey", "clientCAs"}}, every object read strictly (an unknown member is refused with its path); MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
@@ -244,6 +244,7 @@ enum ServiceConfigurationFile {
                 if let value = webhook["maximumRetrySeconds"] { settings.maximumRetry = Double(try integer(value, "webhook.maximumRetrySeconds", 2...86_400)) }
                 configuration.webhook = settings
             case "rejudgeBatchSize": configuration.rejudgeBatchSize = try integer(item, key, 1...10_000)
+            case "rejudgePercent": configuration.rejudgeShare = Double(try integer(item, key, 5...100)) / 100
             default: throw CLIFailure("\(path): \(key) is not a configuration member")
             }
         }
