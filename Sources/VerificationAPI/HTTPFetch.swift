@@ -19,15 +19,6 @@ package enum HTTPFetch {
         package let body: [UInt8]
     }
 
-    private static let session: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpCookieAcceptPolicy = .never
-        configuration.httpShouldSetCookies = false
-        configuration.requestCachePolicy = .reloadIgnoringLocalAndRemoteCacheData
-        configuration.urlCache = nil
-        return URLSession(configuration: configuration)
-    }()
-
     /// GETs `address`; anything but 200 is a failure.
     package static func get(_ address: String, timeout: TimeInterval, limit: Int) async throws(Failure) -> [UInt8] {
         let reply = try await send(address, method: "GET", body: nil, headers: [], timeout: timeout, limit: limit)
@@ -47,30 +38,91 @@ package enum HTTPFetch {
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let body { request.httpBody = Data(body) }
         let outcome: Result<Reply, Failure> = await withCheckedContinuation { continuation in
-            let task = session.dataTask(with: request) { data, response, error in
-                if let error {
-                    // Cancelled: the whole exchange outlived its deadline (below).
-                    let timedOut = [.timedOut, .cancelled].contains((error as? URLError)?.code)
-                    continuation.resume(
-                        returning: .failure(
-                            Failure(code: timedOut ? "http.timeout" : "http.unreachable", message: "\(address): \(error.localizedDescription)")))
-                    return
-                }
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-                let bytes = data ?? Data()
-                guard bytes.count <= limit else {
-                    continuation.resume(returning: .failure(Failure(code: "http.too-large", message: "\(address) sent more than \(limit) bytes")))
-                    return
-                }
-                continuation.resume(returning: .success(Reply(status: status, body: Array(bytes))))
-            }
+            let exchange = Exchange(address: address, limit: limit, continuation: continuation)
+            let configuration = URLSessionConfiguration.ephemeral
+            configuration.httpCookieAcceptPolicy = .never
+            configuration.httpShouldSetCookies = false
+            configuration.requestCachePolicy = .reloadIgnoringLocalAndRemoteCacheData
+            configuration.urlCache = nil
+            // One session per exchange: it holds its delegate until invalidated at the end.
+            let session = URLSession(configuration: configuration, delegate: exchange, delegateQueue: nil)
+            let task = session.dataTask(with: request)
             task.resume()
             // The request's own timeout is an idle one: a server trickling bytes would outlive
             // it. The whole exchange has this deadline.
             let held = TaskBox(task)
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) { held.task.cancel() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                exchange.expire()
+                held.task.cancel()
+            }
         }
         return try outcome.get()
+    }
+}
+
+/// One exchange's body, read as it arrives and cut off past the limit (a hostile server cannot
+/// make the service hold more than `limit` bytes), and its outcome, given once.
+private final class Exchange: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    private let address: String
+    private let limit: Int
+    private let lock = NSLock()
+    private var body = Data()
+    private var tooLarge = false
+    private var expired = false
+    private var continuation: CheckedContinuation<Result<HTTPFetch.Reply, HTTPFetch.Failure>, Never>?
+
+    init(address: String, limit: Int, continuation: CheckedContinuation<Result<HTTPFetch.Reply, HTTPFetch.Failure>, Never>) {
+        self.address = address
+        self.limit = limit
+        self.continuation = continuation
+    }
+
+    func expire() { lock.withLock { expired = true } }
+
+    func urlSession(
+        _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+    ) {
+        if response.expectedContentLength > Int64(limit) {
+            lock.withLock { tooLarge = true }
+            completionHandler(.cancel)
+            return
+        }
+        completionHandler(.allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        let over = lock.withLock { () -> Bool in
+            guard !tooLarge else { return true }
+            guard body.count + data.count <= limit else {
+                tooLarge = true
+                body = Data()
+                return true
+            }
+            body.append(data)
+            return false
+        }
+        if over { dataTask.cancel() }
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        session.finishTasksAndInvalidate()
+        let (continuation, result) = lock.withLock { () -> (CheckedContinuation<Result<HTTPFetch.Reply, HTTPFetch.Failure>, Never>?, Result<HTTPFetch.Reply, HTTPFetch.Failure>) in
+            defer { self.continuation = nil }
+            if tooLarge {
+                return (self.continuation, .failure(HTTPFetch.Failure(code: "http.too-large", message: "\(address) sent more than \(limit) bytes")))
+            }
+            if let error {
+                let timedOut = expired || (error as? URLError)?.code == .timedOut
+                return (
+                    self.continuation,
+                    .failure(HTTPFetch.Failure(code: timedOut ? "http.timeout" : "http.unreachable", message: "\(address): \(error.localizedDescription)"))
+                )
+            }
+            let status = (task.response as? HTTPURLResponse)?.statusCode ?? 0
+            return (self.continuation, .success(HTTPFetch.Reply(status: status, body: Array(body))))
+        }
+        continuation?.resume(returning: result)
     }
 }
 

@@ -222,6 +222,21 @@ import VerificationAPI
         }
     }
 
+    /// A server sending more than the service takes is cut off while it sends: the body is
+    /// never held whole.
+    @Test func aBodyPastTheLimitIsRefused() async throws {
+        let server = try await LocalHTTPServer { _ in .init(status: .ok, body: [UInt8](repeating: UInt8(ascii: "e"), count: 4 * 1024 * 1024)) }
+        defer { server.stop() }
+        let harness = try ServiceHarness { configuration in
+            configuration.maximumListSize = 64 * 1024
+            configuration.mdsRefresh = MDSRefreshSettings(
+                url: server.url("/blob"), rootFiles: [ReferencingOperationsTests.referencing.appendingPathComponent("demo-mds-root.pem").path])
+        }
+        guard case .failed(let code, _) = await harness.state.refreshMDS() else { throw Expectation.failed("a 4 MiB body was taken") }
+        #expect(code == "http.too-large")
+        #expect(harness.state.current.catalog.lists.map(\.label).contains("FIDO MDS no 1"))
+    }
+
     @Test func aRefreshNamesItsRoots() throws {
         #expect(throws: ConfigurationError.self) {
             _ = try ServiceHarness { $0.mdsRefresh = MDSRefreshSettings(url: "http://127.0.0.1:9/blob", rootFiles: []) }
