@@ -201,6 +201,18 @@ public struct AMRRule: Sendable {
     }
 }
 
+/// An `acr` value the OpenID Provider may send (profile `acr.values`): it applies to a sign-in
+/// whose credential is PSC-accepted and whose AMR hold every value of `requiresAMR`.
+public struct ACRValue: Sendable, Equatable {
+    public let value: String
+    public let requiresAMR: [String]
+    public let description: String?
+
+    public func applies(acceptable: Bool, amr: [String]) -> Bool {
+        acceptable && requiresAMR.allSatisfy(amr.contains)
+    }
+}
+
 /// A PSC policy profile: criteria as data (`Profiles/psc-2026.json`), versioned.
 public final class Profile: Sendable {
     public let id: String
@@ -214,6 +226,8 @@ public final class Profile: Sendable {
     public let amrAllowed: [String]
     let amrAllowedSet: Set<String>
     public let amrRules: [AMRRule]
+    /// The acr values, in order of preference (empty: the provider sends none).
+    public let acrValues: [ACRValue]
     /// Whether some AMR rule looks at the statement's user verification methods.
     let amrReadsMethods: Bool
     /// SHA-256 of the profile document (hex): which exact profile decided.
@@ -225,7 +239,7 @@ public final class Profile: Sendable {
 
 
     init(
-        id: String, version: String, title: String, note: String?, changes: [(version: String, date: String, summary: String)], criteria: [Criterion], amrAllowed: [String], amrAllowedSet: Set<String>, amrRules: [AMRRule], amrReadsMethods: Bool, sha256: String, checkOffsets: [Int], checkCount: Int
+        id: String, version: String, title: String, note: String?, changes: [(version: String, date: String, summary: String)], criteria: [Criterion], amrAllowed: [String], amrAllowedSet: Set<String>, amrRules: [AMRRule], acrValues: [ACRValue] = [], amrReadsMethods: Bool, sha256: String, checkOffsets: [Int], checkCount: Int
     ) {
         self.id = id
         self.version = version
@@ -237,6 +251,7 @@ public final class Profile: Sendable {
         self.amrAllowed = amrAllowed
         self.amrAllowedSet = amrAllowedSet
         self.amrRules = amrRules
+        self.acrValues = acrValues
         self.amrReadsMethods = amrReadsMethods
         self.sha256 = sha256
         self.checkOffsets = checkOffsets
@@ -291,7 +306,7 @@ struct ProfileReader {
     }
 
     func profile(_ value: JSONValue) throws(Profile.Failure) -> Profile {
-        _ = try members(value, "profile", ["profile", "version", "title", "note", "changes", "criteria", "amr"])
+        _ = try members(value, "profile", ["profile", "version", "title", "note", "changes", "criteria", "amr", "acr"])
         var changes: [(String, String, String)] = []
         for (index, change) in (value["changes"]?.array ?? []).enumerated() {
             let at = "changes[\(index)]"
@@ -313,11 +328,26 @@ struct ProfileReader {
         for (index, rule) in (amr["rules"]?.array ?? []).enumerated() {
             rules.append(try self.rule(rule, "amr.rules[\(index)]"))
         }
+        var acrValues: [ACRValue] = []
+        if let acr = value["acr"] {
+            _ = try members(acr, "acr", ["note", "values"])
+            for (index, item) in (acr["values"]?.array ?? []).enumerated() {
+                let at = "acr.values[\(index)]"
+                _ = try members(item, at, ["value", "requiresAMR", "description"])
+                let name = try string(item["value"], "\(at).value")
+                guard let required = item["requiresAMR"]?.strings else { throw fail("\(at).requiresAMR", "is required (strings)") }
+                for amrValue in required where !allowed.contains(amrValue) {
+                    throw fail("\(at).requiresAMR", "names \(amrValue), which amr.allowed does not list")
+                }
+                guard !acrValues.contains(where: { $0.value == name }) else { throw fail("\(at).value", "repeats \(name)") }
+                acrValues.append(ACRValue(value: name, requiresAMR: required, description: item["description"]?.string))
+            }
+        }
         return Profile(
             id: try string(value["profile"], "profile"), version: try string(value["version"], "version"),
             title: try string(value["title"], "title"), note: value["note"]?.string,
             changes: changes.map { (version: $0.0, date: $0.1, summary: $0.2) }, criteria: criteria, amrAllowed: allowed,
-            amrAllowedSet: Set(allowed), amrRules: rules, amrReadsMethods: rules.contains { $0.uvMethodsOnly != nil }, sha256: digest,
+            amrAllowedSet: Set(allowed), amrRules: rules, acrValues: acrValues, amrReadsMethods: rules.contains { $0.uvMethodsOnly != nil }, sha256: digest,
             checkOffsets: criteria.reduce(into: [Int]()) { offsets, criterion in
                 offsets.append((offsets.last ?? 0) + (offsets.isEmpty ? 0 : criteria[offsets.count - 1].checks.count))
             }, checkCount: criteria.reduce(0) { $0 + $1.checks.count })

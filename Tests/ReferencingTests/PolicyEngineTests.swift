@@ -45,7 +45,7 @@ struct PolicyEngineTests {
         let ids = Self.profile.criteria.map(\.id)
         #expect(ids == (19...25).map { "EXI EDC PSC FI \($0)" } + (41...46).map { "EXI EDC PSC FI \($0)" })
         #expect(Self.profile.id == "psc-2026")
-        #expect(Self.profile.version == "2026.2")
+        #expect(Self.profile.version == "2026.3")
         #expect(Self.profile.sha256.count == 64)
         // The top-level Profiles/ file is the bundled one.
         let topLevel = try Data(contentsOf: packageRoot.appendingPathComponent("Profiles/psc-2026.json"))
@@ -303,7 +303,7 @@ struct PolicyEngineTests {
         ("\"anyOf\": [", "\"allOf\": [", "profile.parameter"),
         ("\"severity\": \"recommended\"", "\"severity\": \"optional\"", "profile.malformed"),
         ("\"id\": \"EXI EDC PSC FI 20\"", "\"id\": \"EXI EDC PSC FI 19\"", "profile.malformed"),
-        ("\"version\": \"2026.2\",", "\"version\": \"2026.2\", \"version\": \"2026.3\",", "profile.malformed"),
+        ("\"version\": \"2026.3\",", "\"version\": \"2026.3\", \"version\": \"2026.4\",", "profile.malformed"),
     ])
     func badProfilesAreRefusedWithTheirCode(_ find: String, _ replace: String, _ code: String) throws {
         #expect(throws: Profile.Failure.self) { _ = try remapped { $0.replacingOccurrences(of: find, with: replace) } }
