@@ -198,7 +198,62 @@ package enum StorageSchema {
             UPDATE audit_counter SET last_hash = (SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1);
             """),
         .init(9, rejudging),
+        .init(10, openIDProvider),
     ]
+
+    /// The OpenID Provider the IAMs delegate a factor to: its clients (the IAMs), the
+    /// authorization requests waiting for a sign-in, the codes issued (single use, by SHA-256),
+    /// and its signing keys (kept in the JWKS after they retire, until their tokens expire).
+    static let openIDProvider = """
+        CREATE TABLE oidc_clients (
+            client_id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            redirect_uris TEXT NOT NULL,
+            auth_method TEXT NOT NULL,
+            secret_hash BLOB,
+            jwks TEXT,
+            hint_issuer TEXT,
+            hint_jwks TEXT,
+            hint_subject_claim TEXT NOT NULL,
+            id_token_alg TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
+        CREATE TABLE oidc_requests (
+            handle_hash BLOB PRIMARY KEY,
+            client_id TEXT NOT NULL REFERENCES oidc_clients (client_id),
+            browser_hash BLOB NOT NULL,
+            csrf TEXT NOT NULL,
+            request TEXT NOT NULL,
+            ceremony_id TEXT,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            used_at INTEGER
+        );
+        CREATE INDEX oidc_requests_by_expiry ON oidc_requests (expires_at);
+        CREATE TABLE oidc_codes (
+            code_hash BLOB PRIMARY KEY,
+            client_id TEXT NOT NULL REFERENCES oidc_clients (client_id),
+            redirect_uri TEXT NOT NULL,
+            code_challenge TEXT,
+            claims TEXT NOT NULL,
+            expires_at INTEGER NOT NULL,
+            used_at INTEGER,
+            access_hash BLOB,
+            access_expires_at INTEGER,
+            access_revoked INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX oidc_codes_by_expiry ON oidc_codes (expires_at);
+        CREATE INDEX oidc_codes_by_access ON oidc_codes (access_hash);
+        CREATE TABLE oidc_signing_keys (
+            kid TEXT PRIMARY KEY,
+            alg TEXT NOT NULL,
+            private_key BLOB NOT NULL,
+            public_jwk TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            retired_at INTEGER
+        );
+        """
 
     /// Credentials keep what they were registered with, so a list change can judge them again
     /// (FI 46): the attestation object and client data as verified, and the lists and profile
