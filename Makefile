@@ -22,6 +22,7 @@ deps:
 	@python3 -c "import jsonschema" 2>/dev/null || python3 -m pip install -q jsonschema
 	@python3 -c "import selenium" 2>/dev/null || python3 -m pip install -q selenium
 	@command -v schemathesis >/dev/null || python3 -m pip install -q schemathesis
+	@python3 -c "import authlib, requests" 2>/dev/null || python3 -m pip install -q authlib requests
 
 build: deps
 	swift build
@@ -62,6 +63,7 @@ test: deps
 	Tools/postgres/with-postgres.sh python3 Tools/postgres/two_nodes_test.py
 	python3 Tools/service/browser_test.py
 	python3 Tools/service/desk_browser_test.py
+	python3 Tools/service/oidc_browser_test.py
 	Tools/virtualcard/with-virtual-cards.sh python3 Tools/service/enrol_test.py
 	Tools/virtualcard/with-virtual-cards.sh python3 Tools/virtualcard/candidate_test.py
 	python3 Tools/service/crash_test.py

@@ -125,10 +125,12 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"), .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Mustache", package: "swift-mustache"),
-                // HMAC-SHA256 of the webhook's bodies.
+                // HMAC-SHA256 of the webhook's bodies; the OpenID Provider's ES256 keys.
                 .product(name: "Crypto", package: "swift-crypto"),
+                // The OpenID Provider's RS256 keys (OpenID Connect's default algorithm).
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],
-            // The enrolment desk's templates, script and styles.
+            // The enrolment desk's and the sign-in page's templates, script and styles.
             resources: [.copy("Desk")],
             swiftSettings: strict),
         // CPS-family cards judged from what they showed (chain to IGC-Santé, identity, possession):
@@ -181,8 +183,8 @@ let package = Package(
             dependencies: [
                 "VerificationAPI", "Ceremonies", "Storage", "PostgresStorage", "AuthenticatorCatalog", "PSCPolicy", "AuthenticatorVerification", "WireFormat",
                 "SignatureVerification", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "SystemLibraryTests", dependencies: ["CSQLite", "CPCSCLite"]),
         .testTarget(

@@ -25,13 +25,17 @@ package struct Caller: Sendable {
     package let party: RelyingParty
     /// The desk operator acting (desk requests); nil for an API client.
     package let deskOperator: String?
+    /// Who the service acts for through one of its own clients (the OpenID Provider's sign-ins:
+    /// `oidc:<client_id>`); nil otherwise.
+    package let actingFor: String?
 
-    package init(client: APIClient, party: RelyingParty, deskOperator: String? = nil) {
+    package init(client: APIClient, party: RelyingParty, deskOperator: String? = nil, actingFor: String? = nil) {
         self.client = client
         self.party = party
         self.deskOperator = deskOperator
+        self.actingFor = actingFor
     }
 
     /// The name audit events record.
-    package var auditName: String { deskOperator.map { "desk:\($0)" } ?? client.name }
+    package var auditName: String { deskOperator.map { "desk:\($0)" } ?? actingFor ?? client.name }
 }

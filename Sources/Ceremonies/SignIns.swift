@@ -48,7 +48,7 @@ extension ServiceOperations {
         let now = clock()
         let ceremony = try takeCeremony(ceremonyID, .assertion, by: caller, at: now)
         var event = AuditEvent(
-            action: "assertion", client: caller.client.name, holder: ceremony.holderID, credentialID: Base64URL.encode(response.id), result: "")
+            action: "assertion", client: caller.auditName, holder: ceremony.holderID, credentialID: Base64URL.encode(response.id), result: "")
         guard let stored = try credentials.find(credential: response.id), stored.deletedAt == nil, stored.rpID == caller.party.id,
             ceremony.holderID == nil || ceremony.holderID == stored.holderID,
             let holder = try credentials.find(holder: stored.holderID, rpID: caller.party.id)

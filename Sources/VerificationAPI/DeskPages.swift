@@ -25,7 +25,7 @@ enum DeskPages {
 
     static let templates: [String: MustacheTemplate] = {
         var templates: [String: MustacheTemplate] = [:]
-        for name in ["desk", "receipt"] {
+        for name in ["desk", "receipt", "signin"] {
             guard let url = Bundle.module.url(forResource: name, withExtension: "mustache", subdirectory: "Desk"),
                 let data = FileManager.default.contents(atPath: url.path),
                 let template = try? MustacheTemplate(string: String(decoding: data, as: UTF8.self))
@@ -66,7 +66,7 @@ enum DeskPages {
     /// The script and the styles, read once.
     static let assets: [String: [UInt8]] = {
         var assets: [String: [UInt8]] = [:]
-        for file in ["desk.js", "desk.css"] {
+        for file in ["desk.js", "desk.css", "signin.js"] {
             let parts = file.split(separator: ".").map(String.init)
             guard let url = Bundle.module.url(forResource: parts[0], withExtension: parts[1], subdirectory: "Desk"),
                 let data = FileManager.default.contents(atPath: url.path)

@@ -83,9 +83,10 @@ package final class DeskSessions: Sendable {
     }
 
     /// Constant-time comparison of CSRF tokens.
-    static func same(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
+    static func same(_ a: String, _ b: String) -> Bool { same(Array(a.utf8), Array(b.utf8)) }
+
+    /// Compared in time that does not depend on where they differ.
+    static func same(_ x: [UInt8], _ y: [UInt8]) -> Bool {
         guard x.count == y.count else { return false }
         return zip(x, y).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
     }

@@ -90,6 +90,27 @@ enum DeskText {
         "back": ("Retour au guichet", "Back to the desk"),
         "signatures": ("Signature du titulaire", "Holder's signature"),
         "sessionEnded": ("Session terminée : reconnectez-vous.", "Session ended: sign in again."),
+        // The OpenID Provider's sign-in page (/oidc/authorize).
+        "oidcTitle": ("Connexion avec votre clé de sécurité", "Sign in with your security key"),
+        "oidcLead": ("Votre établissement vous demande de vous authentifier pour", "Your organisation asks you to authenticate for"),
+        "oidcFor": ("Compte :", "Account:"),
+        "oidcSignIn": ("Utiliser ma clé de sécurité", "Use my security key"),
+        "oidcHelp": (
+            "Insérez votre clé FIDO2 enrôlée, appuyez sur le bouton, puis touchez la clé et saisissez son code si elle le demande.",
+            "Insert your enrolled FIDO2 key, press the button, then touch the key and enter its PIN if it asks."
+        ),
+        "oidcCard": (
+            "Carte CPS : cette page ne lit pas les cartes (un navigateur n'accède pas aux lecteurs PC/SC) ; utilisez votre clé FIDO2 enrôlée.",
+            "CPS card: this page does not read cards (a browser cannot reach PC/SC readers); use your enrolled FIDO2 key."
+        ),
+        "oidcWaiting": ("Touchez votre clé…", "Touch your key…"),
+        "oidcChecking": ("Vérification…", "Checking…"),
+        "oidcDone": ("Authentification réussie : retour à votre application…", "Signed in: returning to your application…"),
+        "oidcRetry": ("La clé n'a pas été acceptée ; réessayez", "The key was not accepted; try again"),
+        "oidcCancelled": ("Opération annulée ou expirée ; réessayez.", "Cancelled or timed out; try again."),
+        "oidcRefusedTitle": ("Authentification refusée", "Sign-in refused"),
+        "oidcBack": ("Retourner à l'application", "Return to the application"),
+        "oidcErrorTitle": ("Cette demande de connexion ne peut pas être traitée", "This sign-in request cannot be handled"),
         "verdict.accepted": ("accepté", "accepted"),
         "verdict.refused": ("refusé", "refused"),
         "verdict.indeterminate": ("indéterminé", "indeterminate"),

@@ -30,6 +30,10 @@ package final class RequestGuards: Sendable {
     /// Whatever else comes before sign-in (unknown names, one-time codes), from every source
     /// together: the ceremony table cannot be filled by many sources either.
     let deskShared: RateLimiter<Int>
+    /// The OpenID Provider's sign-in page and its calls, per source address; its token
+    /// endpoint per client id (an IAM redeems one code per sign-in).
+    let oidcBySource: RateLimiter<String>
+    let oidcTokens: RateLimiter<String>
     /// Authenticated clients (and unknown keys) by key digest, for a few seconds: the hot path
     /// needs no database.
     package let clientCache = ClientCache(lifetime: .seconds(2))
@@ -44,6 +48,8 @@ package final class RequestGuards: Sendable {
         deskBySource = RateLimiter(rate: 2, burst: 200, clock: clock)
         deskByOperator = RateLimiter(rate: 2, burst: 20, clock: clock)
         deskShared = RateLimiter(rate: 50, burst: 500, clock: clock)
+        oidcBySource = RateLimiter(rate: 5, burst: 100, clock: clock)
+        oidcTokens = RateLimiter(rate: 50, burst: 500, clock: clock)
         trustedProxies = Set(configuration.trustedProxies)
     }
 }

@@ -125,6 +125,28 @@ package struct ServiceConfiguration: Sendable {
     /// background. Not in the configuration file: the test harness turns them off to drive them
     /// step by step.
     package var runsReferencingTasks = true
+    /// The OpenID Provider the IAMs delegate the second factor to (`/oidc/…`).
+    package var oidc = OIDCSettings()
+
+    package init() {}
+}
+
+/// The OpenID Provider: its issuer and how long what it issues lives.
+package struct OIDCSettings: Sendable, Equatable {
+    /// The issuer, an https URL the IAMs reach (nil: the relying party's first origin). The
+    /// endpoints are under it.
+    package var issuer: String?
+    /// id_tokens live this long (PSC wants them short: they prove a sign-in that just happened).
+    package var idTokenLifetime: TimeInterval = 300
+    /// Access tokens (for `/oidc/userinfo` only) live this long.
+    package var accessTokenLifetime: TimeInterval = 300
+    /// An authorization code must be redeemed within this.
+    package var codeLifetime: TimeInterval = 60
+    /// The professional has this long to sign in once the IAM sent them.
+    package var requestLifetime: TimeInterval = 600
+    /// A signing key signs for this long, then a new one does; the old one stays in the JWKS
+    /// until every token it signed has expired.
+    package var keyRotation: TimeInterval = 30 * 86_400
 
     package init() {}
 }

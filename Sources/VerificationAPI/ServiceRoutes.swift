@@ -182,6 +182,7 @@ package func buildRouter(state: ServiceState) -> Router<APIRequestContext> {
     OperatorRoutes(state: state).register(on: router)
     CardRoutes(state: state).register(on: router)
     DeskRoutes(state: state).register(on: router)
+    OIDCRoutes(state: state).register(on: router)
     OpenAPIDocument.register(on: router)
     TryPage.register(on: router)
     routes.fill(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })

@@ -25,6 +25,7 @@ package struct ServiceStores: Sendable {
     package var audit: any AuditStoring
     package var deskSessions: any DeskSessionStoring
     package var verdicts: any VerdictChangeStoring
+    package var oidc: any OIDCStoring
 
     /// The stores of one SQLite file, migrated to the schema this version knows.
     package static func sqlite(path: String) throws(StoreError) -> ServiceStores {
@@ -47,7 +48,8 @@ package struct ServiceStores: Sendable {
         ServiceStores(
             database: database, referencing: ReferencingStore(database: database), clients: ClientStore(database: database),
             credentials: CredentialStore(database: database), operators: OperatorStore(database: database), audit: AuditLog(database: database),
-            deskSessions: DeskSessionStore(database: database), verdicts: VerdictChangeStore(database: database))
+            deskSessions: DeskSessionStore(database: database), verdicts: VerdictChangeStore(database: database),
+            oidc: OIDCStore(database: database))
     }
 
     /// Whether the database answers (readiness).

@@ -10,7 +10,7 @@ struct MIEVerifier: AsyncParsableCommand {
         commandName: "mie-verifier",
         abstract: "Verifies WebAuthn registrations and assertions for Pro Santé Connect MIE.",
         version: toolName,
-        subcommands: [Serve.self, Verify.self, Evaluate.self, Referencing.self, Fleet.self, Clients.self, Operators.self, Audit.self, Codes.self])
+        subcommands: [Serve.self, Verify.self, Evaluate.self, Referencing.self, Fleet.self, Clients.self, OIDC.self, Operators.self, Audit.self, Codes.self])
 
     /// Usage errors exit 2, as every command documents (ArgumentParser's own default is 64).
     static func main() async {

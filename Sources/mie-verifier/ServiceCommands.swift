@@ -26,7 +26,8 @@ struct Serve: AsyncParsableCommand {
             "challengeLifetimeSeconds", "demoLists", "mdsRoots", "ansKeys", \
             "enrolsUnacceptableKeys", "listPollSeconds", "mdsRefresh": {"url", "roots", "crls", "timeoutSeconds", \
             "checkIntervalSeconds", "minimumRetrySeconds", "maximumRetrySeconds"}, "webhook": {"url", "secretFile", "timeoutSeconds", \
-            "maximumRetrySeconds"}, "rejudgeBatchSize", "rejudgePercent", "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "cardCRLCheckSeconds", "tls": {"certificate", \
+            "maximumRetrySeconds"}, "rejudgeBatchSize", "rejudgePercent", "oidc": {"issuer", "idTokenLifetimeSeconds", \
+            "accessTokenLifetimeSeconds", "codeLifetimeSeconds", "requestLifetimeSeconds", "keyRotationDays"}, "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "cardAnchors", "cardCRLs", "cardCRLCheckSeconds", "tls": {"certificate", \
             "privateKey", "clientCAs"}}, every object read strictly (an unknown member is refused with its path); MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
@@ -245,6 +246,26 @@ enum ServiceConfigurationFile {
                 configuration.webhook = settings
             case "rejudgeBatchSize": configuration.rejudgeBatchSize = try integer(item, key, 1...10_000)
             case "rejudgePercent": configuration.rejudgeShare = Double(try integer(item, key, 5...100)) / 100
+            case "oidc":
+                let oidc = try object(
+                    item, "\(path): oidc",
+                    members: ["issuer", "idTokenLifetimeSeconds", "accessTokenLifetimeSeconds", "codeLifetimeSeconds", "requestLifetimeSeconds", "keyRotationDays"])
+                var settings = OIDCSettings()
+                if let value = oidc["issuer"] {
+                    let issuer = try string(value, "oidc.issuer")
+                    guard let components = URLComponents(string: issuer), components.scheme == "https" || components.scheme == "http", components.host != nil,
+                        components.query == nil, components.fragment == nil
+                    else { throw CLIFailure("oidc.issuer must be an https URL without query or fragment") }
+                    settings.issuer = issuer
+                }
+                if let value = oidc["idTokenLifetimeSeconds"] { settings.idTokenLifetime = Double(try integer(value, "oidc.idTokenLifetimeSeconds", 30...3600)) }
+                if let value = oidc["accessTokenLifetimeSeconds"] {
+                    settings.accessTokenLifetime = Double(try integer(value, "oidc.accessTokenLifetimeSeconds", 30...3600))
+                }
+                if let value = oidc["codeLifetimeSeconds"] { settings.codeLifetime = Double(try integer(value, "oidc.codeLifetimeSeconds", 10...600)) }
+                if let value = oidc["requestLifetimeSeconds"] { settings.requestLifetime = Double(try integer(value, "oidc.requestLifetimeSeconds", 60...3600)) }
+                if let value = oidc["keyRotationDays"] { settings.keyRotation = Double(try integer(value, "oidc.keyRotationDays", 1...365)) * 86_400 }
+                configuration.oidc = settings
             default: throw CLIFailure("\(path): \(key) is not a configuration member")
             }
         }
