@@ -229,11 +229,12 @@ import _CryptoExtras
         for algorithm in ["ES256", "RS256"] {
             let iam = try Self.register(harness, id: "keycloak-\(algorithm)", algorithm: algorithm)
             try await harness.test { client in
-                let authorize = try await Self.get(client, Self.codeRequest(iam, extra: [("acr_values", "eidas1"), ("prompt", "login"), ("max_age", "0")]))
+                let authorize = try await Self.get(client, Self.codeRequest(iam, extra: [("acr_values", "eidas1"), ("prompt", "login"), ("max_age", "0"), ("login_hint", "holder-1")]))
                 #expect(authorize.status == .ok, "\(authorize.text)")
                 let page = try Page(authorize)
                 #expect(page.cookie?.hasPrefix("__Host-mie_oidc=") == true)
                 #expect(page.html.contains("IAM keycloak-\(algorithm)"))
+                #expect(!page.html.contains("Dr Claire Martin"), "no name for a request anyone can make")
                 #expect(page.policy?.contains("script-src 'self'") == true)
                 let signedIn = try await page.signIn(client, with: key)
                 #expect(signedIn.status == .ok, "\(signedIn.text)")

@@ -97,7 +97,10 @@ struct OIDCRoutes {
                 let checked = try provider.check(parameters, at: now)
                 guard case .signIn(let request, _) = checked else { return (checked, nil as (handle: String, csrf: String)?, nil as Holder?) }
                 let opened = try provider.open(request, browser: browser, at: now)
-                let holder = try request.holderID.flatMap { try state.credentials.find(holder: $0, rpID: state.configuration.relyingParty.id) }
+                // The holder's name is shown only when the IAM proved whom it sends (a verified
+                // id_token_hint): a login_hint anyone can type must not tell who is enrolled.
+                let shown = request.hintSubject == nil ? nil : request.holderID
+                let holder = try shown.flatMap { try state.credentials.find(holder: $0, rpID: state.configuration.relyingParty.id) }
                 return (checked, opened, holder)
             }
             switch checked {
