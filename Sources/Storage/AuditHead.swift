@@ -1,5 +1,8 @@
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import WireFormat
 
 /// The end of the audit trail at one moment: its last sequence number and hash. Signed by the
@@ -70,18 +73,29 @@ package struct AuditSigningKey: Sendable {
 
     /// The key in `path`, created there when the file does not exist.
     package static func loadOrCreate(path: String) throws(StoreError) -> AuditSigningKey {
-        if let data = FileManager.default.contents(atPath: path) {
-            let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard text.hasPrefix(prefix), let raw = Base64URL.decode(String(text.dropFirst(prefix.count))),
-                let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
-            else { throw StoreError(.auditKeyMalformed, "\(path) is not an audit key (\(prefix)…)") }
-            return AuditSigningKey(key: key)
-        }
+        if let existing = try load(path: path) { return existing }
+        // Several nodes may start at once on one key file: the key is written whole to a file of
+        // its own, then linked into place, which fails if another node got there first; that
+        // node's key is then the one every node reads (never two keys, never half a file).
         let key = Curve25519.Signing.PrivateKey()
         let line = prefix + Base64URL.encode(Array(key.rawRepresentation)) + "\n"
-        guard FileManager.default.createFile(atPath: path, contents: Data(line.utf8), attributes: [.posixPermissions: 0o600]) else {
+        let temporary = path + ".\(ProcessInfo.processInfo.processIdentifier).\(UInt64.random(in: 0...UInt64.max)).tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(line.utf8), attributes: [.posixPermissions: 0o600]) else {
             throw StoreError(.auditKeyWrite, "cannot write the audit key to \(path)")
         }
+        defer { unlink(temporary) }
+        if link(temporary, path) == 0 { return AuditSigningKey(key: key) }
+        guard errno == EEXIST, let existing = try load(path: path) else { throw StoreError(.auditKeyWrite, "cannot write the audit key to \(path)") }
+        return existing
+    }
+
+    /// The key in `path`, nil when there is no such file.
+    static func load(path: String) throws(StoreError) -> AuditSigningKey? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.hasPrefix(prefix), let raw = Base64URL.decode(String(text.dropFirst(prefix.count))),
+            let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+        else { throw StoreError(.auditKeyMalformed, "\(path) is not an audit key (\(prefix)…)") }
         return AuditSigningKey(key: key)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import SignatureVerification
 import Storage
+import Synchronization
 import Testing
 import WireFormat
 
@@ -23,6 +24,26 @@ import WireFormat
     func signedHead() throws -> SignedAuditHead {
         let key = try AuditSigningKey.loadOrCreate(path: directory.appendingPathComponent("key").path)
         return try key.sign(try #require(try log.head(at: Date())))
+    }
+
+    /// Nodes started together on one key file (the two-node test shares `auditKey`): every one
+    /// ends with the same key, the file whole and private, no temporary file left.
+    @Test func nodesStartingTogetherShareOneAuditKey() throws {
+        for round in 0..<20 {
+            let path = directory.appendingPathComponent("shared-\(round).key").path
+            let keys = Mutex<[[UInt8]]>([])
+            DispatchQueue.concurrentPerform(iterations: 8) { _ in
+                if let key = try? AuditSigningKey.loadOrCreate(path: path) { keys.withLock { $0.append(key.publicKey) } }
+            }
+            let found = keys.withLock { $0 }
+            #expect(found.count == 8)
+            #expect(Set(found).count == 1, "round \(round): \(Set(found).count) different keys")
+            #expect(try AuditSigningKey.loadOrCreate(path: path).publicKey == found.first)
+            let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".tmp") }
+        #expect(leftovers.isEmpty)
     }
 
     @Test func aLargeBatchIsWrittenInOrderAndChained() throws {
