@@ -33,8 +33,12 @@ package final class AuditBuffer: AuditRecording, Sendable {
     private let logger: Logger
     private let limit: Int
 
-    init(log: any AuditStoring, logger: Logger, limit: Int) {
+    /// The thread pool its commits block (the service's `blockingPool`).
+    private let pool: NIOThreadPool
+
+    init(log: any AuditStoring, logger: Logger, limit: Int, pool: NIOThreadPool = .singleton) {
         self.log = log
+        self.pool = pool
         self.logger = logger
         self.limit = limit
     }
@@ -68,7 +72,7 @@ package final class AuditBuffer: AuditRecording, Sendable {
             }
             guard !events.isEmpty else { return }
             do {
-                try await NIOThreadPool.singleton.runIfActive { [log] in try log.append(events, at: Date()) }
+                try await pool.runIfActive { [log] in try log.append(events, at: Date()) }
                 queue.withLock { $0.flushing = 0 }
             } catch {
                 logger.error("audit events could not be written: \(error)")
