@@ -339,9 +339,12 @@ import Testing
         let state = try ServiceState(configuration: configuration, stores: stores, logger: logger)
         let app = try buildApplication(state: state, logger: logger)
         try await app.test(.router) { client in
-            // The same unknown key again and again: looked up once.
+            // The same unknown key again and again: looked up once per cache lifetime (2 s; a
+            // loaded machine may take longer than that for the five requests).
+            let started = ContinuousClock.now
             for _ in 0..<5 { #expect(try await client.call(.get, "/v1/referencing", key: "mie_nobody").status == .unauthorized) }
-            #expect(counting.count == 1)
+            let lifetimes = Int((ContinuousClock.now - started) / .seconds(2)) + 1
+            #expect(counting.count >= 1 && counting.count <= lifetimes, "\(counting.count) lookups in \(lifetimes) cache lifetimes")
             var statuses: [HTTPResponse.Status] = []
             for index in 0..<120 { statuses.append(try await client.call(.get, "/v1/referencing", key: "mie_spray\(index)").status) }
             #expect(statuses.prefix(40).allSatisfy { $0 == .unauthorized })
