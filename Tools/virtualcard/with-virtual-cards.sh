@@ -64,6 +64,16 @@ if command -v pcscd >/dev/null && ls /usr/lib/pcsc/drivers/serial/libifdvpcd.so*
   sleep 0.5
   export MIE_VIRTUAL_CARD_READER="Virtual PCD 00 00"
   export MIE_VIRTUAL_FIDO_READER="Virtual PCD 00 01"
+  # Connected to vpcd is not yet seen by pcscd's clients: wait (at most 10 s) until a PC/SC
+  # client lists both readers with their card (a CI run once found no reader right after).
+  probe="$(cd "$here/../.." && pwd)/.build/debug/mie-probe"
+  if [ -x "$probe" ]; then
+    for _ in $(seq 100); do
+      listed=$("$probe" readers 2>/dev/null || true)
+      [ "$(printf '%s\n' "$listed" | grep -c 'card present')" -ge 2 ] && break
+      sleep 0.1
+    done
+  fi
   # Tests write the FIDO authenticator's personality here (Tools/virtualcard/fido_card.py).
   export MIE_VIRTUAL_FIDO_CONTROL="$state/fido-control.json"
   echo "virtual cards: pcscd ${pcscd_pid:-$running}, CPS card on '$MIE_VIRTUAL_CARD_READER', FIDO2 NFC authenticator on '$MIE_VIRTUAL_FIDO_READER'"
