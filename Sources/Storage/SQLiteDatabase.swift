@@ -51,11 +51,39 @@ package struct StoreError: CodedError, Sendable {
 ///
 /// One connection, used by one caller at a time (a mutex around every use): SQLite serialises
 /// writers anyway, and readers of the catalog work on in-memory snapshots.
+///
+/// **Group commit.** Transactions that arrive while another is running share one commit, so one
+/// fsync makes many of them durable: each runs as a savepoint inside the group's transaction
+/// (its failure rolls back only its own changes), and the last member, the one that finds
+/// nobody waiting behind it, commits for all. `transaction` returns only once the commit that
+/// holds its changes is durable; when that commit fails, every member of the group gets the
+/// error (nothing of it was acknowledged). One caller alone commits at once, as before.
+///
+/// A read outside a transaction sees what the open group has written (one connection): the
+/// writers it could learn of are acknowledged with that group or a later one, never before.
 package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
-    // The handle and statement cache are only touched while `lock` is held.
+    // The handle, statement cache and group state are only touched while `lock` is held.
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
     private let lock = NSRecursiveLock()
+    /// Transactions waiting for `lock`: while any is, the running one leaves the commit to them.
+    private let arriving = Atomic<Int>(0)
+    /// A group's transaction is open (`BEGIN IMMEDIATE` run, `COMMIT` not yet).
+    private var groupOpen = false
+    /// The open group's number, and how many transactions it holds.
+    private var generation: UInt64 = 0
+    private var members = 0
+    /// Inside a transaction's body (the lock held by its thread): a transaction there joins it.
+    private var bodyDepth = 0
+    /// How many times the lock's holder holds it (it is recursive: a row handler may write).
+    private var holds = 0
+    /// The last group committed (or failed), and the groups whose commit failed; waited on by
+    /// the members that did not commit themselves.
+    private let commits = NSCondition()
+    private var committed: UInt64 = 0
+    private var failedGroups: [UInt64: StoreError] = [:]
+    /// A group commits at this many members even when more are waiting (bounds a member's wait).
+    package static let maximumGroup = 256
     package let path: String
     package var location: String { path }
     package var filePath: String? { path }
@@ -82,6 +110,16 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         try migrate(migrations)
     }
 
+    private func acquire() {
+        lock.lock()
+        holds += 1
+    }
+
+    private func release() {
+        holds -= 1
+        lock.unlock()
+    }
+
     deinit {
         for statement in statements.values { sqlite3_finalize(statement) }
         sqlite3_close_v2(handle)
@@ -93,8 +131,8 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
 
     /// Runs SQL without results (schema, pragmas).
     package func execute(_ sql: String) throws(StoreError) {
-        lock.lock()
-        defer { lock.unlock() }
+        acquire()
+        defer { release() }
         guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else { throw error(.sql, "executing SQL") }
     }
 
@@ -117,30 +155,105 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         Date().formatted(.iso8601)
     }
 
-    /// Runs `body` in a transaction (BEGIN IMMEDIATE): committed when it returns, rolled back
-    /// when it throws, so a failed import leaves nothing behind.
+    /// Runs `body` in a transaction: its changes are durable when it returns (committed with
+    /// those of the transactions running beside it, see the type), rolled back when it throws,
+    /// so a failed import leaves nothing behind.
     package func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        // Inside a transaction already (same connection, same caller: the lock is recursive):
-        // the body joins it.
-        if sqlite3_get_autocommit(handle) == 0 { return try body() }
-        try execute("BEGIN IMMEDIATE")
+        arriving.wrappingAdd(1, ordering: .relaxed)
+        acquire()
+        arriving.wrappingSubtract(1, ordering: .relaxed)
+        // Inside a transaction already (same connection, same thread: the lock is recursive and
+        // held for the whole body): the body joins it.
+        if bodyDepth > 0 {
+            defer { release() }
+            return try body()
+        }
+        // Called while this thread holds the lock for something else (a row handler that
+        // writes): it cannot wait for another member to commit, so it commits itself.
+        let reentered = holds > 1
+        let group: UInt64
+        let outcome: Result<T, StoreError>
         do {
-            let value = try body()
-            try execute("COMMIT")
-            return value
+            if !groupOpen {
+                try execute("BEGIN IMMEDIATE")
+                groupOpen = true
+                generation &+= 1
+                members = 0
+            }
+            group = generation
+            members += 1
+            try execute("SAVEPOINT member")
         } catch {
-            try? execute("ROLLBACK")
+            release()
             throw error
         }
+        bodyDepth += 1
+        do {
+            outcome = .success(try body())
+        } catch {
+            outcome = .failure(error)
+        }
+        bodyDepth -= 1
+        do {
+            if case .failure = outcome { try execute("ROLLBACK TO member") }
+            try execute("RELEASE member")
+        } catch {
+            // The savepoint cannot be closed: the group cannot be trusted, none of it commits.
+            endGroup(group, failure: error)
+            release()
+            throw error
+        }
+        if reentered || arriving.load(ordering: .relaxed) == 0 || members >= Self.maximumGroup {
+            do {
+                try execute("COMMIT")
+                endGroup(group, failure: nil)
+            } catch {
+                endGroup(group, failure: error)
+            }
+            release()
+        } else {
+            // One of those waiting runs after this and commits (or leaves it to the next).
+            release()
+            if case .failure(let error) = outcome { throw error }
+        }
+        if let failure = awaitCommit(group) { throw failure }
+        return try outcome.get()
+    }
+
+    /// Ends the open group: committed, or rolled back with `failure`; its members are woken.
+    private func endGroup(_ group: UInt64, failure: StoreError?) {
+        if failure != nil, sqlite3_get_autocommit(handle) == 0 { _ = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
+        groupOpen = false
+        commits.lock()
+        committed = group
+        if let failure {
+            failedGroups[group] = failure
+            failedGroups = failedGroups.filter { $0.key &+ 1024 > group }
+        }
+        commits.broadcast()
+        commits.unlock()
+    }
+
+    /// Waits until `group` has ended; its failure, if its commit failed.
+    private func awaitCommit(_ group: UInt64) -> StoreError? {
+        commits.lock()
+        defer { commits.unlock() }
+        while committed < group { commits.wait() }
+        return failedGroups[group].map { StoreError(.sql, "the transaction was not committed: \($0.message)") }
     }
 
     /// Runs a statement that returns no rows; returns the number of rows it changed.
     @discardableResult
     package func run(_ sql: String, _ parameters: [Value]) throws(StoreError) -> Int {
-        lock.lock()
-        defer { lock.unlock() }
+        acquire()
+        // Outside a transaction, a write is one of its own: it would otherwise join an open
+        // group and return before that group is durable. (The lock is let go first: a member
+        // may wait for its group's commit, which needs the lock.)
+        if bodyDepth == 0 {
+            release()
+            return try transaction { () throws(StoreError) in try run(sql, parameters) }
+        }
+        defer { release() }
         let statement = try prepared(sql, parameters)
         defer { sqlite3_reset(statement) }
         let status = sqlite3_step(statement)
@@ -152,8 +265,13 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
 
     /// Runs a query and maps each row.
     package func query<T>(_ sql: String, _ parameters: [Value], _ map: (Row) throws(StoreError) -> T) throws(StoreError) -> [T] {
-        lock.lock()
-        defer { lock.unlock() }
+        acquire()
+        // A write with RETURNING, outside a transaction: one of its own, as in `run`.
+        if bodyDepth == 0, !Self.isRead(sql) {
+            release()
+            return try transaction { () throws(StoreError) in try query(sql, parameters, map) }
+        }
+        defer { release() }
         let statement = try prepared(sql, parameters)
         defer { sqlite3_reset(statement) }
         var rows: [T] = []
@@ -168,8 +286,8 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
 
     /// Runs a query and hands each row to `body` as it is read (nothing collected).
     package func forEach(_ sql: String, _ parameters: [Value], _ body: (Row) throws(StoreError) -> Void) throws(StoreError) {
-        lock.lock()
-        defer { lock.unlock() }
+        acquire()
+        defer { release() }
         let statement = try prepared(sql, parameters)
         defer { sqlite3_reset(statement) }
         while true {
@@ -178,6 +296,13 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             guard status == SQLITE_ROW else { throw error(.sql, "querying \(sql.prefix(60))") }
             try body(Row(statement: statement))
         }
+    }
+
+    /// A statement that only reads (SELECT, or a pragma or WITH query that reads).
+    private static func isRead(_ sql: String) -> Bool {
+        let head = sql.utf8.drop { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 }.prefix(6)
+        let word = String(decoding: head, as: UTF8.self).uppercased()
+        return word.hasPrefix("SELECT") || word.hasPrefix("WITH") || word.hasPrefix("PRAGMA")
     }
 
     private func prepared(_ sql: String, _ parameters: [Value]) throws(StoreError) -> OpaquePointer {

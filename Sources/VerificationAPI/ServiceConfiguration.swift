@@ -58,6 +58,12 @@ package struct ServiceConfiguration: Sendable {
     /// Run the service's tasks on the event loops (`EventLoopTaskExecutor`) rather than the
     /// global cooperative pool.
     package var tasksOnEventLoops = true
+    /// Answer the stateless verification routes in a channel handler (`HotPathHandler`) when
+    /// the caller's client is cached; off: every request goes through the router.
+    package var hotPath = true
+    /// Threads for blocking store calls on SQLite. A transaction waits there for its group's
+    /// commit (`SQLiteDatabase`), so more threads make larger groups.
+    package var storeThreads = 16
     /// Seconds an idle connection is kept open.
     package var idleTimeoutSeconds: Int64 = 30
     /// Addresses of the reverse proxies in front of the service: from them, the last address of

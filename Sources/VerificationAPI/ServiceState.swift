@@ -28,8 +28,9 @@ package final class ServiceState: Sendable {
     package let metrics: ServiceMetrics
     /// The service's event loops: connections, and its tasks (`EventLoopTaskExecutor`).
     package let eventLoops: MultiThreadedEventLoopGroup
-    /// Where blocking store calls run (`io`). On SQLite, NIO's shared pool (one thread per
-    /// core: the file takes one writer at a time anyway). On PostgreSQL, a pool of its own with
+    /// Where blocking store calls run (`io`). On SQLite, a pool of `storeThreads` (a
+    /// transaction waits on its thread for its group's commit, and the more wait together, the
+    /// fewer fsyncs: `SQLiteDatabase`). On PostgreSQL, a pool of its own with
     /// a thread per connection and four more: a call may block up to the database timeout when
     /// the server is down, and the background tasks (list watcher, re-judging, webhook, audit
     /// flushes) must not hold every thread a request needs (measured: with the two threads of
@@ -69,7 +70,8 @@ package final class ServiceState: Sendable {
             blockingPool = NIOThreadPool(numberOfThreads: postgres.poolSize + 4)
             blockingPool.start()
         } else {
-            blockingPool = NIOThreadPool.singleton
+            blockingPool = NIOThreadPool(numberOfThreads: configuration.storeThreads)
+            blockingPool.start()
         }
         deskClient = try stores.clients.deskClient(at: clock())
         // Beside a SQLite file by default; a database server has no "beside": name them.

@@ -3,8 +3,11 @@
 the middle of it, then restarted on the same database file. Every enrolment the service
 acknowledged (200, registered) must be there after the restart, with its audit event, and the
 audit chain must verify; the restarted service must serve a sign-in with an acknowledged key.
-Then the same with a SIGKILL during stateless verifications, whose audit events are committed in
-batches: the chain must still verify (events not yet committed are lost, never half-written).
+Then a burst of sign-ins, whose commits the service groups (many sign-ins per fsync), killed
+the same way: every sign-in it acknowledged must have moved its credential's counter and have
+its audit event after the restart. Then the same with a SIGKILL during stateless verifications,
+whose audit events are committed in batches: the chain must still verify (events not yet
+committed are lost, never half-written).
 
 Exit 0 when every check passed; 1 otherwise.
 """
@@ -120,6 +123,54 @@ def main() -> int:
     holder, credential = next(iter(acknowledged.values()))
     answer = softclient.post(connection, "/v1/assertions", key, softclient.sign_in_body(connection, key, holder, credential))
     expect(answer.get("verified") is True, "a key enrolled before the crash signs in after it")
+
+    # SIGKILL during sign-ins (grouped commits): none acknowledged may be lost.
+    signers = list(acknowledged.items())[:max(8, args.clients * 4)]
+    signed: dict = {}
+
+    def sign_ins(index: int) -> None:
+        credential_id, (holder, credential) = signers[index]
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while True:
+            try:
+                body = softclient.sign_in_body(connection, key, holder, credential)
+                answer = softclient.post(connection, "/v1/assertions", key, body)
+            except (OSError, http.client.HTTPException):
+                return
+            except softclient.APIError as error:
+                failures.append(f"sign-in refused before the crash: {error}")
+                return
+            if answer.get("verified") is not True:
+                failures.append(f"sign-in not verified before the crash: {answer}")
+                return
+            with lock:
+                signed.setdefault(credential_id, []).append(answer["signCount"])
+
+    workers = [threading.Thread(target=sign_ins, args=(i,)) for i in range(len(signers))]
+    for worker in workers:
+        worker.start()
+    time.sleep(args.seconds)
+    service.send_signal(signal.SIGKILL)
+    service.wait()
+    for worker in workers:
+        worker.join()
+    total = sum(len(counts) for counts in signed.values())
+    print(f"killed with SIGKILL after {total} acknowledged sign-ins")
+    expect(total > 20 and not failures, f"the sign-in burst ran ({total} sign-ins, {failures[:1]})")
+    with sqlite3.connect(database) as db:
+        counters = {softclient.g.b64u(row[0]): row[1] for row in db.execute("SELECT id, sign_count FROM credentials")}
+        events: dict = {}
+        for (text,) in db.execute("SELECT event FROM audit_events"):
+            event = json.loads(text)
+            if event.get("action") == "assertion" and event.get("result") == "verified":
+                events[event.get("credentialId")] = events.get(event.get("credentialId"), 0) + 1
+    behind = [c for c, counts in signed.items() if counters.get(c, -1) < max(counts)]
+    expect(not behind, f"every acknowledged sign-in moved its counter, durably ({len(behind)} credentials behind)")
+    unaudited = [c for c, counts in signed.items() if events.get(c, 0) < len(counts)]
+    expect(not unaudited, f"every acknowledged sign-in has its audit event ({len(unaudited)} credentials short)")
+    audit = subprocess.run([args.binary, "audit", "verify", "--database", str(database)], capture_output=True, text=True)
+    expect(audit.returncode == 0, f"the audit chain verifies after SIGKILL during sign-ins: {audit.stdout.strip()}{audit.stderr.strip()}")
+    service = start(args.binary, database, port, log)
 
     # SIGKILL during stateless verifications (audit committed in batches).
     def stateless(stop_at: float) -> None:
