@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "mie-verifier", targets: ["mie-verifier"]),
         .executable(name: "mie-probe", targets: ["mie-probe"]),
+        .executable(name: "mie-http-floor", targets: ["mie-http-floor"]),
         .library(name: "AuthenticatorVerification", targets: ["AuthenticatorVerification"]),
         .library(name: "VerificationRequests", targets: ["VerificationRequests"]),
         .library(name: "CBORDecoding", targets: ["CBORDecoding"]),
@@ -124,7 +125,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"), .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"), .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "NIOHTTPTypesHTTP1", package: "swift-nio-extras"), .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "Mustache", package: "swift-mustache"),
                 // HMAC-SHA256 of the webhook's bodies; the OpenID Provider's ES256 keys.
                 .product(name: "Crypto", package: "swift-crypto"),
                 // The OpenID Provider's RS256 keys (OpenID Connect's default algorithm).
@@ -154,6 +156,16 @@ let package = Package(
                 "HardwareProbe", "AuthenticatorVerification", "SignatureVerification", "WireFormat", "AuthenticatorCatalog",
                 "PSCPolicy", "Storage", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strict),
+        // The HTTP floors Benchmarks/http_load.py measures the service against: a bare
+        // Hummingbird app and raw SwiftNIO answering a fixed body.
+        .executableTarget(
+            name: "mie-http-floor",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tools/http-floor",
             swiftSettings: strict),
         .executableTarget(
             name: "mie-verifier",

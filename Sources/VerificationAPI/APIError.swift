@@ -122,11 +122,16 @@ package struct APIError: Error, HTTPResponseError, Sendable {
     }
 
     package func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The problem document's headers (the router's answers and the hot path's alike).
+    var headers: HTTPFields {
         var headers = HTTPFields()
         headers[.contentType] = "application/problem+json"
         if code == .missingCredentials || code == .invalidCredentials { headers[.wwwAuthenticate] = #"Bearer realm="mie-verifier""# }
         if code == .rateLimited || code == .overloaded || code == .unavailable { headers[.retryAfter] = "1" }
         if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return headers
     }
 }

@@ -34,6 +34,11 @@ package struct APIRequestContext: RequestContext {
 
     /// The authenticated client holding one of `roles`.
     func require(_ roles: ClientRole...) throws(APIError) -> APIClient {
+        try Self.require(roles, of: client)
+    }
+
+    /// `client`, if it holds one of `roles` (the hot path's check too).
+    static func require(_ roles: [ClientRole], of client: APIClient?) throws(APIError) -> APIClient {
         guard let client else { throw APIError(.missingCredentials, "send Authorization: Bearer <API key>") }
         guard !client.roles.isDisjoint(with: roles) else {
             throw APIError(.forbidden, "this endpoint needs the role \(roles.map(\.rawValue).joined(separator: " or "))")

@@ -201,12 +201,8 @@ package func buildApplication(
 /// The application: the router, the audit flusher, the configured address, TLS if configured.
 package func buildApplication(state: ServiceState, logger: Logger) throws -> some ApplicationProtocol {
     let configuration = ApplicationConfiguration(address: .hostname(state.configuration.host, port: state.configuration.port), serverName: "mie-verifier")
-    // A connection that sends nothing for this long (a slow client holding a slot) is closed.
-    // A request head must arrive this long after its first byte (slow senders).
-    let headerTimeout = TimeAmount.seconds(state.configuration.headerTimeoutSeconds)
-    let http1 = HTTPServerBuilder.http1(
-        configuration: .init(
-            additionalChannelHandlers: [RequestHeadTimeout(timeout: headerTimeout)], idleTimeout: .seconds(state.configuration.idleTimeoutSeconds)))
+    // HTTP/1 with the slow-sender guard, the idle timeout and the hot path (`ServiceHTTP1Channel`).
+    let http1 = HTTPServerBuilder { responder in ServiceHTTP1Channel(responder: responder, state: state) }
     var server = http1
     if let tls = state.configuration.tls { server = try .tls(http1, tlsConfiguration: try serverTLS(tls)) }
     return Application(

@@ -59,9 +59,16 @@ struct VerificationRoutes {
     /// Verifies and judges in the request's task: nothing here waits for the disk (the audit
     /// event is queued).
     func verify(_ ceremony: Ceremony, _ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let caller = state.caller(try context.require(.verifier, .enrolment))
+        let client = try context.require(.verifier, .enrolment)
         var request = request
         let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
+        return jsonResponse(try Self.answer(ceremony, body, for: client, state: state))
+    }
+
+    /// The answer to a stateless verification's body, for an authenticated client: the router's
+    /// route and the hot path (`HotPathHandler`) both answer with it.
+    static func answer(_ ceremony: Ceremony, _ body: [UInt8], for client: APIClient, state: ServiceState) throws -> [UInt8] {
+        let caller = state.caller(client)
         let input = try StatelessRequest.read(body, ceremony: ceremony)
         let judged = try state.operations.judge(
             ceremony, input.response, challenge: input.challenge, credential: input.credential, profile: input.profile, by: caller)
@@ -76,6 +83,6 @@ struct VerificationRoutes {
                 JSONValue.strings(judged.amr).write(to: &w)
             }
         }
-        return jsonResponse(writer.bytes)
+        return writer.bytes
     }
 }

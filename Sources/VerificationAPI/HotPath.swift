@@ -1,0 +1,276 @@
+import Ceremonies
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypes
+import NIOHTTPTypesHTTP1
+import NIOSSL
+import SignatureVerification
+import Storage
+import VerificationRequests
+
+/// The service's HTTP/1 connections: the pipeline Hummingbird's `HTTP1Channel` builds (HTTP/1
+/// codec, HTTPTypes parts, the slow-sender guard, the connection state with its idle timeout),
+/// then the hot path (`HotPathHandler`), then the router. Built here because the hot path
+/// must sit after the connection state handler, which counts every request and answer for the
+/// idle timeout and a graceful shutdown; Hummingbird's extra handlers go before it.
+struct ServiceHTTP1Channel: HTTPChannelHandler {
+    typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
+    let responder: HTTPChannelHandler.Responder
+    let state: ServiceState
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            // Hummingbird's limits for the head.
+            var limits = NIOHTTPDecoderLimitConfiguration()
+            limits.maxHeaderFieldSize = 80 * 1024
+            limits.maxHeaderListSize = 80 * 1024
+            limits.maxHeaderFieldCount = 1000
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.configureHTTPServerPipeline(
+                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
+                withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+            try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
+            try pipeline.addHandler(RequestHeadTimeout(timeout: .seconds(state.configuration.headerTimeoutSeconds)))
+            try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: .seconds(state.configuration.idleTimeoutSeconds), logger: logger))
+            if state.configuration.hotPath { try pipeline.addHandler(HotPathHandler(state: state, logger: logger)) }
+            return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await handleHTTP(asyncChannel: value, logger: logger)
+    }
+}
+
+/// Answers `POST /v1/assertions/verify` and `POST /v1/registrations/verify` on the event loop,
+/// as the bytes arrive: no task, no router, no body stream. It takes a request only when its
+/// head shows everything the answer needs: a JSON body of a declared length within the limit,
+/// no `Expect` or `Connection: close`, and a caller whose API key (and client certificate,
+/// with mutual TLS) the client cache already knows. Anything else, and any request behind one
+/// the router still answers (answers keep their order), goes on to the router unchanged, which
+/// also gives every refusal of an unknown or uncached caller its usual path (lookups, the
+/// failed-authentication limit).
+///
+/// What it does is what the router does for these routes, in the same order: load shedding,
+/// the client's rate limit, the role, the body read strictly, the verification and judgement
+/// (`VerificationRoutes.answer`: its audit event queued), the same JSON or problem document,
+/// `Date` and `Server`, and the request counted by route, status and latency.
+final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    enum Route {
+        case assertion, registration
+
+        init?(_ path: String) {
+            switch path {
+            case "/v1/assertions/verify": self = .assertion
+            case "/v1/registrations/verify": self = .registration
+            default: return nil
+            }
+        }
+
+        var path: String { self == .assertion ? "/v1/assertions/verify" : "/v1/registrations/verify" }
+        var ceremony: Ceremony { self == .assertion ? .assertion : .registration }
+    }
+
+    private struct Taken {
+        let route: Route
+        let client: APIClient
+        let start: ContinuousClock.Instant
+        var body: ByteBuffer?
+    }
+
+    private enum Mode {
+        case idle
+        /// The request under way goes to the router.
+        case passing
+        /// The request under way is this handler's.
+        case taking(Taken)
+    }
+
+    private let state: ServiceState
+    private let logger: Logger
+    private var mode = Mode.idle
+    /// Requests given to the router whose answer has not ended.
+    private var routerAnswering = 0
+    /// Answers written since the last flush.
+    private var unflushed = false
+    /// A read held back while the connection cannot take more writes (a client that sends
+    /// requests and reads no answers fills no buffer of ours).
+    private var readHeld = false
+    private var date = HTTPDate()
+
+    init(state: ServiceState, logger: Logger) {
+        self.state = state
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if case .idle = mode, routerAnswering == 0, let taken = take(head, context: context) {
+                mode = .taking(taken)
+                return
+            }
+            mode = .passing
+            routerAnswering += 1
+            context.fireChannelRead(data)
+        case .body(let part):
+            guard case .taking(var taken) = mode else { return context.fireChannelRead(data) }
+            mode = .idle
+            if var body = taken.body {
+                body.writeImmutableBuffer(part)
+                taken.body = body
+            } else {
+                taken.body = part
+            }
+            mode = .taking(taken)
+        case .end:
+            guard case .taking(let taken) = mode else {
+                mode = .idle
+                return context.fireChannelRead(data)
+            }
+            mode = .idle
+            answer(taken, context: context)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if unflushed {
+            unflushed = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // The router's answers pass here on their way out.
+        if case .end = unwrapOutboundIn(data) { routerAnswering -= 1 }
+        context.write(data, promise: promise)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        guard context.channel.isWritable else {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if readHeld, context.channel.isWritable {
+            readHeld = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// The request, if this handler answers it: its route, and the client the cache knows.
+    private func take(_ head: HTTPRequest, context: ChannelHandlerContext) -> Taken? {
+        guard head.method == .post, let path = head.path, let route = Route(path) else { return nil }
+        let fields = head.headerFields
+        guard fields[.expect] == nil, fields[.transferEncoding] == nil,
+            fields[.connection].map({ !$0.lowercased().contains("close") }) ?? true,
+            let length = fields[.contentLength].flatMap({ Int($0) }), length >= 0, length <= state.configuration.maximumBodySize,
+            fields[.contentType].map(Self.isJSON) == true,
+            let authorization = fields[.authorization], authorization.hasPrefix("Bearer ")
+        else { return nil }
+        let cache = state.guards.clientCache
+        guard case .client(let byKey) = cache.entry(Digest.sha256(Array(authorization.utf8.dropFirst(7)))) else { return nil }
+        if state.configuration.tls != nil,
+            let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self).peerCertificate
+        {
+            // Keyed as `ClientAuthentication` keys them.
+            guard case .client(let byCertificate) = cache.entry([0x01] + Digest.sha256((try? certificate.toDERBytes()) ?? [])),
+                byCertificate.id == byKey.id
+            else { return nil }
+        }
+        return Taken(route: route, client: byKey, start: .now)
+    }
+
+    /// `application/json`, parameters aside, as `Request.jsonBody` reads it.
+    private static func isJSON(_ type: String) -> Bool {
+        type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } == "application/json"
+    }
+
+    private func answer(_ taken: Taken, context: ChannelHandlerContext) {
+        var status = HTTPResponse.Status.ok
+        var fields = HTTPFields()
+        var bytes: [UInt8]
+        do {
+            bytes = try respond(taken)
+            fields[.contentType] = "application/json"
+        } catch {
+            let problem = problem(for: error, taken)
+            status = problem.status
+            fields = problem.headers
+            bytes = problem.body
+        }
+        fields[.contentLength] = String(bytes.count)
+        fields[.date] = date.now()
+        fields[.server] = "mie-verifier"
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.body(buffer)), promise: nil)
+        context.write(wrapOutboundOut(.end(nil)), promise: nil)
+        unflushed = true
+        state.metrics.request(route: taken.route.path, method: "POST", status: Int(status.code), seconds: (ContinuousClock.now - taken.start).seconds)
+    }
+
+    /// The router's middleware and route for this request, in their order.
+    private func respond(_ taken: Taken) throws -> [UInt8] {
+        let guards = state.guards
+        let inFlight = guards.inFlight.wrappingAdd(1, ordering: .relaxed).newValue
+        defer { guards.inFlight.wrappingSubtract(1, ordering: .relaxed) }
+        guard inFlight <= state.configuration.maximumInFlight else {
+            throw APIError(.overloaded, "\(state.configuration.maximumInFlight) requests are in progress; retry")
+        }
+        guard guards.limiter.allow(taken.client.id) else { throw APIError(.rateLimited, "slow down") }
+        let client = try APIRequestContext.require([.verifier, .enrolment], of: taken.client)
+        let body = taken.body.map { Array($0.readableBytesView) } ?? []
+        return try VerificationRoutes.answer(taken.route.ceremony, body, for: client, state: state)
+    }
+
+    /// The problem document `ProblemMiddleware` answers for this error.
+    private func problem(for error: any Error, _ taken: Taken) -> APIError {
+        switch error {
+        case let error as APIError: return error
+        case let error as OperationError: return APIError(error)
+        case let error as StoreError:
+            logger.error("store error on POST \(taken.route.path): \(error)", metadata: ["client": .string(taken.client.name)])
+            return APIError(.unavailable, "the service's store did not answer; retry")
+        default:
+            logger.error("internal error on POST \(taken.route.path): \(error)", metadata: ["client": .string(taken.client.name)])
+            return APIError(.internalError, "unexpected error; see the service log")
+        }
+    }
+}
+
+/// The `Date` header's value (RFC 9110 IMF-fixdate), formatted once a second.
+struct HTTPDate {
+    private var second = 0
+    private var text = ""
+    private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    mutating func now() -> String {
+        var seconds = time(nil)
+        guard seconds != second else { return text }
+        second = seconds
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        text = "\(Self.days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(Self.months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+        return text
+    }
+}
