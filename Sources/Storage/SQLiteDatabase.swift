@@ -184,6 +184,12 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             members += 1
             try execute("SAVEPOINT member")
         } catch {
+            // Members before this one may be waiting for the group's commit: it is made (or
+            // failed) now, not left to a transaction that may never come.
+            if groupOpen {
+                members -= 1
+                commitGroup(generation)
+            }
             release()
             throw error
         }
@@ -204,12 +210,7 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             throw error
         }
         if reentered || arriving.load(ordering: .relaxed) == 0 || members >= Self.maximumGroup {
-            do {
-                try execute("COMMIT")
-                endGroup(group, failure: nil)
-            } catch {
-                endGroup(group, failure: error)
-            }
+            commitGroup(group)
             release()
         } else {
             // One of those waiting runs after this and commits (or leaves it to the next).
@@ -218,6 +219,16 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         }
         if let failure = awaitCommit(group) { throw failure }
         return try outcome.get()
+    }
+
+    /// Commits the open group for all its members.
+    private func commitGroup(_ group: UInt64) {
+        do {
+            try execute("COMMIT")
+            endGroup(group, failure: nil)
+        } catch {
+            endGroup(group, failure: error)
+        }
     }
 
     /// Ends the open group: committed, or rolled back with `failure`; its members are woken.

@@ -1,5 +1,7 @@
 import Ceremonies
 import Hummingbird
+import Logging
+import Storage
 import WireFormat
 
 /// A refusal of the API itself (not a verification verdict, which is a normal 200): an RFC 9457
@@ -123,6 +125,23 @@ package struct APIError: Error, HTTPResponseError, Sendable {
 
     package func response(from request: Request, context: some RequestContext) throws -> Response {
         Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The problem document answering a thrown error (the router's and the hot path's): ours
+    /// as it is, an operation's refusal under its code; a store that failed (the disk, the
+    /// database busy past its timeout) is `unavailable`, not acknowledged and retryable; any
+    /// other error is an internal one, logged with its detail and answered without it.
+    static func answering(_ error: any Error, on request: @autoclosure () -> String, logger: Logger) -> APIError {
+        switch error {
+        case let error as APIError: return error
+        case let error as OperationError: return APIError(error)
+        case let error as StoreError:
+            logger.error("store error on \(request()): \(error)")
+            return APIError(.unavailable, "the service's store did not answer; retry")
+        default:
+            logger.error("internal error on \(request()): \(error)")
+            return APIError(.internalError, "unexpected error; see the service log")
+        }
     }
 
     /// The problem document's headers (the router's answers and the hot path's alike).

@@ -180,7 +180,7 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard fields[.expect] == nil, fields[.transferEncoding] == nil,
             fields[.connection].map({ !$0.lowercased().contains("close") }) ?? true,
             let length = fields[.contentLength].flatMap({ Int($0) }), length >= 0, length <= state.configuration.maximumBodySize,
-            fields[.contentType].map(Self.isJSON) == true,
+            fields[.contentType].map(Request.isJSON) == true,
             let authorization = fields[.authorization], authorization.hasPrefix("Bearer ")
         else { return nil }
         let cache = state.guards.clientCache
@@ -196,11 +196,6 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return Taken(route: route, client: byKey, start: .now)
     }
 
-    /// `application/json`, parameters aside, as `Request.jsonBody` reads it.
-    private static func isJSON(_ type: String) -> Bool {
-        type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } == "application/json"
-    }
-
     private func answer(_ taken: Taken, context: ChannelHandlerContext) {
         var status = HTTPResponse.Status.ok
         var fields = HTTPFields()
@@ -209,7 +204,9 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
             bytes = try respond(taken)
             fields[.contentType] = "application/json"
         } catch {
-            let problem = problem(for: error, taken)
+            var logger = logger
+            logger[metadataKey: "client"] = .string(taken.client.name)
+            let problem = APIError.answering(error, on: "POST \(taken.route.path)", logger: logger)
             status = problem.status
             fields = problem.headers
             bytes = problem.body
@@ -223,35 +220,18 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.body(buffer)), promise: nil)
         context.write(wrapOutboundOut(.end(nil)), promise: nil)
         unflushed = true
+        state.metrics.hotPathAnswered()
         state.metrics.request(route: taken.route.path, method: "POST", status: Int(status.code), seconds: (ContinuousClock.now - taken.start).seconds)
     }
 
     /// The router's middleware and route for this request, in their order.
     private func respond(_ taken: Taken) throws -> [UInt8] {
-        let guards = state.guards
-        let inFlight = guards.inFlight.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { guards.inFlight.wrappingSubtract(1, ordering: .relaxed) }
-        guard inFlight <= state.configuration.maximumInFlight else {
-            throw APIError(.overloaded, "\(state.configuration.maximumInFlight) requests are in progress; retry")
-        }
-        guard guards.limiter.allow(taken.client.id) else { throw APIError(.rateLimited, "slow down") }
+        try state.guards.enter(maximum: state.configuration.maximumInFlight)
+        defer { state.guards.leave() }
+        try state.guards.admit(taken.client)
         let client = try APIRequestContext.require([.verifier, .enrolment], of: taken.client)
         let body = taken.body.map { Array($0.readableBytesView) } ?? []
         return try VerificationRoutes.answer(taken.route.ceremony, body, for: client, state: state)
-    }
-
-    /// The problem document `ProblemMiddleware` answers for this error.
-    private func problem(for error: any Error, _ taken: Taken) -> APIError {
-        switch error {
-        case let error as APIError: return error
-        case let error as OperationError: return APIError(error)
-        case let error as StoreError:
-            logger.error("store error on POST \(taken.route.path): \(error)", metadata: ["client": .string(taken.client.name)])
-            return APIError(.unavailable, "the service's store did not answer; retry")
-        default:
-            logger.error("internal error on POST \(taken.route.path): \(error)", metadata: ["client": .string(taken.client.name)])
-            return APIError(.internalError, "unexpected error; see the service log")
-        }
     }
 }
 

@@ -36,6 +36,7 @@ package final class ServiceMetrics: OperationObserver, Sendable {
         var cardCRLReloads: UInt64 = 0
         var cardCRLReloadFailures: UInt64 = 0
         var rejudged: UInt64 = 0
+        var hotPathAnswers: UInt64 = 0
         var verdictChanges: [String: UInt64] = [:]
     }
 
@@ -63,6 +64,9 @@ package final class ServiceMetrics: OperationObserver, Sendable {
         }
     }
 
+    /// A request answered by `HotPathHandler` (counted in the requests too).
+    func hotPathAnswered() { state.withLock { $0.hotPathAnswers += 1 } }
+
     func cardCRLReloaded() { state.withLock { $0.cardCRLReloads += 1 } }
     func cardCRLReloadFailed() { state.withLock { $0.cardCRLReloadFailures += 1 } }
 
@@ -89,6 +93,8 @@ package final class ServiceMetrics: OperationObserver, Sendable {
             out += "mie_http_request_duration_seconds_sum{\(label)} \(histogram.sum)\n"
             out += "mie_http_request_duration_seconds_count{\(label)} \(histogram.count)\n"
         }
+        out += "# HELP mie_http_hot_path_answers_total Requests of those answered on the event loop without the router (HotPathHandler).\n# TYPE mie_http_hot_path_answers_total counter\n"
+        out += "mie_http_hot_path_answers_total \(snapshot.hotPathAnswers)\n"
         out += "# HELP mie_verifications_total Verifications by ceremony and result (verified, a PSC verdict, or a failure code).\n# TYPE mie_verifications_total counter\n"
         out += Self.pairs("mie_verifications_total", ("ceremony", "result"), snapshot.verifications)
         out += "# HELP mie_referencing_list_info The referencing lists in force (1), stale or not.\n# TYPE mie_referencing_list_info gauge\n"

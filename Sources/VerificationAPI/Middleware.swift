@@ -56,15 +56,6 @@ struct ProblemMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as APIError {
-            return try error.response(from: request, context: context)
-        } catch let error as OperationError {
-            return try APIError(error).response(from: request, context: context)
-        } catch let error as StoreError {
-            // The store failed (the disk, the database busy past its timeout): the request is not
-            // acknowledged, and may be retried.
-            context.logger.error("store error on \(request.method) \(request.uri.path): \(error)")
-            return try APIError(.unavailable, "the service's store did not answer; retry").response(from: request, context: context)
         } catch let error as HTTPError {
             let mapped: APIError =
                 switch error.status {
@@ -83,8 +74,8 @@ struct ProblemMiddleware: RouterMiddleware {
                 }
             return try mapped.response(from: request, context: context)
         } catch {
-            context.logger.error("internal error on \(request.method) \(request.uri.path): \(error)")
-            return try APIError(.internalError, "unexpected error; see the service log").response(from: request, context: context)
+            return try APIError.answering(error, on: "\(request.method) \(request.uri.path)", logger: context.logger)
+                .response(from: request, context: context)
         }
     }
 }
@@ -95,11 +86,8 @@ struct LoadShedding: RouterMiddleware {
     let state: ServiceState
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let now = state.guards.inFlight.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { state.guards.inFlight.wrappingSubtract(1, ordering: .relaxed) }
-        guard now <= state.configuration.maximumInFlight else {
-            throw APIError(.overloaded, "\(state.configuration.maximumInFlight) requests are in progress; retry")
-        }
+        try state.guards.enter(maximum: state.configuration.maximumInFlight)
+        defer { state.guards.leave() }
         return try await next(request, context)
     }
 }
@@ -136,7 +124,7 @@ struct ClientAuthentication: RouterMiddleware {
         guard let client = byCertificate ?? byKey else {
             throw APIError(.missingCredentials, "send Authorization: Bearer <API key>")
         }
-        guard state.guards.limiter.allow(client.id) else { throw APIError(.rateLimited, "slow down") }
+        try state.guards.admit(client)
         var context = context
         context.client = client
         context.logger[metadataKey: "client"] = .string(client.name)
@@ -175,10 +163,16 @@ extension HTTPField.Name {
 }
 
 extension Request {
+    /// `application/json`, parameters aside (the router's and the hot path's check).
+    static func isJSON(_ type: String) -> Bool {
+        type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } == "application/json"
+    }
+
     /// The JSON body, at most `limit` bytes, with the right media type.
     mutating func jsonBody(limit: Int) async throws -> [UInt8] {
-        let type = headers[.contentType]?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-        guard type == "application/json" else { throw APIError(.unsupportedMediaType, "send Content-Type: application/json") }
+        guard let type = headers[.contentType], Self.isJSON(type) else {
+            throw APIError(.unsupportedMediaType, "send Content-Type: application/json")
+        }
         let buffer: ByteBuffer
         do {
             buffer = try await collectBody(upTo: limit)

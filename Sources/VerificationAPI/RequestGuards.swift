@@ -41,6 +41,24 @@ package final class RequestGuards: Sendable {
     let trustedProxies: Set<String>
     let inFlight = Atomic<Int>(0)
 
+    /// Counts a request in flight, or refuses it (503) past `maximum`; each `enter` that
+    /// returns is paired with a `leave`.
+    func enter(maximum: Int) throws(APIError) {
+        guard inFlight.wrappingAdd(1, ordering: .relaxed).newValue <= maximum else {
+            inFlight.wrappingSubtract(1, ordering: .relaxed)
+            throw APIError(.overloaded, "\(maximum) requests are in progress; retry")
+        }
+    }
+
+    func leave() {
+        inFlight.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    /// The client's rate limit: a token, or 429.
+    func admit(_ client: APIClient) throws(APIError) {
+        guard limiter.allow(client.id) else { throw APIError(.rateLimited, "slow down") }
+    }
+
     /// `clock`: the service's (buckets refill as it moves; a test's hand clock holds them).
     init(configuration: ServiceConfiguration, clock: @escaping @Sendable () -> Date = { Date() }) {
         limiter = RateLimiter(rate: configuration.rateLimit, burst: configuration.rateBurst, clock: clock)

@@ -283,14 +283,16 @@ import Testing
     }
 
     @Test func requestsBeforeSignInAreRateLimited() async throws {
-        let harness = try ServiceHarness()
+        // Time stands still: the buckets (2 a second) do not refill during the 230 requests.
+        let clock = HandClock()
+        let harness = try ServiceHarness(clock: clock.read)
         try await harness.test { client in
             var statuses: [HTTPResponse.Status] = []
             for _ in 0..<230 {
                 statuses.append(try await Browser().call(client, .post, "/enrol/api/session/options", json: ["operator": "x"]).status)
             }
             #expect(statuses.prefix(200).allSatisfy { $0 == .ok })
-            #expect(statuses.contains(.tooManyRequests), "a burst of anonymous sign-in attempts is cut")
+            #expect(statuses.dropFirst(200).allSatisfy { $0 == .tooManyRequests }, "a burst of anonymous sign-in attempts is cut")
         }
     }
 

@@ -109,10 +109,12 @@ import VerificationAPI
     }
 
     @Test func aClientOverItsRateIsToldToSlowDown() async throws {
-        let harness = try ServiceHarness {
+        // Time stands still: the bucket does not refill while a loaded machine answers the burst.
+        let clock = HandClock()
+        let harness = try ServiceHarness(configure: {
             $0.rateLimit = 1
             $0.rateBurst = 3
-        }
+        }, clock: clock.read)
         let key = harness.keys["verifier"]
         try await harness.test { client in
             var statuses: [HTTPResponse.Status] = []
@@ -124,6 +126,10 @@ import VerificationAPI
             #expect(limited.headers[.retryAfter] == "1")
             // Another client is not held back.
             #expect(try await client.call(.get, "/v1/referencing", key: harness.keys["operator"]).status == .ok)
+            // A second later the bucket holds one token again.
+            clock.advance(1)
+            #expect(try await client.call(.get, "/v1/referencing", key: key).status == .ok)
+            #expect(try await client.call(.get, "/v1/referencing", key: key).status == .tooManyRequests)
         }
     }
 
