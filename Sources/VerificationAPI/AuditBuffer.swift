@@ -88,3 +88,14 @@ package final class AuditBuffer: AuditRecording, Sendable {
 
     static let eventsPerTransaction = 1_000
 }
+
+/// The calling thread's scheduling priority lowered to nice 10. On Linux `PRIO_PROCESS` with
+/// id 0 names the calling thread, not the process. An unprivileged process cannot raise it
+/// again, so only threads that keep it call this.
+enum LowPriority {
+    static func enter() {
+        #if os(Linux)
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        #endif
+    }
+}

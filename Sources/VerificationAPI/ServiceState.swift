@@ -36,6 +36,10 @@ package final class ServiceState: Sendable {
     /// flushes) must not hold every thread a request needs (measured: with the two threads of
     /// a two-core machine, a request waited 15 s behind them while PostgreSQL was stopped).
     let blockingPool: NIOThreadPool
+    /// The audit buffer's flushes: one thread, at a lower priority (nice 10) than the event
+    /// loops, so that a flush (hundreds of events chained, encoded and inserted: milliseconds
+    /// of CPU) yields the core to requests rather than delay their answers (`AuditBuffer`).
+    let auditPool: NIOThreadPool
     package let logger: Logger
     /// The time every operation and session reads.
     package let clock: @Sendable () -> Date
@@ -82,7 +86,10 @@ package final class ServiceState: Sendable {
         }
         auditKey = try AuditSigningKey.loadOrCreate(path: auditKeyFile)
         deskSessions = DeskSessions(store: stores.deskSessions, idle: configuration.deskIdleTimeout, lifetime: configuration.deskSessionLifetime)
-        auditBuffer = AuditBuffer(log: stores.audit, logger: logger, limit: configuration.auditQueueLimit, pool: blockingPool)
+        auditPool = NIOThreadPool(numberOfThreads: 1)
+        auditPool.start()
+        auditPool.submit { _ in LowPriority.enter() }
+        auditBuffer = AuditBuffer(log: stores.audit, logger: logger, limit: configuration.auditQueueLimit, pool: auditPool)
         metrics = ServiceMetrics()
         guards = RequestGuards(configuration: configuration, clock: clock)
         let lists = VerificationLists(try stores.referencing.snapshot())
@@ -113,6 +120,7 @@ package final class ServiceState: Sendable {
 
     deinit {
         if blockingPool !== NIOThreadPool.singleton { blockingPool.shutdownGracefully { _ in } }
+        auditPool.shutdownGracefully { _ in }
     }
 
     // The parts most callers want, by their usual names.
