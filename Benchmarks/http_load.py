@@ -2,21 +2,31 @@
 """The service under load: bytes in over HTTP, verdict out, with wrk on loopback.
 
 The release `mie-verifier serve` runs pinned to core 0 and `wrk` (keep-alive, one thread) to
-core 1. Cases:
+core 1. In one run:
+  - the floors: `mie-http-floor` answering a 1 KB POST with a fixed body, as a bare Hummingbird 2
+    app (the framework's ceiling) and as raw SwiftNIO HTTP/1 (the transport's), on core 0;
+  - the service's cheapest answers: `GET /health/live`, and a refused 1 KB POST (a cached key
+    without the verifier role: 403, authentication and a problem document, no verification);
   - stateless ES256 assertions (`POST /v1/assertions/verify`), distinct signed requests from
     Benchmarks/requests.py: the peak over several connection counts, then a paced run at 80 % of
     the peak for the latency (p50, p99), and the ratio to `mie-verifier verify assertion --jsonl`
     on the same core over the same requests (the offline path, no HTTP);
   - stateless packed registrations with the PSC verdict (`POST /v1/registrations/verify`);
-  - the raw limit (OpenSSL's P-256 verify over the same signatures) and a peer: py_webauthn
-    3.0.1 behind Python's standard HTTP server, pinned and driven the same way;
+  - the same with the hot path off (`hotPath: false`: every request through the router), for
+    the before and after;
+  - two event loops on both cores (wrk sharing them: a two-core machine has no third core for
+    the load generator), against one;
+  - the raw limit (OpenSSL's P-256 verify over the same signatures) and the peers: py_webauthn
+    3.0.1 behind Python's standard HTTP server, behind uvicorn (uvloop, httptools), and behind
+    gunicorn (several workers), all pinned to core 0 and driven the same way;
   - stateful sign-ins (`POST /v1/assertions`): ceremonies opened and answered beforehand, each
-    used once, each a database write (counter compare-and-set and audit event, fsync'd).
-Every response is counted by the service's /metrics: a run with a non-verified result or a
-non-2xx answer is reported as errors. RSS is the server's peak (VmHWM).
+    used once, each a database write (counter compare-and-set and audit event, durable before
+    the answer; commits grouped).
+Every response is counted by the service's /metrics: a run with a non-verified result or an
+unexpected non-2xx answer is reported as errors. RSS is the server's peak (VmHWM).
 
   python3 Benchmarks/http_load.py [--seconds 10] [--skip-build]
-Results: Benchmarks/results/http.json (not committed).
+Results: Benchmarks/results/http.json (not committed), and a Markdown table on stdout.
 """
 import argparse
 import http.client
@@ -35,6 +45,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 VERIFIER = ROOT / ".build" / "release" / "mie-verifier"
+FLOOR = ROOT / ".build" / "release" / "mie-http-floor"
 sys.path.insert(0, str(ROOT / "Tools" / "vectorgen"))
 sys.path.insert(0, str(ROOT / "Tools" / "service"))
 import generate as g  # noqa: E402
@@ -62,12 +73,12 @@ def service_bodies(requests: Path, out: Path, ceremony: str) -> int:
 
 
 class Server:
-    def __init__(self, database: Path, port: int, demo: bool = False, extra: dict = None):
-        config = database.parent / "service.json"
+    def __init__(self, database: Path, port: int, demo: bool = False, extra: dict = None, cores: str = "0"):
+        config = database.parent / f"service-{port}.json"
         config.write_text(json.dumps({"rateLimit": 1_000_000, "rateBurst": 1_000_000, "maximumInFlight": 4096, "eventLoopThreads": 1, **(extra or {})}))
-        command = ["taskset", "-c", "0", str(VERIFIER), "serve", "--database", str(database), "--port", str(port),
+        command = ["taskset", "-c", cores, str(VERIFIER), "serve", "--database", str(database), "--port", str(port),
                    "--config", str(config), "--log-level", "warning"] + (["--demo"] if demo else ["--demo-lists", "TestVectors/referencing"])
-        self.log = open(database.parent / "service.log", "w")
+        self.log = open(database.parent / f"service-{port}.log", "w")
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
         self.port = port
         for _ in range(200):
@@ -79,7 +90,7 @@ class Server:
             except OSError:
                 pass
             time.sleep(0.1)
-        raise SystemExit("the service did not start")
+        raise SystemExit(f"the service did not start: see {self.log.name}")
 
     def rss_peak_mb(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
@@ -110,9 +121,14 @@ def counts(metrics: str) -> dict:
     return out
 
 
-def wrk(url: str, bodies: Path, key: str, connections: int, seconds: float, delay_ms: float = 0) -> dict:
-    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s",
-               "-s", str(HERE / "replay.lua"), url, "--", str(bodies), key, str(delay_ms)]
+def wrk(url: str, bodies: Path, key: str, connections: int, seconds: float, delay_ms: float = 0,
+        cores: str = "1", threads: int = 1) -> dict:
+    """wrk against `url`: the bodies POSTed in turn (replay.lua), or GETs when `bodies` is None."""
+    command = ["taskset", "-c", cores, "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if bodies is not None:
+        command += ["-s", str(HERE / "replay.lua"), url, "--", str(bodies), key, str(delay_ms)]
+    else:
+        command += [url]
     text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
 
     def latency(label: str) -> float:
@@ -132,12 +148,12 @@ def wrk(url: str, bodies: Path, key: str, connections: int, seconds: float, dela
             "p50_ms": latency("50"), "p99_ms": latency("99"), "errors": errors, "connections": connections}
 
 
-def jsonl_rate(path: Path) -> float:
+def jsonl_rate(path: Path, ceremony: str = "assertion") -> float:
     lines = sum(1 for _ in open(path))
     best = 0.0
     for _ in range(3):
         start = time.perf_counter()
-        subprocess.run(["taskset", "-c", "0", str(VERIFIER), "verify", "assertion", "--jsonl", "--request", str(path)],
+        subprocess.run(["taskset", "-c", "0", str(VERIFIER), "verify", ceremony, "--jsonl", "--request", str(path)],
                        stdout=subprocess.DEVNULL, check=False)
         best = max(best, lines / (time.perf_counter() - start))
     return best
@@ -169,25 +185,66 @@ def raw_p256_rate(bodies: Path, seconds: float = 4) -> float:
     return rate
 
 
-def peer_rate(bodies: Path, seconds: int) -> dict:
-    """py_webauthn behind Python's HTTP server, pinned like the service, driven the same way."""
+def wait_for_port(port: int, process: subprocess.Popen) -> None:
+    for _ in range(200):
+        if process.poll() is not None:
+            raise SystemExit(f"{process.args[2:4]} exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+def pinned(command: list, port: int, cwd: Path = ROOT) -> subprocess.Popen:
+    """A server on core 0, once it listens on `port`."""
+    process = subprocess.Popen(["taskset", "-c", "0"] + command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, process)
+    return process
+
+
+def floor_rate(kind: str, body: Path, seconds: int) -> dict:
+    """`mie-http-floor hummingbird|nio`: a 1 KB POST read and answered with a fixed body."""
+    port = free_port()
+    process = pinned([str(FLOOR), kind, str(port)], port)
+    try:
+        wrk(f"http://127.0.0.1:{port}/floor", body, "unused", 8, 1)
+        return wrk(f"http://127.0.0.1:{port}/floor", body, "unused", 8, seconds)
+    finally:
+        process.terminate()
+        process.wait()
+
+
+PEERS = {
+    "stdlib": lambda python, port: [python, str(HERE / "py_webauthn_server.py"), str(port)],
+    "uvicorn": lambda python, port: [python, "-m", "uvicorn", "py_webauthn_server:asgi", "--port", str(port), "--no-access-log",
+                                     "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"],
+    "gunicorn": lambda python, port: [python, "-m", "gunicorn", "py_webauthn_server:wsgi", "-b", f"127.0.0.1:{port}", "-w", "4",
+                                      "-k", "gthread", "--threads", "4", "--keep-alive", "30", "--log-level", "warning"],
+}
+
+
+def peer_rate(kind: str, bodies: Path, seconds: int) -> dict:
+    """py_webauthn behind a Python server, pinned like the service, driven the same way."""
     venv = HERE / ".venv"
     if not (venv / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "webauthn==3.0.1"], check=True)
+    subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "webauthn==3.0.1", "uvicorn[standard]==0.55.0", "gunicorn==27.0.1"],
+                   check=True)
     port = free_port()
-    server = subprocess.Popen(["taskset", "-c", "0", str(venv / "bin" / "python"), str(HERE / "py_webauthn_server.py"), str(port)])
+    process = pinned(PEERS[kind](str(venv / "bin" / "python"), port), port, cwd=HERE)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        return wrk(f"http://127.0.0.1:{port}/v1/assertions/verify", bodies, "unused", 8, seconds)
+        wrk(f"http://127.0.0.1:{port}/v1/assertions/verify", bodies, "unused", 8, 1)
+        best = None
+        for connections in (8, 32):
+            run = wrk(f"http://127.0.0.1:{port}/v1/assertions/verify", bodies, "unused", connections, seconds)
+            if best is None or run["rps"] > best["rps"]:
+                best = run
+        return best
     finally:
-        server.terminate()
-        server.wait()
+        process.terminate()
+        process.wait()
 
 
 def add_client(database: Path, roles: list) -> str:
@@ -210,102 +267,166 @@ def stateful_bodies(port: int, key: str, count: int, out: Path) -> None:
             sink.write(json.dumps(softclient.sign_in_body(connection, key, holder, credential), separators=(",", ":")) + "\n")
 
 
+def line(label: str, run: dict) -> str:
+    return f"   {label:<44} {run['rps']:9.0f} req/s  p50 {run['p50_ms']:.2f} ms  p99 {run['p99_ms']:.2f} ms  errors {run['errors']}"
+
+
+def peak(url: str, bodies: Path, key: str, seconds: int, connections=(8, 32, 64), **options) -> dict:
+    best = None
+    for count in connections:
+        run = wrk(url, bodies, key, count, seconds, **options)
+        if best is None or run["rps"] > best["rps"]:
+            best = run
+    return best
+
+
+def unexpected(metrics: dict, allowed_status=()) -> dict:
+    bad = {k: v for k, v in metrics.items() if (k[0] == "http" and not k[2].startswith("2") and k[2] not in allowed_status) or
+           (k[0] == "verification" and k[2] not in ("verified", "accepted"))}
+    return {" ".join(k): v for k, v in bad.items()}
+
+
+def stateless_cases(server: Server, key: str, refused_key: str, bodies: dict, seconds: int, results: dict, name: str) -> None:
+    """The service's cheap answers and the stateless verify routes, on one running server."""
+    url = f"http://127.0.0.1:{server.port}"
+    wrk(url + "/v1/assertions/verify", bodies["assertion"], key, 16, 2)
+    wrk(url + "/v1/assertions/verify", bodies["padding"], refused_key, 8, 1)
+    cases = results.setdefault(name, {})
+    cases["health_live"] = wrk(url + "/health/live", None, "", 8, seconds)
+    print(line("GET /health/live", cases["health_live"]))
+    cases["refused_post"] = wrk(url + "/v1/assertions/verify", bodies["padding"], refused_key, 8, seconds)
+    print(line("1 KB POST refused (403, key without the role)", cases["refused_post"]))
+    cases["assertion_peak"] = peak(url + "/v1/assertions/verify", bodies["assertion"], key, seconds)
+    print(line(f"POST /v1/assertions/verify ({cases['assertion_peak']['connections']} conns)", cases["assertion_peak"]))
+    cases["registration_packed"] = peak(url + "/v1/registrations/verify", bodies["registration"], key, seconds, connections=(8, 32))
+    print(line(f"POST /v1/registrations/verify, packed ({cases['registration_packed']['connections']} conns)", cases["registration_packed"]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--skip-build", action="store_true")
-    parser.add_argument("--stateful", type=int, default=6000, help="sign-in ceremonies prepared for the stateful case")
+    parser.add_argument("--stateful", type=int, default=12000, help="sign-in ceremonies prepared for the stateful case")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     if not args.skip_build:
-        print("== building the release binary")
-        subprocess.run(["swift", "build", "-c", "release", "--product", "mie-verifier"], cwd=ROOT, check=True,
-                       stdout=subprocess.DEVNULL)
+        print("== building the release binaries")
+        for product in ("mie-verifier", "mie-http-floor"):
+            subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     requests = RESULTS / "requests"
     if not (requests / "assertion-es256.jsonl").exists():
         subprocess.run([sys.executable, str(HERE / "requests.py"), str(requests)], check=True)
     work = Path(tempfile.mkdtemp(prefix="mie-http-bench-"))
-    assertion_bodies = work / "assertions.txt"
-    registration_bodies = work / "registrations.txt"
-    service_bodies(requests / "assertion-es256.jsonl", assertion_bodies, "assertion")
-    service_bodies(requests / "registration-packed.jsonl", registration_bodies, "registration")
+    bodies = {"assertion": work / "assertions.txt", "registration": work / "registrations.txt", "padding": work / "padding.txt"}
+    service_bodies(requests / "assertion-es256.jsonl", bodies["assertion"], "assertion")
+    service_bodies(requests / "registration-packed.jsonl", bodies["registration"], "registration")
+    # A 1 KB JSON body, the size of an ES256 assertion request.
+    bodies["padding"].write_text(json.dumps({"padding": "x" * 1000}) + "\n")
     results = {}
+
+    print("== floors: a 1 KB POST answered with a fixed body, core 0, 8 connections")
+    results["floor_hummingbird"] = floor_rate("hummingbird", bodies["padding"], args.seconds)
+    print(line("bare Hummingbird 2 app", results["floor_hummingbird"]))
+    results["floor_nio"] = floor_rate("nio", bodies["padding"], args.seconds)
+    print(line("raw SwiftNIO HTTP/1", results["floor_nio"]))
 
     database = work / "mie.sqlite"
     key = add_client(database, ["verifier", "enrolment"])
-    server = Server(database, free_port())
-    url = f"http://127.0.0.1:{server.port}"
+    refused_key = add_client(database, ["operator"])
+    for name, hot in (("hot_path", True), ("router", False)):
+        print(f"== the service, one event loop on core 0, hotPath {str(hot).lower()}")
+        server = Server(database, free_port(), extra={"hotPath": hot})
+        try:
+            stateless_cases(server, key, refused_key, bodies, args.seconds, results, name)
+            if hot:
+                print("== at 80 % of the peak (paced)")
+                target = 0.8 * results[name]["assertion_peak"]["rps"]
+                connections = 16
+                # Each connection waits `delay` after each answer: C / (delay + latency) requests/s.
+                delay = 1000 * connections / target
+                paced = None
+                url = f"http://127.0.0.1:{server.port}/v1/assertions/verify"
+                for _ in range(5):
+                    paced = wrk(url, bodies["assertion"], key, connections, args.seconds, delay)
+                    if abs(paced["rps"] - target) / target < 0.05:
+                        break
+                    delay = max(0.0, delay + 1000 * connections * (1 / target - 1 / paced["rps"]))
+                print(line(f"paced, {paced['rps'] / results[name]['assertion_peak']['rps']:.0%} of the peak", paced))
+                results[name]["assertion_paced"] = paced
+            results[name]["rss_mb"] = server.rss_peak_mb()
+            results[name]["unexpected"] = unexpected(counts(server.metrics()), allowed_status=("403",))
+        finally:
+            code = server.stop()
+        print(f"   server peak RSS {results[name]['rss_mb']:.0f} MB; unexpected answers: {results[name]['unexpected'] or 'none'}; stopped with {code}")
+
+    print("== two event loops on cores 0-1, wrk with two threads on the same cores")
+    server = Server(database, free_port(), extra={"eventLoopThreads": 2}, cores="0,1")
     try:
-        print("== warm-up")
-        wrk(url + "/v1/assertions/verify", assertion_bodies, key, 16, 2)
-        print("== stateless ES256 assertions, POST /v1/assertions/verify: peak")
-        peak = None
-        for connections in (8, 32, 64):
-            run = wrk(url + "/v1/assertions/verify", assertion_bodies, key, connections, args.seconds)
-            print(f"   {connections:3d} connections: {run['rps']:9.0f} req/s  p50 {run['p50_ms']:.2f} ms  p99 {run['p99_ms']:.2f} ms  errors {run['errors']}")
-            if peak is None or run["rps"] > peak["rps"]:
-                peak = run
-        results["assertion_peak"] = peak
-        print("== at 80 % of the peak (paced)")
-        target = 0.8 * peak["rps"]
-        connections = 16
-        # Each connection waits `delay` after each answer: C / (delay + latency) requests/s.
-        delay = 1000 * connections / target
-        paced = None
-        for _ in range(5):
-            paced = wrk(url + "/v1/assertions/verify", assertion_bodies, key, connections, args.seconds, delay)
-            if abs(paced["rps"] - target) / target < 0.05:
-                break
-            delay = max(0.0, delay + 1000 * connections * (1 / target - 1 / paced["rps"]))
-        print(f"   {paced['rps']:9.0f} req/s ({paced['rps'] / peak['rps']:.0%} of peak)  p50 {paced['p50_ms']:.2f} ms  p99 {paced['p99_ms']:.2f} ms  errors {paced['errors']}")
-        results["assertion_paced"] = paced
-        print("== stateless packed registrations with the PSC verdict, POST /v1/registrations/verify")
-        run = wrk(url + "/v1/registrations/verify", registration_bodies, key, 32, args.seconds)
-        print(f"   {run['rps']:9.0f} req/s  p50 {run['p50_ms']:.2f} ms  p99 {run['p99_ms']:.2f} ms  errors {run['errors']}")
-        results["registration_packed"] = run
-        metrics = counts(server.metrics())
-        results["rss_mb"] = server.rss_peak_mb()
+        url = f"http://127.0.0.1:{server.port}/v1/assertions/verify"
+        wrk(url, bodies["assertion"], key, 16, 2, cores="0,1", threads=2)
+        results["two_cores"] = peak(url, bodies["assertion"], key, args.seconds, connections=(32, 64), cores="0,1", threads=2)
+        results["two_cores"]["unexpected"] = unexpected(counts(server.metrics()))
     finally:
-        code = server.stop()
-    bad = {k: v for k, v in metrics.items() if (k[0] == "http" and not k[2].startswith("2")) or
-           (k[0] == "verification" and k[2] not in ("verified", "accepted"))}
-    results["unexpected"] = {" ".join(k): v for k, v in bad.items()}
-    print(f"   server peak RSS {results['rss_mb']:.0f} MB; non-2xx or unverified: {results['unexpected'] or 'none'}; stopped with {code}")
+        server.stop()
+    print(line("POST /v1/assertions/verify, two cores", results["two_cores"]) +
+          f"; x{results['two_cores']['rps'] / results['hot_path']['assertion_peak']['rps']:.2f} one core")
 
     print("== offline: mie-verifier verify assertion --jsonl, same core, same requests")
     results["jsonl_rps"] = jsonl_rate(requests / "assertion-es256.jsonl")
-    ratio = results["assertion_peak"]["rps"] / results["jsonl_rps"]
-    print(f"   {results['jsonl_rps']:9.0f} req/s; HTTP peak / --jsonl = {ratio:.2f}")
-    results["http_over_jsonl"] = ratio
-
+    print(f"   {results['jsonl_rps']:9.0f} req/s")
+    results["jsonl_registration_rps"] = jsonl_rate(requests / "registration-packed.jsonl", "registration")
+    print(f"   {results['jsonl_registration_rps']:9.0f} packed registrations/s (verify registration --jsonl: no PSC verdict)")
     print("== raw limit: OpenSSL P-256 verify over the same signatures, core 0")
-    results["raw_p256_rps"] = raw_p256_rate(assertion_bodies)
-    print(f"   {results['raw_p256_rps']:9.0f} verifies/s; HTTP peak / raw = {results['assertion_peak']['rps'] / results['raw_p256_rps']:.2f}")
+    results["raw_p256_rps"] = raw_p256_rate(bodies["assertion"])
+    print(f"   {results['raw_p256_rps']:9.0f} verifies/s")
 
-    print("== peer: py_webauthn 3.0.1 behind Python's HTTP server, same bodies, 8 connections")
-    peer = peer_rate(assertion_bodies, args.seconds)
-    results["peer"] = peer
-    print(f"   {peer['rps']:9.0f} req/s  p50 {peer['p50_ms']:.2f} ms  p99 {peer['p99_ms']:.2f} ms  errors {peer['errors']}; "
-          f"mie-verifier / peer = {results['assertion_peak']['rps'] / peer['rps']:.2f}")
+    print("== peers: py_webauthn 3.0.1 behind Python servers on core 0, same bodies")
+    results["peers"] = {}
+    for kind in PEERS:
+        results["peers"][kind] = peer_rate(kind, bodies["assertion"], args.seconds)
+        print(line(f"py_webauthn, {kind} ({results['peers'][kind]['connections']} conns)", results["peers"][kind]))
 
     print(f"== stateful sign-ins, POST /v1/assertions ({args.stateful} ceremonies prepared, each used once)")
     database = work / "stateful.sqlite"
-    key = add_client(database, ["enrolment"])
+    enrolment_key = add_client(database, ["enrolment"])
     server = Server(database, free_port(), demo=True)
     try:
-        bodies = work / "sign-ins.txt"
-        stateful_bodies(server.port, key, args.stateful, bodies)
-        seconds = 3
-        run = wrk(f"http://127.0.0.1:{server.port}/v1/assertions", bodies, key, 16, seconds)
+        sign_ins = work / "sign-ins.txt"
+        stateful_bodies(server.port, enrolment_key, args.stateful, sign_ins)
+        run = wrk(f"http://127.0.0.1:{server.port}/v1/assertions", sign_ins, enrolment_key, 64, 3)
         metrics = counts(server.metrics())
         run["verified"] = metrics.get(("verification", "assertion", "verified"), 0)
         if run["requests"] > args.stateful:
             print(f"   warning: {run['requests']} requests for {args.stateful} ceremonies: raise --stateful")
-        print(f"   {run['rps']:9.0f} req/s  p50 {run['p50_ms']:.2f} ms  p99 {run['p99_ms']:.2f} ms  errors {run['errors']}  verified {run['verified']}")
+        print(line("POST /v1/assertions, SQLite, 64 conns", run) + f"  verified {run['verified']}")
         results["stateful_assertion"] = run
         results["stateful_rss_mb"] = server.rss_peak_mb()
     finally:
         server.stop()
+
+    hot, routed = results["hot_path"], results["router"]
+    one = hot["assertion_peak"]["rps"]
+    print("\n| | req/s | ratio |\n|---|---:|---|")
+    rows = [
+        ("bare Hummingbird 2, 1 KB POST, fixed body", results["floor_hummingbird"]["rps"], ""),
+        ("raw SwiftNIO HTTP/1, same", results["floor_nio"]["rps"], ""),
+        ("`GET /health/live`", hot["health_live"]["rps"], ""),
+        ("1 KB POST refused (403), hot path / router", hot["refused_post"]["rps"], f"router {routed['refused_post']['rps']:.0f}"),
+        ("`POST /v1/assertions/verify`, router (`hotPath: false`)", routed["assertion_peak"]["rps"], f"{routed['assertion_peak']['rps'] / results['jsonl_rps']:.2f} of `--jsonl`"),
+        ("`POST /v1/assertions/verify`, hot path", one, f"{one / results['jsonl_rps']:.2f} of `--jsonl`, {one / results['raw_p256_rps']:.2f} of raw"),
+        ("same, paced at 80 %: p99", hot["assertion_paced"]["rps"], f"p99 {hot['assertion_paced']['p99_ms']:.2f} ms"),
+        ("same, two cores (wrk on them too)", results["two_cores"]["rps"], f"x{results['two_cores']['rps'] / one:.2f}"),
+        ("`POST /v1/registrations/verify`, packed + PSC verdict, hot path", hot["registration_packed"]["rps"],
+         f"{hot['registration_packed']['rps'] / results['jsonl_registration_rps']:.2f} of bulk; router {routed['registration_packed']['rps']:.0f}"),
+        ("`verify assertion --jsonl` (offline, one core)", results["jsonl_rps"], ""),
+        ("`verify registration --jsonl`, packed (offline, one core, no verdict)", results["jsonl_registration_rps"], ""),
+        ("raw OpenSSL P-256 verify", results["raw_p256_rps"], ""),
+    ] + [(f"py_webauthn behind {kind}", run["rps"], f"mie / peer {one / run['rps']:.2f}") for kind, run in results["peers"].items()] + [
+        ("stateful `POST /v1/assertions` (SQLite, grouped commits)", results["stateful_assertion"]["rps"], f"p99 {results['stateful_assertion']['p99_ms']:.1f} ms"),
+    ]
+    for label, rps, ratio in rows:
+        print(f"| {label} | {rps:,.0f} | {ratio} |")
+    print(f"\nserver peak RSS {hot['rss_mb']:.0f} MB stateless, {results['stateful_rss_mb']:.0f} MB stateful")
     (RESULTS / "http.json").write_text(json.dumps(results, indent=2))
     print(f"results: {RESULTS / 'http.json'}")
     return 0
