@@ -1,6 +1,7 @@
 -- wrk script: POSTs the JSON bodies of a file (one per line) in turn, each with the API key.
 --   wrk -s Benchmarks/replay.lua URL -- BODIES_FILE API_KEY [DELAY_MS]
--- Each connection starts at its own offset, so no two connections send the same line at once.
+-- wrk keeps one Lua state per thread: the connections of a thread share one counter, which
+-- starts at a random line, so with -t1 each line is sent once before any is sent again.
 -- DELAY_MS > 0 paces each connection (wrk's delay hook) to hold a rate below the peak.
 local bodies = {}
 local key, pause = "", 0
