@@ -209,6 +209,8 @@ public struct Evaluation: Sendable {
     }
 
     var authenticatorJSON: JSONValue {
+        // Computed from the context on each read: read once.
+        let authenticator = self.authenticator
         var members: [(String, JSONValue)] = [
             ("kind", .string(authenticator.kind)), ("identifier", .optional(authenticator.identifier)),
             ("aaguid", .optional(authenticator.aaguid)), ("attested", .bool(authenticator.attested)),
