@@ -33,7 +33,8 @@ package final class AuditBuffer: AuditRecording, Sendable {
     private let logger: Logger
     private let limit: Int
 
-    /// The thread pool its commits block (the service's `blockingPool`).
+    /// The thread pool its commits block (the service's `auditPool`: one thread, at a lower
+    /// priority than the event loops).
     private let pool: NIOThreadPool
 
     init(log: any AuditStoring, logger: Logger, limit: Int, pool: NIOThreadPool = .singleton) {
@@ -54,7 +55,7 @@ package final class AuditBuffer: AuditRecording, Sendable {
     /// Events not written yet.
     package var count: Int { queue.withLock { $0.pending.count + $0.flushing } }
 
-    /// Commits what is pending, on NIO's thread pool (the commit waits for the disk); on
+    /// Commits what is pending, on `pool` (the commit waits for the disk); on
     /// failure the events go back in front of the queue. One flush at a time: events keep
     /// their order.
     ///

@@ -44,10 +44,12 @@ package final class ServiceMetrics: OperationObserver, Sendable {
 
     package init() {}
 
-    func request(route: String, method: String, status: Int, seconds: Double) {
+    /// One answered request; `hotPath`: answered by `HotPathHandler`, without the router.
+    func request(route: String, method: String, status: Int, seconds: Double, hotPath: Bool = false) {
         state.withLock { state in
             state.requests[RequestKey(route: route, method: method, status: status), default: 0] += 1
             state.latency[route, default: Histogram()].observe(seconds)
+            if hotPath { state.hotPathAnswers += 1 }
         }
     }
 
@@ -63,9 +65,6 @@ package final class ServiceMetrics: OperationObserver, Sendable {
             for change in changes { state.verdictChanges["\(change.oldVerdict)\u{0}\(change.newVerdict)", default: 0] += 1 }
         }
     }
-
-    /// A request answered by `HotPathHandler` (counted in the requests too).
-    func hotPathAnswered() { state.withLock { $0.hotPathAnswers += 1 } }
 
     func cardCRLReloaded() { state.withLock { $0.cardCRLReloads += 1 } }
     func cardCRLReloadFailed() { state.withLock { $0.cardCRLReloadFailures += 1 } }

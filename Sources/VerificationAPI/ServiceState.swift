@@ -32,8 +32,8 @@ package final class ServiceState: Sendable {
     /// transaction waits on its thread for its group's commit, and the more wait together, the
     /// fewer fsyncs: `SQLiteDatabase`). On PostgreSQL, a pool of its own with
     /// a thread per connection and four more: a call may block up to the database timeout when
-    /// the server is down, and the background tasks (list watcher, re-judging, webhook, audit
-    /// flushes) must not hold every thread a request needs (measured: with the two threads of
+    /// the server is down, and the background tasks (list watcher, re-judging, webhook; audit
+    /// flushes have `auditPool`) must not hold every thread a request needs (measured: with the two threads of
     /// a two-core machine, a request waited 15 s behind them while PostgreSQL was stopped).
     let blockingPool: NIOThreadPool
     /// The audit buffer's flushes: one thread, at a lower priority (nice 10) than the event
