@@ -220,8 +220,8 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.body(buffer)), promise: nil)
         context.write(wrapOutboundOut(.end(nil)), promise: nil)
         unflushed = true
-        state.metrics.request(
-            route: taken.route.path, method: "POST", status: Int(status.code), seconds: (ContinuousClock.now - taken.start).seconds, hotPath: true)
+        let seconds = (ContinuousClock.now - taken.start).seconds
+        state.metrics.request(route: taken.route.path, method: "POST", status: Int(status.code), seconds: seconds, hotPath: true)
     }
 
     /// The router's middleware and route for this request, in their order.
