@@ -16,22 +16,41 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Whether a TCP port is listening (vpcd's ports 35963/35964), read from /proc without
-# connecting: vpcd would take a connection for a card.
-listening() {
+# What holds a local TCP port (vpcd's 35963/35964), read from /proc without connecting (vpcd
+# would take a connection for a card): "listening", "held" (any other socket bound to it, a
+# client's ephemeral port or a TIME_WAIT left by one) or "free".
+port_state() {
   python3 - "$1" <<'PY'
 import sys
 port = "%04X" % int(sys.argv[1])
+state = "free"
 for name in ("/proc/net/tcp", "/proc/net/tcp6"):
     try:
         for line in open(name).read().splitlines()[1:]:
             fields = line.split()
-            if fields[1].endswith(":" + port) and fields[3] == "0A":
-                sys.exit(0)
+            if fields[1].endswith(":" + port):
+                if fields[3] == "0A":
+                    print("listening"); sys.exit(0)
+                state = "held"
     except FileNotFoundError:
         pass
-sys.exit(1)
+print(state)
 PY
+}
+
+# vpcd binds 35963 and 35964 when pcscd starts. Both lie in Linux's ephemeral range: if any
+# socket holds one (a test's client connection, or its TIME_WAIT for up to 60 s), the bind
+# fails, pcscd comes up with no reader at all and every card test fails with "no smart card
+# reader is connected". Wait (at most 75 s) until both are free; CI also takes them out of the
+# ephemeral range (net.ipv4.ip_local_reserved_ports, .ci/run).
+wait_for_vpcd_ports() {
+  for _ in $(seq 150); do
+    [ "$(port_state 35963)" = free ] && [ "$(port_state 35964)" = free ] && return 0
+    sleep 0.5
+  done
+  echo "virtual cards: a socket still holds vpcd's port 35963 or 35964 after 75 s" \
+       "(/proc/net/tcp); pcscd could not give the virtual readers" >&2
+  return 1
 }
 
 if command -v pcscd >/dev/null && ls /usr/lib/pcsc/drivers/serial/libifdvpcd.so* >/dev/null 2>&1; then
@@ -40,7 +59,7 @@ if command -v pcscd >/dev/null && ls /usr/lib/pcsc/drivers/serial/libifdvpcd.so*
     running=$(cat /run/pcscd/pcscd.pid)
   fi
   if [ -n "$running" ]; then
-    if listening 35963; then
+    if [ "$(port_state 35963)" = listening ]; then
       echo "virtual cards: using the running pcscd (pid $running, not started here, left running)"
     else
       echo "virtual cards: a pcscd not started here (pid $running) runs without the vpcd driver;" \
@@ -48,6 +67,7 @@ if command -v pcscd >/dev/null && ls /usr/lib/pcsc/drivers/serial/libifdvpcd.so*
       exit 2
     fi
   else
+    wait_for_vpcd_ports || exit 2
     rm -f /run/pcscd/pcscd.comm
     pcscd --foreground --debug >"$state/pcscd.log" 2>&1 &
     pcscd_pid=$!
@@ -65,14 +85,28 @@ if command -v pcscd >/dev/null && ls /usr/lib/pcsc/drivers/serial/libifdvpcd.so*
   export MIE_VIRTUAL_CARD_READER="Virtual PCD 00 00"
   export MIE_VIRTUAL_FIDO_READER="Virtual PCD 00 01"
   # Connected to vpcd is not yet seen by pcscd's clients: wait (at most 10 s) until a PC/SC
-  # client lists both readers with their card (a CI run once found no reader right after).
+  # client lists both readers with their card. Without them every card test would fail for a
+  # reason of the machine, not of the code: say so here, with pcscd's own account.
   probe="$(cd "$here/../.." && pwd)/.build/debug/mie-probe"
   if [ -x "$probe" ]; then
+    ready=""
     for _ in $(seq 100); do
       listed=$("$probe" readers 2>/dev/null || true)
-      [ "$(printf '%s\n' "$listed" | grep -c 'card present')" -ge 2 ] && break
+      if [ "$(printf '%s\n' "$listed" | grep -c 'card present')" -ge 2 ]; then ready=1; break; fi
       sleep 0.1
     done
+    if [ -z "$ready" ]; then
+      echo "virtual cards: pcscd does not list both virtual readers with their card after 10 s" >&2
+      printf '%s\n' "$listed" >&2
+      echo "-- vpcd's ports: 35963 $(port_state 35963), 35964 $(port_state 35964)" >&2
+      if [ -f "$state/pcscd.log" ]; then
+        echo "-- pcscd's log, the readers' start:" >&2
+        grep -E "ifd-vpcd|RFAddReader|RFInitializeReader|already in use" "$state/pcscd.log" | head -n 20 >&2
+      fi
+      echo "-- the cards' logs:" >&2
+      tail -n 5 "$state/card.log" "$state/fido.log" >&2
+      exit 2
+    fi
   fi
   # Tests write the FIDO authenticator's personality here (Tools/virtualcard/fido_card.py).
   export MIE_VIRTUAL_FIDO_CONTROL="$state/fido-control.json"
