@@ -44,8 +44,17 @@ extension ServiceOperations {
     /// party's, the ceremony holder's when it named one) and moves the counter by compare and
     /// set with the sign-in's audit event. The AMR comes from the lists in force now: a model
     /// that turned negative signs in without AMR.
+    ///
+    /// All of it is one transaction: the ceremony taken, a verdict judged on the way, the counter
+    /// and the audit event (or the refusal's event) commit together, so a sign-in waits for one
+    /// durable commit, not two, and a crash leaves either all of it or none (the ceremony then
+    /// still open, and nothing was acknowledged). A refusal keeps the ceremony taken.
     package func finishSignIn(_ ceremonyID: String, _ response: CredentialResponse, by caller: Caller) throws -> SignInCompletion {
         let now = clock()
+        return try credentials.inOneTransaction { try finishSignIn(ceremonyID, response, by: caller, at: now) }
+    }
+
+    private func finishSignIn(_ ceremonyID: String, _ response: CredentialResponse, by caller: Caller, at now: Date) throws -> SignInCompletion {
         let ceremony = try takeCeremony(ceremonyID, .assertion, by: caller, at: now)
         var event = AuditEvent(
             action: "assertion", client: caller.auditName, holder: ceremony.holderID, credentialID: Base64URL.encode(response.id), result: "")

@@ -150,6 +150,19 @@ package struct CredentialStore: Sendable {
 
     private var audit: AuditLog { AuditLog(database: database) }
 
+    package func inOneTransaction<T>(_ body: () throws -> T) throws -> T {
+        let outcome = try database.transaction { () throws(StoreError) -> Result<T, any Error> in
+            do {
+                return .success(try body())
+            } catch let failure as StoreError {
+                throw failure
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try outcome.get()
+    }
+
     // MARK: Holders
 
     private static let holderColumns = "rp_id, id, name, display_name, rpps, user_handle, evidence, owner_client_id"

@@ -33,6 +33,12 @@ package protocol CredentialStoring: Sendable {
     func credentials(holderInAnyParty holder: String) throws(StoreError) -> [StoredCredentialRecord]
     func recordUse(_ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date) throws(StoreError) -> Bool
     func delete(_ id: [UInt8], event: AuditEvent, at time: Date) throws(StoreError) -> Bool
+    /// Runs `body` as one transaction: the store writes inside it, each a transaction of its
+    /// own elsewhere, join it and commit together (one wait for the disk, not one per write).
+    /// A store failure rolls all of it back; any other error `body` throws (a refusal) keeps
+    /// what it wrote, as the same writes made one by one would have. The writes inside must not
+    /// catch a store failure and go on: a joined write has no savepoint of its own.
+    func inOneTransaction<T>(_ body: () throws -> T) throws -> T
 }
 
 /// Desk operators, their one-time codes and keys.

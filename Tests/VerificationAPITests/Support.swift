@@ -19,7 +19,11 @@ struct ServiceHarness {
     /// Keys by role: `verifier`, `enrolment`, `operator`, `all`.
     var keys: [String: String] = [:]
 
-    init(configure: (inout ServiceConfiguration) -> Void = { _ in }, clock: (@Sendable () -> Date)? = nil) throws {
+    /// `database` wraps the opened database (tests that watch or fail its calls).
+    init(
+        configure: (inout ServiceConfiguration) -> Void = { _ in }, clock: (@Sendable () -> Date)? = nil,
+        database wrap: (any SQLDatabase) -> any SQLDatabase = { $0 }
+    ) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mie-service-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var configuration = ServiceConfiguration()
@@ -42,9 +46,9 @@ struct ServiceHarness {
             configuration.postgres = try TestPostgres.freshDatabase()
             configuration.auditKeyFile = directory.appendingPathComponent("audit.key").path
             configuration.auditHeadDirectory = directory.appendingPathComponent("audit-heads").path
-            stores = try ServiceStores.open(configuration, logger: logger)
+            stores = ServiceStores.on(wrap(try ServiceStores.open(configuration, logger: logger).database))
         } else {
-            stores = try ServiceStores.sqlite(path: configuration.databasePath)
+            stores = ServiceStores.on(wrap(try SQLiteDatabase(path: configuration.databasePath, migrations: StorageSchema.migrations)))
         }
         state = try ServiceState(configuration: configuration, stores: stores, logger: logger, clock: clock ?? { Date() })
         for (name, roles) in [
