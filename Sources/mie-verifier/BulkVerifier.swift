@@ -3,27 +3,51 @@ import Foundation
 import VerificationRequests
 import WireFormat
 
-/// `--jsonl`: verifies one request per line on every core and writes one result per line in
-/// input order, in bounded memory whatever the input.
+/// `--jsonl`: answers one request per line on every core and writes one result per line in
+/// input order, in bounded memory whatever the input (`verify --jsonl`, `evaluate --jsonl`).
 ///
 /// The reader cuts the input into chunks (at most `linesPerChunk` lines or `bytesPerChunk`
-/// bytes, or whatever complete lines one read brought), workers verify chunks concurrently,
+/// bytes, or whatever complete lines one read brought), workers answer chunks concurrently,
 /// and a serial writer emits them in order. At most `chunksInFlight` chunks exist at once,
 /// so memory stays bounded; a line longer than the request limit is never buffered whole: it is
-/// skipped to its end and answered with `malformed.request`.
+/// skipped to its end and answered as `malformed.request`.
 struct BulkVerifier {
-    let service: VerificationService
-    let ceremony: Ceremony
+    /// Writes the answer to one line's request (nil: a line over the request limit) into the
+    /// writer, without the newline; returns its disposition (the worst one is the exit status).
+    typealias Answer = @Sendable (UnsafeRawBufferPointer?, inout JSONWriter) -> VerificationOutcome.Disposition
+
+    let answer: Answer
     var linesPerChunk = 256
     var bytesPerChunk = 1 << 20
     var chunksInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
+
+    init(answer: @escaping Answer) {
+        self.answer = answer
+    }
+
+    /// `verify --jsonl`: the core's outcome for each line, verified at the run's start.
+    init(service: VerificationService, ceremony: Ceremony, now: Date = Date()) {
+        self.init { line, out in
+            let outcome = line.map { service.verify(ceremony, requestJSON: $0, now: now) } ?? Self.oversize(ceremony)
+            outcome.write(to: &out)
+            return outcome.disposition
+        }
+    }
+
+    /// The answer to a line over the request limit.
+    static func oversize(_ ceremony: Ceremony) -> VerificationOutcome {
+        VerificationOutcome(
+            disposition: .badRequest,
+            result: .rejected(
+                code: RequestFailureCode.malformedRequest.rawValue,
+                message: "the request is larger than \(VerificationService.maximumRequestSize) bytes", ceremony: ceremony))
+    }
 
     func run(input: Int32, output: Int32) throws -> VerificationOutcome.Disposition {
         let writer = OrderedWriter(output: output)
         let slots = DispatchSemaphore(value: chunksInFlight)
         let workers = DispatchQueue(label: "mie-verifier.jsonl.workers", attributes: .concurrent)
         let group = DispatchGroup()
-        let now = Date()
         var lines = LineSplitter(input: input, maximumLineLength: VerificationService.maximumRequestSize, bufferSize: bytesPerChunk)
         var sequence = 0
         while true {
@@ -34,12 +58,11 @@ struct BulkVerifier {
             }
             let index = sequence
             sequence += 1
-            let service = self.service
-            let ceremony = self.ceremony
+            let answer = self.answer
             group.enter()
             workers.async {
-                let verified = Self.verify(chunk, service: service, ceremony: ceremony, now: now)
-                writer.deliver(index, verified) { slots.signal() }
+                let answered = Self.answer(chunk, with: answer)
+                writer.deliver(index, answered) { slots.signal() }
                 group.leave()
             }
         }
@@ -48,27 +71,20 @@ struct BulkVerifier {
         return writer.worst
     }
 
-    /// Verifies every line of a chunk; returns their results, one per line, and the worst
+    /// Answers every line of a chunk; returns their results, one per line, and the worst
     /// disposition among them.
-    static func verify(_ chunk: LineChunk, service: VerificationService, ceremony: Ceremony, now: Date) -> VerifiedChunk {
+    static func answer(_ chunk: LineChunk, with answer: Answer) -> VerifiedChunk {
         var out = JSONWriter(capacity: chunk.lines.count * 192)
         var worst = VerificationOutcome.Disposition.verified
         chunk.bytes.withUnsafeBytes { raw in
             for line in chunk.lines {
-                let outcome: VerificationOutcome
+                let disposition: VerificationOutcome.Disposition
                 switch line {
-                case .request(let start, let end):
-                    outcome = service.verify(ceremony, requestJSON: UnsafeRawBufferPointer(rebasing: raw[start..<end]), now: now)
-                case .oversize:
-                    outcome = VerificationOutcome(
-                        disposition: .badRequest,
-                        result: .rejected(
-                            code: RequestFailureCode.malformedRequest.rawValue,
-                            message: "the request is larger than \(VerificationService.maximumRequestSize) bytes", ceremony: ceremony))
+                case .request(let start, let end): disposition = answer(UnsafeRawBufferPointer(rebasing: raw[start..<end]), &out)
+                case .oversize: disposition = answer(nil, &out)
                 }
-                outcome.write(to: &out)
                 out.endLine()
-                if outcome.disposition.rawValue > worst.rawValue { worst = outcome.disposition }
+                if disposition.rawValue > worst.rawValue { worst = disposition }
             }
         }
         return VerifiedChunk(output: out.bytes, worst: worst)

@@ -19,10 +19,12 @@ struct Evaluate: ParsableCommand {
             root the catalog lists for that model makes it compatible).
 
             Exit status: 0 accepted, 1 refused or indeterminate (or the registration does not \
-            verify), 2 bad request or usage.
+            verify), 2 bad request or usage. With --jsonl (one request per line, one JSON report \
+            per line, in order, on all cores) the status is the worst of all lines.
 
-            Example:
+            Examples:
               mie-verifier evaluate --request registration.json --database mie.sqlite --format html --output report.html
+              mie-verifier evaluate --jsonl --request registrations.jsonl --database mie.sqlite
             """)
 
     @Option(name: .long, help: "The registration request file, or - for standard input.")
@@ -43,25 +45,22 @@ struct Evaluate: ParsableCommand {
     @Option(name: .long, help: "Write the report to this file instead of standard output.")
     var output: String?
 
+    @Flag(name: .long, help: "Read one request per line and print one JSON report per line, in order, on all cores.")
+    var jsonl = false
+
     enum ReportFormat: String, ExpressibleByArgument {
         case json, html, markdown
     }
 
     func run() throws {
         try runReporting {
+            if jsonl {
+                guard format == .json else { throw CLIFailure("--jsonl writes JSON reports: --format \(format.rawValue) is for one request") }
+                try evaluateLines(profile: try readProfile(), catalog: try readCatalog(), at: try Times.parse(at))
+            }
             let bytes = try Files.read(request, limit: VerificationService.maximumRequestSize, what: "the request")
-            let policyProfile: Profile
-            do {
-                policyProfile = try profile.map { try Profile.parse(try Files.read($0, limit: Profile.maximumSize, what: "the profile")) } ?? Profile.bundled()
-            } catch let failure as Profile.Failure {
-                throw CLIFailure("the profile is refused: \(failure)")
-            }
-            let catalog: CatalogSnapshot
-            do {
-                catalog = try ReferencingStore(database: try openDatabase(database)).snapshot()
-            } catch let failure as StoreError {
-                throw CLIFailure(failure.description)
-            }
+            let policyProfile = try readProfile()
+            let catalog = try readCatalog()
             var parsed: VerificationRequest
             do {
                 parsed = try VerificationRequest.read(bytes, ceremony: .registration)
@@ -83,11 +82,7 @@ struct Evaluate: ParsableCommand {
             switch format {
             case .json:
                 var writer = JSONWriter()
-                writer.object { w in
-                    w.key("verification")
-                    outcome.write(to: &w)
-                    evaluation.writeMembers(to: &w)
-                }
+                Self.writeReport(outcome, evaluation, to: &writer)
                 report = writer.bytes + [0x0A]
             case .html, .markdown:
                 do {
@@ -101,9 +96,34 @@ struct Evaluate: ParsableCommand {
         }
     }
 
-    /// A registration that did not verify: the verification result, and no verdict but refused.
-    func emit(rejected outcome: VerificationOutcome) {
-        var writer = JSONWriter()
+    func readProfile() throws -> Profile {
+        do {
+            return try profile.map { try Profile.parse(try Files.read($0, limit: Profile.maximumSize, what: "the profile")) } ?? Profile.bundled()
+        } catch let failure as Profile.Failure {
+            throw CLIFailure("the profile is refused: \(failure)")
+        }
+    }
+
+    func readCatalog() throws -> CatalogSnapshot {
+        do {
+            return try ReferencingStore(database: try openDatabase(database)).snapshot()
+        } catch {
+            throw CLIFailure(error.description)
+        }
+    }
+
+    /// The JSON report: the verification, then the evaluation (the service's
+    /// `/v1/registrations/verify` answer has the same members).
+    static func writeReport(_ outcome: VerificationOutcome, _ evaluation: Evaluation, to writer: inout JSONWriter) {
+        writer.object { w in
+            w.key("verification")
+            outcome.write(to: &w)
+            evaluation.writeMembers(to: &w)
+        }
+    }
+
+    /// A registration that did not verify: the verification result, no verdict but refused.
+    static func writeRejected(_ outcome: VerificationOutcome, to writer: inout JSONWriter) {
         writer.object { w in
             w.key("verification")
             outcome.write(to: &w)
@@ -114,6 +134,56 @@ struct Evaluate: ParsableCommand {
             w.key("amr")
             w.array { _ in }
         }
+    }
+
+    /// `--jsonl`: each line verified and evaluated as one request would be, at `--at`, else the
+    /// line's `at`, else the run's start. Never returns: exits with the worst status.
+    func evaluateLines(profile: Profile, catalog: CatalogSnapshot, at fixed: Date?) throws -> Never {
+        signal(SIGPIPE, SIG_IGN)
+        let service = VerificationService(trust: catalog)
+        let start = Date()
+        let bulk = BulkVerifier { line, out in
+            guard let line else {
+                Self.writeRejected(BulkVerifier.oversize(.registration), to: &out)
+                return .badRequest
+            }
+            var parsed: VerificationRequest
+            do throws(RequestError) {
+                parsed = try VerificationRequest.read(line, ceremony: .registration)
+            } catch {
+                let outcome = VerificationOutcome(
+                    disposition: .badRequest,
+                    result: .rejected(code: RequestFailureCode.malformedRequest.rawValue, message: error.message, ceremony: .registration))
+                Self.writeRejected(outcome, to: &out)
+                return .badRequest
+            }
+            let time = fixed ?? parsed.at ?? start
+            parsed.at = time
+            let outcome = service.verify(.registration, request: parsed, now: time)
+            guard case .registration(let registration) = outcome.result else {
+                Self.writeRejected(outcome, to: &out)
+                return outcome.disposition == .badRequest ? .badRequest : .rejected
+            }
+            let evaluation = PolicyEngine.evaluate(.fido(FIDOFacts(registration: registration)), catalog: catalog, profile: profile, at: time)
+            Self.writeReport(outcome, evaluation, to: &out)
+            return evaluation.verdict == .accepted ? .verified : .rejected
+        }
+        do {
+            let input = request == "-" ? STDIN_FILENO : try FileDescriptorIO.open(request)
+            let output = try output.map { try FileDescriptorIO.create($0) } ?? STDOUT_FILENO
+            let worst = try bulk.run(input: input, output: output)
+            if output != STDOUT_FILENO { close(output) }
+            throw ExitCode(worst.rawValue)
+        } catch let failure as FileDescriptorIO.Failure {
+            throw CLIFailure(failure.description)
+        }
+    }
+
+    /// A registration that did not verify: its verification result as the report (JSON), or a
+    /// line on standard error (no report in HTML or Markdown).
+    func emit(rejected outcome: VerificationOutcome) {
+        var writer = JSONWriter()
+        Self.writeRejected(outcome, to: &writer)
         if format == .json {
             try? write(writer.bytes + [0x0A])
         } else {

@@ -13,6 +13,13 @@ enum FileDescriptorIO {
         return fd
     }
 
+    /// A file opened for writing, created or truncated (mode 0644 before the umask).
+    static func create(_ path: String) throws -> Int32 {
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))") }
+        return fd
+    }
+
     /// One read into `buffer` from `offset`; 0 at the end of input.
     static func read(_ fd: Int32, into buffer: inout [UInt8], at offset: Int) throws -> Int {
         let room = buffer.count - offset

@@ -95,14 +95,7 @@ func runVerification(_ ceremony: Ceremony, _ options: Verify.Options) throws {
         }
         let limit = VerificationService.maximumRequestSize
         let (bytes, oversize) = try FileDescriptorIO.readBounded(input, limit: limit)
-        let outcome =
-            oversize
-            ? VerificationOutcome(
-                disposition: .badRequest,
-                result: .rejected(
-                    code: RequestFailureCode.malformedRequest.rawValue, message: "the request is larger than \(limit) bytes",
-                    ceremony: ceremony))
-            : service.verify(ceremony, requestJSON: bytes)
+        let outcome = oversize ? BulkVerifier.oversize(ceremony) : service.verify(ceremony, requestJSON: bytes)
         try FileDescriptorIO.writeAll(STDOUT_FILENO, outcome.json() + [0x0A])
         throw ExitCode(outcome.disposition.rawValue)
     } catch let failure as FileDescriptorIO.Failure {

@@ -191,6 +191,42 @@ struct CommandTests {
         #expect(rejected.output.contains("mismatch.challenge"))
     }
 
+    /// `evaluate --jsonl`: one report per line, in order, each the report `evaluate` gives for
+    /// that request alone; a bad line is answered in its place; the status is the worst line's.
+    @Test func evaluateJSONLinesReportsEachLineAsAlone() throws {
+        try importDemo()
+        let request = "TestVectors/samples/registration-packed-es256.json"
+        let at = "2026-06-01T00:00:00Z"
+        let alone = try runner.run(["evaluate", "--request", request, "--database", database, "--at", at])
+        #expect(alone.status == 0, "\(alone.error)")
+        // The sample on one line (JSON allows it: its newlines are whitespace outside strings).
+        let line = try String(contentsOf: packageRoot.appendingPathComponent(request), encoding: .utf8)
+            .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+        let tampered = line.replacingOccurrences(of: "\"challenge\": \"JrPh", with: "\"challenge\": \"KrPh")
+        #expect(tampered != line)
+        let oversize = "{\"padding\": \"" + String(repeating: "x", count: 1 << 20) + "\"}"
+        let lines = directory.appendingPathComponent("registrations.jsonl")
+        try Data(([line, tampered, "", line, "{\"response\": }", oversize, line].joined(separator: "\n") + "\n").utf8).write(to: lines)
+        let bulk = try runner.run(["evaluate", "--jsonl", "--request", lines.path, "--database", database, "--at", at])
+        #expect(bulk.status == 2, "a malformed line makes the status 2: \(bulk.error)")
+        let reports = bulk.output.split(separator: "\n").map(String.init)
+        #expect(reports.count == 6, "the blank line is skipped, every other line answered: \(reports.count)")
+        guard reports.count == 6 else { return }
+        for index in [0, 2, 5] { #expect(reports[index] + "\n" == alone.output, "line \(index)") }
+        #expect(reports[1].contains(#""verdict":"refused""#) && reports[1].contains("mismatch.challenge"))
+        #expect(reports[3].contains("malformed.request") && reports[4].contains("malformed.request"))
+        #expect(reports[4].contains("larger than"))
+        // Without the bad lines the status is the verdict's: 0 when all are accepted, 1 when one is refused.
+        try Data((line + "\n" + line + "\n").utf8).write(to: lines)
+        #expect(try runner.run(["evaluate", "--jsonl", "--request", lines.path, "--database", database, "--at", at]).status == 0)
+        try Data((line + "\n" + tampered + "\n").utf8).write(to: lines)
+        #expect(try runner.run(["evaluate", "--jsonl", "--request", lines.path, "--database", database, "--at", at]).status == 1)
+        let output = directory.appendingPathComponent("reports.jsonl").path
+        #expect(try runner.run(["evaluate", "--jsonl", "--request", lines.path, "--database", database, "--at", at, "--output", output]).status == 1)
+        #expect(try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").count == 2)
+        #expect(try runner.run(["evaluate", "--jsonl", "--request", lines.path, "--database", database, "--format", "html"]).status == 2)
+    }
+
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
 
     @Test(RequiredMode.needs(chromium != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/pdftotext"), "install chromium and poppler-utils"))
