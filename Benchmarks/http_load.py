@@ -332,7 +332,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--skip-build", action="store_true")
-    parser.add_argument("--stateful", type=int, default=12000, help="sign-in ceremonies prepared for the stateful case")
+    parser.add_argument("--stateful", type=int, default=24000, help="sign-in ceremonies prepared for the stateful case")
     parser.add_argument("--only-stateful", action="store_true", help="run the stateful case alone (no table)")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)

@@ -61,6 +61,12 @@ package struct StoreError: CodedError, Sendable {
 ///
 /// A read outside a transaction sees what the open group has written (one connection): the
 /// writers it could learn of are acknowledged with that group or a later one, never before.
+///
+/// **The writer.** `write` queues work for the database's own writer thread instead of
+/// blocking a thread per caller: the writer takes every queued write at once, runs each
+/// transaction they make as a member of one group, commits it, and only then resumes their
+/// callers. The group is as large as the queue, not the number of threads waiting, and a write
+/// costs no thread hand-over of its own.
 package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     // The handle, statement cache and group state are only touched while `lock` is held.
     private let handle: OpaquePointer
@@ -84,6 +90,11 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     private var failedGroups: [UInt64: StoreError] = [:]
     /// A group commits at this many members even when more are waiting (bounds a member's wait).
     package static let maximumGroup = 256
+    /// The writer runs a batch (it holds the lock): each transaction is a member it commits.
+    private var writing = false
+    /// A member's savepoint could not be closed during the writer's batch: the group fails.
+    private var batchBroken: StoreError?
+    private let writes = WriteQueue()
     package let path: String
     package var location: String { path }
     package var filePath: String? { path }
@@ -121,6 +132,7 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     deinit {
+        writes.close()
         for statement in statements.values { sqlite3_finalize(statement) }
         sqlite3_close_v2(handle)
     }
@@ -168,19 +180,18 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             defer { release() }
             return try body()
         }
+        // The writer's batch: a member of its group, committed (and acknowledged) by the writer.
+        if writing {
+            defer { release() }
+            return try writerMember(body)
+        }
         // Called while this thread holds the lock for something else (a row handler that
         // writes): it cannot wait for another member to commit, so it commits itself.
         let reentered = holds > 1
         let group: UInt64
         let outcome: Result<T, StoreError>
         do {
-            if !groupOpen {
-                try execute("BEGIN IMMEDIATE")
-                groupOpen = true
-                generation &+= 1
-                members = 0
-            }
-            group = generation
+            group = try openGroup()
             members += 1
             try execute("SAVEPOINT member")
         } catch {
@@ -193,16 +204,8 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             release()
             throw error
         }
-        bodyDepth += 1
         do {
-            outcome = .success(try body())
-        } catch {
-            outcome = .failure(error)
-        }
-        bodyDepth -= 1
-        do {
-            if case .failure = outcome { try execute("ROLLBACK TO member") }
-            try execute("RELEASE member")
+            outcome = try memberBody(body)
         } catch {
             // The savepoint cannot be closed: the group cannot be trusted, none of it commits.
             endGroup(group, failure: error)
@@ -219,6 +222,135 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
         }
         if let failure = awaitCommit(group) { throw failure }
         return try outcome.get()
+    }
+
+    /// Runs a member's body inside its savepoint (opened by the caller), then closes the
+    /// savepoint: released, or rolled back first when the body threw. Returns the body's
+    /// outcome; throws when the savepoint cannot be closed.
+    private func memberBody<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> Result<T, StoreError> {
+        bodyDepth += 1
+        let outcome: Result<T, StoreError>
+        do {
+            outcome = .success(try body())
+        } catch {
+            outcome = .failure(error)
+        }
+        bodyDepth -= 1
+        if case .failure = outcome { try execute("ROLLBACK TO member") }
+        try execute("RELEASE member")
+        return outcome
+    }
+
+    /// One transaction of the writer's batch, as a savepoint of the open group.
+    private func writerMember<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        members += 1
+        try execute("SAVEPOINT member")
+        let outcome: Result<T, StoreError>
+        do {
+            outcome = try memberBody(body)
+        } catch {
+            // The savepoint cannot be closed: the writer fails the whole group.
+            batchBroken = batchBroken ?? error
+            throw error
+        }
+        return try outcome.get()
+    }
+
+    /// Runs `body` on the database's writer thread with the other writes queued beside it; every
+    /// transaction it makes (a store call, a bare `run`) is a member of the writer's group, with
+    /// its own savepoint, as it would be on any thread. Returns, or throws what `body` threw,
+    /// once the group's commit is durable; when that commit fails, it throws that failure.
+    package func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let outcome = Mutex<Result<T, any Error>?>(nil)
+            let job = WriteJob(
+                run: {
+                    let result = Result { try body() }
+                    outcome.withLock { $0 = result }
+                },
+                finish: { failure in
+                    let result = outcome.withLock { $0 }
+                    switch (result, failure) {
+                    case (.success?, let failure?), (nil, let failure?):
+                        continuation.resume(throwing: StoreError(.sql, "the transaction was not committed: \(failure.message)"))
+                    case (let result?, _): continuation.resume(with: result)
+                    case (nil, nil): continuation.resume(throwing: StoreError(.unavailable, "the write did not run"))
+                    }
+                })
+            if !writes.add(job, start: { [weak self] in self?.startWriter() }) {
+                job.finish(StoreError(.unavailable, "the database is closed"))
+            }
+        }
+    }
+
+    /// Writes queued for the writer since the database was opened (tests).
+    package var writesQueued: Int { writes.added }
+
+    /// Groups committed or failed so far (tests, and what a write's cost is measured by).
+    package var groupsEnded: UInt64 {
+        commits.lock()
+        defer { commits.unlock() }
+        return committed
+    }
+
+    private func startWriter() {
+        let queue = writes
+        let thread = Thread { [weak self] in
+            while let batch = queue.next(maximum: Self.maximumGroup) {
+                guard let database = self else {
+                    for job in batch { job.finish(StoreError(.unavailable, "the database is closed")) }
+                    continue
+                }
+                database.run(batch)
+            }
+        }
+        thread.name = "mie-sqlite-writer"
+        thread.start()
+    }
+
+    /// One batch: its jobs run in the open group (opened if none is), which is then committed
+    /// for them and for the members before them; then each job's caller is resumed.
+    private func run(_ batch: [WriteJob]) {
+        arriving.wrappingAdd(1, ordering: .relaxed)
+        acquire()
+        arriving.wrappingSubtract(1, ordering: .relaxed)
+        let group: UInt64
+        do {
+            group = try openGroup()
+        } catch {
+            release()
+            for job in batch { job.finish(error) }
+            return
+        }
+        writing = true
+        for job in batch where batchBroken == nil { job.run() }
+        writing = false
+        if let broken = batchBroken {
+            batchBroken = nil
+            endGroup(group, failure: broken)
+        } else {
+            commitGroup(group)
+        }
+        release()
+        let failure = failedGroupError(group)
+        for job in batch { job.finish(failure) }
+    }
+
+    private func failedGroupError(_ group: UInt64) -> StoreError? {
+        commits.lock()
+        defer { commits.unlock() }
+        return failedGroups[group]
+    }
+
+    /// The open group's number, after opening one (`BEGIN IMMEDIATE`) if none is.
+    private func openGroup() throws(StoreError) -> UInt64 {
+        if !groupOpen {
+            try execute("BEGIN IMMEDIATE")
+            groupOpen = true
+            generation &+= 1
+            members = 0
+        }
+        return generation
     }
 
     /// Commits the open group for all its members.
@@ -361,4 +493,69 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
     }
 
     static func isNull(_ statement: OpaquePointer, _ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+}
+
+/// A write queued for the writer: `run` does its work (under the database's lock), `finish`
+/// resumes its caller with the group's commit failure, if any.
+final class WriteJob: Sendable {
+    let run: @Sendable () -> Void
+    let finish: @Sendable (StoreError?) -> Void
+
+    init(run: @escaping @Sendable () -> Void, finish: @escaping @Sendable (StoreError?) -> Void) {
+        self.run = run
+        self.finish = finish
+    }
+}
+
+/// The writer's queue: callers add, the writer thread takes everything queued at once.
+final class WriteQueue: @unchecked Sendable {
+    // `jobs`, `started` and `closed` are only touched while `condition` is locked.
+    private let condition = NSCondition()
+    private var jobs: [WriteJob] = []
+    private var started = false
+    private var closed = false
+    private var total = 0
+
+    /// Queues a job, starting the writer with the first; false once the queue is closed.
+    func add(_ job: WriteJob, start: () -> Void) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !closed else { return false }
+        jobs.append(job)
+        total += 1
+        if !started {
+            started = true
+            start()
+        }
+        condition.signal()
+        return true
+    }
+
+    /// The jobs queued (at most `maximum`), waiting for one; nil once closed and empty.
+    func next(maximum: Int) -> [WriteJob]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while jobs.isEmpty {
+            if closed { return nil }
+            condition.wait()
+        }
+        let batch = Array(jobs.prefix(maximum))
+        jobs.removeFirst(batch.count)
+        return batch
+    }
+
+    /// How many jobs were ever added.
+    var added: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return total
+    }
+
+    /// No more jobs: the writer runs those queued, then ends.
+    func close() {
+        condition.lock()
+        closed = true
+        condition.broadcast()
+        condition.unlock()
+    }
 }

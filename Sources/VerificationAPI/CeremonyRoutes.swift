@@ -96,7 +96,7 @@ struct CeremonyRoutes {
             guard (holder == nil) != (card == nil) else { throw reader.invalid("needs either holder (typed identity) or card (proven by card)") }
             return (holder, profile, card)
         }
-        let opened = try await state.io { [operations] in
+        let opened = try await state.write { [operations] in
             if let card { return try operations.openCardRegistration(card, profile: profileName, by: caller) }
             guard let holder else { throw OperationError(.malformed, "needs either holder or card") }
             return try operations.openRegistration(holder, evidence: .assertedByClient, profile: profileName, by: caller)
@@ -146,7 +146,7 @@ struct CeremonyRoutes {
         var request = request
         let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
         let (ceremonyID, response, _) = try Self.readCeremonyResponse(body, .registration)
-        let completion = try await state.io { [operations] in try operations.finishRegistration(ceremonyID, response, by: caller) }
+        let completion = try await state.write { [operations] in try operations.finishRegistration(ceremonyID, response, by: caller) }
         switch completion {
         case .refused(let outcome): return try Self.refusal(outcome)
         case .verified(let holder, let registration, let evaluation, let stored, let outcome):
@@ -214,7 +214,7 @@ struct CeremonyRoutes {
             }
             return holder
         }
-        let opened = try await state.io { [operations] in try operations.openSignIn(holder: holderID, by: caller) }
+        let opened = try await state.write { [operations] in try operations.openSignIn(holder: holderID, by: caller) }
         return jsonResponse(
             JSONValue.object([
                 ("ceremonyId", .string(opened.ceremony.id)), ("expiresAt", .string(opened.ceremony.expiryText)), ("publicKey", opened.options),
@@ -226,7 +226,7 @@ struct CeremonyRoutes {
         var request = request
         let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
         let (ceremonyID, response, _) = try Self.readCeremonyResponse(body, .assertion)
-        let completion = try await state.io { [operations] in try operations.finishSignIn(ceremonyID, response, by: caller) }
+        let completion = try await state.write { [operations] in try operations.finishSignIn(ceremonyID, response, by: caller) }
         switch completion {
         case .refused(let code, let message): return Self.signInRefusal(code: code, message: message)
         case .verified(let holder, let stored, let assertion, let acceptable, let amr):

@@ -30,7 +30,8 @@ package final class ServiceState: Sendable {
     package let eventLoops: MultiThreadedEventLoopGroup
     /// Where blocking store calls run (`io`). On SQLite, a pool of `storeThreads` (a
     /// transaction waits on its thread for its group's commit, and the more wait together, the
-    /// fewer fsyncs: `SQLiteDatabase`). On PostgreSQL, a pool of its own with
+    /// fewer fsyncs: `SQLiteDatabase`); the ceremonies' writes go to the database's writer
+    /// instead (`write`). On PostgreSQL, a pool of its own with
     /// a thread per connection and four more: a call may block up to the database timeout when
     /// the server is down, and the background tasks (list watcher, re-judging, webhook; audit
     /// flushes have `auditPool`) must not hold every thread a request needs (measured: with the two threads of
@@ -204,5 +205,13 @@ package final class ServiceState: Sendable {
     /// core (measured: it bounded the stateless endpoints at a fifth of the offline rate).
     package func io<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await blockingPool.runIfActive(body)
+    }
+
+    /// Runs a ceremony's store work (it writes, and waits for the disk). On SQLite it is queued
+    /// for the database's writer: the writes queued together share one commit, and no thread
+    /// waits per request (`SQLiteDatabase.write`); elsewhere it runs as `io` does.
+    package func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        if let sqlite = stores.database as? SQLiteDatabase { return try await sqlite.write(body) }
+        return try await io(body)
     }
 }
