@@ -163,9 +163,17 @@ extension HTTPField.Name {
 }
 
 extension Request {
-    /// `application/json`, parameters aside (the router's and the hot path's check).
+    /// `application/json` in any case, parameters aside and optional whitespace (space, tab)
+    /// around it (RFC 9110, 8.3): the router's and the hot path's check, on the bytes (no
+    /// Foundation string work on every request).
     static func isJSON(_ type: String) -> Bool {
-        type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } == "application/json"
+        var value = type.utf8[...]
+        if let parameters = value.firstIndex(of: UInt8(ascii: ";")) { value = value[..<parameters] }
+        while let first = value.first, first == 0x20 || first == 0x09 { value = value.dropFirst() }
+        while let last = value.last, last == 0x20 || last == 0x09 { value = value.dropLast() }
+        let expected = "application/json".utf8
+        guard value.count == expected.count else { return false }
+        return zip(value, expected).allSatisfy { byte, wanted in (0x41...0x5A).contains(byte) ? byte + 0x20 == wanted : byte == wanted }
     }
 
     /// The JSON body, at most `limit` bytes, with the right media type.

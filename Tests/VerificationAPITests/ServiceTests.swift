@@ -63,6 +63,15 @@ import VerificationAPI
             let cases: [(String, [UInt8], String, HTTPResponse.Status, String)] = [
                 ("not json", Array("{".utf8), "application/json", .badRequest, "request.malformed"),
                 ("wrong type", Array("{}".utf8), "text/plain", .unsupportedMediaType, "request.unsupported-media-type"),
+                ("a longer type", Array("{}".utf8), "application/jsonx", .unsupportedMediaType, "request.unsupported-media-type"),
+                ("a shorter type", Array("{}".utf8), "application/jso", .unsupportedMediaType, "request.unsupported-media-type"),
+                ("a suffix type", Array("{}".utf8), "application/problem+json", .unsupportedMediaType, "request.unsupported-media-type"),
+                ("no type", Array("{}".utf8), ";charset=utf-8", .unsupportedMediaType, "request.unsupported-media-type"),
+                ("a no-break space", Array("{}".utf8), "\u{A0}application/json", .unsupportedMediaType, "request.unsupported-media-type"),
+                // The type in any case, with parameters and optional whitespace, is JSON: the body is read.
+                ("type in capitals", Array("{".utf8), "Application/JSON", .badRequest, "request.malformed"),
+                ("type with parameters", Array("{".utf8), " application/json ;charset=utf-8", .badRequest, "request.malformed"),
+                ("type with a tab", Array("{".utf8), "\tapplication/json", .badRequest, "request.malformed"),
                 ("too large", Array(repeating: 0x20, count: 5000), "application/json", .contentTooLarge, "request.too-large"),
                 ("unknown member", Array(#"{"response":{},"challenge":"AAAAAAAAAAAAAAAAAAAAAA","trustAnchors":[]}"#.utf8), "application/json", .badRequest, "request.malformed"),
                 ("short challenge", Array(#"{"challenge":"AAAA"}"#.utf8), "application/json", .badRequest, "request.malformed"),
