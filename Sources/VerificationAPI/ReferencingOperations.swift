@@ -382,6 +382,8 @@ struct Rejudger: Service {
                 if state.operations.currentJudge.key != state.referencingStatus.rejudging.completedKey {
                     do {
                         try await state.rejudgeStoredCredentials()
+                    } catch is CancellationError {
+                        return
                     } catch {
                         state.logger.error("re-judging the stored credentials failed (tried again shortly): \(error)")
                         try? await Task.sleep(for: .seconds(5))

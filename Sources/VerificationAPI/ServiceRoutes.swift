@@ -83,6 +83,8 @@ struct AuditFlusher: Service {
             var ticks = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+                // Stopping: the last flush and head follow the loop.
+                guard !Task.isCancelled else { break }
                 await buffer.flush()
                 ticks += 1
                 if ticks % headEvery == 0 { exported.store(await exportHead(after: exported.load(ordering: .relaxed)), ordering: .relaxed) }
@@ -137,6 +139,7 @@ struct ListWatcher: Service {
             var known = start
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(Int(state.configuration.listPollInterval * 1000)))
+                guard !Task.isCancelled else { break }
                 do {
                     known = try await state.io { [state, known] in
                         let now = try state.stores.referencing.activeVersionIDs()
@@ -145,6 +148,8 @@ struct ListWatcher: Service {
                         state.logger.notice("referencing lists changed in the database: \(state.current.catalog.lists.map(\.label)) in force")
                         return now
                     }
+                } catch is CancellationError {
+                    break
                 } catch {
                     state.logger.warning("the referencing lists could not be compared with the database's (those in force stay): \(error)")
                 }

@@ -25,6 +25,9 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Beare
 server=$(pgrep -P "$make_pid" -f "mie-verifier serve") || fail "cannot find the service process"
 kill -TERM "$server"
 wait "$make_pid" || fail "the service did not stop cleanly on SIGTERM"
+# A clean stop says nothing alarming: no warning or error once the service listened.
+alarms=$(sed -n '/listening on/,$p' "$log" | grep -E '^[0-9T:+-]+ (warning|error|critical) ' || true)
+[ -z "$alarms" ] || fail "warnings or errors while serving or stopping: $alarms"
 .build/debug/mie-verifier audit verify --database .build/demo/mie.sqlite >/dev/null || fail "the audit chain does not verify"
 # The signed head it appended on the way out names the trail's end; the trail still has it.
 heads=.build/demo/mie.sqlite.audit-heads/heads.jsonl
