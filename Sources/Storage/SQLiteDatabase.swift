@@ -272,7 +272,7 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
                     let result = outcome.withLock { $0 }
                     switch (result, failure) {
                     case (.success?, let failure?), (nil, let failure?):
-                        continuation.resume(throwing: StoreError(.sql, "the transaction was not committed: \(failure.message)"))
+                        continuation.resume(throwing: StoreError(failure.code, "the transaction was not committed: \(failure.message)"))
                     case (let result?, _): continuation.resume(with: result)
                     case (nil, nil): continuation.resume(throwing: StoreError(.unavailable, "the write did not run"))
                     }
@@ -301,7 +301,7 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
                     for job in batch { job.finish(StoreError(.unavailable, "the database is closed")) }
                     continue
                 }
-                database.run(batch)
+                database.runBatch(batch)
             }
         }
         thread.name = "mie-sqlite-writer"
@@ -310,7 +310,7 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
 
     /// One batch: its jobs run in the open group (opened if none is), which is then committed
     /// for them and for the members before them; then each job's caller is resumed.
-    private func run(_ batch: [WriteJob]) {
+    private func runBatch(_ batch: [WriteJob]) {
         arriving.wrappingAdd(1, ordering: .relaxed)
         acquire()
         arriving.wrappingSubtract(1, ordering: .relaxed)
