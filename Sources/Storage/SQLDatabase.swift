@@ -20,9 +20,20 @@ package protocol SQLDatabase: AnyObject, Sendable {
     func forEach(_ sql: String, _ parameters: [SQLValue], _ body: (SQLRow) throws(StoreError) -> Void) throws(StoreError)
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T
+    /// The database's own writer, when it has one (`SQLiteDatabase`): async callers queue their
+    /// writes there instead of blocking a thread each. Nil: run them on a pool.
+    var writer: (any QueuedWriting)? { get }
+}
+
+/// Writes queued for a database's writer: `body` runs there, its transactions grouped with the
+/// others queued, and the call returns once their commit is durable.
+package protocol QueuedWriting: Sendable {
+    func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
 }
 
 extension SQLDatabase {
+    package var writer: (any QueuedWriting)? { nil }
+
     @discardableResult
     package func run(_ sql: String) throws(StoreError) -> Int { try run(sql, []) }
 

@@ -67,7 +67,7 @@ package struct StoreError: CodedError, Sendable {
 /// transaction they make as a member of one group, commits it, and only then resumes their
 /// callers. The group is as large as the queue, not the number of threads waiting, and a write
 /// costs no thread hand-over of its own.
-package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
+package final class SQLiteDatabase: SQLDatabase, QueuedWriting, @unchecked Sendable {
     // The handle, statement cache and group state are only touched while `lock` is held.
     private let handle: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
@@ -282,6 +282,8 @@ package final class SQLiteDatabase: SQLDatabase, @unchecked Sendable {
             }
         }
     }
+
+    package var writer: (any QueuedWriting)? { self }
 
     /// Writes queued for the writer since the database was opened (tests).
     package var writesQueued: Int { writes.added }

@@ -211,7 +211,7 @@ package final class ServiceState: Sendable {
     /// for the database's writer: the writes queued together share one commit, and no thread
     /// waits per request (`SQLiteDatabase.write`); elsewhere it runs as `io` does.
     package func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        if let sqlite = stores.database as? SQLiteDatabase { return try await sqlite.write(body) }
+        if let writer = stores.database.writer { return try await writer.write(body) }
         return try await io(body)
     }
 }

@@ -7,7 +7,8 @@ import VerificationAPI
 
 /// A sign-in is one transaction: the ceremony taken, the counter moved and the audit event
 /// commit together (one durable commit to wait for), a store failure anywhere leaves none of
-/// it (the ceremony still open), and a refusal keeps the ceremony taken.
+/// it (the ceremony still open), and a refusal keeps the ceremony taken. The watched database
+/// forwards its writer, so on SQLite these sign-ins run on it, as the service's do.
 @Suite struct SignInTransactionTests {
     /// A service on a watched database, a key enrolled for holder-1, and a sign-in ceremony
     /// opened and answered by it but not sent.
@@ -46,8 +47,11 @@ import VerificationAPI
     @Test func aSignInCommitsOnce() async throws {
         try await Self.withAnsweredCeremony { client, scene in
             scene.database.forget()
+            let queued = scene.database.writesQueued
             let reply = try await scene.send(client)
             #expect(reply.json["verified"] as? Bool == true, "\(reply.text)")
+            // On SQLite the sign-in went through the database's writer.
+            #expect(scene.database.writesQueued == (TestPostgres.selected ? 0 : queued + 1))
             let writes = scene.database.transactions.filter { $0.contains { $0.hasPrefix("UPDATE") || $0.hasPrefix("INSERT") } }
             #expect(writes.count == 1, "\(writes)")
             let signIn = try #require(writes.first)
@@ -73,6 +77,23 @@ import VerificationAPI
             #expect(retry.json["verified"] as? Bool == true, "\(retry.text)")
             #expect(try scene.harness.state.audit.count() == eventsBefore + 1)
             #expect(try await scene.send(client).code == "ceremony.replayed")
+        }
+    }
+
+    /// Another client (same relying party, its own key) sends this client's answered ceremony:
+    /// the ceremony is not its own, nothing is taken or written, and the owner still signs in.
+    @Test func anotherClientCannotFinishThisClientsSignIn() async throws {
+        try await Self.withAnsweredCeremony { client, scene in
+            let eventsBefore = try scene.harness.state.audit.count()
+            let stranger = try await client.call(
+                .post, "/v1/assertions", key: scene.harness.keys["all"], json: ["ceremonyId": scene.ceremonyID, "response": scene.response])
+            #expect(stranger.code == "ceremony.unknown", "\(stranger.text)")
+            #expect(stranger.json["verified"] == nil)
+            #expect(try scene.harness.state.audit.count() == eventsBefore)
+            #expect(try scene.storedCredential.lastUsedAt == nil)
+            let owner = try await scene.send(client)
+            #expect(owner.json["verified"] as? Bool == true, "\(owner.text)")
+            #expect(try scene.harness.state.audit.count() == eventsBefore + 1)
         }
     }
 
@@ -130,7 +151,12 @@ final class WatchedDatabase: SQLDatabase, Sendable {
     }
 
     var location: String { inner.location }
+    /// The inner database's writer: what the service queues there still calls this database.
+    var writer: (any QueuedWriting)? { inner.writer }
     var filePath: String? { inner.filePath }
+
+    /// Writes queued for the inner database's writer (0 without one).
+    var writesQueued: Int { (inner as? SQLiteDatabase)?.writesQueued ?? 0 }
 
     /// The outermost transactions run since the last `forget`, each as its statements.
     var transactions: [[String]] { watch.withLock { $0.transactions } }
