@@ -54,30 +54,24 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         try runReporting {
+            let fixed = try Times.parse(at)
             if jsonl {
                 guard format == .json else { throw CLIFailure("--jsonl writes JSON reports: --format \(format.rawValue) is for one request") }
-                try evaluateLines(profile: try readProfile(), catalog: try readCatalog(), at: try Times.parse(at))
+                try evaluateLines(profile: try readProfile(), catalog: try readCatalog(), at: fixed)
             }
             let bytes = try Files.read(request, limit: VerificationService.maximumRequestSize, what: "the request")
             let policyProfile = try readProfile()
             let catalog = try readCatalog()
-            var parsed: VerificationRequest
-            do {
-                parsed = try VerificationRequest.read(bytes, ceremony: .registration)
-            } catch let error as RequestError {
-                emit(rejected: VerificationOutcome(
-                    disposition: .badRequest,
-                    result: .rejected(code: RequestFailureCode.malformedRequest.rawValue, message: error.message, ceremony: .registration)))
-                throw ExitCode(2)
+            let judged = bytes.withUnsafeBytes { line in
+                Self.evaluate(line, service: VerificationService(trust: catalog), catalog: catalog, profile: policyProfile, at: fixed, otherwise: Date())
             }
-            let time = try Times.parse(at) ?? parsed.at ?? Date()
-            parsed.at = time
-            let outcome = VerificationService(trust: catalog).verify(.registration, request: parsed, now: time)
-            guard case .registration(let registration) = outcome.result else {
-                emit(rejected: outcome)
-                throw ExitCode(outcome.disposition == .badRequest ? 2 : 1)
+            let outcome: VerificationOutcome, evaluation: Evaluation
+            switch judged {
+            case .rejected(let refused):
+                emit(rejected: refused)
+                throw ExitCode(judged.disposition.rawValue)
+            case .evaluated(let verified, let evaluated): (outcome, evaluation) = (verified, evaluated)
             }
-            let evaluation = PolicyEngine.evaluate(.fido(FIDOFacts(registration: registration)), catalog: catalog, profile: policyProfile, at: time)
             let report: [UInt8]
             switch format {
             case .json:
@@ -110,6 +104,42 @@ struct Evaluate: ParsableCommand {
         } catch {
             throw CLIFailure(error.description)
         }
+    }
+
+    /// A registration request verified with the catalog and judged by the profile, or why not.
+    enum Judged {
+        case rejected(VerificationOutcome)
+        case evaluated(VerificationOutcome, Evaluation)
+
+        /// The exit status: 0 accepted, 1 refused, indeterminate or not verified, 2 malformed.
+        var disposition: VerificationOutcome.Disposition {
+            switch self {
+            case .rejected(let outcome): outcome.disposition == .badRequest ? .badRequest : .rejected
+            case .evaluated(_, let evaluation): evaluation.verdict == .accepted ? .verified : .rejected
+            }
+        }
+    }
+
+    /// One request as `evaluate` judges it, alone or as a line of `--jsonl`: read, verified at
+    /// `fixed`, else the request's `at`, else `otherwise`, then evaluated.
+    static func evaluate(
+        _ bytes: UnsafeRawBufferPointer, service: VerificationService, catalog: CatalogSnapshot, profile: Profile, at fixed: Date?,
+        otherwise: Date
+    ) -> Judged {
+        var parsed: VerificationRequest
+        do throws(RequestError) {
+            parsed = try VerificationRequest.read(bytes, ceremony: .registration)
+        } catch {
+            return .rejected(
+                VerificationOutcome(
+                    disposition: .badRequest,
+                    result: .rejected(code: RequestFailureCode.malformedRequest.rawValue, message: error.message, ceremony: .registration)))
+        }
+        let time = fixed ?? parsed.at ?? otherwise
+        parsed.at = time
+        let outcome = service.verify(.registration, request: parsed, now: time)
+        guard case .registration(let registration) = outcome.result else { return .rejected(outcome) }
+        return .evaluated(outcome, PolicyEngine.evaluate(.fido(FIDOFacts(registration: registration)), catalog: catalog, profile: profile, at: time))
     }
 
     /// The JSON report: the verification, then the evaluation (the service's
@@ -147,29 +177,16 @@ struct Evaluate: ParsableCommand {
                 Self.writeRejected(BulkVerifier.oversize(.registration), to: &out)
                 return .badRequest
             }
-            var parsed: VerificationRequest
-            do throws(RequestError) {
-                parsed = try VerificationRequest.read(line, ceremony: .registration)
-            } catch {
-                let outcome = VerificationOutcome(
-                    disposition: .badRequest,
-                    result: .rejected(code: RequestFailureCode.malformedRequest.rawValue, message: error.message, ceremony: .registration))
-                Self.writeRejected(outcome, to: &out)
-                return .badRequest
+            let judged = Self.evaluate(line, service: service, catalog: catalog, profile: profile, at: fixed, otherwise: start)
+            switch judged {
+            case .rejected(let outcome): Self.writeRejected(outcome, to: &out)
+            case .evaluated(let outcome, let evaluation): Self.writeReport(outcome, evaluation, to: &out)
             }
-            let time = fixed ?? parsed.at ?? start
-            parsed.at = time
-            let outcome = service.verify(.registration, request: parsed, now: time)
-            guard case .registration(let registration) = outcome.result else {
-                Self.writeRejected(outcome, to: &out)
-                return outcome.disposition == .badRequest ? .badRequest : .rejected
-            }
-            let evaluation = PolicyEngine.evaluate(.fido(FIDOFacts(registration: registration)), catalog: catalog, profile: profile, at: time)
-            Self.writeReport(outcome, evaluation, to: &out)
-            return evaluation.verdict == .accepted ? .verified : .rejected
+            return judged.disposition
         }
         do {
             let input = request == "-" ? STDIN_FILENO : try FileDescriptorIO.open(request)
+            defer { if input != STDIN_FILENO { close(input) } }
             let output = try output.map { try FileDescriptorIO.create($0) } ?? STDOUT_FILENO
             let worst = try bulk.run(input: input, output: output)
             if output != STDOUT_FILENO { close(output) }
