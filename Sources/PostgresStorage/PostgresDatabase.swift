@@ -98,16 +98,54 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
         // with an IP address only the chain is checked: name the database by its DNS name.
         settings.options = options
         let id = connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
-        do {
-            let connection = try PostgresConnection.connect(on: eventLoops.next(), configuration: settings, id: id, logger: logger).wait()
-            // Server-side bound too: a statement stuck on a lock ends there.
-            _ = try connection.query(
-                PostgresQuery(unsafeSQL: "SET statement_timeout = \(Int(configuration.timeout * 1000))"), logger: logger
-            ).wait()
-            return connection
-        } catch {
-            throw Self.storeError(error, doing: "connecting to \(configuration.location)")
+        let connecting = PostgresConnection.connect(on: eventLoops.next(), configuration: settings, id: id, logger: logger)
+        let connection = try Self.answer(of: connecting, within: configuration.timeout + 0.5, doing: "connecting to \(configuration.location)") {
+            // A connection that comes up after all is closed, not left open and unused.
+            connecting.whenSuccess { Self.drop($0) }
         }
+        do {
+            // Server-side bound too: a statement stuck on a lock ends there.
+            _ = try perform("SET statement_timeout = \(Int(configuration.timeout * 1000))", [], on: connection)
+        } catch {
+            Self.drop(connection)
+            throw error
+        }
+        return connection
+    }
+
+    /// Waits for `future` at most `limit` seconds; past it `expired` runs and the call fails
+    /// with `store.unavailable`. The bound does not rely on postgres-nio failing the future when
+    /// its connection closes: it can leave a query's future pending for good when the server
+    /// ends the connection under it (seen on a COMMIT during a fast shutdown: the request hung
+    /// with its thread, though the connection had been closed at the deadline).
+    package static func answer<T: Sendable>(
+        of future: EventLoopFuture<T>, within limit: TimeInterval, doing what: @autoclosure () -> String,
+        expired: () -> Void
+    ) throws(StoreError) -> T {
+        let outcome = Outcome<T>()
+        future.whenComplete { result in outcome.settle(result) }
+        guard outcome.done.wait(timeout: .now() + limit) == .success, let result = outcome.result else {
+            expired()
+            throw StoreError(.unavailable, "\(what()): no answer within \(limit) s")
+        }
+        do {
+            return try result.get()
+        } catch {
+            throw storeError(error, doing: what())
+        }
+    }
+
+    /// A future's result, handed from the event loop to the thread that waits for it.
+    private final class Outcome<T: Sendable>: Sendable {
+        private let value = Mutex<Result<T, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+
+        func settle(_ result: Result<T, any Error>) {
+            value.withLock { $0 = result }
+            done.signal()
+        }
+
+        var result: Result<T, any Error>? { value.withLock { $0 } }
     }
 
     /// A connection for one statement or transaction: an idle one, a new one under `poolSize`,
@@ -222,20 +260,14 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
         return PostgresQuery(unsafeSQL: text, binds: binds)
     }
 
-    /// Runs one statement and waits for it, at most `timeout` (past it the connection is closed,
-    /// which fails the statement and drops the connection).
+    /// Runs one statement and waits for it, at most `timeout` and half a second (past it the
+    /// connection is closed and the statement fails: its connection is dropped).
     private func perform(
         _ sql: String, _ parameters: [SQLValue], on connection: PostgresConnection, within limit: TimeInterval? = nil
     ) throws(StoreError) -> PostgresQueryResult {
-        let query = statement(sql, parameters)
-        let deadline = connection.eventLoop.scheduleTask(in: .milliseconds(Int64((limit ?? configuration.timeout) * 1000) + 500)) {
+        let running = connection.query(statement(sql, parameters), logger: logger)
+        return try Self.answer(of: running, within: (limit ?? configuration.timeout) + 0.5, doing: "running \(sql.prefix(60))") {
             Self.drop(connection)
-        }
-        defer { deadline.cancel() }
-        do {
-            return try connection.query(query, logger: logger).wait()
-        } catch {
-            throw Self.storeError(error, doing: "running \(sql.prefix(60))")
         }
     }
 

@@ -458,14 +458,20 @@ def run_checks(args, checks, one, two, proxy_port, key, code, database, ctl, wor
     one.start()
 
     # 9. PostgreSQL stopped under load: 503 within the timeout, never 500; ready says not ready; recovery.
-    run = database_fault(ctl, key, (one, two), "stop", "start", DB_TIMEOUT + 2)
-    kinds = sorted({str(s) for s in run["statuses"]})
-    checks.expect(503 in run["statuses"] and all(s in (200, 503) for s in run["statuses"]),
-                  f"while PostgreSQL is down requests get 503, never 500 (statuses seen: {kinds})")
-    checks.expect(run["slowest"] < 2 * DB_TIMEOUT + 3,
-                  f"no request hung past the database timeout (slowest {run['slowest']:.1f} s, timeout {DB_TIMEOUT} s per statement)")
-    checks.expect(run["ready_during"] == 503, f"readiness says not ready while the database is down ({run['ready_during']})")
-    checks.expect(run["recovered"] is not None, f"the nodes recover by themselves when PostgreSQL is back ({run['recovered']} s)")
+    # Three stops: a request caught at the moment the server ends its connection is rare in one
+    # (postgres-nio left such a statement's future pending for good: 2 CI runs in 3 hung there).
+    runs = [database_fault(ctl, key, (one, two), "stop", "start", DB_TIMEOUT + 2) for _ in range(3)]
+    statuses = [s for run in runs for s in run["statuses"]]
+    kinds = sorted({str(s) for s in statuses})
+    slowest = max(run["slowest"] for run in runs)
+    checks.expect(503 in statuses and all(s in (200, 503) for s in statuses),
+                  f"while PostgreSQL is down (three stops) requests get 503, never 500 (statuses seen: {kinds})")
+    checks.expect(slowest < 2 * DB_TIMEOUT + 3,
+                  f"no request hung past the database timeout (slowest {slowest:.1f} s, timeout {DB_TIMEOUT} s per statement)")
+    checks.expect(all(run["ready_during"] == 503 for run in runs),
+                  f"readiness says not ready while the database is down ({[run['ready_during'] for run in runs]})")
+    checks.expect(all(run["recovered"] is not None for run in runs),
+                  f"the nodes recover by themselves when PostgreSQL is back ({[run['recovered'] for run in runs]} s)")
     checks.expect(all(request(n.port, "GET", "/health/ready")[0] == 200 for n in (one, two)), "both nodes ready again")
 
     # 10. PostgreSQL hanging (every server process stopped in place): the statement timeout, not a hang.
