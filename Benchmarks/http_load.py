@@ -21,11 +21,11 @@ core 1. In one run:
     gunicorn (several workers), all pinned to core 0 and driven the same way;
   - stateful sign-ins (`POST /v1/assertions`): ceremonies opened and answered beforehand, each
     used once, each a database write (counter compare-and-set and audit event, durable before
-    the answer; commits grouped).
+    the answer; commits grouped), on the hot path and through the router.
 Every response is counted by the service's /metrics: a run with a non-verified result or an
 unexpected non-2xx answer is reported as errors. RSS is the server's peak (VmHWM).
 
-  python3 Benchmarks/http_load.py [--seconds 10] [--skip-build] [--only-stateful]
+  python3 Benchmarks/http_load.py [--seconds 10] [--skip-build] [--only-stateful [--stateful-rounds 3]]
 Results: Benchmarks/results/http.json (not committed), and a Markdown table on stdout.
 """
 import argparse
@@ -35,6 +35,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -307,13 +308,15 @@ def stateless_cases(server: Server, key: str, refused_key: str, bodies: dict, se
     print(line(f"POST /v1/registrations/verify, packed ({cases['registration_packed']['connections']} conns)", cases["registration_packed"]))
 
 
-def stateful_case(work: Path, ceremonies: int) -> tuple[dict, float]:
+def stateful_case(work: Path, ceremonies: int, hot: bool = True) -> tuple[dict, float]:
     """Sign-ins against a fresh SQLite file: each a ceremony taken, a counter moved and an audit
-    event, durable before the answer."""
-    print(f"== stateful sign-ins, POST /v1/assertions ({ceremonies} ceremonies prepared, each used once)")
-    database = work / "stateful.sqlite"
+    event, durable before the answer; `hot`: the hot path takes them (`hotPath: false`: the
+    router does)."""
+    way = "hot path" if hot else "router"
+    print(f"== stateful sign-ins, POST /v1/assertions, {way} ({ceremonies} ceremonies prepared, each used once)")
+    database = work / f"stateful-{'hot' if hot else 'router'}-{time.time_ns()}.sqlite"
     enrolment_key = add_client(database, ["enrolment"])
-    server = Server(database, free_port(), demo=True)
+    server = Server(database, free_port(), demo=True, extra={"hotPath": hot})
     try:
         sign_ins = work / "sign-ins.txt"
         stateful_bodies(server.port, enrolment_key, ceremonies, sign_ins)
@@ -322,10 +325,23 @@ def stateful_case(work: Path, ceremonies: int) -> tuple[dict, float]:
         run["verified"] = metrics.get(("verification", "assertion", "verified"), 0)
         if run["requests"] > ceremonies:
             print(f"   warning: {run['requests']} requests for {ceremonies} ceremonies: raise --stateful")
-        print(line("POST /v1/assertions, SQLite, 64 conns", run) + f"  verified {run['verified']}")
+        print(line(f"POST /v1/assertions, SQLite, {way}, 64 conns", run) + f"  verified {run['verified']}")
         return run, server.rss_peak_mb()
     finally:
         server.stop()
+
+
+def stateful_rounds(work: Path, ceremonies: int, rounds: int) -> dict:
+    """The router and the hot path alternating, `rounds` each: every figure and the medians."""
+    seen = {"router": [], "hot_path": []}
+    for _ in range(rounds):
+        for name, hot in (("router", False), ("hot_path", True)):
+            seen[name].append(stateful_case(work, ceremonies, hot)[0]["rps"])
+    medians = {name: statistics.median(values) for name, values in seen.items()}
+    for name, values in seen.items():
+        print(f"   {name}: {', '.join(f'{v:,.0f}' for v in values)}; median {medians[name]:,.0f} sign-ins/s")
+    print(f"   hot path / router: x{medians['hot_path'] / medians['router']:.2f}")
+    return {"runs": seen, "medians": medians}
 
 
 def main() -> int:
@@ -333,7 +349,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--skip-build", action="store_true")
     parser.add_argument("--stateful", type=int, default=24000, help="sign-in ceremonies prepared for the stateful case")
-    parser.add_argument("--only-stateful", action="store_true", help="run the stateful case alone (no table)")
+    parser.add_argument("--only-stateful", action="store_true", help="run the stateful cases alone (no table)")
+    parser.add_argument("--stateful-rounds", type=int, default=3, help="with --only-stateful: router and hot path alternating, this many each")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     if not args.skip_build:
@@ -345,7 +362,7 @@ def main() -> int:
         subprocess.run([sys.executable, str(HERE / "requests.py"), str(requests)], check=True)
     work = Path(tempfile.mkdtemp(prefix="mie-http-bench-"))
     if args.only_stateful:
-        stateful_case(work, args.stateful)
+        stateful_rounds(work, args.stateful, args.stateful_rounds)
         return 0
     bodies = {"assertion": work / "assertions.txt", "registration": work / "registrations.txt", "padding": work / "padding.txt"}
     service_bodies(requests / "assertion-es256.jsonl", bodies["assertion"], "assertion")
@@ -418,6 +435,7 @@ def main() -> int:
         results["peers"][kind] = peer_rate(kind, bodies["assertion"], args.seconds)
         print(line(f"py_webauthn, {kind} ({results['peers'][kind]['connections']} conns)", results["peers"][kind]))
 
+    results["stateful_router"], _ = stateful_case(work, args.stateful, hot=False)
     results["stateful_assertion"], results["stateful_rss_mb"] = stateful_case(work, args.stateful)
 
     hot, routed = results["hot_path"], results["router"]
@@ -440,7 +458,8 @@ def main() -> int:
         ("`evaluate --jsonl`, packed + PSC verdict and report (offline, one core)", results["jsonl_evaluation_rps"], ""),
         ("raw OpenSSL P-256 verify", results["raw_p256_rps"], ""),
     ] + [(f"py_webauthn behind {kind}", run["rps"], f"mie / peer {one / run['rps']:.2f}") for kind, run in results["peers"].items()] + [
-        ("stateful `POST /v1/assertions` (SQLite, grouped commits)", results["stateful_assertion"]["rps"], f"p99 {results['stateful_assertion']['p99_ms']:.1f} ms"),
+        ("stateful `POST /v1/assertions` (SQLite, grouped commits), hot path", results["stateful_assertion"]["rps"],
+         f"p99 {results['stateful_assertion']['p99_ms']:.1f} ms; router {results['stateful_router']['rps']:.0f}"),
     ]
     for label, rps, ratio in rows:
         print(f"| {label} | {rps:,.0f} | {ratio} |")

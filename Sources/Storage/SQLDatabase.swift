@@ -28,7 +28,18 @@ package protocol SQLDatabase: AnyObject, Sendable {
 /// Writes queued for a database's writer: `body` runs there, its transactions grouped with the
 /// others queued, and the call returns once their commit is durable.
 package protocol QueuedWriting: Sendable {
-    func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T
+    /// Queues `body`; `done` gets what it returned or threw once its commit is durable, or the
+    /// commit's failure. `done` runs on the writer's thread: it must not block.
+    func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T, done: @escaping @Sendable (Result<T, any Error>) -> Void)
+}
+
+extension QueuedWriting {
+    /// `write`, awaited.
+    package func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            write(body) { continuation.resume(with: $0) }
+        }
+    }
 }
 
 extension SQLDatabase {

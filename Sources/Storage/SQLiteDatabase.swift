@@ -258,28 +258,26 @@ package final class SQLiteDatabase: SQLDatabase, QueuedWriting, @unchecked Senda
 
     /// Runs `body` on the database's writer thread with the other writes queued beside it; every
     /// transaction it makes (a store call, a bare `run`) is a member of the writer's group, with
-    /// its own savepoint, as it would be on any thread. Returns, or throws what `body` threw,
-    /// once the group's commit is durable; when that commit fails, it throws that failure.
-    package func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let outcome = Mutex<Result<T, any Error>?>(nil)
-            let job = WriteJob(
-                run: {
-                    let result = Result { try body() }
-                    outcome.withLock { $0 = result }
-                },
-                finish: { failure in
-                    let result = outcome.withLock { $0 }
-                    switch (result, failure) {
-                    case (.success?, let failure?), (nil, let failure?):
-                        continuation.resume(throwing: StoreError(failure.code, "the transaction was not committed: \(failure.message)"))
-                    case (let result?, _): continuation.resume(with: result)
-                    case (nil, nil): continuation.resume(throwing: StoreError(.unavailable, "the write did not run"))
-                    }
-                })
-            if !writes.add(job, start: { [weak self] in self?.startWriter() }) {
-                job.finish(StoreError(.unavailable, "the database is closed"))
-            }
+    /// its own savepoint, as it would be on any thread. `done` gets what `body` returned or threw
+    /// once the group's commit is durable; when that commit fails, that failure.
+    package func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T, done: @escaping @Sendable (Result<T, any Error>) -> Void) {
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        let job = WriteJob(
+            run: {
+                let result = Result { try body() }
+                outcome.withLock { $0 = result }
+            },
+            finish: { failure in
+                let result = outcome.withLock { $0 }
+                switch (result, failure) {
+                case (.success?, let failure?), (nil, let failure?):
+                    done(.failure(StoreError(failure.code, "the transaction was not committed: \(failure.message)")))
+                case (let result?, _): done(result)
+                case (nil, nil): done(.failure(StoreError(.unavailable, "the write did not run")))
+                }
+            })
+        if !writes.add(job, start: { [weak self] in self?.startWriter() }) {
+            job.finish(StoreError(.unavailable, "the database is closed"))
         }
     }
 

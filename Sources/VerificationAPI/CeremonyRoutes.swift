@@ -227,10 +227,16 @@ struct CeremonyRoutes {
         let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
         let (ceremonyID, response, _) = try Self.readCeremonyResponse(body, .assertion)
         let completion = try await state.write { [operations] in try operations.finishSignIn(ceremonyID, response, by: caller) }
+        return jsonResponse(Self.signInAnswer(completion))
+    }
+
+    /// A finished sign-in's answer, the router's and the hot path's.
+    static func signInAnswer(_ completion: ServiceOperations.SignInCompletion) -> [UInt8] {
         switch completion {
-        case .refused(let code, let message): return Self.signInRefusal(code: code, message: message)
+        case .refused(let code, let message):
+            return JSONValue.object([("verified", .bool(false)), ("error", failure(code: code, message: message))]).json
         case .verified(let holder, let stored, let assertion, let acceptable, let amr):
-            let reply = JSONValue.object([
+            return JSONValue.object([
                 ("verified", .bool(true)), ("holder", Self.holderJSON(holder)), ("credentialId", .string(Base64URL.encode(stored.id))),
                 ("authenticator", .string(stored.authenticator)), ("aaguid", .string(stored.aaguid)), ("verdict", .string(stored.verdict)),
                 ("pscAcceptable", .bool(acceptable)), ("amr", .strings(amr)), ("signCount", .integer(assertion.signCount)),
@@ -238,13 +244,8 @@ struct CeremonyRoutes {
                 // How the holder's identity was established when this key was enrolled (FI 25):
                 // the IAM decides what a client's word is worth.
                 ("identityEvidence", .string(stored.identityEvidence)),
-            ])
-            return jsonResponse(reply.json)
+            ]).json
         }
-    }
-
-    static func signInRefusal(code: String, message: String) -> Response {
-        jsonResponse(JSONValue.object([("verified", .bool(false)), ("error", failure(code: code, message: message))]).json)
     }
 }
 

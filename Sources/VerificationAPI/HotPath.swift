@@ -47,19 +47,23 @@ struct ServiceHTTP1Channel: HTTPChannelHandler {
     }
 }
 
-/// Answers `POST /v1/assertions/verify` and `POST /v1/registrations/verify` on the event loop,
-/// as the bytes arrive: no task, no router, no body stream. It takes a request only when its
-/// head shows everything the answer needs: a JSON body of a declared length within the limit,
-/// no `Expect` or `Connection: close`, and a caller whose API key (and client certificate,
-/// with mutual TLS) the client cache already knows. Anything else, and any request behind one
-/// the router still answers (answers keep their order), goes on to the router unchanged, which
-/// also gives every refusal of an unknown or uncached caller its usual path (lookups, the
-/// failed-authentication limit).
+/// Answers `POST /v1/assertions/verify`, `POST /v1/registrations/verify` and the sign-in's
+/// finish `POST /v1/assertions` without the router, as the bytes arrive: no task, no router, no
+/// body stream. The two stateless routes are answered on the event loop; a sign-in's ceremony
+/// work is queued for the database's writer (`ServiceState.write(on:)`) and its answer written
+/// when that commit is durable. It takes a request only when its head shows everything the
+/// answer needs: a JSON body of a declared length within the limit, no `Expect` or
+/// `Connection: close`, and a caller whose API key (and client certificate, with mutual TLS)
+/// the client cache already knows. Anything else, and any request behind one the router still
+/// answers (answers keep their order), goes on to the router unchanged, which also gives every
+/// refusal of an unknown or uncached caller its usual path (lookups, the failed-authentication
+/// limit). While a sign-in's answer is awaited, what arrives behind it on the connection waits
+/// too (its reads are held), and is handled in order once the answer is written.
 ///
 /// What it does is what the router does for these routes, in the same order: load shedding,
-/// the client's rate limit, the role, the body read strictly, the verification and judgement
-/// (`VerificationRoutes.answer`: its audit event queued), the same JSON or problem document,
-/// `Date` and `Server`, and the request counted by route, status and latency.
+/// the client's rate limit, the role, the body read strictly, the operation (verification and
+/// judgement with its audit event queued, or the sign-in's transaction), the same JSON or
+/// problem document, `Date` and `Server`, and the request counted by route, status and latency.
 final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -67,18 +71,27 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     enum Route {
-        case assertion, registration
+        case assertion, registration, signIn
 
         init?(_ path: String) {
             switch path {
             case "/v1/assertions/verify": self = .assertion
             case "/v1/registrations/verify": self = .registration
+            case "/v1/assertions": self = .signIn
             default: return nil
             }
         }
 
-        var path: String { self == .assertion ? "/v1/assertions/verify" : "/v1/registrations/verify" }
-        var ceremony: Ceremony { self == .assertion ? .assertion : .registration }
+        var path: String {
+            switch self {
+            case .assertion: "/v1/assertions/verify"
+            case .registration: "/v1/registrations/verify"
+            case .signIn: "/v1/assertions"
+            }
+        }
+
+        /// The roles the router's route requires.
+        var roles: [ClientRole] { self == .signIn ? [.enrolment] : [.verifier, .enrolment] }
     }
 
     private struct Taken {
@@ -96,15 +109,25 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case taking(Taken)
     }
 
+    /// What arrived while a sign-in's answer was awaited, to handle after it in order.
+    private enum Held {
+        case part(HTTPRequestPart)
+        case event(Any)
+    }
+
     private let state: ServiceState
     private let logger: Logger
     private var mode = Mode.idle
     /// Requests given to the router whose answer has not ended.
     private var routerAnswering = 0
+    /// A sign-in whose answer is awaited from the writer.
+    private var awaiting = false
+    private var held: [Held] = []
     /// Answers written since the last flush.
     private var unflushed = false
     /// A read held back while the connection cannot take more writes (a client that sends
-    /// requests and reads no answers fills no buffer of ours).
+    /// requests and reads no answers fills no buffer of ours), or while a sign-in's answer is
+    /// awaited.
     private var readHeld = false
     private var date = HTTPDate()
 
@@ -114,7 +137,13 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if awaiting { return held.append(.part(part)) }
+        handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             if case .idle = mode, routerAnswering == 0, let taken = take(head, context: context) {
                 mode = .taking(taken)
@@ -122,25 +151,36 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
             }
             mode = .passing
             routerAnswering += 1
-            context.fireChannelRead(data)
-        case .body(let part):
-            guard case .taking(var taken) = mode else { return context.fireChannelRead(data) }
+            context.fireChannelRead(wrapInboundOut(part))
+        case .body(let bytes):
+            guard case .taking(var taken) = mode else { return context.fireChannelRead(wrapInboundOut(part)) }
             mode = .idle
             if var body = taken.body {
-                body.writeImmutableBuffer(part)
+                body.writeImmutableBuffer(bytes)
                 taken.body = body
             } else {
-                taken.body = part
+                taken.body = bytes
             }
             mode = .taking(taken)
         case .end:
             guard case .taking(let taken) = mode else {
                 mode = .idle
-                return context.fireChannelRead(data)
+                return context.fireChannelRead(wrapInboundOut(part))
             }
             mode = .idle
-            answer(taken, context: context)
+            if taken.route == .signIn {
+                signIn(taken, context: context)
+            } else {
+                answer(taken, context: context)
+            }
         }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // The client's half-close behind a sign-in waits for its answer (the router would
+        // otherwise end the connection before it is written).
+        if awaiting { return held.append(.event(event)) }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -158,7 +198,7 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        guard context.channel.isWritable else {
+        guard context.channel.isWritable, !awaiting else {
             readHeld = true
             return
         }
@@ -166,7 +206,7 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if readHeld, context.channel.isWritable {
+        if readHeld, context.channel.isWritable, !awaiting {
             readHeld = false
             context.read()
         }
@@ -196,14 +236,90 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return Taken(route: route, client: byKey, start: .now)
     }
 
+    /// A stateless verification, answered now.
     private func answer(_ taken: Taken, context: ChannelHandlerContext) {
+        let outcome = Result { () throws -> [UInt8] in
+            try state.guards.enter(maximum: state.configuration.maximumInFlight)
+            defer { state.guards.leave() }
+            let client = try admit(taken)
+            let body = taken.body.map { Array($0.readableBytesView) } ?? []
+            let ceremony: Ceremony = taken.route == .assertion ? .assertion : .registration
+            return try VerificationRoutes.answer(ceremony, body, for: client, state: state)
+        }
+        write(outcome, for: taken, context: context)
+    }
+
+    /// A sign-in's finish: read here, its transaction queued for the writer, the answer written
+    /// once it is durable. Refusals before the store (shedding, rate, role, a malformed body)
+    /// are answered now.
+    private func signIn(_ taken: Taken, context: ChannelHandlerContext) {
+        do {
+            try state.guards.enter(maximum: state.configuration.maximumInFlight)
+        } catch {
+            return write(.failure(error), for: taken, context: context)
+        }
+        let queued: EventLoopFuture<[UInt8]>
+        do {
+            let caller = state.caller(try admit(taken))
+            let (ceremonyID, response, _) = try CeremonyRoutes.readCeremonyResponse(
+                taken.body.map { Array($0.readableBytesView) } ?? [], .assertion)
+            let operations = state.operations
+            // The answer is written out here, not on the writer's thread.
+            queued = state.write(on: context.eventLoop) { try operations.finishSignIn(ceremonyID, response, by: caller) }
+                .map(CeremonyRoutes.signInAnswer)
+        } catch {
+            state.guards.leave()
+            return write(.failure(error), for: taken, context: context)
+        }
+        awaiting = true
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        queued.whenComplete { outcome in
+            let (handler, context) = bound.value
+            handler.state.guards.leave()
+            handler.awaiting = false
+            handler.write(outcome, for: taken, context: context)
+            handler.unflushed = false
+            context.flush()
+            handler.resume(context: context)
+        }
+    }
+
+    /// What arrived during a sign-in, handled in order (until another sign-in waits), then
+    /// reading again.
+    private func resume(context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return held.removeAll() }
+        var handled = 0
+        while !awaiting, handled < held.count {
+            switch held[handled] {
+            case .part(let part): handle(part, context: context)
+            case .event(let event): context.fireUserInboundEventTriggered(event)
+            }
+            handled += 1
+        }
+        held.removeFirst(handled)
+        if handled > 0 { channelReadComplete(context: context) }
+        if !awaiting, readHeld, context.channel.isWritable {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    /// The router's middleware for this request, in its order after shedding: the client's rate
+    /// limit, then the route's role.
+    private func admit(_ taken: Taken) throws -> APIClient {
+        try state.guards.admit(taken.client)
+        return try APIRequestContext.require(taken.route.roles, of: taken.client)
+    }
+
+    private func write(_ outcome: Result<[UInt8], any Error>, for taken: Taken, context: ChannelHandlerContext) {
         var status = HTTPResponse.Status.ok
         var fields = HTTPFields()
         var bytes: [UInt8]
-        do {
-            bytes = try respond(taken)
+        switch outcome {
+        case .success(let answer):
+            bytes = answer
             fields[.contentType] = "application/json"
-        } catch {
+        case .failure(let error):
             var logger = logger
             logger[metadataKey: "client"] = .string(taken.client.name)
             let problem = APIError.answering(error, on: "POST \(taken.route.path)", logger: logger)
@@ -222,16 +338,6 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         unflushed = true
         let seconds = (ContinuousClock.now - taken.start).seconds
         state.metrics.request(route: taken.route.path, method: "POST", status: Int(status.code), seconds: seconds, hotPath: true)
-    }
-
-    /// The router's middleware and route for this request, in their order.
-    private func respond(_ taken: Taken) throws -> [UInt8] {
-        try state.guards.enter(maximum: state.configuration.maximumInFlight)
-        defer { state.guards.leave() }
-        try state.guards.admit(taken.client)
-        let client = try APIRequestContext.require([.verifier, .enrolment], of: taken.client)
-        let body = taken.body.map { Array($0.readableBytesView) } ?? []
-        return try VerificationRoutes.answer(taken.route.ceremony, body, for: client, state: state)
     }
 }
 

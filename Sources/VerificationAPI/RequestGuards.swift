@@ -36,7 +36,7 @@ package final class RequestGuards: Sendable {
     let oidcTokens: RateLimiter<String>
     /// Authenticated clients (and unknown keys) by key digest, for a few seconds: the hot path
     /// needs no database.
-    package let clientCache = ClientCache(lifetime: .seconds(2))
+    package let clientCache: ClientCache
     /// Proxies whose X-Forwarded-For names the source address.
     let trustedProxies: Set<String>
     let inFlight = Atomic<Int>(0)
@@ -69,6 +69,7 @@ package final class RequestGuards: Sendable {
         oidcBySource = RateLimiter(rate: 5, burst: 100, clock: clock)
         oidcTokens = RateLimiter(rate: 50, burst: 500, clock: clock)
         trustedProxies = Set(configuration.trustedProxies)
+        clientCache = ClientCache(lifetime: configuration.clientCacheLifetime)
     }
 }
 

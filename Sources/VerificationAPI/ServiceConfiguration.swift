@@ -61,6 +61,10 @@ package struct ServiceConfiguration: Sendable {
     /// Answer the stateless verification routes in a channel handler (`HotPathHandler`) when
     /// the caller's client is cached; off: every request goes through the router.
     package var hotPath = true
+    /// How long an authenticated API client is known without the database: a key revoked from
+    /// the command line (another process) stops within it. Not read from the configuration file
+    /// (two seconds is the product's promise); tests that must keep a caller cached lengthen it.
+    package var clientCacheLifetime: Duration = .seconds(2)
     /// Threads for blocking store calls on SQLite. A transaction waits there for its group's
     /// commit (`SQLiteDatabase`), so more threads make larger groups.
     package var storeThreads = 16

@@ -214,4 +214,12 @@ package final class ServiceState: Sendable {
         if let writer = stores.database.writer { return try await writer.write(body) }
         return try await io(body)
     }
+
+    /// `write` for a caller on an event loop (the hot path): the outcome on `eventLoop`.
+    package func write<T: Sendable>(on eventLoop: any EventLoop, _ body: @escaping @Sendable () throws -> T) -> EventLoopFuture<T> {
+        guard let writer = stores.database.writer else { return blockingPool.runIfActive(eventLoop: eventLoop, body) }
+        let promise = eventLoop.makePromise(of: T.self)
+        writer.write(body) { promise.completeWith($0) }
+        return promise.futureResult
+    }
 }

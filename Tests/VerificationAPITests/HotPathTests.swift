@@ -163,6 +163,56 @@ import VerificationAPI
     }
 }
 
+/// The sign-in's finish (`POST /v1/assertions`) on the hot path: its answer waits for the
+/// writer's commit, and what the client sent behind it on the connection waits for that answer.
+@Suite struct HotPathSignInTests {
+    @Test func signInsOnOneConnectionKeepTheirOrderAndAHalfCloseWaitsForTheAnswer() async throws {
+        let harness = try ServiceHarness {
+            $0.port = 0
+            // The key stays cached from the first call to the last, on a loaded machine too.
+            $0.clientCacheLifetime = .seconds(120)
+        }
+        let key = try #require(harness.keys["enrolment"])
+        let authenticator = try SoftwareAuthenticator(origin: ServiceHarness.origin)
+        let app = try buildApplication(state: harness.state, logger: harness.state.logger)
+        try await app.test(.live) { client in
+            let port = try #require(client.port)
+            #expect(try await CeremonyTests.enrol(client, key: key, authenticator: authenticator).json["registered"] as? Bool == true)
+            /// A sign-in ceremony opened and answered: the request that finishes it.
+            func answered() async throws -> [UInt8] {
+                let options = try await client.call(.post, "/v1/assertions/options", key: key, json: ["holder": "holder-1"])
+                let response = try authenticator.get(try #require(options.json["publicKey"] as? [String: Any]))
+                let body = try JSONSerialization.data(withJSONObject: ["ceremonyId": options.json["ceremonyId"]!, "response": response])
+                let head = "POST /v1/assertions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(key)\r\n"
+                    + "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
+                return Array(head.utf8) + Array(body)
+            }
+            let first = try await answered()
+            let second = try await answered()
+            let third = try await answered()
+            let get = Array("GET /v1/referencing HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(key)\r\n\r\n".utf8)
+            let before = try await HotPathTests.hotAnswers(client)
+            // In one write: a sign-in (the hot path's: the key is cached), a request for the
+            // router behind it, another sign-in, and the first again.
+            let answers = try await RawHTTP.exchange(port: port, first + get + second + first, answers: 4)
+            #expect(answers.map(\.status) == [200, 200, 200, 409], "\(answers.map(\.text))")
+            #expect(answers.map { $0.json["verified"] as? Bool } == [true, nil, true, nil], "\(answers.map(\.text))")
+            #expect(answers[1].json["lists"] != nil)
+            #expect(answers.map { $0.json["signCount"] as? Int } == [1, nil, 2, nil])
+            #expect(answers[3].json["code"] as? String == "ceremony.replayed", "\(answers[3].text)")
+            let taken = try await HotPathTests.hotAnswers(client) - before
+            #expect(taken >= 1 && taken <= 3, "\(taken) answers on the hot path")
+            // The client ends its side right after a sign-in: the answer still comes, then the
+            // connection ends.
+            let hot = try await HotPathTests.hotAnswers(client)
+            let closing = try await RawHTTP.exchange(port: port, third, answers: 1, untilClosed: true, halfClose: true)
+            #expect(closing.first?.json["verified"] as? Bool == true, "\(closing.map(\.text))")
+            #expect(try await HotPathTests.hotAnswers(client) == hot + 1)
+            #expect(try harness.state.credentials.credentials(holder: "holder-1").first?.signCount == 3)
+        }
+    }
+}
+
 /// HTTP/1.1 over a blocking socket, on a thread of its own: bytes written as given (several
 /// requests in one write, as a pipelining client sends them), answers read back by
 /// `Content-Length`.
@@ -179,15 +229,18 @@ enum RawHTTP {
         let description: String
     }
 
-    static func exchange(port: Int, _ bytes: [UInt8], answers count: Int, untilClosed: Bool = false) async throws -> [Answer] {
+    /// `halfClose`: the client ends its side once the bytes are sent (and still reads).
+    static func exchange(port: Int, _ bytes: [UInt8], answers count: Int, untilClosed: Bool = false, halfClose: Bool = false) async throws -> [Answer] {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(with: Result { try blockingExchange(port: port, bytes, answers: count, untilClosed: untilClosed) })
+                continuation.resume(with: Result {
+                    try blockingExchange(port: port, bytes, answers: count, untilClosed: untilClosed, halfClose: halfClose)
+                })
             }
         }
     }
 
-    private static func blockingExchange(port: Int, _ bytes: [UInt8], answers count: Int, untilClosed: Bool) throws -> [Answer] {
+    private static func blockingExchange(port: Int, _ bytes: [UInt8], answers count: Int, untilClosed: Bool, halfClose: Bool) throws -> [Answer] {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket: \(errno)") }
         defer { close(socket) }
@@ -207,6 +260,7 @@ enum RawHTTP {
             guard written > 0 else { throw Failure(description: "send: \(errno)") }
             sent += written
         }
+        if halfClose { shutdown(socket, Int32(SHUT_WR)) }
         var received: [UInt8] = []
         var answers: [Answer] = []
         var closed = false

@@ -8,8 +8,14 @@ import VerificationAPI
 /// A sign-in is one transaction: the ceremony taken, the counter moved and the audit event
 /// commit together (one durable commit to wait for), a store failure anywhere leaves none of
 /// it (the ceremony still open), and a refusal keeps the ceremony taken. The watched database
-/// forwards its writer, so on SQLite these sign-ins run on it, as the service's do.
+/// forwards its writer, so on SQLite these sign-ins run on it, as the service's do. Each test
+/// runs twice: through the router, and on a socket where the hot path takes the sign-in.
 @Suite struct SignInTransactionTests {
+    enum Path: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case router, hotPath
+        var testDescription: String { rawValue }
+    }
+
     /// A service on a watched database, a key enrolled for holder-1, and a sign-in ceremony
     /// opened and answered by it but not sent.
     struct Scene {
@@ -18,9 +24,24 @@ import VerificationAPI
         let key: String?
         let ceremonyID: String
         let response: [String: Any]
+        let path: Path
 
-        func send(_ client: any TestClientProtocol, _ response: [String: Any]? = nil) async throws -> Reply {
-            try await client.call(.post, "/v1/assertions", key: key, json: ["ceremonyId": ceremonyID, "response": response ?? self.response])
+        /// Sends the answer (or `response`) with `key` (the enrolment client's by default); on
+        /// the hot path, checks that the hot path answered it.
+        func send(_ client: any TestClientProtocol, _ response: [String: Any]? = nil, key: String?? = nil) async throws -> Reply {
+            let key = key ?? self.key
+            let hotBefore = path == .hotPath ? try await Self.warm(client, key) : 0
+            let reply = try await client.call(
+                .post, "/v1/assertions", key: key, json: ["ceremonyId": ceremonyID, "response": response ?? self.response])
+            if path == .hotPath { #expect(try await HotPathTests.hotAnswers(client) == hotBefore + 1, "the hot path did not answer") }
+            return reply
+        }
+
+        /// The key into the client cache (its entry lives two seconds), so the hot path takes
+        /// the next request; the hot path's answers so far.
+        static func warm(_ client: any TestClientProtocol, _ key: String?) async throws -> Int {
+            #expect(try await client.call(.get, "/v1/referencing", key: key).status == .ok)
+            return try await HotPathTests.hotAnswers(client)
         }
 
         var storedCredential: StoredCredentialRecord {
@@ -28,24 +49,26 @@ import VerificationAPI
         }
     }
 
-    static func withAnsweredCeremony(_ body: @Sendable (any TestClientProtocol, Scene) async throws -> Void) async throws {
+    static func withAnsweredCeremony(_ path: Path, _ body: @Sendable (any TestClientProtocol, Scene) async throws -> Void) async throws {
         let watched = WatchedDatabase.wrapping()
-        let harness = try ServiceHarness(database: watched.wrap)
+        // On the hot path the key must stay cached from the warm-up to the sign-in, on a loaded
+        // machine too.
+        let harness = try ServiceHarness(configure: { $0.clientCacheLifetime = .seconds(120) }, database: watched.wrap)
         let key = harness.keys["enrolment"]
         let authenticator = try SoftwareAuthenticator(origin: ServiceHarness.origin)
-        try await harness.test { client in
+        try await harness.test(live: path == .hotPath) { client in
             #expect(try await CeremonyTests.enrol(client, key: key, authenticator: authenticator).json["registered"] as? Bool == true)
             let options = try await client.call(.post, "/v1/assertions/options", key: key, json: ["holder": "holder-1"])
             let response = try authenticator.get(try #require(options.json["publicKey"] as? [String: Any]))
             let scene = Scene(
                 harness: harness, database: watched.database, key: key, ceremonyID: try #require(options.json["ceremonyId"] as? String),
-                response: response)
+                response: response, path: path)
             try await body(client, scene)
         }
     }
 
-    @Test func aSignInCommitsOnce() async throws {
-        try await Self.withAnsweredCeremony { client, scene in
+    @Test(arguments: Path.allCases) func aSignInCommitsOnce(path: Path) async throws {
+        try await Self.withAnsweredCeremony(path) { client, scene in
             scene.database.forget()
             let queued = scene.database.writesQueued
             let reply = try await scene.send(client)
@@ -61,8 +84,8 @@ import VerificationAPI
         }
     }
 
-    @Test func aStoreFailureLeavesTheCeremonyOpenAndNothingWritten() async throws {
-        try await Self.withAnsweredCeremony { client, scene in
+    @Test(arguments: Path.allCases) func aStoreFailureLeavesTheCeremonyOpenAndNothingWritten(path: Path) async throws {
+        try await Self.withAnsweredCeremony(path) { client, scene in
             let eventsBefore = try scene.harness.state.audit.count()
             // The disk refuses the audit event, after the ceremony was taken and the counter moved.
             scene.database.fail(containing: "INSERT INTO audit_events")
@@ -82,11 +105,10 @@ import VerificationAPI
 
     /// Another client (same relying party, its own key) sends this client's answered ceremony:
     /// the ceremony is not its own, nothing is taken or written, and the owner still signs in.
-    @Test func anotherClientCannotFinishThisClientsSignIn() async throws {
-        try await Self.withAnsweredCeremony { client, scene in
+    @Test(arguments: Path.allCases) func anotherClientCannotFinishThisClientsSignIn(path: Path) async throws {
+        try await Self.withAnsweredCeremony(path) { client, scene in
             let eventsBefore = try scene.harness.state.audit.count()
-            let stranger = try await client.call(
-                .post, "/v1/assertions", key: scene.harness.keys["all"], json: ["ceremonyId": scene.ceremonyID, "response": scene.response])
+            let stranger = try await scene.send(client, key: scene.harness.keys["all"])
             #expect(stranger.code == "ceremony.unknown", "\(stranger.text)")
             #expect(stranger.json["verified"] == nil)
             #expect(try scene.harness.state.audit.count() == eventsBefore)
@@ -97,8 +119,8 @@ import VerificationAPI
         }
     }
 
-    @Test func aRefusedSignInStillTakesTheCeremony() async throws {
-        try await Self.withAnsweredCeremony { client, scene in
+    @Test(arguments: Path.allCases) func aRefusedSignInStillTakesTheCeremony(path: Path) async throws {
+        try await Self.withAnsweredCeremony(path) { client, scene in
             var forged = scene.response
             var fields = try #require(scene.response["response"] as? [String: Any])
             var signature = try SoftwareAuthenticator.decode(try #require(fields["signature"] as? String))

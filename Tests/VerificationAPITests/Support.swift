@@ -71,10 +71,11 @@ struct ServiceHarness {
         return url
     }
 
-    /// Runs `body` against the router, without sockets.
-    func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    /// Runs `body` against the router, without sockets; `live`: on a real socket, through the
+    /// service's whole pipeline (the hot path answers what it takes).
+    func test(live: Bool = false, _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let app = try buildApplication(state: state, logger: state.logger)
-        try await app.test(.router, body)
+        try await app.test(live ? .live : .router, body)
     }
 }
 
