@@ -41,6 +41,7 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
 
     package var location: String { configuration.location }
     package var filePath: String? { nil }
+    package var dialect: SQLDialect { .postgres }
 
     /// The lock key migrations are serialised by (any constant the product owns).
     static let migrationLock: Int64 = 0x4D49_4556_0001

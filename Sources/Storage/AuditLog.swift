@@ -88,6 +88,7 @@ package struct AuditLog: Sendable {
     /// a number is never given twice, so rows removed from the end leave a gap `verify` names.
     private func appendInTransaction(_ events: [AuditEvent], at time: Date) throws(StoreError) {
         let stamp = time.formatted(.iso8601)
+        if events.count == 1, database.dialect == .postgres { return try appendOne(events[0], stamp: stamp) }
         // The chain's end, read and held in one statement: the update locks the counter's row
         // until the commit, so two writers (two nodes on one PostgreSQL) never link to the same
         // previous row; after waiting for the lock it returns the row as the other writer left it.
@@ -114,6 +115,28 @@ package struct AuditLog: Sendable {
         }
         try database.run("UPDATE audit_counter SET last_seq = ?, last_hash = ? WHERE id = 1", [.int(seq), .blob(previous)])
     }
+
+    /// One event (a state change's) on PostgreSQL in one statement: the chain's end is locked,
+    /// moved and linked by the server (`sha256` over the same bytes as `link`), so the lock is
+    /// held from that statement to the commit, not over three round trips. Each sign-in on every
+    /// node takes that lock in turn: it is what bounds their rate on PostgreSQL.
+    private func appendOne(_ event: AuditEvent, stamp: String) throws(StoreError) {
+        let json = event.json
+        let linked = try database.run(Self.appendOneSQL, [
+            .blob(Self.genesis), .blob(Array(stamp.utf8) + [0] + json), .text(stamp), .text(String(decoding: json, as: UTF8.self)),
+        ])
+        guard linked == 1 else { throw StoreError(.corrupt, "the audit chain's counter row is missing: the event was not appended") }
+    }
+
+    /// Reads the end under `FOR UPDATE` (after waiting for the lock, the row as the other writer
+    /// left it), moves it, and inserts the row linked to it.
+    static let appendOneSQL = """
+        WITH previous AS (SELECT last_seq, COALESCE(last_hash, ?) AS last_hash FROM audit_counter WHERE id = 1 FOR UPDATE), \
+        moved AS (UPDATE audit_counter SET last_seq = previous.last_seq + 1, last_hash = sha256(previous.last_hash || ?) \
+        FROM previous WHERE audit_counter.id = 1 \
+        RETURNING audit_counter.last_seq AS seq, audit_counter.last_hash AS hash, previous.last_hash AS previous_hash) \
+        INSERT INTO audit_events (seq, at, event, previous_hash, hash) SELECT seq, ?, ?, previous_hash, hash FROM moved
+        """
 
     static let rowsPerStatement = 64
 

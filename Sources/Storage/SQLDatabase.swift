@@ -23,6 +23,14 @@ package protocol SQLDatabase: AnyObject, Sendable {
     /// The database's own writer, when it has one (`SQLiteDatabase`): async callers queue their
     /// writes there instead of blocking a thread each. Nil: run them on a pool.
     var writer: (any QueuedWriting)? { get }
+    /// Whose SQL beyond the common text the database runs. A store may use the server's own
+    /// (PostgreSQL's functions, `FOR UPDATE`) where it saves round trips; the common SQL runs
+    /// on both, so a database that wraps another and does not forward this stays correct.
+    var dialect: SQLDialect { get }
+}
+
+package enum SQLDialect: Sendable {
+    case sqlite, postgres
 }
 
 /// Writes queued for a database's writer: `body` runs there, its transactions grouped with the
@@ -44,6 +52,7 @@ extension QueuedWriting {
 
 extension SQLDatabase {
     package var writer: (any QueuedWriting)? { nil }
+    package var dialect: SQLDialect { .sqlite }
 
     @discardableResult
     package func run(_ sql: String) throws(StoreError) -> Int { try run(sql, []) }

@@ -80,7 +80,7 @@ import VerificationAPI
             let signIn = try #require(writes.first)
             #expect(signIn.contains { $0.hasPrefix("UPDATE ceremonies SET used_at") })
             #expect(signIn.contains { $0.hasPrefix("UPDATE credentials SET sign_count") })
-            #expect(signIn.contains { $0.hasPrefix("INSERT INTO audit_events") })
+            #expect(signIn.contains { $0.contains("INSERT INTO audit_events") })
         }
     }
 
@@ -175,6 +175,7 @@ final class WatchedDatabase: SQLDatabase, Sendable {
     var location: String { inner.location }
     /// The inner database's writer: what the service queues there still calls this database.
     var writer: (any QueuedWriting)? { inner.writer }
+    var dialect: SQLDialect { inner.dialect }
     var filePath: String? { inner.filePath }
 
     /// Writes queued for the inner database's writer (0 without one).
