@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PostgresStorage
 import Storage
+import VerificationRequests
 import WireFormat
 
 /// A usage or environment problem: printed on standard error, exit status 2.

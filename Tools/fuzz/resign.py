@@ -13,8 +13,10 @@ It fails when:
   - an answer carries a code `mie-verifier codes` does not list, or `internal`;
   - a mutation that breaks what a signature binds (a nonce, a challenge, extraData, the key
     the attestation certifies) still verifies.
-A line that kills the process is found by bisection and written to
-TestVectors/fuzz-regressions/resign/<sha1>.json (replayed by FuzzRegressionTests).
+A batch that kills the process is narrowed by bisection, each half kept only when it fails
+again; a line that kills it alone is written to TestVectors/fuzz-regressions/resign/<sha1>.json
+(replayed by FuzzRegressionTests), anything else (lines that fail only together, a fault that
+depends on timing) to /tmp, and the report carries a failing run's backtrace.
 
   Tools/fuzz/resign.py [--seconds S] [--seed N] [--verifier PATH] [--batch N]
 """
@@ -374,19 +376,68 @@ class Forge:
         return self.pick([self.packed, self.safetynet, self.tpm, self.android_key, self.none_or_self, self.assertion])()
 
 
-def run_batch(verifier: str, ceremony: str, cases: list[Case]) -> tuple[int, list[str]]:
+def run_batch(verifier: str, ceremony: str, cases: list[Case], backtrace: bool = False) -> tuple[int, list[str], str]:
+    """The verifier's exit status, its answer lines and its standard error. With `backtrace`,
+    a crash prints the Swift runtime's backtrace of every thread on standard error."""
     text = "".join(case.line() + "\n" for case in cases)
+    setting = "enable=yes,interactive=no,threads=all" if backtrace else "enable=no"
     process = subprocess.run([verifier, "verify", ceremony, "--jsonl"], input=text.encode(), capture_output=True,
-                             env={"SWIFT_BACKTRACE": "enable=no"})
-    return process.returncode, process.stdout.decode(errors="replace").splitlines()
+                             env={"SWIFT_BACKTRACE": setting})
+    return process.returncode, process.stdout.decode(errors="replace").splitlines(), process.stderr.decode(errors="replace")
 
 
-def find_killer(verifier: str, ceremony: str, cases: list[Case]) -> Case:
+def dies(verifier: str, ceremony: str, cases: list[Case]) -> bool:
+    status, lines, _ = run_batch(verifier, ceremony, cases)
+    return status not in (0, 1, 2) or len(lines) != len(cases)
+
+
+def find_killer(verifier: str, ceremony: str, cases: list[Case], tries: int = 3) -> list[Case]:
+    """The smallest failing subset bisection reaches, each step checked: a half is kept only
+    when it fails again (up to `tries` runs), so a crash that does not come back for one line
+    ends with the set that still failed, never with an arbitrary line named the killer. An
+    empty list: the whole batch did not fail again (the crash depends on timing)."""
+    def fails(subset: list[Case]) -> bool:
+        return any(dies(verifier, ceremony, subset) for _ in range(tries))
+
+    if not fails(cases):
+        return []
     while len(cases) > 1:
-        half = cases[: len(cases) // 2]
-        status, lines = run_batch(verifier, ceremony, half)
-        cases = half if status < 0 or status > 2 or len(lines) != len(half) else cases[len(cases) // 2:]
-    return cases[0]
+        half = len(cases) // 2
+        if fails(cases[:half]):
+            cases = cases[:half]
+        elif fails(cases[half:]):
+            cases = cases[half:]
+        else:
+            break
+    return cases
+
+
+def report_death(verifier: str, ceremony: str, cases: list[Case], status: int, answered: int) -> str:
+    """Narrows a batch that killed the verifier (or left lines unanswered), saves what still
+    fails, and describes it with the backtrace of a failing run."""
+    killers = find_killer(verifier, ceremony, cases)
+    REGRESSIONS.mkdir(parents=True, exist_ok=True)
+    what = f"the verifier died (status {status}, {answered} of {len(cases)} lines answered)"
+    if len(killers) == 1:
+        killer = killers[0]
+        digest = hashlib.sha1(killer.line().encode()).hexdigest()
+        (REGRESSIONS / f"{digest}.json").write_text(json.dumps({"ceremony": ceremony, "request": killer.request}) + "\n")
+        what += f" on {killer.mutation}, alone; saved {digest}.json"
+    else:
+        # No single line: the failure needs several lines, or timing. Keep the batch to replay.
+        kept = killers or cases
+        text = "".join(case.line() + "\n" for case in kept)
+        digest = hashlib.sha1(text.encode()).hexdigest()
+        path = Path("/tmp") / f"resign-{ceremony}-{digest}.jsonl"
+        path.write_text(text)
+        what += (f"; {len(kept)} lines still fail together, saved {path}" if killers else
+                 f"; the same batch did not fail again in 3 runs (a timing-dependent fault), saved {path}")
+    for _ in range(3):
+        again, _, errors = run_batch(verifier, ceremony, killers or cases, backtrace=True)
+        if again not in (0, 1, 2):
+            trace = errors.strip().splitlines()[-80:] or ["(nothing on standard error)"]
+            return what + "\n  standard error of a failing run (SWIFT_BACKTRACE on):\n    " + "\n    ".join(trace)
+    return what
 
 
 def main() -> int:
@@ -411,13 +462,9 @@ def main() -> int:
             cases = [case for case in batch if case.ceremony == ceremony]
             if not cases:
                 continue
-            status, lines = run_batch(args.verifier, ceremony, cases)
+            status, lines, _ = run_batch(args.verifier, ceremony, cases)
             if status not in (0, 1, 2) or len(lines) != len(cases):
-                killer = find_killer(args.verifier, ceremony, cases)
-                REGRESSIONS.mkdir(parents=True, exist_ok=True)
-                digest = hashlib.sha1(killer.line().encode()).hexdigest()
-                (REGRESSIONS / f"{digest}.json").write_text(json.dumps({"ceremony": ceremony, "request": killer.request}) + "\n")
-                failures.append(f"the verifier died (status {status}) on {killer.mutation}; saved {digest}.json")
+                failures.append(report_death(args.verifier, ceremony, cases, status, len(lines)))
                 break
             for case, line in zip(cases, lines):
                 totals["cases"] += 1

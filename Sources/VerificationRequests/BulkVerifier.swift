@@ -1,6 +1,5 @@
 import Dispatch
 import Foundation
-import VerificationRequests
 import WireFormat
 
 /// `--jsonl`: answers one request per line on every core and writes one result per line in
@@ -11,22 +10,22 @@ import WireFormat
 /// and a serial writer emits them in order. At most `chunksInFlight` chunks exist at once,
 /// so memory stays bounded; a line longer than the request limit is never buffered whole: it is
 /// skipped to its end and answered as `malformed.request`.
-struct BulkVerifier {
+package struct BulkVerifier {
     /// Writes the answer to one line's request (nil: a line over the request limit) into the
     /// writer, without the newline; returns its disposition (the worst one is the exit status).
-    typealias Answer = @Sendable (UnsafeRawBufferPointer?, inout JSONWriter) -> VerificationOutcome.Disposition
+    package typealias Answer = @Sendable (UnsafeRawBufferPointer?, inout JSONWriter) -> VerificationOutcome.Disposition
 
-    let answer: Answer
-    var linesPerChunk = 256
-    var bytesPerChunk = 1 << 20
-    var chunksInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
+    package let answer: Answer
+    package var linesPerChunk = 256
+    package var bytesPerChunk = 1 << 20
+    package var chunksInFlight = 2 * ProcessInfo.processInfo.activeProcessorCount + 2
 
-    init(answer: @escaping Answer) {
+    package init(answer: @escaping Answer) {
         self.answer = answer
     }
 
     /// `verify --jsonl`: the core's outcome for each line, verified at the run's start.
-    init(service: VerificationService, ceremony: Ceremony, now: Date = Date()) {
+    package init(service: VerificationService, ceremony: Ceremony, now: Date = Date()) {
         self.init { line, out in
             let outcome = line.map { service.verify(ceremony, requestJSON: $0, now: now) } ?? Self.oversize(ceremony)
             outcome.write(to: &out)
@@ -35,7 +34,7 @@ struct BulkVerifier {
     }
 
     /// The answer to a line over the request limit.
-    static func oversize(_ ceremony: Ceremony) -> VerificationOutcome {
+    package static func oversize(_ ceremony: Ceremony) -> VerificationOutcome {
         VerificationOutcome(
             disposition: .badRequest,
             result: .rejected(
@@ -43,7 +42,7 @@ struct BulkVerifier {
                 message: "the request is larger than \(VerificationService.maximumRequestSize) bytes", ceremony: ceremony))
     }
 
-    func run(input: Int32, output: Int32) throws -> VerificationOutcome.Disposition {
+    package func run(input: Int32, output: Int32) throws -> VerificationOutcome.Disposition {
         let writer = OrderedWriter(output: output)
         let slots = DispatchSemaphore(value: chunksInFlight)
         let workers = DispatchQueue(label: "mie-verifier.jsonl.workers", attributes: .concurrent)
@@ -59,11 +58,14 @@ struct BulkVerifier {
             let index = sequence
             sequence += 1
             let answer = self.answer
-            group.enter()
-            workers.async {
+            // `async(group:)`, not enter/leave around the work: the group is left only once the
+            // closure has been released, so when `wait` returns no worker still owns `answer`
+            // and what it holds (the service, its caches of OpenSSL keys and certificates) is
+            // freed by this thread, never by a worker while the process exits and OpenSSL's
+            // atexit cleanup runs (a SIGSEGV the re-signing fuzzer met in CI).
+            workers.async(group: group) {
                 let answered = Self.answer(chunk, with: answer)
                 writer.deliver(index, answered) { slots.signal() }
-                group.leave()
             }
         }
         group.wait()

@@ -2,26 +2,26 @@ import Foundation
 
 /// Reads and writes on file descriptors with POSIX calls: bounded, retried on EINTR, and
 /// failing with the system's message.
-enum FileDescriptorIO {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+package enum FileDescriptorIO {
+    package struct Failure: Error, CustomStringConvertible {
+        package let description: String
     }
 
-    static func open(_ path: String) throws -> Int32 {
+    package static func open(_ path: String) throws -> Int32 {
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
         return fd
     }
 
     /// A file opened for writing, created or truncated (mode 0644 before the umask).
-    static func create(_ path: String) throws -> Int32 {
+    package static func create(_ path: String) throws -> Int32 {
         let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(description: "cannot write \(path): \(String(cString: strerror(errno)))") }
         return fd
     }
 
     /// One read into `buffer` from `offset`; 0 at the end of input.
-    static func read(_ fd: Int32, into buffer: inout [UInt8], at offset: Int) throws -> Int {
+    package static func read(_ fd: Int32, into buffer: inout [UInt8], at offset: Int) throws -> Int {
         let room = buffer.count - offset
         guard room > 0 else { return 0 }
         while true {
@@ -34,7 +34,7 @@ enum FileDescriptorIO {
 
     /// Reads at most `limit + 1` bytes: enough to know whether the input is over `limit`
     /// without reading (or holding) the rest of it.
-    static func readBounded(_ fd: Int32, limit: Int) throws -> (bytes: [UInt8], oversize: Bool) {
+    package static func readBounded(_ fd: Int32, limit: Int) throws -> (bytes: [UInt8], oversize: Bool) {
         var buffer = [UInt8](repeating: 0, count: min(limit + 1, 64 * 1024))
         var count = 0
         while true {
@@ -50,7 +50,7 @@ enum FileDescriptorIO {
         return (buffer, count > limit)
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+    package static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { raw in raw.baseAddress.map { Glibc.write(fd, $0 + written, bytes.count - written) } ?? 0 }
