@@ -20,6 +20,10 @@ package struct PCSCError: Error, Sendable, Equatable, CustomStringConvertible {
 
     package var message: String { PCSCErrorMessages.message(code) }
 
+    /// The daemon powered the card down or reset it during our session (SCARD_E_PROTO_MISMATCH,
+    /// SCARD_W_UNPOWERED_CARD, SCARD_W_RESET_CARD): what was selected or verified is gone.
+    package var endsTheSession: Bool { [0x8010_000F, 0x8010_0067, 0x8010_0068].contains(code) }
+
     package var description: String { "\(operation): \(message)" }
 }
 
@@ -117,6 +121,39 @@ package final class PCSCContext {
         guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "connecting to the card in \(reader)") }
         return PCSCCard(handle: card, protocolT1: activeProtocol == DWORD(SCARD_PROTOCOL_T1), context: self)
     }
+
+    /// Runs `body` on the card in `reader` inside one transaction, from a fresh connection,
+    /// again (at most `retries` times) when pcscd ends the session under it. With
+    /// `resetOnClose` the transaction ends by resetting the card, so that no other program
+    /// finds a verified PIN between our last APDU and our disconnection.
+    ///
+    /// pcscd (1.9.9, and upstream still) marks a card in use in SCardConnect before it counts
+    /// the new connection: another program disconnecting in between starts the power-off grace
+    /// period of a card that is ours, and the daemon powers it down mid-transaction. Nothing
+    /// the card said is lost (each APDU after that fails with SCARD_E_PROTO_MISMATCH), so the
+    /// session starts over; a PIN is re-presented only if the card accepted it (a VERIFY the
+    /// daemon refused never reached the card; a wrong PIN is the card's answer, never retried).
+    /// Shared, not exclusive: beside a program that connects every few milliseconds, an
+    /// exclusive connection lost one session in two (its connection always follows the other's
+    /// disconnection), a shared one about one in thirteen.
+    package func withCardSession<T>(
+        _ reader: String, resetOnClose: Bool, retries: Int = 2, _ body: (PCSCCard) throws -> T
+    ) throws -> T {
+        var attempt = 0
+        while true {
+            let card = try connect(reader)
+            card.resetOnClose = resetOnClose
+            let outcome = Result { try card.transaction { try body(card) } }
+            // Also when `body` read an optional file with `try?`: a lost session is never
+            // mistaken for a file the card does not have.
+            if let lost = card.sessionLost {
+                guard attempt < retries else { throw lost }
+                attempt += 1
+                continue
+            }
+            return try outcome.get()
+        }
+    }
 }
 
 /// A connected card. Disconnects (leaving the card powered) when it goes away.
@@ -128,6 +165,8 @@ package final class PCSCCard: CardTransport {
     /// Reset the card when closing, so a PIN verified here does not stay open for the next
     /// program that talks to the card.
     package var resetOnClose = false
+    /// The first failure by which pcscd ended the session (see `PCSCError.endsTheSession`).
+    package private(set) var sessionLost: PCSCError?
 
     init(handle: SCARDHANDLE, protocolT1: Bool, context: PCSCContext) {
         self.handle = handle
@@ -158,15 +197,20 @@ package final class PCSCCard: CardTransport {
         let status = command.withUnsafeBufferPointer { bytes in
             SCardTransmit(handle, &request, bytes.baseAddress, DWORD(bytes.count), nil, &response, &length)
         }
-        guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "sending an APDU") }
+        guard status == SCARD_S_SUCCESS else {
+            let error = PCSCError(status, "sending an APDU")
+            if error.endsTheSession, sessionLost == nil { sessionLost = error }
+            throw error
+        }
         return Array(response.prefix(Int(length)))
     }
 
     /// Runs `body` inside a PC/SC transaction, so no other program interleaves APDUs.
+    /// With `resetOnClose`, the transaction ends by resetting the card.
     package func transaction<T>(_ body: () throws -> T) throws -> T {
         let status = SCardBeginTransaction(handle)
         guard status == SCARD_S_SUCCESS else { throw PCSCError(status, "starting a transaction") }
-        defer { SCardEndTransaction(handle, DWORD(SCARD_LEAVE_CARD)) }
+        defer { SCardEndTransaction(handle, DWORD(resetOnClose ? SCARD_RESET_CARD : SCARD_LEAVE_CARD)) }
         return try body()
     }
 }

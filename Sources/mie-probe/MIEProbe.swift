@@ -187,18 +187,16 @@ struct Card: ParsableCommand {
             options.pin = pinValue ?? readSecret("PIN: ")
             options.forceLastPINTry = force
         }
-        let card: PCSCCard
-        do {
-            card = try pcsc.connect(chosen)
-        } catch let error as PCSCError {
-            throw fail(error.description, error.code == PCSCError.noSmartcard ? 3 : 2)
-        }
-        card.resetOnClose = options.pin != nil
         let report: CardReport
         let atr: [UInt8]
         do {
-            atr = try card.atr()
-            report = try card.transaction { try CardInspector.inspect(card, atr: atr, options: options) }
+            // A PIN verified here must not stay open for the next program: reset on close.
+            (atr, report) = try pcsc.withCardSession(chosen, resetOnClose: options.pin != nil) { card in
+                let atr = try card.atr()
+                return (atr, try CardInspector.inspect(card, atr: atr, options: options))
+            }
+        } catch let error as PCSCError {
+            throw fail(error.description, error.code == PCSCError.noSmartcard ? 3 : 2)
         } catch let error as CardError {
             throw fail(error.description, 1)
         }
@@ -274,7 +272,9 @@ struct Fido: ParsableCommand {
         func run() throws {
             var found: [[String: String]] = HIDRawDevice.fidoDevices().map { ["transport": "usb", "device": $0] }
             if let pcsc = try? PCSCContext(), let names = try? pcsc.readers(), let states = try? pcsc.states(of: names) {
-                for state in states where state.cardPresent {
+                // A known CPS/CPx card carries no FIDO applet: leave it alone (the program using
+                // it could see its session end when this connection does, see withCardSession).
+                for state in states where state.cardPresent && CardIdentification.generation(of: state.atr) == .unknown {
                     guard let card = try? pcsc.connect(state.reader), let nfc = try? NFCAuthenticator(card) else { continue }
                     found.append(["transport": "nfc", "reader": state.reader, "version": nfc.version])
                 }

@@ -69,6 +69,32 @@ struct VirtualCardTests {
             errors: String(decoding: errorData, as: UTF8.self))
     }
 
+    /// Another PC/SC program connecting to the reader again and again in shared mode: pcscd
+    /// 1.9 powers a shared card down when such a connection ends, even inside our transaction
+    /// (the card then answers 6A82, or the daemon SCARD_E_PROTO_MISMATCH). The probe's session
+    /// is exclusive: every read is whole.
+    @Test func aNeighbourOnTheReaderDoesNotBreakTheCardSession() throws {
+        let neighbour = Process()
+        neighbour.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        neighbour.arguments = [
+            "python3", Self.root.appendingPathComponent("Tools/virtualcard/pcsc_neighbour.py").path, Self.reader, "--seconds", "120",
+            "--until-stdin-closes",
+        ]
+        let stop = Pipe()
+        neighbour.standardInput = stop
+        neighbour.standardOutput = FileHandle.nullDevice
+        try neighbour.run()
+        defer {
+            try? stop.fileHandleForWriting.close()
+            neighbour.waitUntilExit()
+        }
+        for round in 0..<6 {
+            let run = try probe(["card", "--reader", Self.reader, "--anchors", Self.anchors, "--json"])
+            #expect(run.json["authentication"] is [String: Any], "round \(round): \(run.json["notes"] ?? run.errors)")
+            #expect((run.json["certificates"] as? [[String: Any]])?.count == 3, "round \(round)")
+        }
+    }
+
     @Test func readersListsTheVirtualReaderWithACard() throws {
         let run = try probe(["readers"])
         #expect(run.status == 0)
@@ -81,7 +107,7 @@ struct VirtualCardTests {
         let json = run.json
         #expect(json["generation"] as? String == "CPS3 (contact)")
         #expect(json["issuedByANS"] as? Bool == true)
-        let authentication = try #require(json["authentication"] as? [String: Any])
+        let authentication = try #require(json["authentication"] as? [String: Any], "\(json["notes"] ?? run.errors)")
         #expect(authentication["trusted"] as? Bool == true)
         #expect(authentication["environment"] as? String == "test")
         let identity = try #require(authentication["identity"] as? [String: Any])
