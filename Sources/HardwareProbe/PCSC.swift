@@ -17,12 +17,15 @@ package struct PCSCError: Error, Sendable, Equatable, CustomStringConvertible {
     package static let removedCard: UInt32 = 0x8010_0069
     package static let noSmartcard: UInt32 = 0x8010_000C
     package static let sharingViolation: UInt32 = 0x8010_000B
+    package static let protocolMismatch: UInt32 = 0x8010_000F
+    package static let unpoweredCard: UInt32 = 0x8010_0067
+    package static let resetCard: UInt32 = 0x8010_0068
 
     package var message: String { PCSCErrorMessages.message(code) }
 
     /// The daemon powered the card down or reset it during our session (SCARD_E_PROTO_MISMATCH,
     /// SCARD_W_UNPOWERED_CARD, SCARD_W_RESET_CARD): what was selected or verified is gone.
-    package var endsTheSession: Bool { [0x8010_000F, 0x8010_0067, 0x8010_0068].contains(code) }
+    package var endsTheSession: Bool { [Self.protocolMismatch, Self.unpoweredCard, Self.resetCard].contains(code) }
 
     package var description: String { "\(operation): \(message)" }
 }
@@ -40,10 +43,10 @@ package enum PCSCErrorMessages {
         case 0x8010_0009: "unknown reader"
         case 0x8010_0017: "the reader is unavailable"
         case 0x8010_0066: "the card does not answer (unresponsive)"
-        case 0x8010_0068: "the card was reset by another program"
-        case 0x8010_0067: "the card is not powered"
+        case PCSCError.resetCard: "the card was reset by another program"
+        case PCSCError.unpoweredCard: "the card is not powered"
         case 0x8010_0002: "the operation was cancelled"
-        case 0x8010_000F: "the card does not support the requested protocol"
+        case PCSCError.protocolMismatch: "the card does not support the requested protocol"
         default: "PC/SC error 0x\(String(code, radix: 16, uppercase: true))"
         }
     }

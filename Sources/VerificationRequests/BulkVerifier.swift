@@ -62,7 +62,7 @@ package struct BulkVerifier {
             // closure has been released, so when `wait` returns no worker still owns `answer`
             // and what it holds (the service, its caches of OpenSSL keys and certificates) is
             // freed by this thread, never by a worker while the process exits and OpenSSL's
-            // atexit cleanup runs (a SIGSEGV the re-signing fuzzer met in CI).
+            // atexit cleanup runs (the likely cause of a SIGSEGV the re-signing fuzzer met in CI).
             workers.async(group: group) {
                 let answered = Self.answer(chunk, with: answer)
                 writer.deliver(index, answered) { slots.signal() }

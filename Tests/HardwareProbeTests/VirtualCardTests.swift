@@ -69,10 +69,9 @@ struct VirtualCardTests {
             errors: String(decoding: errorData, as: UTF8.self))
     }
 
-    /// Another PC/SC program connecting to the reader again and again in shared mode: pcscd
-    /// 1.9 powers a shared card down when such a connection ends, even inside our transaction
-    /// (the card then answers 6A82, or the daemon SCARD_E_PROTO_MISMATCH). The probe's session
-    /// is exclusive: every read is whole.
+    /// Another PC/SC program connecting to the reader again and again: pcscd 1.9.9 can power
+    /// the card down inside our transaction when such a connection ends (each APDU then fails
+    /// with SCARD_E_PROTO_MISMATCH). The probe starts its session over: every read is whole.
     @Test func aNeighbourOnTheReaderDoesNotBreakTheCardSession() throws {
         let neighbour = Process()
         neighbour.executableURL = URL(fileURLWithPath: "/usr/bin/env")

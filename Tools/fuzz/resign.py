@@ -386,9 +386,14 @@ def run_batch(verifier: str, ceremony: str, cases: list[Case], backtrace: bool =
     return process.returncode, process.stdout.decode(errors="replace").splitlines(), process.stderr.decode(errors="replace")
 
 
+def died(status: int, lines: list[str], cases: list[Case]) -> bool:
+    """A trap or a signal, or lines left unanswered."""
+    return status not in (0, 1, 2) or len(lines) != len(cases)
+
+
 def dies(verifier: str, ceremony: str, cases: list[Case]) -> bool:
     status, lines, _ = run_batch(verifier, ceremony, cases)
-    return status not in (0, 1, 2) or len(lines) != len(cases)
+    return died(status, lines, cases)
 
 
 def find_killer(verifier: str, ceremony: str, cases: list[Case], tries: int = 3) -> list[Case]:
@@ -416,10 +421,10 @@ def report_death(verifier: str, ceremony: str, cases: list[Case], status: int, a
     """Narrows a batch that killed the verifier (or left lines unanswered), saves what still
     fails, and describes it with the backtrace of a failing run."""
     killers = find_killer(verifier, ceremony, cases)
-    REGRESSIONS.mkdir(parents=True, exist_ok=True)
     what = f"the verifier died (status {status}, {answered} of {len(cases)} lines answered)"
     if len(killers) == 1:
         killer = killers[0]
+        REGRESSIONS.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha1(killer.line().encode()).hexdigest()
         (REGRESSIONS / f"{digest}.json").write_text(json.dumps({"ceremony": ceremony, "request": killer.request}) + "\n")
         what += f" on {killer.mutation}, alone; saved {digest}.json"
@@ -463,7 +468,7 @@ def main() -> int:
             if not cases:
                 continue
             status, lines, _ = run_batch(args.verifier, ceremony, cases)
-            if status not in (0, 1, 2) or len(lines) != len(cases):
+            if died(status, lines, cases):
                 failures.append(report_death(args.verifier, ceremony, cases, status, len(lines)))
                 break
             for case, line in zip(cases, lines):
