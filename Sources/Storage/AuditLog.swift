@@ -65,6 +65,15 @@ package struct AuditEvent: Sendable, Equatable {
 /// row's hash, its time and its event: changing, removing or reordering a row breaks every
 /// link after it. Appends happen inside the caller's transaction, with the state change they
 /// record.
+///
+/// On SQLite (one writer) an append links its rows at once. On PostgreSQL, where every node's
+/// transactions run side by side, an append only queues its rows in `audit_pending` (durable
+/// with the state change, in the same transaction, but no lock taken), and `link` chains what
+/// waits in one short transaction under the chain's lock, in the order the rows were queued.
+/// A state change therefore never waits for another's commit: the chain's lock had made every
+/// sign-in on every node commit one after the other (928 a second on one node). Until it is
+/// linked (the service links every `auditFlushInterval`, and on shutdown), a queued row is
+/// durable but not yet covered by the chain: `verify` counts it as waiting.
 package struct AuditLog: Sendable {
     package let database: any SQLDatabase
     static let genesis = [UInt8](repeating: 0, count: 32)
@@ -81,32 +90,36 @@ package struct AuditLog: Sendable {
     /// change; alone, each call is its own transaction.
     package func append(_ events: [AuditEvent], at time: Date) throws(StoreError) {
         guard !events.isEmpty else { return }
-        try database.transaction { () throws(StoreError) in try appendInTransaction(events, at: time) }
+        let stamp = time.formatted(.iso8601)
+        let rows = events.map { (stamp: stamp, json: $0.json) }
+        try database.transaction { () throws(StoreError) in
+            if database.dialect == .postgres { try queue(rows) } else { try chain(rows, after: try lockEnd()) }
+        }
+    }
+
+    /// The chain's end, read and held in one statement: the update locks the counter's row
+    /// until the commit, so two linkers (two nodes on one PostgreSQL) never link to the same
+    /// previous row; after waiting for the lock it returns the row as the other one left it.
+    private func lockEnd() throws(StoreError) -> (seq: Int64, hash: [UInt8]?)? {
+        try database.query("UPDATE audit_counter SET last_seq = last_seq WHERE id = 1 RETURNING last_seq, last_hash") { row in
+            (seq: row.int64(0), hash: row.blob(1))
+        }.first
     }
 
     /// Rows take their sequence number from a counter that only grows (never `MAX(seq) + 1`):
     /// a number is never given twice, so rows removed from the end leave a gap `verify` names.
-    private func appendInTransaction(_ events: [AuditEvent], at time: Date) throws(StoreError) {
-        let stamp = time.formatted(.iso8601)
-        if events.count == 1, database.dialect == .postgres { return try appendOne(events[0], stamp: stamp) }
-        // The chain's end, read and held in one statement: the update locks the counter's row
-        // until the commit, so two writers (two nodes on one PostgreSQL) never link to the same
-        // previous row; after waiting for the lock it returns the row as the other writer left it.
-        let end = try database.query("UPDATE audit_counter SET last_seq = last_seq WHERE id = 1 RETURNING last_seq, last_hash") { row in
-            (seq: row.int64(0), hash: row.blob(1))
-        }.first
+    /// Call inside the transaction that locked `end`.
+    private func chain(_ events: [(stamp: String, json: [UInt8])], after end: (seq: Int64, hash: [UInt8]?)?) throws(StoreError) {
         var previous = end?.hash ?? Self.genesis
         var seq = end?.seq ?? 0
-        // Rows go in by statements of up to `rowsPerStatement`: a batch of stateless events is
-        // a few statements, not one round trip per event (which held the chain's end, on
-        // PostgreSQL, for as long as the batch was large).
+        // Rows go in by statements of up to `rowsPerStatement`: a batch of events is a few
+        // statements, not one round trip per event.
         var rows: [SQLValue] = []
         rows.reserveCapacity(min(events.count, Self.rowsPerStatement) * 5)
         for (index, event) in events.enumerated() {
-            let json = event.json
-            let hash = Self.link(previous: previous, at: stamp, event: json)
+            let hash = Self.link(previous: previous, at: event.stamp, event: event.json)
             seq += 1
-            rows += [.int(seq), .text(stamp), .text(String(decoding: json, as: UTF8.self)), .blob(previous), .blob(hash)]
+            rows += [.int(seq), .text(event.stamp), .text(String(decoding: event.json, as: UTF8.self)), .blob(previous), .blob(hash)]
             previous = hash
             if rows.count == Self.rowsPerStatement * 5 || index == events.count - 1 {
                 try database.run(Self.insert(rows: rows.count / 5), rows)
@@ -116,27 +129,60 @@ package struct AuditLog: Sendable {
         try database.run("UPDATE audit_counter SET last_seq = ?, last_hash = ? WHERE id = 1", [.int(seq), .blob(previous)])
     }
 
-    /// One event (a state change's) on PostgreSQL in one statement: the chain's end is locked,
-    /// moved and linked by the server (`sha256` over the same bytes as `link`), so the lock is
-    /// held from that statement to the commit, not over three round trips. Each sign-in on every
-    /// node takes that lock in turn: it is what bounds their rate on PostgreSQL.
-    private func appendOne(_ event: AuditEvent, stamp: String) throws(StoreError) {
-        let json = event.json
-        let linked = try database.run(Self.appendOneSQL, [
-            .blob(Self.genesis), .blob(Array(stamp.utf8) + [0] + json), .text(stamp), .text(String(decoding: json, as: UTF8.self)),
-        ])
-        guard linked == 1 else { throw StoreError(.corrupt, "the audit chain's counter row is missing: the event was not appended") }
+    /// PostgreSQL: the events queued for `link`, in the caller's transaction (or one of their
+    /// own). Their queue number comes from an identity column, given at insert: a transaction
+    /// that began after another committed queues after it.
+    private func queue(_ events: [(stamp: String, json: [UInt8])]) throws(StoreError) {
+        var rows: [SQLValue] = []
+        rows.reserveCapacity(min(events.count, Self.rowsPerStatement) * 2)
+        for (index, event) in events.enumerated() {
+            rows += [.text(event.stamp), .text(String(decoding: event.json, as: UTF8.self))]
+            if rows.count == Self.rowsPerStatement * 2 || index == events.count - 1 {
+                try database.run(
+                    "INSERT INTO audit_pending (at, event) VALUES " + Array(repeating: "(?, ?)", count: rows.count / 2).joined(separator: ", "), rows)
+                rows.removeAll(keepingCapacity: true)
+            }
+        }
     }
 
-    /// Reads the end under `FOR UPDATE` (after waiting for the lock, the row as the other writer
-    /// left it), moves it, and inserts the row linked to it.
-    static let appendOneSQL = """
-        WITH previous AS (SELECT last_seq, COALESCE(last_hash, ?) AS last_hash FROM audit_counter WHERE id = 1 FOR UPDATE), \
-        moved AS (UPDATE audit_counter SET last_seq = previous.last_seq + 1, last_hash = sha256(previous.last_hash || ?) \
-        FROM previous WHERE audit_counter.id = 1 \
-        RETURNING audit_counter.last_seq AS seq, audit_counter.last_hash AS hash, previous.last_hash AS previous_hash) \
-        INSERT INTO audit_events (seq, at, event, previous_hash, hash) SELECT seq, ?, ?, previous_hash, hash FROM moved
-        """
+    /// Chains up to `limit` queued events (PostgreSQL; nothing waits on SQLite) in one
+    /// transaction: the chain's end locked, the rows read in queue order, linked, moved into
+    /// `audit_events` and removed from the queue by their numbers (never by a range: a row
+    /// committed meanwhile inside it stays queued for the next call). Returns how many.
+    @discardableResult
+    package func link(atMost limit: Int = 1_000) throws(StoreError) -> Int {
+        guard database.dialect == .postgres else { return 0 }
+        // Nothing waiting (the usual tick of an idle node): no lock taken.
+        let anyWaiting = try database.query("SELECT 1 FROM audit_pending LIMIT 1") { $0.int(0) }
+        guard !anyWaiting.isEmpty else { return 0 }
+        return try database.transaction { () throws(StoreError) -> Int in
+            // The lock first, then the read: after waiting for another linker, the queue is read
+            // as it left it (READ COMMITTED reads each statement afresh).
+            let end = try lockEnd()
+            let waiting = try database.query("SELECT id, at, event FROM audit_pending ORDER BY id LIMIT ?", [.int(Int64(clamping: limit))]) { row in
+                (id: row.int64(0), stamp: row.text(1) ?? "", json: Array((row.text(2) ?? "").utf8))
+            }
+            guard !waiting.isEmpty else { return 0 }
+            try chain(waiting.map { ($0.stamp, $0.json) }, after: end)
+            for start in stride(from: 0, to: waiting.count, by: Self.rowsPerStatement) {
+                let ids = waiting[start..<min(start + Self.rowsPerStatement, waiting.count)].map { SQLValue.int($0.id) }
+                let removed = try database.run(
+                    "DELETE FROM audit_pending WHERE id IN (" + Array(repeating: "?", count: ids.count).joined(separator: ", ") + ")", ids)
+                // Under the lock no other linker can have taken them: a row gone is a row removed
+                // by hand, and linking the rest would hide it.
+                guard removed == ids.count else {
+                    throw StoreError(.corrupt, "queued audit events vanished while being linked: \(ids.count - removed) of \(ids.count)")
+                }
+            }
+            return waiting.count
+        }
+    }
+
+    /// Events queued and not linked yet (always 0 on SQLite).
+    package func waiting() throws(StoreError) -> Int {
+        guard database.dialect == .postgres else { return 0 }
+        return try database.query("SELECT COUNT(*) FROM audit_pending") { $0.int(0) }.first ?? 0
+    }
 
     static let rowsPerStatement = 64
 
@@ -179,6 +225,8 @@ package struct AuditLog: Sendable {
         package let events: Int
         /// The first row whose link does not hold, and why.
         package let broken: (seq: Int64, reason: String)?
+        /// Events queued and not linked yet (PostgreSQL): durable, not yet covered by the chain.
+        package var waiting = 0
     }
 
     /// Walks the whole chain from the first row.
@@ -218,7 +266,9 @@ package struct AuditLog: Sendable {
             let end = expectedSeq.map { $0 - 1 } ?? 0
             if last > end { broken = (end + 1, "rows \(end + 1) to \(last) are missing: the trail was cut at its end") }
         }
-        return Verification(events: count, broken: broken.map { (seq: $0.0, reason: $0.1) })
+        var verification = Verification(events: count, broken: broken.map { (seq: $0.0, reason: $0.1) })
+        verification.waiting = try waiting()
+        return verification
     }
 
     /// Every event as a JSON line: `{"seq":…,"at":…,"event":{…},"hash":"hex"}`.
@@ -228,7 +278,9 @@ package struct AuditLog: Sendable {
         }
     }
 
+    /// Events recorded: chained, and queued for the chain (one statement, so a link committing
+    /// meanwhile is seen whole or not at all).
     package func count() throws(StoreError) -> Int {
-        try database.query("SELECT COUNT(*) FROM audit_events") { $0.int(0) }.first ?? 0
+        try database.query("SELECT (SELECT COUNT(*) FROM audit_events) + (SELECT COUNT(*) FROM audit_pending)") { $0.int(0) }.first ?? 0
     }
 }

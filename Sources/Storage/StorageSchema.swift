@@ -199,6 +199,17 @@ package enum StorageSchema {
             """),
         .init(9, rejudging),
         .init(10, openIDProvider),
+        // Events queued for the chain by PostgreSQL's state changes (`AuditLog.link`); SQLite
+        // links at once and leaves it empty.
+        .init(
+            11,
+            """
+            CREATE TABLE audit_pending (
+                id INTEGER PRIMARY KEY,
+                at TEXT NOT NULL,
+                event TEXT NOT NULL
+            );
+            """),
     ]
 
     /// The OpenID Provider the IAMs delegate a factor to: its clients (the IAMs), the

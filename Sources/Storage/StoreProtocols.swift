@@ -59,11 +59,28 @@ package protocol OperatorStoring: Sendable {
 /// The hash-chained audit trail.
 package protocol AuditStoring: Sendable {
     func append(_ events: [AuditEvent], at time: Date) throws(StoreError)
+    /// Chains up to `limit` queued events (PostgreSQL); returns how many.
+    func link(atMost limit: Int) throws(StoreError) -> Int
     func verify() throws(StoreError) -> AuditLog.Verification
     func verify(against head: AuditHead) throws(StoreError) -> AuditLog.Verification
     func head(at time: Date) throws(StoreError) -> AuditHead?
     func export(_ line: (String) -> Void) throws(StoreError)
     func count() throws(StoreError) -> Int
+}
+
+extension AuditStoring {
+    /// Links until nothing waits (at most `rounds` transactions): before the trail is read
+    /// whole (an export, a head to ship) and when the service stops.
+    @discardableResult
+    package func settle(rounds: Int = 1_000) throws(StoreError) -> Int {
+        var linked = 0
+        for _ in 0..<rounds {
+            let now = try link(atMost: 1_000)
+            linked += now
+            if now == 0 { break }
+        }
+        return linked
+    }
 }
 
 extension ClientStore: ClientStoring {}

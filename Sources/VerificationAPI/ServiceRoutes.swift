@@ -69,8 +69,9 @@ struct ServiceRoutes {
     }
 }
 
-/// Commits the buffered audit events at the configured interval, and once more on shutdown;
-/// appends the trail's signed head to the heads file at its own interval when the trail grew.
+/// Commits the buffered audit events at the configured interval, and once more on shutdown,
+/// then links what every node queued for the chain (PostgreSQL); appends the trail's signed head
+/// to the heads file at its own interval when the trail grew.
 struct AuditFlusher: Service {
     let state: ServiceState
 
@@ -86,11 +87,13 @@ struct AuditFlusher: Service {
                 // Stopping: the last flush and head follow the loop.
                 guard !Task.isCancelled else { break }
                 await buffer.flush()
+                await buffer.link()
                 ticks += 1
                 if ticks % headEvery == 0 { exported.store(await exportHead(after: exported.load(ordering: .relaxed)), ordering: .relaxed) }
             }
         }
         await buffer.flush()
+        await buffer.link()
         _ = await exportHead(after: exported.load(ordering: .relaxed))
     }
 

@@ -467,6 +467,10 @@ struct Audit: ParsableCommand {
                     throw ExitCode(1)
                 }
                 print("audit chain intact: \(result.events) events\(head == nil ? "" : ", the head's row and hash included")")
+                if result.waiting > 0 {
+                    // PostgreSQL: committed with their state changes, chained by a running node.
+                    print("\(result.waiting) more events are queued for the chain (durable, not linked yet: a running node links them)")
+                }
             }
         }
     }
@@ -481,6 +485,8 @@ struct Audit: ParsableCommand {
             try runReporting {
                 let log = try Audit.log(database)
                 do {
+                    // PostgreSQL: the head covers what the nodes queued too.
+                    try log.settle()
                     guard let head = try log.head(at: Date()) else { throw CLIFailure("the audit trail is empty") }
                     guard let path = key ?? Audit.defaultKeyPath(database) else {
                         throw CLIFailure("a database server has no key file beside it: name the service's audit key with --key")
@@ -500,7 +506,10 @@ struct Audit: ParsableCommand {
         func run() throws {
             try runReporting {
                 do {
-                    try Audit.log(database).export { print($0) }
+                    let log = try Audit.log(database)
+                    // PostgreSQL: what the nodes queued is chained first, so the export is whole.
+                    try log.settle()
+                    try log.export { print($0) }
                 } catch let error as StoreError {
                     throw CLIFailure(error.description)
                 }

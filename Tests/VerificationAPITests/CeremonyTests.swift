@@ -262,6 +262,7 @@ import VerificationAPI
         #expect(try !store.recordUse([1, 2, 3], expectedCount: 5, newCount: 6, event: event, at: Date()))
         #expect(try !store.delete([1, 2, 3], event: AuditEvent(action: "credential.delete", result: "deleted"), at: Date()))
         // Every state change above left exactly one event, chained.
+        try harness.state.audit.settle()
         let audit = try harness.state.audit.verify()
         #expect(audit.broken == nil)
         let actions = try harness.state.database.query("SELECT event FROM audit_events ORDER BY seq") { $0.text(0) ?? "" }

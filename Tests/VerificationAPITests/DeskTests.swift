@@ -140,6 +140,7 @@ import Testing
             let after = try await client.call(.post, "/v1/assertions/options", key: apiKey, json: ["holder": "810001234565"])
             #expect(after.status == .notFound, "a revoked key no longer signs in: \(after.text)")
             var events: [String] = []
+            try harness.state.audit.settle()
             try harness.state.audit.export { events.append($0) }
             #expect(events.contains { $0.contains(#""action":"deletion""#) && $0.contains("desk:alice") })
             #expect(events.contains { $0.contains(#""action":"registration""#) && $0.contains("identity asserted-by-operator") })

@@ -86,6 +86,7 @@ import VerificationAPI
             return (seen, try await Self.hotAnswers(client))
         }
         await harness.state.auditBuffer.flush()
+        try harness.state.audit.settle()
         let audited = try harness.state.database.query("SELECT count(*) FROM audit_events WHERE event LIKE '%.verify%'") { $0.int(0) }.first ?? -1
         return (seen, hotAnswers, Int(audited))
     }

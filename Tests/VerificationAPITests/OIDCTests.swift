@@ -466,6 +466,7 @@ import _CryptoExtras
             #expect(returned["code"] == nil)
         }
         var denied = 0
+        try harness.state.audit.settle()
         try harness.state.audit.export { line in if line.contains("\"oidc.authorize\"") && line.contains("access_denied") { denied += 1 } }
         #expect(denied == 1)
     }

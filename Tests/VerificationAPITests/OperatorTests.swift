@@ -57,6 +57,7 @@ import VerificationAPI
             let signIn = try await client.call(.post, "/v1/assertions", key: desk, json: ["ceremonyId": options.json["ceremonyId"]!, "response": response])
             #expect(signIn.json["verified"] as? Bool == false)
         }
+        try harness.state.audit.settle()
         let events = try harness.state.database.query("SELECT event FROM audit_events WHERE event LIKE '%credential.delete%'") { $0.text(0) ?? "" }
         #expect(events.count == 1)
         #expect(events.first?.contains("test-operator") == true)

@@ -186,27 +186,110 @@ struct PostgresTests {
         }
         #expect(try nodes.second.credentials.find(credential: [1, 2, 3])?.signCount == 30)
         // One event per move, none for the losers, one chain.
+        try nodes.second.audit.settle()
         let audit = try nodes.second.audit.verify()
         #expect(audit.broken == nil)
         let moves = try nodes.first.database.query("SELECT COUNT(*) FROM audit_events WHERE event LIKE '%\"action\":\"assertion\"%'") { $0.int(0) }
         #expect(moves == [30])
     }
 
-    @Test func theAuditChainStaysOneChainUnderWritersOnBothNodes() throws {
+    @Test func theAuditChainStaysOneChainUnderWritersAndLinkersOnBothNodes() throws {
         let nodes = try TwoNodes()
+        try nodes.first.audit.settle()
         let before = try nodes.first.audit.count()
-        DispatchQueue.concurrentPerform(iterations: 8) { worker in
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 10) { worker in
             let stores = worker % 2 == 0 ? nodes.first : nodes.second
-            for n in 0..<25 {
-                try? stores.audit.append([AuditEvent(action: "test.burst", client: "w\(worker)", result: "\(n)")], at: Date())
+            do {
+                if worker >= 8 {
+                    // Two linkers, one per node, racing the writers and each other.
+                    for _ in 0..<40 { try stores.audit.link(atMost: 37) }
+                    return
+                }
+                for n in 0..<25 {
+                    try stores.audit.append([AuditEvent(action: "test.burst", client: "w\(worker)", result: "\(n)")], at: Date())
+                }
+                // And a batch as the stateless flush writes them (several statements, one transaction).
+                try stores.audit.append((0..<100).map { AuditEvent(action: "test.batch", client: "w\(worker)", result: "\($0)") }, at: Date())
+            } catch {
+                failures.withLock { $0.append("\(error)") }
             }
-            // And a batch as the stateless flush writes them (several statements, one transaction).
-            try? stores.audit.append((0..<100).map { AuditEvent(action: "test.batch", client: "w\(worker)", result: "\($0)") }, at: Date())
         }
+        #expect(failures.withLock { $0 } == [])
+        #expect(try nodes.first.audit.count() == before + 1000)
+        try nodes.second.audit.settle()
         let verification = try nodes.second.audit.verify()
         #expect(verification.broken == nil, "\(String(describing: verification.broken))")
         #expect(verification.events == before + 1000)
-        #expect(try nodes.first.audit.count() == before + 1000)
+        #expect(verification.waiting == 0)
+        // Each event chained once: none lost, none twice.
+        let burst = try nodes.first.database.query("SELECT event FROM audit_events WHERE event LIKE '%test.%'") { $0.text(0) ?? "" }
+        #expect(burst.count == 1000 && Set(burst).count == 1000)
+        // A batch keeps its order in the chain.
+        let batch = try nodes.first.database.query("SELECT event FROM audit_events WHERE event LIKE '%test.batch%w3%' ORDER BY seq") { $0.text(0) ?? "" }
+        #expect(batch == (0..<100).map { String(decoding: AuditEvent(action: "test.batch", client: "w3", result: "\($0)").json, as: UTF8.self) })
+    }
+
+    /// Runs `body` in a transaction on a thread of its own and leaves the transaction open;
+    /// the closure returned commits it and waits for that.
+    static func openTransaction(on database: any SQLDatabase, _ body: @escaping @Sendable () throws(StoreError) -> Void) -> @Sendable () -> Void {
+        let opened = DispatchSemaphore(value: 0)
+        let commit = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        done.enter()
+        Thread.detachNewThread {
+            _ = try? database.transaction { () throws(StoreError) in
+                try body()
+                opened.signal()
+                _ = commit.wait(timeout: .now() + 10)
+            }
+            // A body that failed opened nothing: the test goes on (and fails) rather than hang.
+            opened.signal()
+            done.leave()
+        }
+        opened.wait()
+        return {
+            commit.signal()
+            done.wait()
+        }
+    }
+
+    /// A state change queues its event without the chain's lock: it commits while a linker
+    /// holds that lock (before, every sign-in on every node waited for it in turn).
+    @Test func aStateChangeCommitsWhileTheChainsLockIsHeld() throws {
+        let nodes = try TwoNodes()
+        let commit = Self.openTransaction(on: nodes.first.database) { () throws(StoreError) in
+            _ = try nodes.first.database.run("UPDATE audit_counter SET last_seq = last_seq WHERE id = 1", [])
+        }
+        let started = Date()
+        try nodes.second.credentials.insert(nodes.credential([4, 5, 6], count: 0), event: AuditEvent(action: "registration", result: "accepted"), at: Date())
+        let took = Date().timeIntervalSince(started)
+        commit()
+        #expect(took < 5, "the registration waited \(took) s for the chain's lock")
+        #expect(try nodes.first.credentials.find(credential: [4, 5, 6]) != nil)
+        try nodes.first.audit.settle()
+        let verification = try nodes.first.audit.verify()
+        #expect(verification.broken == nil && verification.waiting == 0)
+        #expect(try nodes.first.database.query("SELECT COUNT(*) FROM audit_events WHERE event LIKE '%\"registration\"%'") { $0.int(0) } == [1])
+    }
+
+    /// An event queued first but committed after a later one is left for the next link, never
+    /// removed unlinked: the linker removes the rows it chained by their numbers.
+    @Test func anEventCommittedBehindALaterOneIsChainedByTheNextLink() throws {
+        let nodes = try TwoNodes()
+        try nodes.first.audit.settle()
+        let commit = Self.openTransaction(on: nodes.first.database) { () throws(StoreError) in
+            try nodes.first.audit.append([AuditEvent(action: "test.early", result: "queued first")], at: Date())
+        }
+        try nodes.second.audit.append([AuditEvent(action: "test.late", result: "committed first")], at: Date())
+        #expect(try nodes.second.audit.link(atMost: 1_000) == 1)
+        commit()
+        #expect(try nodes.second.audit.verify().waiting == 1)
+        #expect(try nodes.second.audit.link(atMost: 1_000) == 1)
+        let verification = try nodes.second.audit.verify()
+        #expect(verification.broken == nil && verification.waiting == 0)
+        let order = try nodes.first.database.query("SELECT event FROM audit_events WHERE event LIKE '%test.%' ORDER BY seq") { $0.text(0) ?? "" }
+        #expect(order.count == 2 && order[0].contains("test.late") && order[1].contains("test.early"))
     }
 
     @Test func aDeskSessionIsSharedAndEndsOnBothNodes() throws {

@@ -80,6 +80,7 @@ import VerificationAPI
             #expect(metrics.contains(#"mie_verdict_changes_total{from="accepted",to="refused"} 3"#), "\(metrics)")
         }
         var events: [String] = []
+        try harness.state.audit.settle()
         try harness.state.audit.export { events.append($0) }
         #expect(events.filter { $0.contains(#""action":"credential.rejudged""#) }.count == 3)
     }

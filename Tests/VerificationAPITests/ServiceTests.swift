@@ -209,6 +209,7 @@ import VerificationAPI
         }
         // Every verification left an audit event once the buffer is flushed.
         await harness.state.auditBuffer.flush()
+        try harness.state.audit.settle()
         let events = try harness.state.database.query("SELECT event FROM audit_events WHERE event LIKE '%.verify%'") { $0.text(0) ?? "" }
         #expect(events.count == 4)
         #expect(try harness.state.audit.verify().broken == nil)
@@ -237,6 +238,7 @@ import VerificationAPI
         let harness = try ServiceHarness()
         let audit = harness.state.audit
         for index in 0..<5 { try audit.append([AuditEvent(action: "test", result: "r\(index)")], at: Date()) }
+        try audit.settle()
         let intact = try audit.verify()
         #expect(intact.broken == nil)
         let total = intact.events

@@ -128,6 +128,7 @@ import Testing
                 json: ["holder": ["id": "810003456786", "name": "810003456786", "displayName": "Dr Alice Durand-Roy", "rpps": "10003456786"]])
             #expect(renamed.status == .ok, "\(renamed.text)")
         }
+        try harness.state.audit.settle()
         let events = try harness.state.database.query("SELECT event FROM audit_events ORDER BY seq") { $0.text(0) ?? "" }
         let change = try #require(events.first { $0.contains(#""action":"holder.identity""#) && $0.contains("changed") })
         #expect(change.contains("displayName=Dr Alice Durand rpps") && change.contains("displayName=Dr Alice Durand-Roy"))
@@ -255,6 +256,7 @@ import Testing
     struct FailingAudit: AuditStoring {
         let inner: any AuditStoring
         func append(_ events: [AuditEvent], at time: Date) throws(StoreError) { throw StoreError(.sql, "disk I/O error (test)") }
+        func link(atMost limit: Int) throws(StoreError) -> Int { throw StoreError(.sql, "disk I/O error (test)") }
         func verify() throws(StoreError) -> AuditLog.Verification { try inner.verify() }
         func verify(against head: AuditHead) throws(StoreError) -> AuditLog.Verification { try inner.verify(against: head) }
         func head(at time: Date) throws(StoreError) -> AuditHead? { try inner.head(at: time) }

@@ -145,6 +145,12 @@ def nginx(work: Path, ports: list) -> tuple:
     raise SystemExit(f"nginx did not start: {(work / 'nginx' / 'out.log').read_text()}")
 
 
+def waiting_events(ctl) -> int:
+    """Audit events committed and not chained yet (`audit_pending`)."""
+    out = subprocess.run([ctl, "psql", "-At", "-c", "SELECT COUNT(*) FROM audit_pending"], capture_output=True, text=True).stdout.strip()
+    return int(out) if out.isdigit() else -1
+
+
 def cli(binary: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([binary, *args], capture_output=True, text=True, cwd=ROOT)
 
@@ -447,12 +453,19 @@ def run_checks(args, checks, one, two, proxy_port, key, code, database, ctl, wor
         worker.join()
     rows = subprocess.run([ctl, "psql", "-At", "-c", "SELECT encode(id, 'base64') FROM credentials"], capture_output=True, text=True).stdout.split()
     stored = {softclient.g.b64u(__import__("base64").b64decode(r)) for r in rows}
-    events = subprocess.run([ctl, "psql", "-At", "-c", "SELECT event FROM audit_events"], capture_output=True, text=True).stdout.splitlines()
+    # An event is durable once its state change commits: chained, or still queued for the chain.
+    events = subprocess.run([ctl, "psql", "-At", "-c", "SELECT event FROM audit_events UNION ALL SELECT event FROM audit_pending"],
+                            capture_output=True, text=True).stdout.splitlines()
     audited = {json.loads(e).get("credentialId") for e in events if e.strip()}
     missing = set(acknowledged) - stored
     checks.expect(len(acknowledged) > 10 and not missing, f"kill -9 of node 1: all {len(acknowledged)} acknowledged enrolments are stored ({len(missing)} missing)")
     checks.expect(not (set(acknowledged) - audited), "each acknowledged enrolment has its audit event")
     checks.expect(after_kill["node2"] > 0, f"node 2 kept answering after node 1 died ({after_kill['node2']} enrolments)")
+    # What node 1 had queued when it died is chained by node 2 (it links every 100 ms).
+    deadline = time.time() + 5
+    while time.time() < deadline and waiting_events(ctl) != 0:
+        time.sleep(0.1)
+    checks.expect(waiting_events(ctl) == 0, f"node 2 chained the events node 1 had queued ({waiting_events(ctl)} still waiting)")
     audit = cli(args.binary, "audit", "verify", "--database", database)
     checks.expect(audit.returncode == 0, f"the chain verifies after the kill: {audit.stdout.strip()}")
     one.start()
