@@ -100,7 +100,7 @@ package struct AuditLog: Sendable {
     /// The chain's end, read and held in one statement: the update locks the counter's row
     /// until the commit, so two linkers (two nodes on one PostgreSQL) never link to the same
     /// previous row; after waiting for the lock it returns the row as the other one left it.
-    private func lockEnd() throws(StoreError) -> (seq: Int64, hash: [UInt8]?)? {
+    private func lockEnd() throws(StoreError) -> ChainEnd? {
         try database.query("UPDATE audit_counter SET last_seq = last_seq WHERE id = 1 RETURNING last_seq, last_hash") { row in
             (seq: row.int64(0), hash: row.blob(1))
         }.first
@@ -109,7 +109,8 @@ package struct AuditLog: Sendable {
     /// Rows take their sequence number from a counter that only grows (never `MAX(seq) + 1`):
     /// a number is never given twice, so rows removed from the end leave a gap `verify` names.
     /// Call inside the transaction that locked `end`.
-    private func chain(_ events: [(stamp: String, json: [UInt8])], after end: (seq: Int64, hash: [UInt8]?)?) throws(StoreError) {
+    @discardableResult
+    private func chain(_ events: [(stamp: String, json: [UInt8])], after end: ChainEnd?) throws(StoreError) -> ChainEnd {
         var previous = end?.hash ?? Self.genesis
         var seq = end?.seq ?? 0
         // Rows go in by statements of up to `rowsPerStatement`: a batch of events is a few
@@ -127,7 +128,11 @@ package struct AuditLog: Sendable {
             }
         }
         try database.run("UPDATE audit_counter SET last_seq = ?, last_hash = ? WHERE id = 1", [.int(seq), .blob(previous)])
+        return (seq, previous)
     }
+
+    /// The chain's last number and hash (nil hash: no row yet).
+    typealias ChainEnd = (seq: Int64, hash: [UInt8]?)
 
     /// PostgreSQL: the events queued for `link`, in the caller's transaction (or one of their
     /// own). Their queue number comes from an identity column, given at insert: a transaction
@@ -158,24 +163,46 @@ package struct AuditLog: Sendable {
         return try database.transaction { () throws(StoreError) -> Int in
             // The lock first, then the read: after waiting for another linker, the queue is read
             // as it left it (READ COMMITTED reads each statement afresh).
-            let end = try lockEnd()
-            let waiting = try database.query("SELECT id, at, event FROM audit_pending ORDER BY id LIMIT ?", [.int(Int64(clamping: limit))]) { row in
-                (id: row.int64(0), stamp: row.text(1) ?? "", json: Array((row.text(2) ?? "").utf8))
-            }
-            guard !waiting.isEmpty else { return 0 }
-            try chain(waiting.map { ($0.stamp, $0.json) }, after: end)
-            for start in stride(from: 0, to: waiting.count, by: Self.rowsPerStatement) {
-                let ids = waiting[start..<min(start + Self.rowsPerStatement, waiting.count)].map { SQLValue.int($0.id) }
-                let removed = try database.run(
-                    "DELETE FROM audit_pending WHERE id IN (" + Array(repeating: "?", count: ids.count).joined(separator: ", ") + ")", ids)
-                // Under the lock no other linker can have taken them: a row gone is a row removed
-                // by hand, and linking the rest would hide it.
-                guard removed == ids.count else {
-                    throw StoreError(.corrupt, "queued audit events vanished while being linked: \(ids.count - removed) of \(ids.count)")
-                }
-            }
-            return waiting.count
+            try linkWaiting(after: try lockEnd(), atMost: limit).linked
         }
+    }
+
+    /// Events that record no state change (the stateless verifications' batches), chained at
+    /// once in a transaction of their own: on PostgreSQL after what waits in the queue (so
+    /// the chain keeps the order things were committed in), written once instead of queued
+    /// and moved. The lock is held for the batch; no state change waits for it.
+    package func appendChained(_ events: [AuditEvent], at time: Date) throws(StoreError) {
+        guard database.dialect == .postgres else { return try append(events, at: time) }
+        guard !events.isEmpty else { return }
+        let stamp = time.formatted(.iso8601)
+        let rows = events.map { (stamp: stamp, json: $0.json) }
+        try database.transaction { () throws(StoreError) in
+            let (linked, end) = try linkWaiting(after: try lockEnd(), atMost: Self.linkedPerTransaction)
+            // A backlog larger than one link: these wait their turn behind it.
+            if linked == Self.linkedPerTransaction { try queue(rows) } else { try chain(rows, after: end) }
+        }
+    }
+
+    static let linkedPerTransaction = 1_000
+
+    /// Links up to `limit` queued rows after `end` (locked by the caller's transaction).
+    private func linkWaiting(after end: ChainEnd?, atMost limit: Int) throws(StoreError) -> (linked: Int, end: ChainEnd?) {
+        let waiting = try database.query("SELECT id, at, event FROM audit_pending ORDER BY id LIMIT ?", [.int(Int64(clamping: limit))]) { row in
+            (id: row.int64(0), stamp: row.text(1) ?? "", json: Array((row.text(2) ?? "").utf8))
+        }
+        guard !waiting.isEmpty else { return (0, end) }
+        let moved = try chain(waiting.map { ($0.stamp, $0.json) }, after: end)
+        for start in stride(from: 0, to: waiting.count, by: Self.rowsPerStatement) {
+            let ids = waiting[start..<min(start + Self.rowsPerStatement, waiting.count)].map { SQLValue.int($0.id) }
+            let removed = try database.run(
+                "DELETE FROM audit_pending WHERE id IN (" + Array(repeating: "?", count: ids.count).joined(separator: ", ") + ")", ids)
+            // Under the lock no other linker can have taken them: a row gone is a row removed
+            // by hand, and linking the rest would hide it.
+            guard removed == ids.count else {
+                throw StoreError(.corrupt, "queued audit events vanished while being linked: \(ids.count - removed) of \(ids.count)")
+            }
+        }
+        return (waiting.count, moved)
     }
 
     /// Events queued and not linked yet (always 0 on SQLite).

@@ -59,6 +59,8 @@ package protocol OperatorStoring: Sendable {
 /// The hash-chained audit trail.
 package protocol AuditStoring: Sendable {
     func append(_ events: [AuditEvent], at time: Date) throws(StoreError)
+    /// Events that record no state change, chained at once after what waits (`AuditLog`).
+    func appendChained(_ events: [AuditEvent], at time: Date) throws(StoreError)
     /// Chains up to `limit` queued events (PostgreSQL); returns how many.
     func link(atMost limit: Int) throws(StoreError) -> Int
     func verify() throws(StoreError) -> AuditLog.Verification

@@ -73,7 +73,7 @@ package final class AuditBuffer: AuditRecording, Sendable {
             }
             guard !events.isEmpty else { return }
             do {
-                try await pool.runIfActive { [log] in try log.append(events, at: Date()) }
+                try await pool.runIfActive { [log] in try log.appendChained(events, at: Date()) }
                 queue.withLock { $0.flushing = 0 }
             } catch {
                 logger.error("audit events could not be written: \(error)")

@@ -209,8 +209,14 @@ struct PostgresTests {
                 for n in 0..<25 {
                     try stores.audit.append([AuditEvent(action: "test.burst", client: "w\(worker)", result: "\(n)")], at: Date())
                 }
-                // And a batch as the stateless flush writes them (several statements, one transaction).
-                try stores.audit.append((0..<100).map { AuditEvent(action: "test.batch", client: "w\(worker)", result: "\($0)") }, at: Date())
+                // And a batch (several statements, one transaction): queued as a state change's
+                // events are, or chained at once as the stateless flush writes them.
+                let batch = (0..<100).map { AuditEvent(action: "test.batch", client: "w\(worker)", result: "\($0)") }
+                if worker % 4 < 2 {
+                    try stores.audit.append(batch, at: Date())
+                } else {
+                    try stores.audit.appendChained(batch, at: Date())
+                }
             } catch {
                 failures.withLock { $0.append("\(error)") }
             }
@@ -271,6 +277,18 @@ struct PostgresTests {
         let verification = try nodes.first.audit.verify()
         #expect(verification.broken == nil && verification.waiting == 0)
         #expect(try nodes.first.database.query("SELECT COUNT(*) FROM audit_events WHERE event LIKE '%\"registration\"%'") { $0.int(0) } == [1])
+    }
+
+    /// A stateless batch is chained at once, after what was queued before it.
+    @Test func aStatelessBatchIsChainedAfterWhatWaits() throws {
+        let nodes = try TwoNodes()
+        try nodes.first.audit.settle()
+        try nodes.first.audit.append([AuditEvent(action: "test.queued", result: "state change")], at: Date())
+        try nodes.second.audit.appendChained((0..<3).map { AuditEvent(action: "test.stateless", result: "\($0)") }, at: Date())
+        let verification = try nodes.first.audit.verify()
+        #expect(verification.broken == nil && verification.waiting == 0)
+        let order = try nodes.first.database.query("SELECT event FROM audit_events WHERE event LIKE '%test.%' ORDER BY seq") { $0.text(0) ?? "" }
+        #expect(order.map { $0.contains("test.queued") ? "q" : $0.contains("test.stateless") ? "s" : "?" } == ["q", "s", "s", "s"])
     }
 
     /// An event queued first but committed after a later one is left for the next link, never

@@ -257,6 +257,7 @@ import Testing
         let inner: any AuditStoring
         func append(_ events: [AuditEvent], at time: Date) throws(StoreError) { throw StoreError(.sql, "disk I/O error (test)") }
         func link(atMost limit: Int) throws(StoreError) -> Int { throw StoreError(.sql, "disk I/O error (test)") }
+        func appendChained(_ events: [AuditEvent], at time: Date) throws(StoreError) { throw StoreError(.sql, "disk I/O error (test)") }
         func verify() throws(StoreError) -> AuditLog.Verification { try inner.verify() }
         func verify(against head: AuditHead) throws(StoreError) -> AuditLog.Verification { try inner.verify(against: head) }
         func head(at time: Date) throws(StoreError) -> AuditHead? { try inner.head(at: time) }
