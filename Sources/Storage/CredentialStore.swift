@@ -241,28 +241,29 @@ package struct CredentialStore: Sendable {
     /// Takes the ceremony for a response: it is marked used at once, so a second response with
     /// the same ceremony (a replay, or a retry after a failure) is refused whatever the first
     /// one's outcome.
+    ///
+    /// One statement when it is taken (the update returns the ceremony); only a refusal reads
+    /// the row again to say why: unknown (or another client's), used, or expired.
     package func take(_ id: String, kind: CeremonyRecord.Kind, clientID: Int64, at time: Date) throws(StoreError) -> Result<CeremonyRecord, CeremonyRefusal> {
         let now = Int64(time.timeIntervalSince1970.rounded(.down))
         return try database.transaction { () throws(StoreError) in
-            let rows = try database.query(
+            let taken = try database.query(
                 """
-                SELECT id, kind, challenge, client_id, holder_id, profile, expires_at, used_at, evidence, operator, rp_id FROM ceremonies
-                WHERE id = ? AND kind = ? AND client_id = ?
+                UPDATE ceremonies SET used_at = ? WHERE id = ? AND kind = ? AND client_id = ? AND used_at IS NULL AND expires_at > ? \
+                RETURNING id, challenge, client_id, holder_id, profile, expires_at, evidence, operator, rp_id
                 """,
-                [.text(id), .text(kind.rawValue), .int(clientID)]
+                [.int(now), .text(id), .text(kind.rawValue), .int(clientID), .int(now)]
             ) { row in
-                (
-                    CeremonyRecord(
-                        id: row.text(0) ?? "", kind: kind, challenge: row.blob(2) ?? [], clientID: row.int64(3), holderID: row.text(4),
-                        profile: row.text(5), expiresAt: row.int64(6), rpID: row.text(10), evidence: row.text(8), operator: row.text(9)),
-                    used: !row.isNull(7)
-                )
+                CeremonyRecord(
+                    id: row.text(0) ?? "", kind: kind, challenge: row.blob(1) ?? [], clientID: row.int64(2), holderID: row.text(3),
+                    profile: row.text(4), expiresAt: row.int64(5), rpID: row.text(8), evidence: row.text(6), operator: row.text(7))
             }
-            guard let (ceremony, used) = rows.first else { return .failure(.unknown) }
-            guard !used else { return .failure(.replayed) }
-            guard ceremony.expiresAt > now else { return .failure(.expired) }
-            let changed = try database.run("UPDATE ceremonies SET used_at = ? WHERE id = ? AND used_at IS NULL", [.int(now), .text(id)])
-            return changed == 1 ? .success(ceremony) : .failure(.replayed)
+            if let ceremony = taken.first { return .success(ceremony) }
+            let found = try database.query(
+                "SELECT used_at IS NOT NULL FROM ceremonies WHERE id = ? AND kind = ? AND client_id = ?", [.text(id), .text(kind.rawValue), .int(clientID)]
+            ) { $0.int(0) != 0 }
+            guard let used = found.first else { return .failure(.unknown) }
+            return .failure(used ? .replayed : .expired)
         }
     }
 
