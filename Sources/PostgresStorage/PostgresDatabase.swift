@@ -325,17 +325,11 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
                 // BEGIN is queued on the connection and not waited for: postgres-nio runs a
                 // connection's statements in order, so the body's first statement follows it
                 // without this thread waking in between (one wake and one event-loop hop fewer
-                // per transaction). Its answer is checked before the commit, and a BEGIN that
-                // failed failed on a broken connection, where the body's statements fail too.
+                // per transaction). Its answer is checked before the commit (a BEGIN that failed
+                // failed on a broken connection, where the body's statements fail too); a body
+                // that fails is rolled back below without waiting for it.
                 let begun = connection.query(PostgresQuery(unsafeSQL: "BEGIN"), logger: logger)
-                let value: T
-                do throws(StoreError) {
-                    value = try body()
-                } catch {
-                    // A failure of the body is reported as such, once BEGIN's own answer is in.
-                    _ = try? Self.answer(of: begun, within: configuration.timeout + 0.5, doing: "BEGIN") { Self.drop(connection) }
-                    throw error
-                }
+                let value = try body()
                 _ = try Self.answer(of: begun, within: configuration.timeout + 0.5, doing: "BEGIN") { Self.drop(connection) }
                 _ = try perform("COMMIT", [], on: connection)
                 bound.withLock { $0[Self.thread] = nil }
