@@ -155,7 +155,7 @@ package struct AuditLog: Sendable {
     /// `audit_events` and removed from the queue by their numbers (never by a range: a row
     /// committed meanwhile inside it stays queued for the next call). Returns how many.
     @discardableResult
-    package func link(atMost limit: Int = 1_000) throws(StoreError) -> Int {
+    package func link(atMost limit: Int = linkedPerTransaction) throws(StoreError) -> Int {
         guard database.dialect == .postgres else { return 0 }
         // Nothing waiting (the usual tick of an idle node): no lock taken.
         let anyWaiting = try database.query("SELECT 1 FROM audit_pending LIMIT 1") { $0.int(0) }
@@ -183,7 +183,7 @@ package struct AuditLog: Sendable {
         }
     }
 
-    static let linkedPerTransaction = 1_000
+    package static let linkedPerTransaction = 1_000
 
     /// Links up to `limit` queued rows after `end` (locked by the caller's transaction).
     private func linkWaiting(after end: ChainEnd?, atMost limit: Int) throws(StoreError) -> (linked: Int, end: ChainEnd?) {

@@ -77,7 +77,7 @@ extension AuditStoring {
     package func settle(rounds: Int = 1_000) throws(StoreError) -> Int {
         var linked = 0
         for _ in 0..<rounds {
-            let now = try link(atMost: 1_000)
+            let now = try link(atMost: AuditLog.linkedPerTransaction)
             linked += now
             if now == 0 { break }
         }

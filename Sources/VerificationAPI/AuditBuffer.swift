@@ -89,15 +89,12 @@ package final class AuditBuffer: AuditRecording, Sendable {
 
     static let eventsPerTransaction = 1_000
 
-    /// Chains the events queued by every node's transactions (PostgreSQL: `AuditLog.link`), in
-    /// transactions of up to `eventsPerTransaction`, on `pool`. A failure is logged when it
-    /// starts and when it ends, not at every tick; the events stay queued for the next call.
+    /// Chains the events queued by every node's transactions (PostgreSQL: `AuditLog.link`,
+    /// until nothing waits), on `pool`. A failure is logged when it starts and when it ends,
+    /// not at every tick; the events stay queued for the next call.
     package func link() async {
         do {
-            while true {
-                let linked = try await pool.runIfActive { [log] in try log.link(atMost: Self.eventsPerTransaction) }
-                if linked < Self.eventsPerTransaction { break }
-            }
+            try await pool.runIfActive { [log] in _ = try log.settle() }
             if linkFailing.exchange(false, ordering: .relaxed) { logger.notice("queued audit events are linked again") }
         } catch {
             if !linkFailing.exchange(true, ordering: .relaxed) { logger.error("queued audit events could not be linked: \(error)") }
