@@ -13,11 +13,12 @@ import SignatureVerification
 import Storage
 import VerificationRequests
 
-/// The service's HTTP/1 connections: the pipeline Hummingbird's `HTTP1Channel` builds (HTTP/1
-/// codec, HTTPTypes parts, the slow-sender guard, the connection state with its idle timeout),
-/// then the hot path (`HotPathHandler`), then the router. Built here because the hot path
-/// must sit after the connection state handler, which counts every request and answer for the
-/// idle timeout and a graceful shutdown; Hummingbird's extra handlers go before it.
+/// The service's HTTP/1 connections: the lean path first (`LeanHTTP1Handler`: it answers the
+/// stateless verify routes from the bytes, frames every other request and passes it on, and
+/// keeps the connection's clocks: idle timeout, head timeout, graceful shutdown), then the
+/// pipeline Hummingbird's `HTTP1Channel` builds (HTTP/1 codec, HTTPTypes parts), the passed
+/// requests' counter (`PassedRequests`), the typed hot path (`HotPathHandler`: the sign-in's
+/// finish, and the stateless routes when they come behind a passed request), then the router.
 struct ServiceHTTP1Channel: HTTPChannelHandler {
     typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
     let responder: HTTPChannelHandler.Responder
@@ -31,12 +32,13 @@ struct ServiceHTTP1Channel: HTTPChannelHandler {
             limits.maxHeaderListSize = 80 * 1024
             limits.maxHeaderFieldCount = 1000
             let pipeline = channel.pipeline.syncOperations
+            let lean = LeanHTTP1Handler(state: state, logger: logger)
+            try pipeline.addHandler(lean)
             try pipeline.configureHTTPServerPipeline(
                 withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false,
                 withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
             try pipeline.addHandler(HTTP1ToHTTPServerCodec(secure: false))
-            try pipeline.addHandler(RequestHeadTimeout(timeout: .seconds(state.configuration.headerTimeoutSeconds)))
-            try pipeline.addHandler(HTTPConnectionStateHandler(idleTimeout: .seconds(state.configuration.idleTimeoutSeconds), logger: logger))
+            try pipeline.addHandler(PassedRequests(owner: lean))
             if state.configuration.hotPath { try pipeline.addHandler(HotPathHandler(state: state, logger: logger)) }
             return try NIOAsyncChannel(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
         }
@@ -221,10 +223,18 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
             fields[.connection].map({ !$0.lowercased().contains("close") }) ?? true,
             let length = fields[.contentLength].flatMap({ Int($0) }), length >= 0, length <= state.configuration.maximumBodySize,
             fields[.contentType].map(Request.isJSON) == true,
-            let authorization = fields[.authorization], authorization.hasPrefix("Bearer ")
+            let authorization = fields[.authorization], authorization.hasPrefix("Bearer "),
+            let client = Self.cachedClient(key: Array(authorization.utf8.dropFirst(7)), context: context, state: state)
         else { return nil }
+        return Taken(route: route, client: client, start: .now)
+    }
+
+    /// The client the cache knows for this API key and, with mutual TLS, for the connection's
+    /// certificate too; nil sends the request to the router (lookups, refusals, the
+    /// failed-authentication limit).
+    static func cachedClient(key: [UInt8], context: ChannelHandlerContext, state: ServiceState) -> APIClient? {
         let cache = state.guards.clientCache
-        guard case .client(let byKey) = cache.entry(Digest.sha256(Array(authorization.utf8.dropFirst(7)))) else { return nil }
+        guard case .client(let byKey) = cache.entry(Digest.sha256(key)) else { return nil }
         if state.configuration.tls != nil,
             let certificate = try? context.pipeline.syncOperations.handler(type: NIOSSLHandler.self).peerCertificate
         {
@@ -233,20 +243,24 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 byCertificate.id == byKey.id
             else { return nil }
         }
-        return Taken(route: route, client: byKey, start: .now)
+        return byKey
     }
 
     /// A stateless verification, answered now.
     private func answer(_ taken: Taken, context: ChannelHandlerContext) {
-        let outcome = Result { () throws -> [UInt8] in
+        let body = taken.body.map { Array($0.readableBytesView) } ?? []
+        write(Self.stateless(taken.route, body, for: taken.client, state: state), for: taken, context: context)
+    }
+
+    /// A stateless verification's answer, as the router's middleware and route give it: load
+    /// shedding, the client's rate limit, the role, then the verification and judgement.
+    static func stateless(_ route: Route, _ body: [UInt8], for client: APIClient, state: ServiceState) -> Result<[UInt8], any Error> {
+        Result {
             try state.guards.enter(maximum: state.configuration.maximumInFlight)
             defer { state.guards.leave() }
-            let client = try admit(taken)
-            let body = taken.body.map { Array($0.readableBytesView) } ?? []
-            let ceremony: Ceremony = taken.route == .assertion ? .assertion : .registration
-            return try VerificationRoutes.answer(ceremony, body, for: client, state: state)
+            let admitted = try admit(route, client, state: state)
+            return try VerificationRoutes.answer(route == .assertion ? .assertion : .registration, body, for: admitted, state: state)
         }
-        write(outcome, for: taken, context: context)
     }
 
     /// A sign-in's finish: read here, its transaction queued for the writer, the answer written
@@ -260,7 +274,7 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         let queued: EventLoopFuture<[UInt8]>
         do {
-            let caller = state.caller(try admit(taken))
+            let caller = state.caller(try Self.admit(taken.route, taken.client, state: state))
             let (ceremonyID, response, _) = try CeremonyRoutes.readCeremonyResponse(
                 taken.body.map { Array($0.readableBytesView) } ?? [], .assertion)
             let operations = state.operations
@@ -306,12 +320,27 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The router's middleware for this request, in its order after shedding: the client's rate
     /// limit, then the route's role.
-    private func admit(_ taken: Taken) throws -> APIClient {
-        try state.guards.admit(taken.client)
-        return try APIRequestContext.require(taken.route.roles, of: taken.client)
+    static func admit(_ route: Route, _ client: APIClient, state: ServiceState) throws -> APIClient {
+        try state.guards.admit(client)
+        return try APIRequestContext.require(route.roles, of: client)
     }
 
     private func write(_ outcome: Result<[UInt8], any Error>, for taken: Taken, context: ChannelHandlerContext) {
+        let (status, fields, bytes) = Self.response(outcome, route: taken.route, client: taken.client, date: &date, logger: logger)
+        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
+        context.write(wrapOutboundOut(.body(buffer)), promise: nil)
+        context.write(wrapOutboundOut(.end(nil)), promise: nil)
+        unflushed = true
+        state.metrics.answered(taken.route, status: status, since: taken.start)
+    }
+
+    /// The answer as the router gives it: the JSON, or the problem document with its fields,
+    /// then `Content-Length`, `Date` and `Server`.
+    static func response(
+        _ outcome: Result<[UInt8], any Error>, route: Route, client: APIClient, date: inout HTTPDate, logger: Logger
+    ) -> (HTTPResponse.Status, HTTPFields, [UInt8]) {
         var status = HTTPResponse.Status.ok
         var fields = HTTPFields()
         var bytes: [UInt8]
@@ -321,8 +350,8 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
             fields[.contentType] = "application/json"
         case .failure(let error):
             var logger = logger
-            logger[metadataKey: "client"] = .string(taken.client.name)
-            let problem = APIError.answering(error, on: "POST \(taken.route.path)", logger: logger)
+            logger[metadataKey: "client"] = .string(client.name)
+            let problem = APIError.answering(error, on: "POST \(route.path)", logger: logger)
             status = problem.status
             fields = problem.headers
             bytes = problem.body
@@ -330,14 +359,14 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         fields[.contentLength] = String(bytes.count)
         fields[.date] = date.now()
         fields[.server] = "mie-verifier"
-        var buffer = context.channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
-        context.write(wrapOutboundOut(.body(buffer)), promise: nil)
-        context.write(wrapOutboundOut(.end(nil)), promise: nil)
-        unflushed = true
-        let seconds = (ContinuousClock.now - taken.start).seconds
-        state.metrics.request(route: taken.route.path, method: "POST", status: Int(status.code), seconds: seconds, hotPath: true)
+        return (status, fields, bytes)
+    }
+}
+
+extension ServiceMetrics {
+    /// A hot route's answer (typed or lean path), counted as the router counts its own.
+    func answered(_ route: HotPathHandler.Route, status: HTTPResponse.Status, since start: ContinuousClock.Instant, lean: Bool = false) {
+        request(route: route.path, method: "POST", status: Int(status.code), seconds: (ContinuousClock.now - start).seconds, hotPath: true, lean: lean)
     }
 }
 

@@ -37,6 +37,7 @@ package final class ServiceMetrics: OperationObserver, Sendable {
         var cardCRLReloadFailures: UInt64 = 0
         var rejudged: UInt64 = 0
         var hotPathAnswers: UInt64 = 0
+        var leanPathAnswers: UInt64 = 0
         var verdictChanges: [String: UInt64] = [:]
     }
 
@@ -44,12 +45,14 @@ package final class ServiceMetrics: OperationObserver, Sendable {
 
     package init() {}
 
-    /// One answered request; `hotPath`: answered by `HotPathHandler`, without the router.
-    func request(route: String, method: String, status: Int, seconds: Double, hotPath: Bool = false) {
+    /// One answered request; `hotPath`: answered without the router (by `HotPathHandler`, or by
+    /// `LeanHTTP1Handler` from the bytes: `lean`).
+    func request(route: String, method: String, status: Int, seconds: Double, hotPath: Bool = false, lean: Bool = false) {
         state.withLock { state in
             state.requests[RequestKey(route: route, method: method, status: status), default: 0] += 1
             state.latency[route, default: Histogram()].observe(seconds)
             if hotPath { state.hotPathAnswers += 1 }
+            if lean { state.leanPathAnswers += 1 }
         }
     }
 
@@ -92,8 +95,10 @@ package final class ServiceMetrics: OperationObserver, Sendable {
             out += "mie_http_request_duration_seconds_sum{\(label)} \(histogram.sum)\n"
             out += "mie_http_request_duration_seconds_count{\(label)} \(histogram.count)\n"
         }
-        out += "# HELP mie_http_hot_path_answers_total Requests of those answered on the event loop without the router (HotPathHandler).\n# TYPE mie_http_hot_path_answers_total counter\n"
+        out += "# HELP mie_http_hot_path_answers_total Requests answered on the event loop without the router (HotPathHandler or LeanHTTP1Handler).\n# TYPE mie_http_hot_path_answers_total counter\n"
         out += "mie_http_hot_path_answers_total \(snapshot.hotPathAnswers)\n"
+        out += "# HELP mie_http_lean_path_answers_total Requests of the hot path's answered from the bytes, without an HTTP/1 decoder (LeanHTTP1Handler).\n# TYPE mie_http_lean_path_answers_total counter\n"
+        out += "mie_http_lean_path_answers_total \(snapshot.leanPathAnswers)\n"
         out += "# HELP mie_verifications_total Verifications by ceremony and result (verified, a PSC verdict, or a failure code).\n# TYPE mie_verifications_total counter\n"
         out += Self.pairs("mie_verifications_total", ("ceremony", "result"), snapshot.verifications)
         out += "# HELP mie_referencing_list_info The referencing lists in force (1), stale or not.\n# TYPE mie_referencing_list_info gauge\n"

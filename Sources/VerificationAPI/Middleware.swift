@@ -167,7 +167,12 @@ extension Request {
     /// around it (RFC 9110, 8.3): the router's and the hot path's check, on the bytes (no
     /// Foundation string work on every request).
     static func isJSON(_ type: String) -> Bool {
-        var value = type.utf8[...]
+        isJSON(type.utf8[...])
+    }
+
+    /// The same check on the field's bytes (the lean path reads them from the head).
+    static func isJSON<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bool where Bytes.SubSequence == Bytes {
+        var value = bytes
         if let parameters = value.firstIndex(of: UInt8(ascii: ";")) { value = value[..<parameters] }
         while let first = value.first, first == 0x20 || first == 0x09 { value = value.dropFirst() }
         while let last = value.last, last == 0x20 || last == 0x09 { value = value.dropLast() }

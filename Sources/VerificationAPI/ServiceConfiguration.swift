@@ -61,6 +61,9 @@ package struct ServiceConfiguration: Sendable {
     /// Answer the stateless verification routes in a channel handler (`HotPathHandler`) when
     /// the caller's client is cached; off: every request goes through the router.
     package var hotPath = true
+    /// With the hot path: answer the stateless verification routes from the bytes
+    /// (`LeanHTTP1Handler`), before NIO's HTTP/1 decoder; off: `HotPathHandler` answers them.
+    package var leanPath = true
     /// How long an authenticated API client is known without the database: a key revoked from
     /// the command line (another process) stops within it. Not read from the configuration file
     /// (two seconds is the product's promise); tests that must keep a caller cached lengthen it.

@@ -40,10 +40,11 @@ import VerificationAPI
 
     /// The requests of `sameAnswersWithAndWithoutTheHotPath`, each sent twice in a row (the
     /// first may go to the router as it fills the cache, the second is the hot path's).
-    static func scenario(hotPath: Bool) async throws -> (seen: [Seen], hotAnswers: Int, audited: Int) {
+    static func scenario(hotPath: Bool, leanPath: Bool = true) async throws -> (seen: [Seen], hotAnswers: Int, audited: Int) {
         let harness = try ServiceHarness {
             $0.port = 0
             $0.hotPath = hotPath
+            $0.leanPath = leanPath
             $0.maximumBodySize = 16 * 1024
         }
         let mine = try #require(harness.keys["verifier"])
@@ -100,13 +101,16 @@ import VerificationAPI
 
     @Test func sameAnswersWithAndWithoutTheHotPath() async throws {
         let hot = try await Self.scenario(hotPath: true)
+        let typed = try await Self.scenario(hotPath: true, leanPath: false)
         let routed = try await Self.scenario(hotPath: false)
         #expect(hot.seen == routed.seen, "hot path:\n\(hot.seen.map(\.description).joined(separator: "\n"))\nrouter:\n\(routed.seen.map(\.description).joined(separator: "\n"))")
-        #expect(hot.audited == routed.audited && hot.audited > 0)
+        #expect(typed.seen == routed.seen, "typed hot path:\n\(typed.seen.map(\.description).joined(separator: "\n"))")
+        #expect(hot.audited == routed.audited && typed.audited == routed.audited && hot.audited > 0)
         #expect(routed.hotAnswers == 0)
         // Ten of the requests are the hot path's when each caller's cache entry (two seconds)
         // outlives its requests; a loaded machine may send a few more to the router.
         #expect(hot.hotAnswers >= 1 && hot.hotAnswers <= 10, "\(hot.hotAnswers) answers on the hot path")
+        #expect(typed.hotAnswers >= 1 && typed.hotAnswers <= 10, "\(typed.hotAnswers) answers on the typed hot path")
 
         let seen = hot.seen
         // Each request answered the same way twice.
@@ -290,7 +294,7 @@ enum RawHTTP {
     }
 
     /// One whole answer at the start of `bytes`, and how many bytes it took.
-    private static func parse(_ bytes: [UInt8]) -> (Answer, Int)? {
+    static func parse(_ bytes: [UInt8]) -> (Answer, Int)? {
         let separator: [UInt8] = [13, 10, 13, 10]
         guard bytes.count >= 4, let end = (0...(bytes.count - 4)).first(where: { Array(bytes[$0..<($0 + 4)]) == separator }) else { return nil }
         let lines = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
