@@ -12,7 +12,8 @@ core 1. In one run:
     the peak for the latency (p50, p99), and the ratio to `mie-verifier verify assertion --jsonl`
     on the same core over the same requests (the offline path, no HTTP);
   - stateless packed registrations with the PSC verdict (`POST /v1/registrations/verify`);
-  - the same with the hot path off (`hotPath: false`: every request through the router), for
+  - the same on the typed hot path (`leanPath: false`: `HotPathHandler` behind NIO's HTTP/1
+    decoder) and with the hot path off (`hotPath: false`: every request through the router), for
     the before and after;
   - two event loops on both cores (wrk sharing them: a two-core machine has no third core for
     the load generator), against one;
@@ -380,12 +381,12 @@ def main() -> int:
     database = work / "mie.sqlite"
     key = add_client(database, ["verifier", "enrolment"])
     refused_key = add_client(database, ["operator"])
-    for name, hot in (("hot_path", True), ("router", False)):
-        print(f"== the service, one event loop on core 0, hotPath {str(hot).lower()}")
-        server = Server(database, free_port(), extra={"hotPath": hot})
+    for name, extra in (("hot_path", {}), ("typed_hot_path", {"leanPath": False}), ("router", {"hotPath": False})):
+        print(f"== the service, one event loop on core 0, {json.dumps(extra) if extra else 'as configured by default (the lean path)'}")
+        server = Server(database, free_port(), extra=extra)
         try:
             stateless_cases(server, key, refused_key, bodies, args.seconds, results, name)
-            if hot:
+            if name == "hot_path":
                 print("== at 80 % of the peak (paced)")
                 target = 0.8 * results[name]["assertion_peak"]["rps"]
                 connections = 16
@@ -438,21 +439,23 @@ def main() -> int:
     results["stateful_router"], _ = stateful_case(work, args.stateful, hot=False)
     results["stateful_assertion"], results["stateful_rss_mb"] = stateful_case(work, args.stateful)
 
-    hot, routed = results["hot_path"], results["router"]
+    hot, typed, routed = results["hot_path"], results["typed_hot_path"], results["router"]
     one = hot["assertion_peak"]["rps"]
     print("\n| | req/s | ratio |\n|---|---:|---|")
     rows = [
         ("bare Hummingbird 2, 1 KB POST, fixed body", results["floor_hummingbird"]["rps"], ""),
         ("raw SwiftNIO HTTP/1, same", results["floor_nio"]["rps"], ""),
         ("`GET /health/live`", hot["health_live"]["rps"], ""),
-        ("1 KB POST refused (403), hot path / router", hot["refused_post"]["rps"], f"router {routed['refused_post']['rps']:.0f}"),
+        ("1 KB POST refused (403), lean path / typed hot path / router", hot["refused_post"]["rps"],
+         f"typed {typed['refused_post']['rps']:.0f}, router {routed['refused_post']['rps']:.0f}"),
         ("`POST /v1/assertions/verify`, router (`hotPath: false`)", routed["assertion_peak"]["rps"], f"{routed['assertion_peak']['rps'] / results['jsonl_rps']:.2f} of `--jsonl`"),
-        ("`POST /v1/assertions/verify`, hot path", one, f"{one / results['jsonl_rps']:.2f} of `--jsonl`, {one / results['raw_p256_rps']:.2f} of raw"),
+        ("`POST /v1/assertions/verify`, typed hot path (`leanPath: false`)", typed["assertion_peak"]["rps"], f"{typed['assertion_peak']['rps'] / results['jsonl_rps']:.2f} of `--jsonl`"),
+        ("`POST /v1/assertions/verify`, lean path", one, f"{one / results['jsonl_rps']:.2f} of `--jsonl`, {one / results['raw_p256_rps']:.2f} of raw, x{one / typed['assertion_peak']['rps']:.2f} typed"),
         ("same, paced at 80 %: p99", hot["assertion_paced"]["rps"], f"p99 {hot['assertion_paced']['p99_ms']:.2f} ms"),
         ("same, two cores (wrk on them too)", results["two_cores"]["rps"], f"x{results['two_cores']['rps'] / one:.2f}"),
         ("`POST /v1/registrations/verify`, packed + PSC verdict, hot path", hot["registration_packed"]["rps"],
          f"{hot['registration_packed']['rps'] / results['jsonl_evaluation_rps']:.2f} of bulk with verdict, "
-         f"{hot['registration_packed']['rps'] / results['jsonl_registration_rps']:.2f} of bulk without; router {routed['registration_packed']['rps']:.0f}"),
+         f"{hot['registration_packed']['rps'] / results['jsonl_registration_rps']:.2f} of bulk without; typed {typed['registration_packed']['rps']:.0f}, router {routed['registration_packed']['rps']:.0f}"),
         ("`verify assertion --jsonl` (offline, one core)", results["jsonl_rps"], ""),
         ("`verify registration --jsonl`, packed (offline, one core, no verdict)", results["jsonl_registration_rps"], ""),
         ("`evaluate --jsonl`, packed + PSC verdict and report (offline, one core)", results["jsonl_evaluation_rps"], ""),
