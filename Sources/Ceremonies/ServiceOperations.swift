@@ -120,14 +120,22 @@ package struct ServiceOperations: Sendable {
     /// The ceremony (or card challenge) taken for a response: single use, whatever the
     /// response's outcome; or the refusal that says why not.
     package func takeCeremony(_ id: String, _ kind: CeremonyRecord.Kind, by caller: Caller, at now: Date) throws -> CeremonyRecord {
-        switch try credentials.take(id, kind: kind, clientID: caller.client.id, at: now) {
-        case .success(let ceremony):
+        try taken(try credentials.take(id, kind: kind, clientID: caller.client.id, at: now), id, kind, by: caller) { $0 }
+    }
+
+    /// A take's outcome for the caller: the ceremony, or the refusal that says why not.
+    func taken<T>(
+        _ outcome: Result<T, CeremonyRefusal>, _ id: String, _ kind: CeremonyRecord.Kind, by caller: Caller, ceremony: (T) -> CeremonyRecord
+    ) throws -> T {
+        switch outcome {
+        case .success(let value):
+            let ceremony = ceremony(value)
             // Bound to the caller's relying party too (a client's party is fixed, but the record
             // says so itself).
             guard ceremony.rpID == nil || ceremony.rpID == caller.party.id else {
                 throw OperationError(.ceremonyUnknown, "no \(kind.rawValue) ceremony \(id) for this client")
             }
-            return ceremony
+            return value
         case .failure(.unknown): throw OperationError(.ceremonyUnknown, "no \(kind.rawValue) ceremony \(id) for this client")
         case .failure(.replayed): throw OperationError(.ceremonyReplayed, "this challenge was already used; start a new ceremony")
         case .failure(.expired): throw OperationError(.ceremonyExpired, "this challenge expired; start a new ceremony")

@@ -55,12 +55,17 @@ extension ServiceOperations {
     }
 
     private func finishSignIn(_ ceremonyID: String, _ response: CredentialResponse, by caller: Caller, at now: Date) throws -> SignInCompletion {
-        let ceremony = try takeCeremony(ceremonyID, .assertion, by: caller, at: now)
+        // The ceremony taken with the credential and its holder read beside it.
+        let records = try taken(
+            try credentials.takeForSignIn(ceremonyID, clientID: caller.client.id, credential: response.id, rpID: caller.party.id, at: now),
+            ceremonyID, .assertion, by: caller
+        ) { $0.ceremony }
+        let ceremony = records.ceremony
         var event = AuditEvent(
             action: "assertion", client: caller.auditName, holder: ceremony.holderID, credentialID: Base64URL.encode(response.id), result: "")
-        guard let stored = try credentials.find(credential: response.id), stored.deletedAt == nil, stored.rpID == caller.party.id,
+        guard let stored = records.credential, stored.deletedAt == nil, stored.rpID == caller.party.id,
             ceremony.holderID == nil || ceremony.holderID == stored.holderID,
-            let holder = try credentials.find(holder: stored.holderID, rpID: caller.party.id)
+            let holder = records.holder
         else {
             event.result = "credential.unknown"
             try audit.append([event], at: now)

@@ -86,6 +86,8 @@ package struct SQLRow {
     }
 
     let storage: Storage
+    /// Added to every column asked for: the row from that column on (`columns(from:)`).
+    private var offset: Int32 = 0
 
     package init(values: [SQLValue]) {
         storage = .values(values)
@@ -93,6 +95,14 @@ package struct SQLRow {
 
     init(statement: OpaquePointer) {
         storage = .sqlite(statement)
+    }
+
+    /// The row from `first` on: column 0 is `first` (one statement that reads several records
+    /// side by side hands each reader its part).
+    package func columns(from first: Int32) -> SQLRow {
+        var row = self
+        row.offset += first
+        return row
     }
 
     private func value(_ column: Int32) -> SQLValue {
@@ -103,6 +113,7 @@ package struct SQLRow {
     package func int(_ column: Int32) -> Int { Int(int64(column)) }
 
     package func int64(_ column: Int32) -> Int64 {
+        let column = column + offset
         if case .sqlite(let statement) = storage { return SQLiteDatabase.int64(statement, column) }
         switch value(column) {
         case .int(let value): return value
@@ -112,6 +123,7 @@ package struct SQLRow {
     }
 
     package func text(_ column: Int32) -> String? {
+        let column = column + offset
         if case .sqlite(let statement) = storage { return SQLiteDatabase.text(statement, column) }
         switch value(column) {
         case .text(let text): return text
@@ -122,6 +134,7 @@ package struct SQLRow {
     }
 
     package func blob(_ column: Int32) -> [UInt8]? {
+        let column = column + offset
         if case .sqlite(let statement) = storage { return SQLiteDatabase.blob(statement, column) }
         switch value(column) {
         case .blob(let bytes): return bytes
@@ -131,6 +144,7 @@ package struct SQLRow {
     }
 
     package func isNull(_ column: Int32) -> Bool {
+        let column = column + offset
         if case .sqlite(let statement) = storage { return SQLiteDatabase.isNull(statement, column) }
         return value(column) == .null
     }

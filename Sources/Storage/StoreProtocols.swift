@@ -27,6 +27,7 @@ package protocol CredentialStoring: Sendable {
         evidence: String?, operator: String?, rpID: String?
     ) throws(StoreError) -> CeremonyRecord
     func take(_ id: String, kind: CeremonyRecord.Kind, clientID: Int64, at time: Date) throws(StoreError) -> Result<CeremonyRecord, CeremonyRefusal>
+    func takeForSignIn(_ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date) throws(StoreError) -> Result<SignInRecords, CeremonyRefusal>
     func insert(_ credential: StoredCredentialRecord, event: AuditEvent, at time: Date) throws(StoreError)
     func find(credential id: [UInt8]) throws(StoreError) -> StoredCredentialRecord?
     func credentials(holder: String, rpID: String, includingDeleted: Bool) throws(StoreError) -> [StoredCredentialRecord]
@@ -83,6 +84,14 @@ extension AuditStoring {
         }
         return linked
     }
+}
+
+/// What a sign-in reads as it takes its ceremony: the credential it answers with and that
+/// credential's holder in the caller's relying party, nil when there is none.
+package struct SignInRecords: Sendable {
+    package let ceremony: CeremonyRecord
+    package let credential: StoredCredentialRecord?
+    package let holder: Holder?
 }
 
 extension ClientStore: ClientStoring {}
