@@ -311,6 +311,9 @@ final class LeanHTTP1Handler: ChannelDuplexHandler {
             pending?.writeBuffer(&bytes)
         }
         handlePending(context: context)
+        // A graceful stop waits for what is under way, a passed request's body included: its
+        // last bytes may be what ends the wait (the router can answer before reading them).
+        if quiescing { closeIfQuiet(context: context) }
     }
 
     /// Handles what `pending` holds, request after request, until it runs out or waits.
