@@ -274,16 +274,9 @@ package struct CredentialStore: Sendable {
             }
         }
         let now = Int64(time.timeIntervalSince1970.rounded(.down))
-        let prefixed = { (table: String, columns: String) in
-            columns.split(separator: ",").map { "\(table).\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
-        }
         return try database.transaction { () throws(StoreError) in
             let found = try database.query(
-                """
-                WITH taken AS (UPDATE ceremonies SET used_at = ? WHERE \(Self.takeable) RETURNING \(Self.ceremonyColumns)) \
-                SELECT \(prefixed("taken", Self.ceremonyColumns)), \(prefixed("c", Self.credentialColumns)), \(prefixed("h", Self.holderColumns)) \
-                FROM taken LEFT JOIN credentials c ON c.id = ? LEFT JOIN holders h ON h.rp_id = ? AND h.id = c.holder_id
-                """,
+                Self.signInTake,
                 [.int(now), .text(id), .text(CeremonyRecord.Kind.assertion.rawValue), .int(clientID), .int(now), .blob(credential), .text(rpID)]
             ) { row in
                 let stored = row.isNull(Self.ceremonyColumnCount) ? nil : Self.credential(row.columns(from: Self.ceremonyColumnCount))
@@ -296,6 +289,19 @@ package struct CredentialStore: Sendable {
             return .failure(try refusal(id, kind: .assertion, clientID: clientID))
         }
     }
+
+    /// PostgreSQL: a sign-in's take, with the credential and its holder joined to it (parameters:
+    /// now, id, kind, client, now, credential id, relying party). Written once.
+    private static let signInTake: String = {
+        func prefixed(_ table: String, _ columns: String) -> String {
+            columns.split(separator: ",").map { "\(table).\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
+        }
+        return """
+            WITH taken AS (UPDATE ceremonies SET used_at = ? WHERE \(takeable) RETURNING \(ceremonyColumns)) \
+            SELECT \(prefixed("taken", ceremonyColumns)), \(prefixed("c", credentialColumns)), \(prefixed("h", holderColumns)) \
+            FROM taken LEFT JOIN credentials c ON c.id = ? LEFT JOIN holders h ON h.rp_id = ? AND h.id = c.holder_id
+            """
+    }()
 
     /// Why a ceremony could not be taken: not this client's (or none), used, or expired.
     private func refusal(_ id: String, kind: CeremonyRecord.Kind, clientID: Int64) throws(StoreError) -> CeremonyRefusal {
@@ -395,13 +401,14 @@ package struct CredentialStore: Sendable {
         _ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date
     ) throws(StoreError) -> Bool {
         let move = "UPDATE credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND sign_count = ? AND deleted_at IS NULL"
-        let moving: [SQLValue] = [.int(Int64(newCount)), .text(time.formatted(.iso8601)), .blob(id), .int(Int64(expectedCount))]
+        let stamp = time.formatted(.iso8601)
+        let moving: [SQLValue] = [.int(Int64(newCount)), .text(stamp), .blob(id), .int(Int64(expectedCount))]
         if database.dialect == .postgres {
             // One statement: the compare-and-set, and its event queued for the chain only if the
             // counter moved (as `AuditLog.append` queues it there).
             let queued = try database.run(
                 "WITH moved AS (\(move) RETURNING id) INSERT INTO audit_pending (at, event) SELECT ?, ? FROM moved",
-                moving + [.text(time.formatted(.iso8601)), .text(String(decoding: event.json, as: UTF8.self))])
+                moving + [.text(stamp), .text(String(decoding: event.json, as: UTF8.self))])
             return queued == 1
         }
         return try database.transaction { () throws(StoreError) in

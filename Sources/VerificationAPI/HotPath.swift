@@ -127,9 +127,8 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var held: [Held] = []
     /// Answers written since the last flush.
     private var unflushed = false
-    /// A read held back while the connection cannot take more writes (a client that sends
-    /// requests and reads no answers fills no buffer of ours), or while a sign-in's answer is
-    /// awaited.
+    /// A read held back while a sign-in's answer is awaited (`LeanHTTP1Handler`, at the front,
+    /// holds reads while the connection cannot take more writes).
     private var readHeld = false
     private var date = HTTPDate()
 
@@ -200,19 +199,11 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        guard context.channel.isWritable, !awaiting else {
+        guard !awaiting else {
             readHeld = true
             return
         }
         context.read()
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if readHeld, context.channel.isWritable, !awaiting {
-            readHeld = false
-            context.read()
-        }
-        context.fireChannelWritabilityChanged()
     }
 
     /// The request, if this handler answers it: its route, and the client the cache knows.
@@ -312,7 +303,7 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         held.removeFirst(handled)
         if handled > 0 { channelReadComplete(context: context) }
-        if !awaiting, readHeld, context.channel.isWritable {
+        if !awaiting, readHeld {
             readHeld = false
             context.read()
         }
