@@ -200,32 +200,17 @@ import Testing
     }
 
     @Test func aTrickledHeadIsClosedByTheHeaderTimeoutAndAStalledBodyByTheIdleTimeout() async throws {
-        let harness = try ServiceHarness {
-            $0.port = 0
+        try await Self.live({
             $0.idleTimeoutSeconds = 30
             $0.headerTimeoutSeconds = 1
-        }
-        let key = try #require(harness.keys["verifier"])
-        let (head, _) = try Self.registration(key: key)
-        let app = try buildApplication(state: harness.state, logger: harness.state.logger)
-        try await app.test(.live) { client in
-            let port = try #require(client.port)
+        }) { _, port, _, head, _ in
             // One byte of a lean head every 0.2 s: the header timeout, not the idle one, ends it.
             let elapsed = try await RawSocket.trickle(port: port, head, every: 0.2, for: 6)
             #expect(elapsed > 0.8 && elapsed < 3, "closed after \(elapsed) s")
         }
-        let stalled = try ServiceHarness {
-            $0.port = 0
-            $0.idleTimeoutSeconds = 1
-        }
-        let stalledKey = try #require(stalled.keys["verifier"])
-        let (stalledHead, _) = try Self.registration(key: stalledKey)
-        let stalledApp = try buildApplication(state: stalled.state, logger: stalled.state.logger)
-        try await stalledApp.test(.live) { client in
-            let port = try #require(client.port)
-            #expect(try await client.call(.get, "/v1/referencing", key: stalledKey).status == .ok)
+        try await Self.live({ $0.idleTimeoutSeconds = 1 }) { _, port, _, head, _ in
             // The whole head and one byte of the body, then nothing.
-            let elapsed = try await RawSocket.trickle(port: port, stalledHead + [UInt8(ascii: "{")], every: 0, for: 6)
+            let elapsed = try await RawSocket.trickle(port: port, head + [UInt8(ascii: "{")], every: 0, for: 6)
             #expect(elapsed > 0.8 && elapsed < 3, "closed after \(elapsed) s")
         }
     }
