@@ -262,6 +262,10 @@ package struct AuditLog: Sendable {
         var count = 0
         var expectedSeq: Int64? = nil
         var broken: (Int64, String)? = nil
+        // The counter before the rows: a link committing between the two reads (a node's flusher
+        // on PostgreSQL) then adds rows past it, never a counter past the rows read (which would
+        // read as a cut end).
+        let last = try lastSequence()
         try database.forEach("SELECT seq, at, event, previous_hash, hash FROM audit_events ORDER BY seq") { row in
             guard broken == nil else { return }
             let seq = row.int64(0)
@@ -289,7 +293,6 @@ package struct AuditLog: Sendable {
         }
         if broken == nil {
             // Rows given a number and then removed from the end: the counter remembers them.
-            let last = try lastSequence()
             let end = expectedSeq.map { $0 - 1 } ?? 0
             if last > end { broken = (end + 1, "rows \(end + 1) to \(last) are missing: the trail was cut at its end") }
         }

@@ -46,6 +46,16 @@ import WireFormat
         #expect(leftovers.isEmpty)
     }
 
+    /// `audit verify` while a node links (PostgreSQL's flushers chain queued events all the
+    /// time): an event chained between its read of the rows and its read of the counter is no cut.
+    @Test func anEventChainedWhileTheTrailIsVerifiedIsNoCut() throws {
+        let linking = LinkingAfterRead(database)
+        let verification = try AuditLog(database: linking).verify()
+        #expect(linking.linked.withLock { $0 }, "the event was not chained during the verification")
+        #expect(verification.broken == nil, "\(verification.broken.map { "\($0.seq): \($0.reason)" } ?? "")")
+        #expect(try log.verify().events == 11)
+    }
+
     @Test func aLargeBatchIsWrittenInOrderAndChained() throws {
         // More rows than one statement takes (64), and not a multiple of it.
         let batch = (1...150).map { AuditEvent(action: "batch", result: "event-\($0)") }
@@ -111,4 +121,33 @@ import WireFormat
         forged = "{}"
         #expect(throws: StoreError.self) { try SignedAuditHead.parse(Array(forged.utf8)) }
     }
+}
+
+/// A database that chains one more event (on the database it wraps, as another node would)
+/// right after the trail's rows are read.
+private final class LinkingAfterRead: SQLDatabase, Sendable {
+    let inner: SQLiteDatabase
+    let linked = Mutex(false)
+
+    init(_ inner: SQLiteDatabase) {
+        self.inner = inner
+    }
+
+    var location: String { inner.location }
+    var filePath: String? { inner.filePath }
+
+    func run(_ sql: String, _ parameters: [SQLValue]) throws(StoreError) -> Int { try inner.run(sql, parameters) }
+
+    func query<T>(_ sql: String, _ parameters: [SQLValue], _ map: (SQLRow) throws(StoreError) -> T) throws(StoreError) -> [T] {
+        try inner.query(sql, parameters, map)
+    }
+
+    func forEach(_ sql: String, _ parameters: [SQLValue], _ body: (SQLRow) throws(StoreError) -> Void) throws(StoreError) {
+        try inner.forEach(sql, parameters, body)
+        guard sql.hasPrefix("SELECT seq, at, event, previous_hash, hash FROM audit_events"), !linked.withLock({ $0 }) else { return }
+        try AuditLog(database: inner).append([AuditEvent(action: "test", result: "linked meanwhile")], at: Date())
+        linked.withLock { $0 = true }
+    }
+
+    func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T { try inner.transaction(body) }
 }
