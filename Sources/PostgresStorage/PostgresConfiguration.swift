@@ -23,7 +23,9 @@ package struct PostgresConfiguration: Sendable, Equatable {
     package var database: String
     package var tls: TLSMode = .disable
     package var rootCertificate: String?
-    /// Connections this node opens at most (each request holds one for one transaction).
+    /// Connections this node opens at most for its blocking store calls (each request holds one
+    /// for one transaction); each event loop opens up to as many again for the sign-ins it
+    /// awaits (`AwaitedSQLDatabase`): at most `poolSize × (1 + event loops)` in all.
     package var poolSize: Int = 8
     /// How long a statement, a connection attempt or a wait for a free connection may take before
     /// the request fails with `store.unavailable` (503): a database that went away never hangs a

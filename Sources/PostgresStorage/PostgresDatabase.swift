@@ -25,8 +25,8 @@ import Synchronization
 ///   refuses a schema newer than it knows.
 package final class PostgresDatabase: SQLDatabase, Sendable {
     package let configuration: PostgresConfiguration
-    private let logger: Logger
-    private let eventLoops: any EventLoopGroup
+    let logger: Logger
+    let eventLoops: any EventLoopGroup
     private let tlsContext: NIOSSLContext?
     /// Idle connections, how many are open in all, and how many callers wait for one.
     private let pool = Mutex<(idle: [PostgresConnection], open: Int, waiting: Int)>(([], 0, 0))
@@ -38,6 +38,8 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
     /// `?` placeholders rewritten as `$n`, per SQL text.
     private let rewritten = Mutex<[String: String]>([:])
     private let connectionIDs = Atomic<Int>(0)
+    /// The connections of each event loop for awaited transactions (`AwaitedSQLDatabase`).
+    let loopConnections = Mutex<[ObjectIdentifier: LoopConnections]>([:])
 
     package var location: String { configuration.location }
     package var filePath: String? { nil }
@@ -76,19 +78,22 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
 
     deinit {
         for connection in pool.withLock({ $0.idle }) { Self.drop(connection) }
+        for connections in loopConnections.withLock({ $0.values }) { connections.close() }
     }
 
     // MARK: Connections
 
     /// Closes a connection without waiting (it stays alive until it is closed).
-    private static func drop(_ connection: PostgresConnection) {
+    static func drop(_ connection: PostgresConnection) {
         let closed: EventLoopFuture<Void> = connection.close()
         closed.whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 
     private static var thread: UInt { UInt(bitPattern: Int(bitPattern: pthread_self())) }
 
-    private func connect() throws(StoreError) -> PostgresConnection {
+    /// A new connection on `loop`, its statement timeout set (server-side bound too: a
+    /// statement stuck on a lock ends there).
+    func connecting(on loop: any EventLoop) -> EventLoopFuture<PostgresConnection> {
         var options = PostgresConnection.Configuration.Options()
         options.connectTimeout = .milliseconds(Int64(configuration.timeout * 1000))
         let tls: PostgresConnection.Configuration.TLS = tlsContext.map { .require($0) } ?? .disable
@@ -99,19 +104,22 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
         // with an IP address only the chain is checked: name the database by its DNS name.
         settings.options = options
         let id = connectionIDs.wrappingAdd(1, ordering: .relaxed).newValue
-        let connecting = PostgresConnection.connect(on: eventLoops.next(), configuration: settings, id: id, logger: logger)
-        let connection = try Self.answer(of: connecting, within: configuration.timeout + 0.5, doing: "connecting to \(configuration.location)") {
+        let bound = PostgresQuery(unsafeSQL: "SET statement_timeout = \(Int(configuration.timeout * 1000))")
+        let logger = logger
+        return PostgresConnection.connect(on: loop, configuration: settings, id: id, logger: logger).flatMap { connection in
+            connection.query(bound, logger: logger).map { _ in connection }.flatMapErrorThrowing { error in
+                Self.drop(connection)
+                throw error
+            }
+        }
+    }
+
+    private func connect() throws(StoreError) -> PostgresConnection {
+        let connecting = connecting(on: eventLoops.next())
+        return try Self.answer(of: connecting, within: configuration.timeout + 0.5, doing: "connecting to \(configuration.location)") {
             // A connection that comes up after all is closed, not left open and unused.
             connecting.whenSuccess { Self.drop($0) }
         }
-        do {
-            // Server-side bound too: a statement stuck on a lock ends there.
-            _ = try perform("SET statement_timeout = \(Int(configuration.timeout * 1000))", [], on: connection)
-        } catch {
-            Self.drop(connection)
-            throw error
-        }
-        return connection
     }
 
     /// Waits for `future` at most `limit` seconds; past it `expired` runs and the call fails
@@ -241,7 +249,7 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
         return out
     }
 
-    private func statement(_ sql: String, _ parameters: [SQLValue]) -> PostgresQuery {
+    func statement(_ sql: String, _ parameters: [SQLValue]) -> PostgresQuery {
         let text: String
         if let known = rewritten.withLock({ $0[sql] }) {
             text = known
@@ -249,6 +257,21 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
             text = Self.numberPlaceholders(sql)
             rewritten.withLock { $0[sql] = text }
         }
+        return PostgresQuery(unsafeSQL: text, binds: Self.bindings(parameters))
+    }
+
+    /// Prepared statements' texts with `$n` placeholders, by name.
+    private static let prepared = Mutex<[String: String]>([:])
+
+    /// A prepared statement's text with `$n` placeholders (rewritten once per name).
+    static func numbered(_ name: String, _ sql: @autoclosure () -> String) -> String {
+        if let known = prepared.withLock({ $0[name] }) { return known }
+        let text = numberPlaceholders(sql())
+        prepared.withLock { $0[name] = text }
+        return text
+    }
+
+    static func bindings(_ parameters: [SQLValue]) -> PostgresBindings {
         var binds = PostgresBindings(capacity: parameters.count)
         for parameter in parameters {
             switch parameter {
@@ -258,7 +281,7 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
             case .null: binds.appendNull()
             }
         }
-        return PostgresQuery(unsafeSQL: text, binds: binds)
+        return binds
     }
 
     /// Runs one statement and waits for it, at most `timeout` and half a second (past it the
@@ -272,7 +295,7 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
         }
     }
 
-    private static func values(_ row: PostgresRow) throws(StoreError) -> [SQLValue] {
+    static func values(_ row: PostgresRow) throws(StoreError) -> [SQLValue] {
         var values: [SQLValue] = []
         values.reserveCapacity(8)
         for cell in row {

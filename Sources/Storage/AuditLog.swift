@@ -138,16 +138,27 @@ package struct AuditLog: Sendable {
     /// own). Their queue number comes from an identity column, given at insert: a transaction
     /// that began after another committed queues after it.
     private func queue(_ events: [(stamp: String, json: [UInt8])]) throws(StoreError) {
+        for (sql, rows) in Self.queueing(events) { try database.run(sql, rows) }
+    }
+
+    /// An event queued for the chain in an awaited transaction (PostgreSQL), as `append` queues it.
+    package func queue(_ event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction) async throws(StoreError) {
+        for (sql, rows) in Self.queueing([(time.formatted(.iso8601), event.json)]) { _ = try await transaction.run(sql, rows) }
+    }
+
+    /// The statements that queue `events`, up to `rowsPerStatement` each.
+    private static func queueing(_ events: [(stamp: String, json: [UInt8])]) -> [(sql: String, rows: [SQLValue])] {
+        var statements: [(sql: String, rows: [SQLValue])] = []
         var rows: [SQLValue] = []
-        rows.reserveCapacity(min(events.count, Self.rowsPerStatement) * 2)
+        rows.reserveCapacity(min(events.count, rowsPerStatement) * 2)
         for (index, event) in events.enumerated() {
             rows += [.text(event.stamp), .text(String(decoding: event.json, as: UTF8.self))]
-            if rows.count == Self.rowsPerStatement * 2 || index == events.count - 1 {
-                try database.run(
-                    "INSERT INTO audit_pending (at, event) VALUES " + Array(repeating: "(?, ?)", count: rows.count / 2).joined(separator: ", "), rows)
+            if rows.count == rowsPerStatement * 2 || index == events.count - 1 {
+                statements.append(("INSERT INTO audit_pending (at, event) VALUES " + Array(repeating: "(?, ?)", count: rows.count / 2).joined(separator: ", "), rows))
                 rows.removeAll(keepingCapacity: true)
             }
         }
+        return statements
     }
 
     /// Chains up to `limit` queued events (PostgreSQL; nothing waits on SQLite) in one

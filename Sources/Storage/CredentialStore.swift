@@ -148,7 +148,7 @@ package struct CredentialStore: Sendable {
         self.database = database
     }
 
-    private var audit: AuditLog { AuditLog(database: database) }
+    var audit: AuditLog { AuditLog(database: database) }
 
     package func inOneTransaction<T>(_ body: () throws -> T) throws -> T {
         let outcome = try database.transaction { () throws(StoreError) -> Result<T, any Error> in
@@ -273,21 +273,33 @@ package struct CredentialStore: Sendable {
                 }
             }
         }
-        let now = Int64(time.timeIntervalSince1970.rounded(.down))
+        let parameters = Self.signInTakeParameters(id, clientID: clientID, credential: credential, rpID: rpID, at: time)
         return try database.transaction { () throws(StoreError) in
-            let found = try database.query(
-                Self.signInTake,
-                [.int(now), .text(id), .text(CeremonyRecord.Kind.assertion.rawValue), .int(clientID), .int(now), .blob(credential), .text(rpID)]
-            ) { row in
-                let stored = row.isNull(Self.ceremonyColumnCount) ? nil : Self.credential(row.columns(from: Self.ceremonyColumnCount))
-                let holderAt = Self.ceremonyColumnCount + Self.credentialColumnCount
-                return SignInRecords(
-                    ceremony: Self.ceremony(row, kind: .assertion), credential: stored,
-                    holder: row.isNull(holderAt) ? nil : Self.holder(row.columns(from: holderAt)))
-            }
-            if let records = found.first { return .success(records) }
+            if let records = try database.query(Self.signInTake, parameters, Self.signInRecords).first { return .success(records) }
             return .failure(try refusal(id, kind: .assertion, clientID: clientID))
         }
+    }
+
+    /// `takeForSignIn` in an awaited transaction (PostgreSQL): the same statement.
+    package func takeForSignIn(
+        _ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date, in transaction: any AwaitedSQLTransaction
+    ) async throws(StoreError) -> Result<SignInRecords, CeremonyRefusal> {
+        let parameters = Self.signInTakeParameters(id, clientID: clientID, credential: credential, rpID: rpID, at: time)
+        if let row = try await transaction.rows(SignInTake.self, parameters).first { return .success(Self.signInRecords(row)) }
+        let found = try await transaction.rows(Self.refusalQuery, Self.refusalParameters(id, kind: .assertion, clientID: clientID))
+        return .failure(Self.refusal(used: found.first.map { $0.int(0) != 0 }))
+    }
+
+    private static func signInTakeParameters(_ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date) -> [SQLValue] {
+        let now = Int64(time.timeIntervalSince1970.rounded(.down))
+        return [.int(now), .text(id), .text(CeremonyRecord.Kind.assertion.rawValue), .int(clientID), .int(now), .blob(credential), .text(rpID)]
+    }
+
+    private static func signInRecords(_ row: SQLRow) -> SignInRecords {
+        let stored = row.isNull(ceremonyColumnCount) ? nil : credential(row.columns(from: ceremonyColumnCount))
+        let holderAt = ceremonyColumnCount + credentialColumnCount
+        return SignInRecords(
+            ceremony: ceremony(row, kind: .assertion), credential: stored, holder: row.isNull(holderAt) ? nil : holder(row.columns(from: holderAt)))
     }
 
     /// PostgreSQL: a sign-in's take, with the credential and its holder joined to it (parameters:
@@ -305,10 +317,18 @@ package struct CredentialStore: Sendable {
 
     /// Why a ceremony could not be taken: not this client's (or none), used, or expired.
     private func refusal(_ id: String, kind: CeremonyRecord.Kind, clientID: Int64) throws(StoreError) -> CeremonyRefusal {
-        let found = try database.query(
-            "SELECT used_at IS NOT NULL FROM ceremonies WHERE id = ? AND kind = ? AND client_id = ?", [.text(id), .text(kind.rawValue), .int(clientID)]
-        ) { $0.int(0) != 0 }
-        guard let used = found.first else { return .unknown }
+        Self.refusal(used: try database.query(Self.refusalQuery, Self.refusalParameters(id, kind: kind, clientID: clientID)) { $0.int(0) != 0 }.first)
+    }
+
+    private static let refusalQuery = "SELECT used_at IS NOT NULL FROM ceremonies WHERE id = ? AND kind = ? AND client_id = ?"
+
+    private static func refusalParameters(_ id: String, kind: CeremonyRecord.Kind, clientID: Int64) -> [SQLValue] {
+        [.text(id), .text(kind.rawValue), .int(clientID)]
+    }
+
+    /// The refusal the ceremony's row says: used or not (nil: none of this client's).
+    private static func refusal(used: Bool?) -> CeremonyRefusal {
+        guard let used else { return .unknown }
         return used ? .replayed : .expired
     }
 
@@ -400,23 +420,46 @@ package struct CredentialStore: Sendable {
     package func recordUse(
         _ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date
     ) throws(StoreError) -> Bool {
-        let move = "UPDATE credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND sign_count = ? AND deleted_at IS NULL"
         let stamp = time.formatted(.iso8601)
         let moving: [SQLValue] = [.int(Int64(newCount)), .text(stamp), .blob(id), .int(Int64(expectedCount))]
         if database.dialect == .postgres {
-            // One statement: the compare-and-set, and its event queued for the chain only if the
-            // counter moved (as `AuditLog.append` queues it there).
-            let queued = try database.run(
-                "WITH moved AS (\(move) RETURNING id) INSERT INTO audit_pending (at, event) SELECT ?, ? FROM moved",
-                moving + [.text(stamp), .text(String(decoding: event.json, as: UTF8.self))])
-            return queued == 1
+            return try database.run(Self.moveAndQueue, moving + [.text(stamp), .text(String(decoding: event.json, as: UTF8.self))]) == 1
         }
         return try database.transaction { () throws(StoreError) in
-            guard try database.run(move, moving) == 1 else { return false }
+            guard try database.run(Self.move, moving) == 1 else { return false }
             try audit.append([event], at: time)
             return true
         }
     }
+
+    /// `recordUse` in an awaited transaction (PostgreSQL): the same statement, prepared.
+    package func recordUse(
+        _ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction
+    ) async throws(StoreError) -> Bool {
+        let stamp = time.formatted(.iso8601)
+        let parameters: [SQLValue] = [
+            .int(Int64(newCount)), .text(stamp), .blob(id), .int(Int64(expectedCount)), .text(stamp), .text(String(decoding: event.json, as: UTF8.self)),
+        ]
+        return try await transaction.rows(MoveAndQueue.self, parameters).count == 1
+    }
+
+    /// The sign-in's statements, prepared where the database prepares them.
+    private enum SignInTake: PreparedSQL {
+        static let name = "mie_sign_in_take"
+        static var sql: String { CredentialStore.signInTake }
+    }
+
+    private enum MoveAndQueue: PreparedSQL {
+        static let name = "mie_move_and_queue"
+        static var sql: String { CredentialStore.moveAndQueue }
+    }
+
+    /// A counter's compare-and-set (parameters: new count, time, credential, expected count).
+    private static let move = "UPDATE credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND sign_count = ? AND deleted_at IS NULL"
+    /// PostgreSQL: the compare-and-set, and its event queued for the chain only if the counter
+    /// moved (as `AuditLog.append` queues it there); then the event's time and JSON. Returns
+    /// the queued row: one when the counter moved.
+    private static let moveAndQueue = "WITH moved AS (\(move) RETURNING id) INSERT INTO audit_pending (at, event) SELECT ?, ? FROM moved RETURNING id"
 
     /// Marks a credential deleted (it stays, for the audit trail and so its ID is never
     /// registered again), with the deletion's event. False when there is no live one.

@@ -96,6 +96,30 @@ package struct SignInRecords: Sendable {
 
 extension ClientStore: ClientStoring {}
 extension CredentialStore: CredentialStoring {}
+
+/// A sign-in's store work as one transaction awaited on the event loop, where the database has
+/// them (PostgreSQL): the statements of `takeForSignIn`, `recordUse` and a refusal's event.
+package protocol AwaitedSignInStoring: Sendable {
+    /// The awaited transactions; nil when the database has none (then the blocking calls).
+    var awaitedDatabase: (any AwaitedSQLDatabase)? { get }
+    func takeForSignIn(
+        _ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date, in transaction: any AwaitedSQLTransaction
+    ) async throws(StoreError) -> Result<SignInRecords, CeremonyRefusal>
+    /// The counter's compare-and-set with its event.
+    func recordUse(
+        _ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction
+    ) async throws(StoreError) -> Bool
+    /// A refused sign-in's event, queued for the chain in the transaction.
+    func queue(_ event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction) async throws(StoreError)
+}
+
+extension CredentialStore: AwaitedSignInStoring {
+    package var awaitedDatabase: (any AwaitedSQLDatabase)? { database.dialect == .postgres ? database.awaited : nil }
+
+    package func queue(_ event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction) async throws(StoreError) {
+        try await audit.queue(event, at: time, in: transaction)
+    }
+}
 extension AuditLog: AuditStoring {}
 extension OperatorStore: OperatorStoring {}
 

@@ -1,0 +1,276 @@
+import NIOCore
+import NIOPosix
+import PostgresNIO
+import Storage
+
+/// Transactions awaited on the caller's event loop: its own connections, opened on that loop,
+/// so a statement is written and its answer read on the thread the request arrived on, and the
+/// task (on `EventLoopTaskExecutor`) resumes there. The blocking calls keep their pool.
+///
+/// Measured (Benchmarks/nodes_load.py, profile of a node under sign-ins): with a pool thread
+/// blocked per statement, half of the node's CPU was the scheduler, sleeping and waking those
+/// threads and the loops that answered them.
+extension PostgresDatabase: AwaitedSQLDatabase {
+    package func transaction<T: Sendable>(
+        _ body: (any AwaitedSQLTransaction) async throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
+        let connections = connections(of: MultiThreadedEventLoopGroup.currentEventLoop ?? eventLoops.next())
+        var attempt = 0
+        while true {
+            attempt += 1
+            let connection = try await settled(connections.checkOut(), doing: "waiting for a connection to \(location)")
+            let transaction = AwaitedTransaction(self, connection, executor: connections.executor)
+            do throws(StoreError) {
+                let value = try await body(transaction)
+                try await transaction.commit()
+                connections.checkIn(connection, healthy: true)
+                return value
+            } catch {
+                // A commit whose answer was lost may have been applied: the caller sees a failure
+                // (503) and its retry meets the single-use rules, as with the blocking calls.
+                var healthy = !error.isConnectionFailure
+                if healthy { healthy = (try? await transaction.run("ROLLBACK", [])) != nil }
+                connections.checkIn(connection, healthy: healthy)
+                if error.isRetryable && attempt < 3 { continue }
+                throw error
+            }
+        }
+    }
+
+    /// The loop's connections, made on first use.
+    private func connections(of loop: any EventLoop) -> LoopConnections {
+        loopConnections.withLock { known in
+            if let connections = known[ObjectIdentifier(loop)] { return connections }
+            let connections = LoopConnections(loop: loop, limit: configuration.poolSize, timeout: configuration.timeout + 0.5) { [weak self] in
+                self?.connecting(on: loop) ?? loop.makeFailedFuture(StoreError(.unavailable, "the database was closed"))
+            }
+            known[ObjectIdentifier(loop)] = connections
+            return connections
+        }
+    }
+
+    /// `future`'s value, awaited at most `timeout` and half a second. Past it `expired` runs and
+    /// the call fails with `store.unavailable`; the bound does not rely on postgres-nio failing
+    /// the future when its connection closes (see `answer(of:within:)`).
+    func settled<T: Sendable>(
+        _ future: EventLoopFuture<T>, doing what: @autoclosure () -> String, expired: @escaping @Sendable () -> Void = {}
+    ) async throws(StoreError) -> T {
+        let limit = configuration.timeout + 0.5
+        let loop = future.eventLoop
+        let promise = loop.makePromise(of: T.self)
+        let timer = loop.scheduleTask(in: .nanoseconds(Int64(limit * 1_000_000_000))) {
+            promise.fail(StoreError(.unavailable, "no answer within \(limit) s"))
+            expired()
+        }
+        future.whenComplete { result in
+            timer.cancel()
+            promise.completeWith(result)
+        }
+        do {
+            return try await promise.futureResult.get()
+        } catch {
+            throw Self.storeError(error, doing: what())
+        }
+    }
+}
+
+/// One awaited transaction's statements on its connection (BEGIN was sent first and not waited
+/// for: postgres-nio runs a connection's statements in order; its answer is checked before the
+/// commit).
+final class AwaitedTransaction: AwaitedSQLTransaction {
+    private let database: PostgresDatabase
+    private let connection: PostgresConnection
+    private let executor: LoopExecutor
+    private let begun: EventLoopFuture<PostgresQueryResult>
+
+    init(_ database: PostgresDatabase, _ connection: PostgresConnection, executor: LoopExecutor) {
+        self.database = database
+        self.connection = connection
+        self.executor = executor
+        begun = connection.query(PostgresQuery(unsafeSQL: "BEGIN"), logger: database.logger)
+    }
+
+    /// `future`'s value; past the timeout the connection is closed.
+    private func answer<T: Sendable>(_ future: EventLoopFuture<T>, _ sql: String) async throws(StoreError) -> T {
+        let connection = connection
+        return try await database.settled(future, doing: "running \(sql.prefix(60))") { PostgresDatabase.drop(connection) }
+    }
+
+    private func send(_ sql: String, _ parameters: [SQLValue]) async throws(StoreError) -> PostgresQueryResult {
+        try await answer(connection.query(database.statement(sql, parameters), logger: database.logger), sql)
+    }
+
+    func rows(_ sql: String, _ parameters: [SQLValue]) async throws(StoreError) -> [SQLRow] {
+        try Self.decoded(try await send(sql, parameters).rows)
+    }
+
+    func run(_ sql: String, _ parameters: [SQLValue]) async throws(StoreError) -> Int {
+        try await send(sql, parameters).metadata.rows ?? 0
+    }
+
+    func rows<Statement: PreparedSQL>(_ statement: Statement.Type, _ parameters: [SQLValue]) async throws(StoreError) -> [SQLRow] {
+        let prepared = PreparedRows<Statement>(bindings: PostgresDatabase.bindings(parameters))
+        let (connection, logger) = (connection, database.logger)
+        return try Self.decoded(
+            try await bounded(Statement.name) {
+                var rows: [PostgresRow] = []
+                for try await row in try await connection.execute(prepared, logger: logger) { rows.append(row) }
+                return rows
+            })
+    }
+
+    /// The transaction's COMMIT, once BEGIN's answer is known to be good.
+    func commit() async throws(StoreError) {
+        _ = try await answer(begun, "BEGIN")
+        _ = try await send("COMMIT", [])
+    }
+
+    /// `work` (postgres-nio's prepared statements are async only) bounded by the timeout as
+    /// the other statements are: it runs as a task of the connection's loop, and its answer is
+    /// awaited through a future.
+    private func bounded<T: Sendable>(_ what: String, _ work: @escaping @Sendable () async throws -> T) async throws(StoreError) -> T {
+        let promise = connection.eventLoop.makePromise(of: T.self)
+        Task(executorPreference: executor) {
+            do {
+                promise.succeed(try await work())
+            } catch {
+                promise.fail(error)
+            }
+        }
+        return try await answer(promise.futureResult, what)
+    }
+
+    private static func decoded(_ rows: some Collection<PostgresRow>) throws(StoreError) -> [SQLRow] {
+        var decoded: [SQLRow] = []
+        decoded.reserveCapacity(rows.count)
+        for row in rows { decoded.append(SQLRow(values: try PostgresDatabase.values(row))) }
+        return decoded
+    }
+}
+
+/// A `PreparedSQL` as postgres-nio prepares it (once per connection, under its name): its rows.
+/// (Its command-tag variant is not used: in the postgres-nio this builds with, it asks for the
+/// tag before the rows are read, and traps when the answer comes in two reads.)
+struct PreparedRows<Text: PreparedSQL>: PostgresPreparedStatement {
+    typealias Row = PostgresRow
+    static var name: String { Text.name }
+    static var sql: String { PostgresDatabase.numbered(Text.name, Text.sql) }
+    let bindings: PostgresBindings
+    func makeBindings() -> PostgresBindings { bindings }
+    func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
+}
+
+/// Runs tasks on one event loop (the loop of the connections a statement's task waits on).
+final class LoopExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(_ loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+/// The connections one event loop's awaited transactions use: idle ones, how many are open, and
+/// who waits for one. Touched only on `loop` (calls from elsewhere go there first).
+final class LoopConnections: @unchecked Sendable {
+    let loop: any EventLoop
+    /// Tasks on `loop`: a prepared statement's work runs there.
+    let executor: LoopExecutor
+    private let limit: Int
+    /// How long a connection may take to open, or a caller wait for one.
+    private let timeout: Double
+    private let connect: @Sendable () -> EventLoopFuture<PostgresConnection>
+    private var idle: [PostgresConnection] = []
+    private var open = 0
+    private var waiting: [(id: Int, promise: EventLoopPromise<PostgresConnection>, timer: Scheduled<Void>)] = []
+    private var waiters = 0
+
+    init(loop: any EventLoop, limit: Int, timeout: Double, connect: @escaping @Sendable () -> EventLoopFuture<PostgresConnection>) {
+        self.loop = loop
+        executor = LoopExecutor(loop)
+        self.limit = limit
+        self.timeout = timeout
+        self.connect = connect
+    }
+
+    /// An idle connection, a new one under the limit, or the next one given back within
+    /// `timeout`.
+    func checkOut() -> EventLoopFuture<PostgresConnection> {
+        guard loop.inEventLoop else { return loop.flatSubmit { self.checkOut() } }
+        while let connection = idle.popLast() {
+            if !connection.isClosed { return loop.makeSucceededFuture(connection) }
+            open -= 1
+        }
+        if open < limit { return opened() }
+        waiters += 1
+        let id = waiters
+        let promise = loop.makePromise(of: PostgresConnection.self)
+        let timer = loop.scheduleTask(in: .nanoseconds(Int64(timeout * 1_000_000_000))) {
+            guard let index = self.waiting.firstIndex(where: { $0.id == id }) else { return }
+            self.waiting.remove(at: index)
+            promise.fail(StoreError(.unavailable, "no connection came free within \(self.timeout) s"))
+        }
+        waiting.append((id, promise, timer))
+        return promise.futureResult
+    }
+
+    /// Back for the next waiter or the idle list; a connection that failed (or whose state is
+    /// unknown) is closed, and a waiter gets a new one in its place.
+    func checkIn(_ connection: PostgresConnection, healthy: Bool) {
+        guard loop.inEventLoop else { return loop.execute { self.checkIn(connection, healthy: healthy) } }
+        if healthy, !connection.isClosed {
+            guard !waiting.isEmpty else { return idle.append(connection) }
+            let waiter = waiting.removeFirst()
+            waiter.timer.cancel()
+            return waiter.promise.succeed(connection)
+        }
+        PostgresDatabase.drop(connection)
+        open -= 1
+        guard !waiting.isEmpty else { return }
+        let waiter = waiting.removeFirst()
+        waiter.timer.cancel()
+        opened().cascade(to: waiter.promise)
+    }
+
+    /// A new connection counted as open: uncounted again if it fails to open or is not open
+    /// within `timeout` (then closed if it comes up after all).
+    private func opened() -> EventLoopFuture<PostgresConnection> {
+        open += 1
+        let promise = loop.makePromise(of: PostgresConnection.self)
+        let settled = Settled()
+        let timer = loop.scheduleTask(in: .nanoseconds(Int64(timeout * 1_000_000_000))) {
+            guard !settled.done else { return }
+            settled.done = true
+            self.open -= 1
+            promise.fail(StoreError(.unavailable, "no connection opened within \(self.timeout) s"))
+        }
+        connect().hop(to: loop).whenComplete { result in
+            timer.cancel()
+            guard !settled.done else {
+                if case .success(let late) = result { PostgresDatabase.drop(late) }
+                return
+            }
+            settled.done = true
+            if case .failure = result { self.open -= 1 }
+            promise.completeWith(result)
+        }
+        return promise.futureResult
+    }
+
+    /// Whether an opening was answered or gave up (touched only on the loop).
+    private final class Settled: @unchecked Sendable {
+        var done = false
+    }
+
+    /// Closes the idle connections (the database is going away).
+    func close() {
+        loop.execute {
+            for connection in self.idle { PostgresDatabase.drop(connection) }
+            self.idle.removeAll()
+        }
+    }
+}

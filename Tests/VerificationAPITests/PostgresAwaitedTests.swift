@@ -1,0 +1,236 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import PostgresStorage
+import Storage
+import Synchronization
+import Testing
+import VerificationAPI
+
+/// Transactions awaited on an event loop (`AwaitedSQLDatabase`, the sign-in's path on
+/// PostgreSQL) on a real server: whole or nothing, prepared statements as the others, the
+/// loop's connections shared in turn and bounded in time, and the sign-in's single-use and
+/// counter rules across two nodes.
+@Suite(.serialized, RequiredMode.needs(TestPostgres.available, "needs PostgreSQL: run under Tools/postgres/with-postgres.sh"))
+struct PostgresAwaitedTests {
+    /// A fresh database with a table of numbers, and the database object over it.
+    static func numbers(poolSize: Int = 8, timeout: TimeInterval = 5) throws -> PostgresDatabase {
+        var configuration = try TestPostgres.freshDatabase()
+        configuration.poolSize = poolSize
+        configuration.timeout = timeout
+        let database = try PostgresDatabase(configuration, migrations: [SQLMigration(1, "CREATE TABLE numbers (n BIGINT PRIMARY KEY)")], logger: TestPostgres.quiet)
+        return database
+    }
+
+    enum InsertNumber: PreparedSQL {
+        static let name = "test_insert_number"
+        static let sql = "INSERT INTO numbers (n) VALUES (?) RETURNING n"
+    }
+
+    enum NumbersFrom: PreparedSQL {
+        static let name = "test_numbers_from"
+        static let sql = "SELECT n FROM numbers WHERE n >= ? ORDER BY n"
+    }
+
+    static let firstLoop: any EventLoop = {
+        var loops = MultiThreadedEventLoopGroup.singleton.makeIterator()
+        return loops.next()!
+    }()
+
+    static func stored(_ database: PostgresDatabase) throws -> [Int] {
+        try database.query("SELECT n FROM numbers ORDER BY n", []) { $0.int(0) }
+    }
+
+    /// Runs `body` as a task started on `loop` (the first of the service's by default), as the
+    /// hot path starts a sign-in on its request's loop: its transactions use that loop's
+    /// connections.
+    static func onEventLoop<T: Sendable>(on loop: any EventLoop = firstLoop, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let executor = EventLoopTaskExecutor(group: .singleton)
+        return try await loop.submit { Task(executorPreference: executor) { try await body() } }.get().value
+    }
+
+    @Test func aTransactionCommitsWholeOrNotAtAll() async throws {
+        let database = try Self.numbers()
+        for onLoop in [true, false] {
+            try database.run("DELETE FROM numbers", [])
+            let run: @Sendable (@escaping @Sendable () async throws -> Void) async throws -> Void = { body in
+                if onLoop { try await Self.onEventLoop(body) } else { try await body() }
+            }
+            // Committed: plain and prepared statements alike.
+            try await run {
+                let changed = try await database.transaction { transaction throws(StoreError) in
+                    let plain = try await transaction.run("INSERT INTO numbers (n) VALUES (?), (?)", [.int(1), .int(2)])
+                    return plain + (try await transaction.rows(InsertNumber.self, [.int(3)]).count)
+                }
+                #expect(changed == 3)
+            }
+            #expect(try Self.stored(database) == [1, 2, 3])
+            // A body that throws: nothing it wrote stays.
+            try await run {
+                await #expect(throws: StoreError.self) {
+                    try await database.transaction { transaction throws(StoreError) in
+                        _ = try await transaction.run("INSERT INTO numbers (n) VALUES (?)", [.int(4)])
+                        throw StoreError(.sql, "refused (test)")
+                    }
+                }
+            }
+            // A prepared statement fails: the insert before it goes with it, and the failure keeps
+            // its code.
+            try await run {
+                do {
+                    _ = try await database.transaction { transaction throws(StoreError) in
+                        _ = try await transaction.run("INSERT INTO numbers (n) VALUES (?)", [.int(5)])
+                        return try await transaction.rows(InsertNumber.self, [.int(1)]).count
+                    }
+                    Issue.record("a duplicate key was committed")
+                } catch let error as StoreError {
+                    #expect(error.code == .constraint, "\(error)")
+                }
+            }
+            #expect(try Self.stored(database) == [1, 2, 3])
+            // The connection is whole again, its statements still prepared: more runs than the
+            // server's custom plans (5) before it plans once for all.
+            try await run {
+                for round in 0..<8 {
+                    let rows = try await database.transaction { transaction throws(StoreError) in
+                        _ = try await transaction.rows(InsertNumber.self, [.int(Int64(10 + round))])
+                        return try await transaction.rows(NumbersFrom.self, [.int(Int64(10 + round))]).map { $0.int(0) }
+                    }
+                    #expect(rows == [10 + round])
+                }
+            }
+            #expect(try Self.stored(database) == [1, 2, 3] + Array(10..<18))
+        }
+    }
+
+    @Test func tasksWaitingForTheLoopsOnlyConnectionAreServedInTurn() async throws {
+        let database = try Self.numbers(poolSize: 1)
+        let started = Date()
+        let counted = try await Self.onEventLoop {
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for task in 0..<4 {
+                    group.addTask {
+                        var done = 0
+                        for round in 0..<25 {
+                            _ = try await database.transaction { transaction throws(StoreError) in
+                                try await transaction.rows(InsertNumber.self, [.int(Int64(task * 100 + round))]).count
+                            }
+                            done += 1
+                        }
+                        return done
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+        }
+        #expect(counted == 100)
+        #expect(try Self.stored(database).count == 100)
+        #expect(Date().timeIntervalSince(started) < 5)
+    }
+
+    @Test func aTaskWaitingPastTheTimeoutFailsAsUnavailable() async throws {
+        let database = try Self.numbers(poolSize: 1, timeout: 1)
+        // Both on the same loop: its only connection is the holder's for 2.5 s.
+        let holder = Task {
+            try await Self.onEventLoop {
+                try await database.transaction { transaction throws(StoreError) in
+                    _ = try await transaction.run("INSERT INTO numbers (n) VALUES (?)", [.int(1)])
+                    try? await Task.sleep(for: .seconds(2.5))
+                    return try await transaction.run("INSERT INTO numbers (n) VALUES (?)", [.int(2)])
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        let started = Date()
+        do {
+            _ = try await Self.onEventLoop {
+                try await database.transaction { transaction throws(StoreError) in try await transaction.rows("SELECT 1", []).count }
+            }
+            Issue.record("a second transaction ran while the only connection was held")
+        } catch let error as StoreError {
+            #expect(error.code == .unavailable, "\(error)")
+        }
+        let waited = Date().timeIntervalSince(started)
+        #expect(waited > 0.7 && waited < 2, "waited \(waited) s")
+        #expect(try await holder.value == 1)
+        #expect(try Self.stored(database) == [1, 2])
+    }
+
+    @Test func aStatementPastTheTimeoutFailsAsUnavailableAndItsConnectionIsDropped() async throws {
+        let database = try Self.numbers(poolSize: 1, timeout: 1)
+        let started = Date()
+        do {
+            _ = try await Self.onEventLoop {
+                try await database.transaction { transaction throws(StoreError) in try await transaction.rows("SELECT pg_sleep(3)", []).count }
+            }
+            Issue.record("a statement ran past the timeout")
+        } catch let error as StoreError {
+            // The server's statement timeout (1 s) cancels it: out of reach for now, not a crash.
+            #expect(error.code == .unavailable, "\(error)")
+        }
+        #expect(Date().timeIntervalSince(started) < 2)
+        let after = try await Self.onEventLoop {
+            try await database.transaction { transaction throws(StoreError) in try await transaction.rows("SELECT 7", []).map { $0.int(0) } }
+        }
+        #expect(after == [7])
+    }
+
+    @Test func aSignInsCeremonyIsTakenOnceAndItsCounterMovedOnceAcrossNodes() async throws {
+        let nodes = try PostgresTests.TwoNodes()
+        try nodes.first.credentials.insert(nodes.credential([4, 5, 6], count: 0), event: AuditEvent(action: "registration", result: "accepted"), at: Date())
+        let stores = [nodes.first.credentials, nodes.second.credentials].map { $0 as! any AwaitedSignInStoring }
+        let databases = try stores.map { try #require($0.awaitedDatabase) }
+        let client = nodes.client.id
+        for count in UInt32(0)..<20 {
+            let ceremony = try nodes.first.credentials.open(
+                .assertion, clientID: client, holderID: "h", profile: nil, lifetime: 300, at: Date(), evidence: nil, operator: nil, rpID: "mie.example")
+            let id = ceremony.id
+            // Both nodes take the same ceremony and then move the same counter value.
+            let outcomes = try await Self.onEventLoop {
+                try await withThrowingTaskGroup(of: (taken: Bool, moved: Bool).self) { group in
+                    for node in 0..<2 {
+                        group.addTask {
+                            try await databases[node].transaction { transaction throws(StoreError) in
+                                guard case .success(let records) = try await stores[node].takeForSignIn(
+                                    id, clientID: client, credential: [4, 5, 6], rpID: "mie.example", at: Date(), in: transaction)
+                                else { return (false, false) }
+                                #expect(records.credential?.signCount == count && records.holder?.id == "h")
+                                let moved = try await stores[node].recordUse(
+                                    [4, 5, 6], expectedCount: count, newCount: count + 1, event: AuditEvent(action: "assertion", result: "verified"),
+                                    at: Date(), in: transaction)
+                                return (true, moved)
+                            }
+                        }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+            }
+            #expect(outcomes.filter(\.taken).count == 1 && outcomes.filter(\.moved).count == 1, "\(outcomes)")
+            // Once taken, the ceremony is a replay for both nodes.
+            let again = try await databases[1].transaction { transaction throws(StoreError) in
+                try await stores[1].takeForSignIn(id, clientID: client, credential: [4, 5, 6], rpID: "mie.example", at: Date(), in: transaction)
+            }
+            #expect(again.failureReason == .replayed)
+        }
+        #expect(try nodes.second.credentials.find(credential: [4, 5, 6])?.signCount == 20)
+        // Another client's take: unknown, whatever the ceremony is.
+        let ceremony = try nodes.first.credentials.open(
+            .assertion, clientID: client, holderID: "h", profile: nil, lifetime: 300, at: Date(), evidence: nil, operator: nil, rpID: "mie.example")
+        let stranger = try await databases[0].transaction { transaction throws(StoreError) in
+            try await stores[0].takeForSignIn(ceremony.id, clientID: client + 1000, credential: [4, 5, 6], rpID: "mie.example", at: Date(), in: transaction)
+        }
+        #expect(stranger.failureReason == .unknown)
+        // One event per move, one chain.
+        try nodes.second.audit.settle()
+        #expect(try nodes.second.audit.verify().broken == nil)
+        let moves = try nodes.first.database.query("SELECT COUNT(*) FROM audit_events WHERE event LIKE '%\"action\":\"assertion\"%'") { $0.int(0) }
+        #expect(moves == [20])
+    }
+}
+
+extension Result {
+    fileprivate var failureReason: Failure? {
+        if case .failure(let reason) = self { return reason }
+        return nil
+    }
+}
