@@ -51,15 +51,113 @@ extension ServiceOperations {
     /// still open, and nothing was acknowledged). A refusal keeps the ceremony taken.
     package func finishSignIn(_ ceremonyID: String, _ response: CredentialResponse, by caller: Caller) throws -> SignInCompletion {
         let now = clock()
-        return try credentials.inOneTransaction { try finishSignIn(ceremonyID, response, by: caller, at: now) }
+        return try credentials.inOneTransaction { () throws -> SignInCompletion in
+            let records = try credentials.takeForSignIn(ceremonyID, clientID: caller.client.id, credential: response.id, rpID: caller.party.id, at: now)
+            switch try check(taken(records, ceremonyID, .assertion, by: caller) { $0.ceremony }, response, by: caller, at: now) {
+            case .refused(let event, let code, let message):
+                try audit.append([event], at: now)
+                return .refused(code: code, message: message)
+            case .verified(let verified):
+                // Judged under the lists in force, before the batch reaches it (FI 46).
+                let (event, completion) = verified.completed(verdict: try currentVerdict(of: verified.stored, live: verified.live, at: now), profile: profile)
+                observer.verification("assertion", event.result)
+                guard try credentials.recordUse(verified.stored.id, expectedCount: verified.stored.signCount, newCount: verified.assertion.signCount, event: event, at: now)
+                else { throw Self.counterRace }
+                return completion
+            }
+        }
     }
 
-    private func finishSignIn(_ ceremonyID: String, _ response: CredentialResponse, by caller: Caller, at now: Date) throws -> SignInCompletion {
-        // The ceremony taken with the credential and its holder read beside it.
-        let records = try taken(
-            try credentials.takeForSignIn(ceremonyID, clientID: caller.client.id, credential: response.id, rpID: caller.party.id, at: now),
-            ceremonyID, .assertion, by: caller
-        ) { $0.ceremony }
+    /// Whether sign-ins are finished by `finishSignIn(_:_:by:offloading:)`, awaited on the
+    /// event loop (PostgreSQL), rather than by the blocking call.
+    package var awaitsSignIns: Bool { (credentials as? any AwaitedSignInStoring)?.awaitedDatabase != nil }
+
+    /// `finishSignIn` as one transaction awaited on the caller's event loop (when `awaitsSignIns`):
+    /// the same statements, prepared once per connection. A credential whose
+    /// verdict must be judged again under new lists (rare: once per list change, before the batch
+    /// reaches it) is judged through `offloading`, on a thread that may block, outside the
+    /// transaction: a verdict recorded stays true whatever the sign-in comes to.
+    package func finishSignIn(
+        _ ceremonyID: String, _ response: CredentialResponse, by caller: Caller,
+        offloading: @escaping @Sendable (@escaping @Sendable () throws -> String) async throws -> String
+    ) async throws -> SignInCompletion {
+        guard let store = credentials as? any AwaitedSignInStoring, let database = store.awaitedDatabase else {
+            throw OperationError(.unavailable, "sign-ins cannot be awaited on this database")
+        }
+        let now = clock()
+        let outcome = try await database.transaction { transaction throws(StoreError) -> Result<SignInCompletion, any Error> in
+            do {
+                let records = try await store.takeForSignIn(
+                    ceremonyID, clientID: caller.client.id, credential: response.id, rpID: caller.party.id, at: now, in: transaction)
+                switch try check(taken(records, ceremonyID, .assertion, by: caller) { $0.ceremony }, response, by: caller, at: now) {
+                case .refused(let event, let code, let message):
+                    try await store.queue(event, at: now, in: transaction)
+                    return .success(.refused(code: code, message: message))
+                case .verified(let verified):
+                    let stored = verified.stored
+                    let verdict = try await judged(stored, live: verified.live, at: now, offloading: offloading)
+                    let (event, completion) = verified.completed(verdict: verdict, profile: profile)
+                    observer.verification("assertion", event.result)
+                    let moved = try await store.recordUse(
+                        stored.id, expectedCount: stored.signCount, newCount: verified.assertion.signCount, event: event, at: now, in: transaction)
+                    return moved ? .success(completion) : .failure(Self.counterRace)
+                }
+            } catch let failure as StoreError {
+                throw failure
+            } catch {
+                // A refusal (as in `inOneTransaction`): what the transaction wrote commits.
+                return .failure(error)
+            }
+        }
+        return try outcome.get()
+    }
+
+    /// The stored verdict, or a new one when the lists in force changed since it was judged:
+    /// judged under the lists in force from the moment they are, before the batch reaches it
+    /// (FI 46).
+    private func judged(
+        _ stored: StoredCredentialRecord, live: LiveVerification, at now: Date,
+        offloading: @escaping @Sendable (@escaping @Sendable () throws -> String) async throws -> String
+    ) async throws -> String {
+        guard stored.judgedUnder != CredentialJudge(live, profile: profile).key else { return stored.verdict }
+        return try await offloading { [self] in try currentVerdict(of: stored, live: live, at: now) }
+    }
+
+    private static var counterRace: OperationError {
+        OperationError(.conflict, "the credential was used by another sign-in at the same time; sign in again")
+    }
+
+    /// An assertion checked against what its take read: refused, with the event to record, or
+    /// verified, waiting for its verdict and counter.
+    private enum SignInCheck {
+        case refused(AuditEvent, code: String, message: String)
+        case verified(VerifiedSignIn)
+    }
+
+    private struct VerifiedSignIn {
+        let stored: StoredCredentialRecord
+        let holder: Holder
+        let assertion: VerifiedAssertion
+        let live: LiveVerification
+        let event: AuditEvent
+
+        /// The sign-in's event and answer under `verdict`: AMR only for an accepted MIE.
+        func completed(verdict: String, profile: Profile) -> (AuditEvent, SignInCompletion) {
+            let acceptable = verdict == Verdict.accepted.rawValue
+            let entry = live.catalog.entry(for: .aaguid(AAGUIDText.bytes(stored.aaguid) ?? []))
+            let amr = acceptable ? PolicyEngine.assertionAMR(flags: assertion.flags, entry: entry, profile: profile) : []
+            var event = event
+            event.result = "verified"
+            event.amr = amr
+            var judged = stored
+            judged.verdict = verdict
+            return (event, .verified(holder, judged, assertion, acceptable: acceptable, amr: amr))
+        }
+    }
+
+    /// The stored credential (live, this relying party's, the ceremony holder's when it named
+    /// one) and the assertion verified against it.
+    private func check(_ records: SignInRecords, _ response: CredentialResponse, by caller: Caller, at now: Date) throws -> SignInCheck {
         let ceremony = records.ceremony
         var event = AuditEvent(
             action: "assertion", client: caller.auditName, holder: ceremony.holderID, credentialID: Base64URL.encode(response.id), result: "")
@@ -68,8 +166,7 @@ extension ServiceOperations {
             let holder = records.holder
         else {
             event.result = "credential.unknown"
-            try audit.append([event], at: now)
-            return .refused(code: "credential.unknown", message: "no such credential is registered for this relying party")
+            return .refused(event, code: "credential.unknown", message: "no such credential is registered for this relying party")
         }
         event.holder = holder.id
         event.authenticator = stored.aaguid
@@ -85,23 +182,8 @@ extension ServiceOperations {
             }
             event.result = outcome.result.failureCode ?? "rejected"
             observer.verification("assertion", event.result)
-            try audit.append([event], at: now)
-            return .refused(code: event.result, message: outcome.result.failureMessage ?? "")
+            return .refused(event, code: event.result, message: outcome.result.failureMessage ?? "")
         }
-        // Judged under the lists in force, from the moment they are: a credential the batch
-        // has not reached yet is judged here (FI 46).
-        let verdict = try currentVerdict(of: stored, live: live, at: now)
-        let acceptable = verdict == Verdict.accepted.rawValue
-        let entry = live.catalog.entry(for: .aaguid(AAGUIDText.bytes(stored.aaguid) ?? []))
-        let amr = acceptable ? PolicyEngine.assertionAMR(flags: assertion.flags, entry: entry, profile: profile) : []
-        event.result = "verified"
-        event.amr = amr
-        observer.verification("assertion", event.result)
-        guard try credentials.recordUse(stored.id, expectedCount: stored.signCount, newCount: assertion.signCount, event: event, at: now) else {
-            throw OperationError(.conflict, "the credential was used by another sign-in at the same time; sign in again")
-        }
-        var judged = stored
-        judged.verdict = verdict
-        return .verified(holder, judged, assertion, acceptable: acceptable, amr: amr)
+        return .verified(VerifiedSignIn(stored: stored, holder: holder, assertion: assertion, live: live, event: event))
     }
 }

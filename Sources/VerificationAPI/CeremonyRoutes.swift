@@ -226,7 +226,7 @@ struct CeremonyRoutes {
         var request = request
         let body = try await request.jsonBody(limit: state.configuration.maximumBodySize)
         let (ceremonyID, response, _) = try Self.readCeremonyResponse(body, .assertion)
-        let completion = try await state.write { [operations] in try operations.finishSignIn(ceremonyID, response, by: caller) }
+        let completion = try await state.finishSignIn(ceremonyID, response, by: caller)
         return jsonResponse(Self.signInAnswer(completion))
     }
 

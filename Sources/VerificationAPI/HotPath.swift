@@ -268,10 +268,8 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let caller = state.caller(try Self.admit(taken.route, taken.client, state: state))
             let (ceremonyID, response, _) = try CeremonyRoutes.readCeremonyResponse(
                 taken.body.map { Array($0.readableBytesView) } ?? [], .assertion)
-            let operations = state.operations
             // The answer is written out here, not on the writer's thread.
-            queued = state.write(on: context.eventLoop) { try operations.finishSignIn(ceremonyID, response, by: caller) }
-                .map(CeremonyRoutes.signInAnswer)
+            queued = state.finishSignIn(on: context.eventLoop, ceremonyID, response, by: caller).map(CeremonyRoutes.signInAnswer)
         } catch {
             state.guards.leave()
             return write(.failure(error), for: taken, context: context)

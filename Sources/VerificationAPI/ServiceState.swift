@@ -28,6 +28,10 @@ package final class ServiceState: Sendable {
     package let metrics: ServiceMetrics
     /// The service's event loops: connections, and its tasks (`EventLoopTaskExecutor`).
     package let eventLoops: MultiThreadedEventLoopGroup
+    /// Tasks on `eventLoops`: a sign-in awaited on its request's loop runs there.
+    let loopExecutor: EventLoopTaskExecutor
+    /// Sign-ins are awaited on the event loops (PostgreSQL), not run on a blocking thread.
+    let awaitsSignIns: Bool
     /// Where blocking store calls run (`io`). On SQLite, a pool of `storeThreads` (a
     /// transaction waits on its thread for its group's commit, and the more wait together, the
     /// fewer fsyncs: `SQLiteDatabase`); the ceremonies' writes go to the database's writer
@@ -71,6 +75,7 @@ package final class ServiceState: Sendable {
         eventLoops =
             configuration.eventLoopThreads == System.coreCount
             ? MultiThreadedEventLoopGroup.singleton : MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
+        loopExecutor = EventLoopTaskExecutor(group: eventLoops)
         if let postgres = configuration.postgres {
             blockingPool = NIOThreadPool(numberOfThreads: postgres.poolSize + 4)
             blockingPool.start()
@@ -102,6 +107,7 @@ package final class ServiceState: Sendable {
         var settings = CeremonySettings()
         settings.challengeLifetime = configuration.challengeLifetime
         settings.enrolsUnacceptableKeys = configuration.enrolsUnacceptableKeys
+        awaitsSignIns = (stores.credentials as? any AwaitedSignInStoring)?.awaitedDatabase != nil
         operations = ServiceOperations(
             credentials: stores.credentials, operators: stores.operators, audit: stores.audit, referencing: stores.referencing,
             verdicts: stores.verdicts, lists: lists,
@@ -213,6 +219,34 @@ package final class ServiceState: Sendable {
     package func write<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         if let writer = stores.database.writer { return try await writer.write(body) }
         return try await io(body)
+    }
+
+    /// Finishes a sign-in (`ServiceOperations.finishSignIn`): awaited on the caller's event loop
+    /// where the database allows it (PostgreSQL: no thread blocks per statement), else queued
+    /// for the writer (SQLite) or run on the pool.
+    package func finishSignIn(
+        _ ceremonyID: String, _ response: CredentialResponse, by caller: Caller
+    ) async throws -> ServiceOperations.SignInCompletion {
+        let operations = operations
+        guard awaitsSignIns else { return try await write { try operations.finishSignIn(ceremonyID, response, by: caller) } }
+        return try await operations.finishSignIn(ceremonyID, response, by: caller) { [self] judge in try await io(judge) }
+    }
+
+    /// `finishSignIn` for a caller on an event loop (the hot path): the outcome on `eventLoop`.
+    package func finishSignIn(
+        on eventLoop: any EventLoop, _ ceremonyID: String, _ response: CredentialResponse, by caller: Caller
+    ) -> EventLoopFuture<ServiceOperations.SignInCompletion> {
+        let operations = operations
+        guard awaitsSignIns else { return write(on: eventLoop) { try operations.finishSignIn(ceremonyID, response, by: caller) } }
+        let promise = eventLoop.makePromise(of: ServiceOperations.SignInCompletion.self)
+        Task(executorPreference: loopExecutor) { [self] in
+            do {
+                promise.succeed(try await finishSignIn(ceremonyID, response, by: caller))
+            } catch {
+                promise.fail(error)
+            }
+        }
+        return promise.futureResult
     }
 
     /// `write` for a caller on an event loop (the hot path): the outcome on `eventLoop`.

@@ -242,24 +242,42 @@ class Desk:
         return request(port, "DELETE", "/enrol/api/session", None, self.headers())[0]
 
 
-def database_fault(ctl: str, key: str, nodes: tuple, fault: str, restore: str, seconds: float) -> dict:
-    """Enrolments on every node while `ctl fault` holds for `seconds`, then `ctl restore`: every
-    status seen, the slowest answer, readiness during the fault, and how long until an
-    enrolment succeeds again (None: not within 30 s)."""
-    statuses, slowest, lock, stop = [], [0.0], threading.Lock(), threading.Event()
+def sign_in(port: int, key: str, holder: str, credential) -> tuple:
+    """A sign-in opened and finished on one node: the first status that is not 200, or the finish's."""
+    status, options = api(port, key, "/v1/assertions/options", {"holder": holder})
+    if status != 200:
+        return status, options
+    return api(port, key, "/v1/assertions", {"ceremonyId": options["ceremonyId"], "response": credential.get(options["publicKey"])})
 
-    def load(node):
+
+def database_fault(ctl: str, key: str, nodes: tuple, fault: str, restore: str, seconds: float) -> dict:
+    """Enrolments and sign-ins (awaited on the event loops) on every node while `ctl fault`
+    holds for `seconds`, then `ctl restore`: every status seen, the slowest answer, readiness
+    during the fault, and how long until an enrolment succeeds again (None: not within 30 s)."""
+    statuses, sign_ins, slowest, lock, stop = [], [], [0.0], threading.Lock(), threading.Event()
+
+    def load(node, signs_in):
+        holder, credential = f"fault-holder-{node.name}-{time.time()}", softclient.Credential(origin=RP_ORIGIN)
+        if signs_in and enrol(node.port, node.port, key, holder, credential)[0] != 200:
+            with lock:
+                statuses.append("the sign-in loader's enrolment failed before the fault")
+            return
         while not stop.is_set():
             started = time.time()
             try:
-                status, _ = enrol(node.port, node.port, key, f"fault-{time.time()}", softclient.Credential(origin=RP_ORIGIN))
+                if signs_in:
+                    status, _ = sign_in(node.port, key, holder, credential)
+                else:
+                    status, _ = enrol(node.port, node.port, key, f"fault-{time.time()}", softclient.Credential(origin=RP_ORIGIN))
             except (OSError, http.client.HTTPException) as error:
                 status = f"transport {error}"
             with lock:
                 statuses.append(status)
+                if signs_in:
+                    sign_ins.append(status)
                 slowest[0] = max(slowest[0], time.time() - started)
 
-    loaders = [threading.Thread(target=load, args=(node,)) for node in nodes]
+    loaders = [threading.Thread(target=load, args=(node, signs_in)) for node in nodes for signs_in in (False, True)]
     for loader in loaders:
         loader.start()
     time.sleep(1)
@@ -278,7 +296,7 @@ def database_fault(ctl: str, key: str, nodes: tuple, fault: str, restore: str, s
     stop.set()
     for loader in loaders:
         loader.join()
-    return {"statuses": statuses, "slowest": slowest[0], "ready_during": ready_during, "recovered": recovered}
+    return {"statuses": statuses, "sign_ins": sign_ins, "slowest": slowest[0], "ready_during": ready_during, "recovered": recovered}
 
 
 def main() -> int:
@@ -479,6 +497,9 @@ def run_checks(args, checks, one, two, proxy_port, key, code, database, ctl, wor
     slowest = max(run["slowest"] for run in runs)
     checks.expect(503 in statuses and all(s in (200, 503) for s in statuses),
                   f"while PostgreSQL is down (three stops) requests get 503, never 500 (statuses seen: {kinds})")
+    signs = [s for run in runs for s in run["sign_ins"]]
+    checks.expect(503 in signs and 200 in signs and all(s in (200, 503) for s in signs),
+                  f"sign-ins (awaited on the event loops) too: 503 while it is down, 200 around it ({sorted({str(s) for s in signs})})")
     checks.expect(slowest < 2 * DB_TIMEOUT + 3,
                   f"no request hung past the database timeout (slowest {slowest:.1f} s, timeout {DB_TIMEOUT} s per statement)")
     checks.expect(all(run["ready_during"] == 503 for run in runs),
@@ -492,6 +513,8 @@ def run_checks(args, checks, one, two, proxy_port, key, code, database, ctl, wor
     kinds = sorted({str(s) for s in run["statuses"]})
     checks.expect(503 in run["statuses"] and all(s in (200, 503) for s in run["statuses"]), f"a hanging database: 503, never 500 ({kinds})")
     checks.expect(run["slowest"] < 2 * DB_TIMEOUT + 2, f"a hanging database holds no request past the timeout (slowest {run['slowest']:.1f} s)")
+    checks.expect(503 in run["sign_ins"] and 200 in run["sign_ins"] and all(s in (200, 503) for s in run["sign_ins"]),
+                  f"sign-ins on a hanging database: 503, never 500 ({sorted({str(s) for s in run['sign_ins']})})")
     checks.expect(run["recovered"] is not None, f"service resumes when the database does ({run['recovered']} s)")
 
     # 11. A backup taken while the nodes run (pg_dump), restored into another database: its audit
