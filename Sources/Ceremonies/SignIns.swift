@@ -30,14 +30,36 @@ extension ServiceOperations {
         var allowed: [[UInt8]] = []
         if let holderID {
             allowed = try credentials.credentials(holder: holderID, rpID: caller.party.id).map(\.id)
-            guard !allowed.isEmpty else { throw OperationError(.notFound, "no holder \(holderID) with a key for \(caller.party.id)") }
+            guard !allowed.isEmpty else { throw Self.noKey(holderID, caller) }
         }
         let now = clock()
         let ceremony = try credentials.open(
             .assertion, clientID: caller.client.id, holderID: holderID, profile: nil, lifetime: settings.challengeLifetime, at: now, evidence: nil,
             operator: nil, rpID: caller.party.id)
+        return opened(ceremony, allowed: allowed, by: caller)
+    }
+
+    /// `openSignIn` as one transaction awaited on the caller's event loop (when `awaitsSignIns`).
+    package func openSignIn(holder holderID: String?, by caller: Caller) async throws -> SignInOpened {
+        guard let store = credentials as? any AwaitedSignInStoring, let database = store.awaitedDatabase else {
+            throw OperationError(.unavailable, "sign-ins cannot be awaited on this database")
+        }
+        let (lifetime, now) = (settings.challengeLifetime, clock())
+        let found = try await database.transaction { transaction throws(StoreError) in
+            try await store.openSignIn(holderID: holderID, clientID: caller.client.id, rpID: caller.party.id, lifetime: lifetime, at: now, in: transaction)
+        }
+        guard let found else { throw Self.noKey(holderID ?? "", caller) }
+        return opened(found.ceremony, allowed: found.allowed, by: caller)
+    }
+
+    private func opened(_ ceremony: CeremonyRecord, allowed: [[UInt8]], by caller: Caller) -> SignInOpened {
         let options = WebAuthnOptions.request(party: caller.party, challenge: ceremony.challenge, allow: allowed, timeoutMilliseconds: timeoutMilliseconds)
         return SignInOpened(ceremony: ceremony, options: options)
+    }
+
+    /// A holder unknown in the caller's party is answered as one that has no key there.
+    private static func noKey(_ holderID: String, _ caller: Caller) -> OperationError {
+        OperationError(.notFound, "no holder \(holderID) with a key for \(caller.party.id)")
     }
 
     /// Takes the ceremony, verifies the assertion against the stored key (live, this relying

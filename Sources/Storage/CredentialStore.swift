@@ -219,23 +219,71 @@ package struct CredentialStore: Sendable {
         evidence: String?, operator: String?, rpID: String?
     ) throws(StoreError) -> CeremonyRecord {
         let now = Int64(time.timeIntervalSince1970.rounded(.down))
-        let ceremony = CeremonyRecord(
-            id: Base64URL.encode(Self.randomBytes(16)), kind: kind, challenge: Self.randomBytes(32), clientID: clientID, holderID: holderID,
-            profile: profile, expiresAt: now + Int64(lifetime.rounded(.up)), rpID: rpID, evidence: evidence, operator: `operator`)
+        let ceremony = Self.ceremony(
+            kind, clientID: clientID, holderID: holderID, profile: profile, lifetime: lifetime, at: now, evidence: evidence, operator: `operator`, rpID: rpID)
         try database.transaction { () throws(StoreError) in
-            // Used or expired ceremonies are kept a day (a replay is then named as one), then go.
-            try database.run("DELETE FROM ceremonies WHERE expires_at < ?", [.int(now - 86_400)])
-            try database.run(
-                """
-                INSERT INTO ceremonies (id, kind, challenge, client_id, holder_id, profile, created_at, expires_at, evidence, operator, rp_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                [
-                    .text(ceremony.id), .text(kind.rawValue), .blob(ceremony.challenge), .int(clientID), .optional(holderID), .optional(profile),
-                    .int(now), .int(ceremony.expiresAt), .optional(evidence), .optional(`operator`), .optional(rpID),
-                ])
+            try database.run(Self.purgeCeremonies, [.int(now - Self.ceremoniesKept)])
+            try database.run(Self.insertCeremony, Self.inserting(ceremony, at: now))
         }
         return ceremony
+    }
+
+    /// A sign-in opened in an awaited transaction (PostgreSQL): `open`'s statements, after the
+    /// IDs of the named holder's live keys in `rpID` are read. Nil when a holder is named and
+    /// has none there: nothing is opened.
+    package func openSignIn(
+        holderID: String?, clientID: Int64, rpID: String, lifetime: TimeInterval, at time: Date, in transaction: any AwaitedSQLTransaction
+    ) async throws(StoreError) -> (ceremony: CeremonyRecord, allowed: [[UInt8]])? {
+        var allowed: [[UInt8]] = []
+        if let holderID {
+            allowed = try await transaction.rows(LiveKeys.self, [.text(rpID), .text(holderID)]).map { $0.blob(0) ?? [] }
+            guard !allowed.isEmpty else { return nil }
+        }
+        let now = Int64(time.timeIntervalSince1970.rounded(.down))
+        let ceremony = Self.ceremony(
+            .assertion, clientID: clientID, holderID: holderID, profile: nil, lifetime: lifetime, at: now, evidence: nil, operator: nil, rpID: rpID)
+        _ = try await transaction.run(Self.purgeCeremonies, [.int(now - Self.ceremoniesKept)])
+        _ = try await transaction.rows(InsertCeremony.self, Self.inserting(ceremony, at: now))
+        return (ceremony, allowed)
+    }
+
+    /// A new ceremony: a random id and challenge, expiring `lifetime` seconds (rounded up) from `now`.
+    private static func ceremony(
+        _ kind: CeremonyRecord.Kind, clientID: Int64, holderID: String?, profile: String?, lifetime: TimeInterval, at now: Int64, evidence: String?,
+        operator: String?, rpID: String?
+    ) -> CeremonyRecord {
+        CeremonyRecord(
+            id: Base64URL.encode(randomBytes(16)), kind: kind, challenge: randomBytes(32), clientID: clientID, holderID: holderID,
+            profile: profile, expiresAt: now + Int64(lifetime.rounded(.up)), rpID: rpID, evidence: evidence, operator: `operator`)
+    }
+
+    /// Used or expired ceremonies are kept a day (a replay is then named as one), then go.
+    private static let purgeCeremonies = "DELETE FROM ceremonies WHERE expires_at < ?"
+    private static let ceremoniesKept: Int64 = 86_400
+
+    private static func inserting(_ ceremony: CeremonyRecord, at now: Int64) -> [SQLValue] {
+        [
+            .text(ceremony.id), .text(ceremony.kind.rawValue), .blob(ceremony.challenge), .int(ceremony.clientID), .optional(ceremony.holderID),
+            .optional(ceremony.profile), .int(now), .int(ceremony.expiresAt), .optional(ceremony.evidence), .optional(ceremony.operator),
+            .optional(ceremony.rpID),
+        ]
+    }
+
+    private static let insertCeremony = """
+        INSERT INTO ceremonies (id, kind, challenge, client_id, holder_id, profile, created_at, expires_at, evidence, operator, rp_id)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    /// A ceremony's row, prepared (returning its id: prepared statements are read for their rows).
+    private enum InsertCeremony: PreparedSQL {
+        static let name = "mie_insert_ceremony"
+        static var sql: String { CredentialStore.insertCeremony + " RETURNING id" }
+    }
+
+    /// The IDs of a holder's live keys in a relying party, oldest first (parameters: party, holder).
+    private enum LiveKeys: PreparedSQL {
+        static let name = "mie_live_keys"
+        static let sql = "SELECT id FROM credentials WHERE rp_id = ? AND holder_id = ? AND deleted_at IS NULL ORDER BY created_at, id"
     }
 
     /// Takes the ceremony for a response: it is marked used at once, so a second response with

@@ -109,6 +109,11 @@ package protocol AwaitedSignInStoring: Sendable {
     func recordUse(
         _ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction
     ) async throws(StoreError) -> Bool
+    /// A sign-in opened: its ceremony, with the IDs of the named holder's live keys in `rpID`
+    /// (nil: a holder named who has none there, and nothing opened).
+    func openSignIn(
+        holderID: String?, clientID: Int64, rpID: String, lifetime: TimeInterval, at time: Date, in transaction: any AwaitedSQLTransaction
+    ) async throws(StoreError) -> (ceremony: CeremonyRecord, allowed: [[UInt8]])?
     /// A refused sign-in's event, queued for the chain in the transaction.
     func queue(_ event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction) async throws(StoreError)
 }

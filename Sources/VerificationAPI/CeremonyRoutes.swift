@@ -214,7 +214,7 @@ struct CeremonyRoutes {
             }
             return holder
         }
-        let opened = try await state.write { [operations] in try operations.openSignIn(holder: holderID, by: caller) }
+        let opened = try await state.openSignIn(holder: holderID, by: caller)
         return jsonResponse(
             JSONValue.object([
                 ("ceremonyId", .string(opened.ceremony.id)), ("expiresAt", .string(opened.ceremony.expiryText)), ("publicKey", opened.options),

@@ -221,6 +221,14 @@ package final class ServiceState: Sendable {
         return try await io(body)
     }
 
+    /// Opens a sign-in (`ServiceOperations.openSignIn`): awaited on the caller's event loop where
+    /// the database allows it (PostgreSQL), else queued for the writer or run on the pool.
+    package func openSignIn(holder holderID: String?, by caller: Caller) async throws -> ServiceOperations.SignInOpened {
+        let operations = operations
+        guard awaitsSignIns else { return try await write { try operations.openSignIn(holder: holderID, by: caller) } }
+        return try await operations.openSignIn(holder: holderID, by: caller)
+    }
+
     /// Finishes a sign-in (`ServiceOperations.finishSignIn`): awaited on the caller's event loop
     /// where the database allows it (PostgreSQL: no thread blocks per statement), else queued
     /// for the writer (SQLite) or run on the pool.

@@ -228,6 +228,43 @@ struct PostgresAwaitedTests {
     }
 }
 
+extension PostgresAwaitedTests {
+    @Test func aSignInIsOpenedOnlyForAHolderWithKeysInTheCallersParty() async throws {
+        let nodes = try PostgresTests.TwoNodes()
+        for id in [[9, 1], [9, 2]] as [[UInt8]] {
+            try nodes.first.credentials.insert(nodes.credential(id, count: 0), event: AuditEvent(action: "registration", result: "accepted"), at: Date())
+        }
+        let store = try #require(nodes.second.credentials as? any AwaitedSignInStoring)
+        let database = try #require(store.awaitedDatabase)
+        let client = nodes.client.id
+        func open(_ holder: String?, rpID: String) async throws -> (ceremony: CeremonyRecord, allowed: [[UInt8]])? {
+            try await Self.onEventLoop {
+                try await database.transaction { transaction throws(StoreError) in
+                    try await store.openSignIn(holderID: holder, clientID: client, rpID: rpID, lifetime: 300, at: Date(), in: transaction)
+                }
+            }
+        }
+        let ceremonies = { try nodes.first.database.query("SELECT COUNT(*) FROM ceremonies", []) { $0.int(0) } }
+        // The holder's keys, oldest first; the ceremony is this client's, in this party, for that holder.
+        let named = try #require(try await open("h", rpID: "mie.example"))
+        #expect(named.allowed == [[9, 1], [9, 2]])
+        #expect(named.ceremony.holderID == "h" && named.ceremony.rpID == "mie.example" && named.ceremony.clientID == client)
+        #expect(named.ceremony.challenge.count == 32)
+        // The same holder id in another party has no key there: nothing opened.
+        #expect(try await open("h", rpID: "other.example") == nil)
+        #expect(try await open("nobody", rpID: "mie.example") == nil)
+        #expect(try ceremonies() == [1])
+        // No holder named: a discoverable sign-in, no keys listed.
+        let open = try #require(try await open(nil, rpID: "mie.example"))
+        #expect(open.allowed.isEmpty && open.ceremony.holderID == nil)
+        // Opened on one node, taken on the other (blocking call) once.
+        let taken = try nodes.first.credentials.takeForSignIn(
+            named.ceremony.id, clientID: client, credential: [9, 2], rpID: "mie.example", at: Date())
+        guard case .success(let records) = taken else { Issue.record("\(taken)"); return }
+        #expect(records.ceremony.challenge == named.ceremony.challenge && records.credential?.id == [9, 2])
+    }
+}
+
 extension Result {
     fileprivate var failureReason: Failure? {
         if case .failure(let reason) = self { return reason }
