@@ -3,7 +3,8 @@ import NIOPosix
 import PostgresNIO
 import Storage
 
-/// Transactions awaited on the caller's event loop: its own connections, opened on that loop,
+/// Transactions awaited on the caller's event loop: its own connections, opened on that loop
+/// (`poolSize` of them in all, shared out among the database's event loops),
 /// so a statement is written and its answer read on the thread the request arrived on, and the
 /// task (on `EventLoopTaskExecutor`) resumes there. The blocking calls keep their pool.
 ///
@@ -37,11 +38,18 @@ extension PostgresDatabase: AwaitedSQLDatabase {
         }
     }
 
+    /// Each loop's share of the `poolSize` connections for awaited transactions (at least one).
+    private var awaitedPerLoop: Int {
+        var loops = 0
+        for _ in eventLoops.makeIterator() { loops += 1 }
+        return max(1, configuration.poolSize / max(1, loops))
+    }
+
     /// The loop's connections, made on first use.
     private func connections(of loop: any EventLoop) -> LoopConnections {
         loopConnections.withLock { known in
             if let connections = known[ObjectIdentifier(loop)] { return connections }
-            let connections = LoopConnections(loop: loop, limit: configuration.poolSize, timeout: configuration.timeout + 0.5) { [weak self] in
+            let connections = LoopConnections(loop: loop, limit: awaitedPerLoop, timeout: configuration.timeout + 0.5) { [weak self] in
                 self?.connecting(on: loop) ?? loop.makeFailedFuture(StoreError(.unavailable, "the database was closed"))
             }
             known[ObjectIdentifier(loop)] = connections

@@ -24,8 +24,8 @@ package struct PostgresConfiguration: Sendable, Equatable {
     package var tls: TLSMode = .disable
     package var rootCertificate: String?
     /// Connections this node opens at most for its blocking store calls (each request holds one
-    /// for one transaction); each event loop opens up to as many again for the sign-ins it
-    /// awaits (`AwaitedSQLDatabase`): at most `poolSize × (1 + event loops)` in all.
+    /// for one transaction), and as many again for the sign-ins awaited on the event loops
+    /// (`AwaitedSQLDatabase`, shared out among the loops): at most `2 × poolSize` in all.
     package var poolSize: Int = 8
     /// How long a statement, a connection attempt or a wait for a free connection may take before
     /// the request fails with `store.unavailable` (503): a database that went away never hangs a

@@ -128,6 +128,34 @@ struct PostgresAwaitedTests {
         #expect(Date().timeIntervalSince(started) < 5)
     }
 
+    @Test func theLoopsShareOutPoolSizeConnections() async throws {
+        let database = try Self.numbers(poolSize: 4)
+        var loops: [any EventLoop] = []
+        for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() { loops.append(loop) }
+        // Eight tasks on each loop at once, each holding its connection a moment.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for loop in loops {
+                for _ in 0..<8 {
+                    group.addTask {
+                        try await Self.onEventLoop(on: loop) {
+                            for _ in 0..<5 {
+                                _ = try await database.transaction { transaction throws(StoreError) in
+                                    try await transaction.rows("SELECT pg_sleep(0.005)", []).count
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        // The awaited connections stay open (idle) after: at most poolSize of them, each loop
+        // with its own; one more for the blocking call that counts them.
+        let open = try database.query(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", []) { $0.int(0) }
+        #expect(open.first.map { $0 >= loops.count && $0 <= 4 } == true, "\(open) connections for \(loops.count) loops")
+    }
+
     @Test func aTaskWaitingPastTheTimeoutFailsAsUnavailable() async throws {
         let database = try Self.numbers(poolSize: 1, timeout: 1)
         // Both on the same loop: its only connection is the holder's for 2.5 s.
