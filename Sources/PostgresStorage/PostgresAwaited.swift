@@ -15,7 +15,7 @@ extension PostgresDatabase: AwaitedSQLDatabase {
     package func transaction<T: Sendable>(
         _ body: (any AwaitedSQLTransaction) async throws(StoreError) -> T
     ) async throws(StoreError) -> T {
-        let connections = connections(of: MultiThreadedEventLoopGroup.currentEventLoop ?? eventLoops.next())
+        let connections = connections(of: MultiThreadedEventLoopGroup.currentEventLoop)
         var attempt = 0
         while true {
             attempt += 1
@@ -39,15 +39,14 @@ extension PostgresDatabase: AwaitedSQLDatabase {
     }
 
     /// Each loop's share of the `poolSize` connections for awaited transactions (at least one).
-    private var awaitedPerLoop: Int {
-        var loops = 0
-        for _ in eventLoops.makeIterator() { loops += 1 }
-        return max(1, configuration.poolSize / max(1, loops))
-    }
+    private var awaitedPerLoop: Int { max(1, configuration.poolSize / max(1, ownLoops.count)) }
 
-    /// The loop's connections, made on first use.
-    private func connections(of loop: any EventLoop) -> LoopConnections {
-        loopConnections.withLock { known in
+    /// The loop's connections, made on first use. Only the database's own loops have them (the
+    /// service's, by default): a caller on another loop, or on none, uses the next of them, so
+    /// the connections stay `poolSize` in all.
+    private func connections(of current: (any EventLoop)?) -> LoopConnections {
+        let loop = current.flatMap { ownLoops.contains(ObjectIdentifier($0)) ? $0 : nil } ?? eventLoops.next()
+        return loopConnections.withLock { known in
             if let connections = known[ObjectIdentifier(loop)] { return connections }
             let connections = LoopConnections(loop: loop, limit: awaitedPerLoop, timeout: configuration.timeout + 0.5) { [weak self] in
                 self?.connecting(on: loop) ?? loop.makeFailedFuture(StoreError(.unavailable, "the database was closed"))

@@ -40,6 +40,8 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
     private let connectionIDs = Atomic<Int>(0)
     /// The connections of each event loop for awaited transactions (`AwaitedSQLDatabase`).
     let loopConnections = Mutex<[ObjectIdentifier: LoopConnections]>([:])
+    /// The loops of `eventLoops`: only they have connections for awaited transactions.
+    let ownLoops: Set<ObjectIdentifier>
 
     package var location: String { configuration.location }
     package var filePath: String? { nil }
@@ -57,6 +59,7 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.eventLoops = eventLoops
+        ownLoops = Set(eventLoops.makeIterator().map { ObjectIdentifier($0) })
         switch configuration.tls {
         case .disable: tlsContext = nil
         case .require, .verifyFull:
