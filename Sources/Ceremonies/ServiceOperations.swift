@@ -69,6 +69,9 @@ package struct ServiceOperations: Sendable {
     package let auditQueue: any AuditRecording
     package let observer: any OperationObserver
     package let clock: @Sendable () -> Date
+    /// The credential store's sign-ins awaited on the event loop, and their database, when it
+    /// has them (PostgreSQL): looked up once, not per sign-in.
+    let awaitedSignIns: (store: any AwaitedSignInStoring, database: any AwaitedSQLDatabase)?
 
     package init(
         credentials: any CredentialStoring, operators: any OperatorStoring, audit: any AuditStoring, referencing: ReferencingStore,
@@ -88,6 +91,8 @@ package struct ServiceOperations: Sendable {
         self.auditQueue = auditQueue
         self.observer = observer
         self.clock = clock
+        let store = credentials as? any AwaitedSignInStoring
+        awaitedSignIns = store.flatMap { store in store.awaitedDatabase.map { (store, $0) } }
     }
 
     /// Refuses an operation whose audit event would find the queue full.

@@ -41,9 +41,7 @@ extension ServiceOperations {
 
     /// `openSignIn` as one transaction awaited on the caller's event loop (when `awaitsSignIns`).
     package func openSignIn(holder holderID: String?, by caller: Caller) async throws -> SignInOpened {
-        guard let store = credentials as? any AwaitedSignInStoring, let database = store.awaitedDatabase else {
-            throw OperationError(.unavailable, "sign-ins cannot be awaited on this database")
-        }
+        let (store, database) = try awaited()
         let (lifetime, now) = (settings.challengeLifetime, clock())
         let found = try await database.transaction { transaction throws(StoreError) in
             try await store.openSignIn(holderID: holderID, clientID: caller.client.id, rpID: caller.party.id, lifetime: lifetime, at: now, in: transaction)
@@ -92,7 +90,12 @@ extension ServiceOperations {
 
     /// Whether sign-ins are finished by `finishSignIn(_:_:by:offloading:)`, awaited on the
     /// event loop (PostgreSQL), rather than by the blocking call.
-    package var awaitsSignIns: Bool { (credentials as? any AwaitedSignInStoring)?.awaitedDatabase != nil }
+    package var awaitsSignIns: Bool { awaitedSignIns != nil }
+
+    private func awaited() throws(OperationError) -> (store: any AwaitedSignInStoring, database: any AwaitedSQLDatabase) {
+        guard let awaitedSignIns else { throw OperationError(.unavailable, "sign-ins cannot be awaited on this database") }
+        return awaitedSignIns
+    }
 
     /// `finishSignIn` as one transaction awaited on the caller's event loop (when `awaitsSignIns`):
     /// the same statements, prepared once per connection. A credential whose
@@ -103,9 +106,7 @@ extension ServiceOperations {
         _ ceremonyID: String, _ response: CredentialResponse, by caller: Caller,
         offloading: @escaping @Sendable (@escaping @Sendable () throws -> String) async throws -> String
     ) async throws -> SignInCompletion {
-        guard let store = credentials as? any AwaitedSignInStoring, let database = store.awaitedDatabase else {
-            throw OperationError(.unavailable, "sign-ins cannot be awaited on this database")
-        }
+        let (store, database) = try awaited()
         let now = clock()
         let outcome = try await database.transaction { transaction throws(StoreError) -> Result<SignInCompletion, any Error> in
             do {

@@ -19,7 +19,7 @@ extension PostgresDatabase: AwaitedSQLDatabase {
         var attempt = 0
         while true {
             attempt += 1
-            let connection = try await settled(connections.checkOut(), doing: "waiting for a connection to \(location)")
+            let connection = try await settled(on: connections.loop, doing: "waiting for a connection to \(location)") { connections.checkOut().cascade(to: $0) }
             let transaction = AwaitedTransaction(self, connection, executor: connections.executor)
             do throws(StoreError) {
                 let value = try await body(transaction)
@@ -56,23 +56,21 @@ extension PostgresDatabase: AwaitedSQLDatabase {
         }
     }
 
-    /// `future`'s value, awaited at most `timeout` and half a second. Past it `expired` runs and
-    /// the call fails with `store.unavailable`; the bound does not rely on postgres-nio failing
-    /// the future when its connection closes (see `answer(of:within:)`).
+    /// What `start` completes its promise with, awaited at most `timeout` and half a second. Past
+    /// it `expired` runs and the call fails with `store.unavailable`; the bound does not rely on
+    /// postgres-nio failing a future when its connection closes (see `answer(of:within:)`).
     func settled<T: Sendable>(
-        _ future: EventLoopFuture<T>, doing what: @autoclosure () -> String, expired: @escaping @Sendable () -> Void = {}
+        on loop: any EventLoop, doing what: @autoclosure () -> String, expired: @escaping @Sendable () -> Void = {},
+        _ start: (EventLoopPromise<T>) -> Void
     ) async throws(StoreError) -> T {
         let limit = configuration.timeout + 0.5
-        let loop = future.eventLoop
         let promise = loop.makePromise(of: T.self)
         let timer = loop.scheduleTask(in: .nanoseconds(Int64(limit * 1_000_000_000))) {
             promise.fail(StoreError(.unavailable, "no answer within \(limit) s"))
             expired()
         }
-        future.whenComplete { result in
-            timer.cancel()
-            promise.completeWith(result)
-        }
+        promise.futureResult.whenComplete { _ in timer.cancel() }
+        start(promise)
         do {
             return try await promise.futureResult.get()
         } catch {
@@ -97,10 +95,15 @@ final class AwaitedTransaction: AwaitedSQLTransaction {
         begun = connection.query(PostgresQuery(unsafeSQL: "BEGIN"), logger: database.logger)
     }
 
+    /// What `start` completes its promise with; past the timeout the connection is closed.
+    private func answer<T: Sendable>(_ sql: String, _ start: (EventLoopPromise<T>) -> Void) async throws(StoreError) -> T {
+        let connection = connection
+        return try await database.settled(on: connection.eventLoop, doing: "running \(sql.prefix(60))", expired: { PostgresDatabase.drop(connection) }, start)
+    }
+
     /// `future`'s value; past the timeout the connection is closed.
     private func answer<T: Sendable>(_ future: EventLoopFuture<T>, _ sql: String) async throws(StoreError) -> T {
-        let connection = connection
-        return try await database.settled(future, doing: "running \(sql.prefix(60))") { PostgresDatabase.drop(connection) }
+        try await answer(sql) { future.cascade(to: $0) }
     }
 
     private func send(_ sql: String, _ parameters: [SQLValue]) async throws(StoreError) -> PostgresQueryResult {
@@ -134,17 +137,17 @@ final class AwaitedTransaction: AwaitedSQLTransaction {
 
     /// `work` (postgres-nio's prepared statements are async only) bounded by the timeout as
     /// the other statements are: it runs as a task of the connection's loop, and its answer is
-    /// awaited through a future.
+    /// awaited through the timed promise.
     private func bounded<T: Sendable>(_ what: String, _ work: @escaping @Sendable () async throws -> T) async throws(StoreError) -> T {
-        let promise = connection.eventLoop.makePromise(of: T.self)
-        Task(executorPreference: executor) {
-            do {
-                promise.succeed(try await work())
-            } catch {
-                promise.fail(error)
+        try await answer(what) { promise in
+            Task(executorPreference: executor) {
+                do {
+                    promise.succeed(try await work())
+                } catch {
+                    promise.fail(error)
+                }
             }
         }
-        return try await answer(promise.futureResult, what)
     }
 
     private static func decoded(_ rows: some Collection<PostgresRow>) throws(StoreError) -> [SQLRow] {

@@ -469,9 +469,9 @@ package struct CredentialStore: Sendable {
         _ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date
     ) throws(StoreError) -> Bool {
         let stamp = time.formatted(.iso8601)
-        let moving: [SQLValue] = [.int(Int64(newCount)), .text(stamp), .blob(id), .int(Int64(expectedCount))]
+        let moving = Self.moving(id, from: expectedCount, to: newCount, at: stamp)
         if database.dialect == .postgres {
-            return try database.run(Self.moveAndQueue, moving + [.text(stamp), .text(String(decoding: event.json, as: UTF8.self))]) == 1
+            return try database.run(Self.moveAndQueue, moving + Self.queued(event, at: stamp)) == 1
         }
         return try database.transaction { () throws(StoreError) in
             guard try database.run(Self.move, moving) == 1 else { return false }
@@ -485,10 +485,18 @@ package struct CredentialStore: Sendable {
         _ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction
     ) async throws(StoreError) -> Bool {
         let stamp = time.formatted(.iso8601)
-        let parameters: [SQLValue] = [
-            .int(Int64(newCount)), .text(stamp), .blob(id), .int(Int64(expectedCount)), .text(stamp), .text(String(decoding: event.json, as: UTF8.self)),
-        ]
-        return try await transaction.rows(MoveAndQueue.self, parameters).count == 1
+        return try await transaction.rows(MoveAndQueue.self, Self.moving(id, from: expectedCount, to: newCount, at: stamp) + Self.queued(event, at: stamp))
+            .count == 1
+    }
+
+    /// `move`'s parameters.
+    private static func moving(_ id: [UInt8], from expectedCount: UInt32, to newCount: UInt32, at stamp: String) -> [SQLValue] {
+        [.int(Int64(newCount)), .text(stamp), .blob(id), .int(Int64(expectedCount))]
+    }
+
+    /// The queued event's parameters in `moveAndQueue`, after `move`'s.
+    private static func queued(_ event: AuditEvent, at stamp: String) -> [SQLValue] {
+        [.text(stamp), .text(String(decoding: event.json, as: UTF8.self))]
     }
 
     /// The sign-in's statements, prepared where the database prepares them.

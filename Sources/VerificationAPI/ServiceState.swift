@@ -30,8 +30,6 @@ package final class ServiceState: Sendable {
     package let eventLoops: MultiThreadedEventLoopGroup
     /// Tasks on `eventLoops`: a sign-in awaited on its request's loop runs there.
     let loopExecutor: EventLoopTaskExecutor
-    /// Sign-ins are awaited on the event loops (PostgreSQL), not run on a blocking thread.
-    let awaitsSignIns: Bool
     /// Where blocking store calls run (`io`). On SQLite, a pool of `storeThreads` (a
     /// transaction waits on its thread for its group's commit, and the more wait together, the
     /// fewer fsyncs: `SQLiteDatabase`); the ceremonies' writes go to the database's writer
@@ -107,7 +105,6 @@ package final class ServiceState: Sendable {
         var settings = CeremonySettings()
         settings.challengeLifetime = configuration.challengeLifetime
         settings.enrolsUnacceptableKeys = configuration.enrolsUnacceptableKeys
-        awaitsSignIns = (stores.credentials as? any AwaitedSignInStoring)?.awaitedDatabase != nil
         operations = ServiceOperations(
             credentials: stores.credentials, operators: stores.operators, audit: stores.audit, referencing: stores.referencing,
             verdicts: stores.verdicts, lists: lists,
@@ -225,7 +222,7 @@ package final class ServiceState: Sendable {
     /// the database allows it (PostgreSQL), else queued for the writer or run on the pool.
     package func openSignIn(holder holderID: String?, by caller: Caller) async throws -> ServiceOperations.SignInOpened {
         let operations = operations
-        guard awaitsSignIns else { return try await write { try operations.openSignIn(holder: holderID, by: caller) } }
+        guard operations.awaitsSignIns else { return try await write { try operations.openSignIn(holder: holderID, by: caller) } }
         return try await operations.openSignIn(holder: holderID, by: caller)
     }
 
@@ -236,7 +233,7 @@ package final class ServiceState: Sendable {
         _ ceremonyID: String, _ response: CredentialResponse, by caller: Caller
     ) async throws -> ServiceOperations.SignInCompletion {
         let operations = operations
-        guard awaitsSignIns else { return try await write { try operations.finishSignIn(ceremonyID, response, by: caller) } }
+        guard operations.awaitsSignIns else { return try await write { try operations.finishSignIn(ceremonyID, response, by: caller) } }
         return try await operations.finishSignIn(ceremonyID, response, by: caller) { [self] judge in try await io(judge) }
     }
 
@@ -245,7 +242,7 @@ package final class ServiceState: Sendable {
         on eventLoop: any EventLoop, _ ceremonyID: String, _ response: CredentialResponse, by caller: Caller
     ) -> EventLoopFuture<ServiceOperations.SignInCompletion> {
         let operations = operations
-        guard awaitsSignIns else { return write(on: eventLoop) { try operations.finishSignIn(ceremonyID, response, by: caller) } }
+        guard operations.awaitsSignIns else { return write(on: eventLoop) { try operations.finishSignIn(ceremonyID, response, by: caller) } }
         let promise = eventLoop.makePromise(of: ServiceOperations.SignInCompletion.self)
         Task(executorPreference: loopExecutor) { [self] in
             do {

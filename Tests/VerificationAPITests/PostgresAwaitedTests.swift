@@ -37,6 +37,18 @@ struct PostgresAwaitedTests {
         return loops.next()!
     }()
 
+    /// `sql` in a transaction on the first loop fails as `store.unavailable`.
+    static func expectUnavailable(_ database: PostgresDatabase, _ sql: String, _ otherwise: Comment) async throws {
+        do {
+            _ = try await onEventLoop {
+                try await database.transaction { transaction throws(StoreError) in try await transaction.rows(sql, []).count }
+            }
+            Issue.record(otherwise)
+        } catch let error as StoreError {
+            #expect(error.code == .unavailable, "\(error)")
+        }
+    }
+
     static func stored(_ database: PostgresDatabase) throws -> [Int] {
         try database.query("SELECT n FROM numbers ORDER BY n", []) { $0.int(0) }
     }
@@ -192,14 +204,7 @@ struct PostgresAwaitedTests {
         }
         try await Task.sleep(for: .milliseconds(200))
         let started = Date()
-        do {
-            _ = try await Self.onEventLoop {
-                try await database.transaction { transaction throws(StoreError) in try await transaction.rows("SELECT 1", []).count }
-            }
-            Issue.record("a second transaction ran while the only connection was held")
-        } catch let error as StoreError {
-            #expect(error.code == .unavailable, "\(error)")
-        }
+        try await Self.expectUnavailable(database, "SELECT 1", "a second transaction ran while the only connection was held")
         let waited = Date().timeIntervalSince(started)
         #expect(waited > 0.7 && waited < 2, "waited \(waited) s")
         #expect(try await holder.value == 1)
@@ -209,15 +214,8 @@ struct PostgresAwaitedTests {
     @Test func aStatementPastTheTimeoutFailsAsUnavailableAndItsConnectionIsDropped() async throws {
         let database = try Self.numbers(poolSize: 1, timeout: 1)
         let started = Date()
-        do {
-            _ = try await Self.onEventLoop {
-                try await database.transaction { transaction throws(StoreError) in try await transaction.rows("SELECT pg_sleep(3)", []).count }
-            }
-            Issue.record("a statement ran past the timeout")
-        } catch let error as StoreError {
-            // The server's statement timeout (1 s) cancels it: out of reach for now, not a crash.
-            #expect(error.code == .unavailable, "\(error)")
-        }
+        // The server's statement timeout (1 s) cancels it: out of reach for now, not a crash.
+        try await Self.expectUnavailable(database, "SELECT pg_sleep(3)", "a statement ran past the timeout")
         #expect(Date().timeIntervalSince(started) < 2)
         let after = try await Self.onEventLoop {
             try await database.transaction { transaction throws(StoreError) in try await transaction.rows("SELECT 7", []).map { $0.int(0) } }
