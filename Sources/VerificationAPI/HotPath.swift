@@ -66,7 +66,7 @@ struct ServiceHTTP1Channel: HTTPChannelHandler {
 /// the client's rate limit, the role, the body read strictly, the operation (verification and
 /// judgement with its audit event queued, or the sign-in's transaction), the same JSON or
 /// problem document, `Date` and `Server`, and the request counted by route, status and latency.
-final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler, TickFlushed {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
@@ -127,6 +127,9 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var held: [Held] = []
     /// Answers written since the last flush.
     private var unflushed = false
+    /// The connection's written answers wait in its loop's `FlushBatch`.
+    private var batched = false
+    private var context: ChannelHandlerContext?
     /// A read held back while a sign-in's answer is awaited (`LeanHTTP1Handler`, at the front,
     /// holds reads while the connection cannot take more writes).
     private var readHeld = false
@@ -135,6 +138,14 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     init(state: ServiceState, logger: Logger) {
         self.state = state
         self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -181,15 +192,32 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // The client's half-close behind a sign-in waits for its answer (the router would
         // otherwise end the connection before it is written).
         if awaiting { return held.append(.event(event)) }
+        flushNow(context: context)
         context.fireUserInboundEventTriggered(event)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if unflushed {
-            unflushed = false
-            context.flush()
-        }
+        flushAtTickEnd(context: context)
         context.fireChannelReadComplete()
+    }
+
+    /// Answers written go out with the other connections' of the loop's tick (`FlushBatch`).
+    private func flushAtTickEnd(context: ChannelHandlerContext) {
+        guard unflushed, !batched else { return }
+        batched = true
+        FlushBatch.current(on: context.eventLoop).add(self)
+    }
+
+    func flushBatched() {
+        batched = false
+        if let context { flushNow(context: context) }
+    }
+
+    /// Answers written go out before what follows them (an event that may end the connection).
+    private func flushNow(context: ChannelHandlerContext) {
+        guard unflushed else { return }
+        unflushed = false
+        context.flush()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -281,8 +309,8 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
             handler.state.guards.leave()
             handler.awaiting = false
             handler.write(outcome, for: taken, context: context)
-            handler.unflushed = false
-            context.flush()
+            // With the other answers of the same commit, resumed in the same tick.
+            handler.flushAtTickEnd(context: context)
             handler.resume(context: context)
         }
     }
@@ -295,7 +323,9 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         while !awaiting, handled < held.count {
             switch held[handled] {
             case .part(let part): handle(part, context: context)
-            case .event(let event): context.fireUserInboundEventTriggered(event)
+            case .event(let event):
+                flushNow(context: context)
+                context.fireUserInboundEventTriggered(event)
             }
             handled += 1
         }

@@ -221,7 +221,7 @@ extension HotPathHandler.Route {
 /// way, or a request stalled in its body, is closed `idleTimeoutSeconds` after its last
 /// activity; a request head not whole `headerTimeoutSeconds` after its first byte closes it
 /// (a slow sender); a graceful shutdown closes it once what is under way is answered.
-final class LeanHTTP1Handler: ChannelDuplexHandler {
+final class LeanHTTP1Handler: ChannelDuplexHandler, TickFlushed {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = IOData
@@ -256,6 +256,8 @@ final class LeanHTTP1Handler: ChannelDuplexHandler {
     private var timerDeadline = NIODeadline.distantFuture
     private var quiescing = false
     private var unflushed = false
+    /// The connection's written answers wait in its loop's `FlushBatch`.
+    private var batched = false
     private var readHeld = false
     private var date = HTTPDate()
 
@@ -386,11 +388,20 @@ final class LeanHTTP1Handler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if unflushed {
-            unflushed = false
-            context.flush()
+        // The answers written here go out with those of the other connections read in the same
+        // tick of the loop (`FlushBatch`), not one flush as each connection's read ends.
+        if unflushed, !batched {
+            batched = true
+            FlushBatch.current(on: context.eventLoop).add(self)
         }
         context.fireChannelReadComplete()
+    }
+
+    func flushBatched() {
+        batched = false
+        guard unflushed, let context else { return }
+        unflushed = false
+        context.flush()
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

@@ -230,6 +230,32 @@ import Testing
         }
     }
 
+    /// Answers wait for the others of the loop's tick to be flushed with them (`FlushBatch`);
+    /// they still all go out: on many connections at once, and before the client's half-close
+    /// that arrived with them, on the lean path and on the typed hot path alike.
+    @Test(arguments: [true, false]) func answersFlushedAtTheTicksEndAllGoOut(lean: Bool) async throws {
+        try await Self.live({ $0.leanPath = lean }) { client, port, key, head, body in
+            let request = head + body
+            let taken = try await Self.metric(client, lean ? "mie_http_lean_path_answers_total" : "mie_http_hot_path_answers_total")
+            // Sixteen connections, three requests each in one write: the loop reads several
+            // connections in a tick and flushes them together.
+            let verdicts = try await withThrowingTaskGroup(of: [String?].self) { group in
+                for _ in 0..<16 {
+                    group.addTask {
+                        try await RawSocket.exchange(port: port, pieces: [request + request + request], answers: 3).map { $0.json["verdict"] as? String }
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            #expect(verdicts.count == 48 && verdicts.allSatisfy { $0 == "accepted" }, "\(verdicts)")
+            // Two requests and the half-close at once: both answers, then the end.
+            let closing = try await RawHTTP.exchange(port: port, request + request, answers: 2, untilClosed: true, halfClose: true)
+            #expect(closing.map { $0.json["verdict"] as? String } == ["accepted", "accepted"], "\(closing.map(\.text))")
+            let after = try await Self.metric(client, lean ? "mie_http_lean_path_answers_total" : "mie_http_hot_path_answers_total")
+            #expect(after == taken + 50, "\(after - taken) answers taken")
+        }
+    }
+
     @Test func aBodyThatHidesARequestIsNeverAnsweredAsOne() async throws {
         try await Self.live { client, port, key, head, body in
             let hidden = head + body
