@@ -137,13 +137,18 @@ package struct ServiceOperations: Sendable {
             let ceremony = ceremony(value)
             // Bound to the caller's relying party too (a client's party is fixed, but the record
             // says so itself).
-            guard ceremony.rpID == nil || ceremony.rpID == caller.party.id else {
-                throw OperationError(.ceremonyUnknown, "no \(kind.rawValue) ceremony \(id) for this client")
-            }
+            guard ceremony.rpID == nil || ceremony.rpID == caller.party.id else { throw Self.refused(.unknown, id, kind) }
             return value
-        case .failure(.unknown): throw OperationError(.ceremonyUnknown, "no \(kind.rawValue) ceremony \(id) for this client")
-        case .failure(.replayed): throw OperationError(.ceremonyReplayed, "this challenge was already used; start a new ceremony")
-        case .failure(.expired): throw OperationError(.ceremonyExpired, "this challenge expired; start a new ceremony")
+        case .failure(let refusal): throw Self.refused(refusal, id, kind)
+        }
+    }
+
+    /// The error a ceremony's refusal is answered with.
+    static func refused(_ refusal: CeremonyRefusal, _ id: String, _ kind: CeremonyRecord.Kind) -> OperationError {
+        switch refusal {
+        case .unknown: OperationError(.ceremonyUnknown, "no \(kind.rawValue) ceremony \(id) for this client")
+        case .replayed: OperationError(.ceremonyReplayed, "this challenge was already used; start a new ceremony")
+        case .expired: OperationError(.ceremonyExpired, "this challenge expired; start a new ceremony")
         }
     }
 

@@ -97,42 +97,60 @@ extension ServiceOperations {
         return awaitedSignIns
     }
 
-    /// `finishSignIn` as one transaction awaited on the caller's event loop (when `awaitsSignIns`):
-    /// the same statements, prepared once per connection. A credential whose
-    /// verdict must be judged again under new lists (rare: once per list change, before the batch
-    /// reaches it) is judged through `offloading`, on a thread that may block, outside the
-    /// transaction: a verdict recorded stays true whatever the sign-in comes to.
+    /// `finishSignIn` awaited on the caller's event loop (when `awaitsSignIns`), in two
+    /// statements that each commit on their own, prepared once per connection: the ceremony read
+    /// with the credential and holder (a refusal writes nothing), the assertion verified and
+    /// judged with no connection held, then one statement that takes the ceremony if it is still
+    /// unused and unexpired and writes what the sign-in came to: the counter's compare-and-set
+    /// and its event (verified), the refusal's event (refused), nothing more (unreadable). So a
+    /// sign-in is one commit, all of it or none, as in the blocking call's one transaction; a
+    /// second finish of the same ceremony, even at the same moment, finds it taken (a replay).
+    /// A credential whose verdict must be judged again under new lists (rare: once per list
+    /// change, before the batch reaches it) is judged through `offloading`, on a thread that may
+    /// block: a verdict recorded stays true whatever the sign-in comes to.
     package func finishSignIn(
         _ ceremonyID: String, _ response: CredentialResponse, by caller: Caller,
         offloading: @escaping @Sendable (@escaping @Sendable () throws -> String) async throws -> String
     ) async throws -> SignInCompletion {
         let (store, database) = try awaited()
         let now = clock()
-        let outcome = try await database.transaction { transaction throws(StoreError) -> Result<SignInCompletion, any Error> in
-            do {
-                let records = try await store.takeForSignIn(
-                    ceremonyID, clientID: caller.client.id, credential: response.id, rpID: caller.party.id, at: now, in: transaction)
-                switch try check(taken(records, ceremonyID, .assertion, by: caller) { $0.ceremony }, response, by: caller, at: now) {
-                case .refused(let event, let code, let message):
-                    try await store.queue(event, at: now, in: transaction)
-                    return .success(.refused(code: code, message: message))
-                case .verified(let verified):
-                    let stored = verified.stored
-                    let verdict = try await judged(stored, live: verified.live, at: now, offloading: offloading)
-                    let (event, completion) = verified.completed(verdict: verdict, profile: profile)
-                    observer.verification("assertion", event.result)
-                    let moved = try await store.recordUse(
-                        stored.id, expectedCount: stored.signCount, newCount: verified.assertion.signCount, event: event, at: now, in: transaction)
-                    return moved ? .success(completion) : .failure(Self.counterRace)
-                }
-            } catch let failure as StoreError {
-                throw failure
-            } catch {
-                // A refusal (as in `inOneTransaction`): what the transaction wrote commits.
-                return .failure(error)
+        let clientID = caller.client.id
+        let read = try await database.autocommitted { statements throws(StoreError) in
+            try await store.readForSignIn(ceremonyID, clientID: clientID, credential: response.id, rpID: caller.party.id, at: now, in: statements)
+        }
+        let records = try taken(read, ceremonyID, .assertion, by: caller) { $0.ceremony }
+        /// The ceremony taken with `outcome` (refused when it was taken since it was read);
+        /// whether a verified sign-in's counter moved.
+        func write(_ outcome: SignInOutcome) async throws -> Bool {
+            let written = try await database.autocommitted { statements throws(StoreError) in
+                try await store.writeSignIn(ceremonyID, clientID: clientID, outcome, at: now, in: statements)
+            }
+            switch written {
+            case .notTaken(let refusal): throw Self.refused(refusal, ceremonyID, .assertion)
+            case .taken(let moved): return moved
             }
         }
-        return try outcome.get()
+        let checked: SignInCheck
+        do {
+            checked = try check(records, response, by: caller, at: now)
+        } catch {
+            // Unreadable: the ceremony is used up all the same, as a refusal's is.
+            _ = try await write(.unread)
+            throw error
+        }
+        switch checked {
+        case .refused(let event, let code, let message):
+            _ = try await write(.refused(event))
+            return .refused(code: code, message: message)
+        case .verified(let verified):
+            let stored = verified.stored
+            let verdict = try await judged(stored, live: verified.live, at: now, offloading: offloading)
+            let (event, completion) = verified.completed(verdict: verdict, profile: profile)
+            observer.verification("assertion", event.result)
+            guard try await write(.verified(credential: stored.id, expected: stored.signCount, new: verified.assertion.signCount, event: event))
+            else { throw Self.counterRace }
+            return completion
+        }
     }
 
     /// The stored verdict, or a new one when the lists in force changed since it was judged:

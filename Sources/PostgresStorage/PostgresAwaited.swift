@@ -15,12 +15,24 @@ extension PostgresDatabase: AwaitedSQLDatabase {
     package func transaction<T: Sendable>(
         _ body: (any AwaitedSQLTransaction) async throws(StoreError) -> T
     ) async throws(StoreError) -> T {
+        try await awaited(inTransaction: true, body)
+    }
+
+    package func autocommitted<T: Sendable>(
+        _ body: (any AwaitedSQLTransaction) async throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
+        try await awaited(inTransaction: false, body)
+    }
+
+    private func awaited<T: Sendable>(
+        inTransaction: Bool, _ body: (any AwaitedSQLTransaction) async throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
         let connections = connections(of: MultiThreadedEventLoopGroup.currentEventLoop)
         var attempt = 0
         while true {
             attempt += 1
             let connection = try await settled(on: connections.loop, doing: "waiting for a connection to \(location)") { connections.checkOut().cascade(to: $0) }
-            let transaction = AwaitedTransaction(self, connection, executor: connections.executor)
+            let transaction = AwaitedTransaction(self, connection, executor: connections.executor, inTransaction: inTransaction)
             do throws(StoreError) {
                 let value = try await body(transaction)
                 try await transaction.commit()
@@ -30,7 +42,7 @@ extension PostgresDatabase: AwaitedSQLDatabase {
                 // A commit whose answer was lost may have been applied: the caller sees a failure
                 // (503) and its retry meets the single-use rules, as with the blocking calls.
                 var healthy = !error.isConnectionFailure
-                if healthy { healthy = (try? await transaction.run("ROLLBACK", [])) != nil }
+                if healthy, inTransaction { healthy = (try? await transaction.run("ROLLBACK", [])) != nil }
                 connections.checkIn(connection, healthy: healthy)
                 if error.isRetryable && attempt < 3 { continue }
                 throw error
@@ -81,18 +93,18 @@ extension PostgresDatabase: AwaitedSQLDatabase {
 
 /// One awaited transaction's statements on its connection (BEGIN was sent first and not waited
 /// for: postgres-nio runs a connection's statements in order; its answer is checked before the
-/// commit).
+/// commit), or statements that each commit on their own (no BEGIN, no COMMIT).
 final class AwaitedTransaction: AwaitedSQLTransaction {
     private let database: PostgresDatabase
     private let connection: PostgresConnection
     private let executor: LoopExecutor
-    private let begun: EventLoopFuture<PostgresQueryResult>
+    private let begun: EventLoopFuture<PostgresQueryResult>?
 
-    init(_ database: PostgresDatabase, _ connection: PostgresConnection, executor: LoopExecutor) {
+    init(_ database: PostgresDatabase, _ connection: PostgresConnection, executor: LoopExecutor, inTransaction: Bool = true) {
         self.database = database
         self.connection = connection
         self.executor = executor
-        begun = connection.query(PostgresQuery(unsafeSQL: "BEGIN"), logger: database.logger)
+        begun = inTransaction ? connection.query(PostgresQuery(unsafeSQL: "BEGIN"), logger: database.logger) : nil
     }
 
     /// What `start` completes its promise with; past the timeout the connection is closed.
@@ -129,8 +141,10 @@ final class AwaitedTransaction: AwaitedSQLTransaction {
             })
     }
 
-    /// The transaction's COMMIT, once BEGIN's answer is known to be good.
+    /// The transaction's COMMIT, once BEGIN's answer is known to be good (nothing when each
+    /// statement committed on its own).
     func commit() async throws(StoreError) {
+        guard let begun else { return }
         _ = try await answer(begun, "BEGIN")
         _ = try await send("COMMIT", [])
     }

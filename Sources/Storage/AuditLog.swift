@@ -141,11 +141,6 @@ package struct AuditLog: Sendable {
         for (sql, rows) in Self.queueing(events) { try database.run(sql, rows) }
     }
 
-    /// An event queued for the chain in an awaited transaction (PostgreSQL), as `append` queues it.
-    package func queue(_ event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction) async throws(StoreError) {
-        for (sql, rows) in Self.queueing([(time.formatted(.iso8601), event.json)]) { _ = try await transaction.run(sql, rows) }
-    }
-
     /// The statements that queue `events`, up to `rowsPerStatement` each.
     private static func queueing(_ events: [(stamp: String, json: [UInt8])]) -> [(sql: String, rows: [SQLValue])] {
         var statements: [(sql: String, rows: [SQLValue])] = []

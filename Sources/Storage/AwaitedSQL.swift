@@ -9,6 +9,11 @@ package protocol AwaitedSQLDatabase: Sendable {
     /// the database's loops, called from elsewhere): committed when it returns, rolled back when
     /// it throws. A serialisation failure or deadlock runs it again (twice), as `transaction`.
     func transaction<T: Sendable>(_ body: (any AwaitedSQLTransaction) async throws(StoreError) -> T) async throws(StoreError) -> T
+    /// Runs `body` on a connection of the calling event loop as `transaction` does, but with no
+    /// transaction around its statements: each commits on its own (one round trip, and one
+    /// commit for a statement that writes). For statements that are whole on their own; a
+    /// serialisation failure or deadlock runs `body` again (twice).
+    func autocommitted<T: Sendable>(_ body: (any AwaitedSQLTransaction) async throws(StoreError) -> T) async throws(StoreError) -> T
 }
 
 /// The statements of one awaited transaction, run in the order they are awaited.

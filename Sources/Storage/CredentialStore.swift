@@ -328,14 +328,49 @@ package struct CredentialStore: Sendable {
         }
     }
 
-    /// `takeForSignIn` in an awaited transaction (PostgreSQL): the same statement.
-    package func takeForSignIn(
-        _ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date, in transaction: any AwaitedSQLTransaction
+    /// A sign-in's ceremony read, not taken, with the credential it answers with and that
+    /// credential's holder in `rpID` (PostgreSQL, awaited, one statement on its own): the
+    /// assertion is verified before anything is written, then `writeSignIn` takes the ceremony
+    /// and moves the counter in one statement. A ceremony of another client (or none), used or
+    /// expired is refused here, and nothing is written.
+    package func readForSignIn(
+        _ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date, in statements: any AwaitedSQLTransaction
     ) async throws(StoreError) -> Result<SignInRecords, CeremonyRefusal> {
-        let parameters = Self.signInTakeParameters(id, clientID: clientID, credential: credential, rpID: rpID, at: time)
-        if let row = try await transaction.rows(SignInTake.self, parameters).first { return .success(Self.signInRecords(row)) }
-        let found = try await transaction.rows(Self.refusalQuery, Self.refusalParameters(id, kind: .assertion, clientID: clientID))
-        return .failure(Self.refusal(used: found.first.map { $0.int(0) != 0 }))
+        let now = Int64(time.timeIntervalSince1970.rounded(.down))
+        let parameters: [SQLValue] = [.int(now), .blob(credential), .text(rpID), .text(id), .text(CeremonyRecord.Kind.assertion.rawValue), .int(clientID)]
+        guard let row = try await statements.rows(SignInRead.self, parameters).first else { return .failure(.unknown) }
+        let state = Self.ceremonyColumnCount + Self.credentialColumnCount + Self.holderColumnCount
+        if row.int(state) != 0 { return .failure(.replayed) }
+        if row.int(state + 1) == 0 { return .failure(.expired) }
+        return .success(Self.signInRecords(row))
+    }
+
+    /// A sign-in's one write (PostgreSQL, awaited, one statement on its own): its ceremony
+    /// taken (still unused and unexpired), with what the sign-in came to, all or nothing:
+    /// verified, the counter's compare-and-set and, only if it moved, its event queued for the
+    /// chain; refused, its event; unread (a malformed response), nothing more.
+    package func writeSignIn(
+        _ id: String, clientID: Int64, _ outcome: SignInOutcome, at time: Date, in statements: any AwaitedSQLTransaction
+    ) async throws(StoreError) -> SignInWrite {
+        let now = Int64(time.timeIntervalSince1970.rounded(.down))
+        let taking: [SQLValue] = [.int(now), .text(id), .text(CeremonyRecord.Kind.assertion.rawValue), .int(clientID), .int(now)]
+        let stamp = time.formatted(.iso8601)
+        let row: SQLRow?
+        switch outcome {
+        case .verified(let credential, let expected, let new, let event):
+            row = try await statements.rows(SignInFinish.self, taking + Self.moving(credential, from: expected, to: new, at: stamp) + Self.queued(event, at: stamp)).first
+        case .refused(let event):
+            row = try await statements.rows(SignInRefuse.self, taking + Self.queued(event, at: stamp)).first
+        case .unread:
+            row = try await statements.rows(SignInTakeOnly.self, taking).first
+        }
+        guard let row, row.int(0) == 1 else {
+            // Taken or expired since it was read (rare): why, as the read would have said.
+            let found = try await statements.rows(Self.refusalQuery, Self.refusalParameters(id, kind: .assertion, clientID: clientID))
+            return .notTaken(Self.refusal(used: found.first.map { $0.int(0) != 0 }))
+        }
+        if case .verified = outcome { return .taken(moved: row.int(1) == 1) }
+        return .taken(moved: false)
     }
 
     private static func signInTakeParameters(_ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date) -> [SQLValue] {
@@ -352,16 +387,16 @@ package struct CredentialStore: Sendable {
 
     /// PostgreSQL: a sign-in's take, with the credential and its holder joined to it (parameters:
     /// now, id, kind, client, now, credential id, relying party). Written once.
-    private static let signInTake: String = {
-        func prefixed(_ table: String, _ columns: String) -> String {
-            columns.split(separator: ",").map { "\(table).\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
-        }
-        return """
-            WITH taken AS (UPDATE ceremonies SET used_at = ? WHERE \(takeable) RETURNING \(ceremonyColumns)) \
-            SELECT \(prefixed("taken", ceremonyColumns)), \(prefixed("c", credentialColumns)), \(prefixed("h", holderColumns)) \
-            FROM taken LEFT JOIN credentials c ON c.id = ? LEFT JOIN holders h ON h.rp_id = ? AND h.id = c.holder_id
-            """
-    }()
+    private static let signInTake = """
+        WITH taken AS (UPDATE ceremonies SET used_at = ? WHERE \(takeable) RETURNING \(ceremonyColumns)) \
+        SELECT \(prefixed("taken", ceremonyColumns)), \(prefixed("c", credentialColumns)), \(prefixed("h", holderColumns)) \
+        FROM taken LEFT JOIN credentials c ON c.id = ? LEFT JOIN holders h ON h.rp_id = ? AND h.id = c.holder_id
+        """
+
+    /// `columns` (a comma-separated list) each named with `table`.
+    private static func prefixed(_ table: String, _ columns: String) -> String {
+        columns.split(separator: ",").map { "\(table).\($0.trimmingCharacters(in: .whitespaces))" }.joined(separator: ", ")
+    }
 
     /// Why a ceremony could not be taken: not this client's (or none), used, or expired.
     private func refusal(_ id: String, kind: CeremonyRecord.Kind, clientID: Int64) throws(StoreError) -> CeremonyRefusal {
@@ -386,6 +421,7 @@ package struct CredentialStore: Sendable {
     private static let ceremonyColumns = "id, challenge, client_id, holder_id, profile, expires_at, evidence, operator, rp_id"
     private static let ceremonyColumnCount: Int32 = 9
     private static let credentialColumnCount: Int32 = 20
+    private static let holderColumnCount: Int32 = 8
 
     private static func ceremony(_ row: SQLRow, kind: CeremonyRecord.Kind) -> CeremonyRecord {
         CeremonyRecord(
@@ -480,15 +516,6 @@ package struct CredentialStore: Sendable {
         }
     }
 
-    /// `recordUse` in an awaited transaction (PostgreSQL): the same statement, prepared.
-    package func recordUse(
-        _ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction
-    ) async throws(StoreError) -> Bool {
-        let stamp = time.formatted(.iso8601)
-        return try await transaction.rows(MoveAndQueue.self, Self.moving(id, from: expectedCount, to: newCount, at: stamp) + Self.queued(event, at: stamp))
-            .count == 1
-    }
-
     /// `move`'s parameters.
     private static func moving(_ id: [UInt8], from expectedCount: UInt32, to newCount: UInt32, at stamp: String) -> [SQLValue] {
         [.int(Int64(newCount)), .text(stamp), .blob(id), .int(Int64(expectedCount))]
@@ -499,16 +526,52 @@ package struct CredentialStore: Sendable {
         [.text(stamp), .text(String(decoding: event.json, as: UTF8.self))]
     }
 
-    /// The sign-in's statements, prepared where the database prepares them.
-    private enum SignInTake: PreparedSQL {
-        static let name = "mie_sign_in_take"
-        static var sql: String { CredentialStore.signInTake }
+    /// The awaited sign-in's statements (PostgreSQL), prepared once per connection.
+    private enum SignInRead: PreparedSQL {
+        static let name = "mie_sign_in_read"
+        static var sql: String { CredentialStore.signInRead }
     }
 
-    private enum MoveAndQueue: PreparedSQL {
-        static let name = "mie_move_and_queue"
-        static var sql: String { CredentialStore.moveAndQueue }
+    private enum SignInFinish: PreparedSQL {
+        static let name = "mie_sign_in_finish"
+        static var sql: String { CredentialStore.signInFinish }
     }
+
+    private enum SignInRefuse: PreparedSQL {
+        static let name = "mie_sign_in_refuse"
+        static var sql: String { CredentialStore.signInRefuse }
+    }
+
+    private enum SignInTakeOnly: PreparedSQL {
+        static let name = "mie_sign_in_take_only"
+        static var sql: String { CredentialStore.signInTakeOnly }
+    }
+
+    /// A sign-in's ceremony with the credential and holder, and whether it is used and whether
+    /// it is unexpired (parameters: now, credential id, relying party, id, kind, client).
+    private static let signInRead = """
+        SELECT \(prefixed("k", ceremonyColumns)), \(prefixed("c", credentialColumns)), \(prefixed("h", holderColumns)), \
+        k.used_at IS NOT NULL, k.expires_at > ? \
+        FROM ceremonies k LEFT JOIN credentials c ON c.id = ? LEFT JOIN holders h ON h.rp_id = ? AND h.id = c.holder_id \
+        WHERE k.id = ? AND k.kind = ? AND k.client_id = ?
+        """
+    /// The take as a statement's first part (parameters: now, id, kind, client, now).
+    private static let signInTaken = "WITH taken AS (UPDATE ceremonies SET used_at = ? WHERE \(takeable) RETURNING id)"
+    /// A verified sign-in: the take, the counter's compare-and-set only if taken, its event
+    /// queued only if it moved; returns how many were taken and queued (parameters: the take's,
+    /// `move`'s, the event's time and JSON).
+    private static let signInFinish = """
+        \(signInTaken), moved AS (\(move) AND EXISTS (SELECT 1 FROM taken) RETURNING id), \
+        queued AS (INSERT INTO audit_pending (at, event) SELECT ?, ? FROM moved RETURNING id) \
+        SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM queued)
+        """
+    /// A refused sign-in: the take and, only if taken, its event (parameters: the take's, the
+    /// event's time and JSON).
+    private static let signInRefuse = """
+        \(signInTaken), queued AS (INSERT INTO audit_pending (at, event) SELECT ?, ? FROM taken RETURNING id) \
+        SELECT count(*) FROM taken
+        """
+    private static let signInTakeOnly = "\(signInTaken) SELECT count(*) FROM taken"
 
     /// A counter's compare-and-set (parameters: new count, time, credential, expected count).
     private static let move = "UPDATE credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND sign_count = ? AND deleted_at IS NULL"

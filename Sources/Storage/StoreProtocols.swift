@@ -94,6 +94,26 @@ package struct SignInRecords: Sendable {
     package let holder: Holder?
 }
 
+/// What an awaited sign-in writes with its ceremony's take (`writeSignIn`).
+package enum SignInOutcome: Sendable {
+    /// Verified: the counter moves from `expected` to `new` if nobody moved it since it was read,
+    /// and then `event` is queued.
+    case verified(credential: [UInt8], expected: UInt32, new: UInt32, event: AuditEvent)
+    /// Refused, with its event.
+    case refused(AuditEvent)
+    /// The response could not be read: the ceremony is taken, nothing more.
+    case unread
+}
+
+/// What an awaited sign-in's write came to.
+package enum SignInWrite: Sendable, Equatable {
+    /// The ceremony was taken since it was read, or expired: nothing was written.
+    case notTaken(CeremonyRefusal)
+    /// Taken with the outcome; `moved`: a verified sign-in's counter moved and its event is queued
+    /// (false for a verified one: another sign-in moved it first).
+    case taken(moved: Bool)
+}
+
 extension ClientStore: ClientStoring {}
 extension CredentialStore: CredentialStoring {}
 
@@ -102,28 +122,22 @@ extension CredentialStore: CredentialStoring {}
 package protocol AwaitedSignInStoring: Sendable {
     /// The awaited transactions; nil when the database has none (then the blocking calls).
     var awaitedDatabase: (any AwaitedSQLDatabase)? { get }
-    func takeForSignIn(
-        _ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date, in transaction: any AwaitedSQLTransaction
+    /// A sign-in's ceremony read, not taken, with its credential and holder; a refusal when it
+    /// is not this client's, used or expired.
+    func readForSignIn(
+        _ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date, in statements: any AwaitedSQLTransaction
     ) async throws(StoreError) -> Result<SignInRecords, CeremonyRefusal>
-    /// The counter's compare-and-set with its event.
-    func recordUse(
-        _ id: [UInt8], expectedCount: UInt32, newCount: UInt32, event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction
-    ) async throws(StoreError) -> Bool
+    /// The ceremony taken with what the sign-in came to, in one statement.
+    func writeSignIn(_ id: String, clientID: Int64, _ outcome: SignInOutcome, at time: Date, in statements: any AwaitedSQLTransaction) async throws(StoreError) -> SignInWrite
     /// A sign-in opened: its ceremony, with the IDs of the named holder's live keys in `rpID`
     /// (nil: a holder named who has none there, and nothing opened).
     func openSignIn(
         holderID: String?, clientID: Int64, rpID: String, lifetime: TimeInterval, at time: Date, in transaction: any AwaitedSQLTransaction
     ) async throws(StoreError) -> (ceremony: CeremonyRecord, allowed: [[UInt8]])?
-    /// A refused sign-in's event, queued for the chain in the transaction.
-    func queue(_ event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction) async throws(StoreError)
 }
 
 extension CredentialStore: AwaitedSignInStoring {
     package var awaitedDatabase: (any AwaitedSQLDatabase)? { database.dialect == .postgres ? database.awaited : nil }
-
-    package func queue(_ event: AuditEvent, at time: Date, in transaction: any AwaitedSQLTransaction) async throws(StoreError) {
-        try await audit.queue(event, at: time, in: transaction)
-    }
 }
 extension AuditLog: AuditStoring {}
 extension OperatorStore: OperatorStoring {}

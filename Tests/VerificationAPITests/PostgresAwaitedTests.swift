@@ -229,50 +229,73 @@ struct PostgresAwaitedTests {
         let stores = [nodes.first.credentials, nodes.second.credentials].map { $0 as! any AwaitedSignInStoring }
         let databases = try stores.map { try #require($0.awaitedDatabase) }
         let client = nodes.client.id
+        func open() throws -> String {
+            try nodes.first.credentials.open(
+                .assertion, clientID: client, holderID: "h", profile: nil, lifetime: 300, at: Date(), evidence: nil, operator: nil, rpID: "mie.example"
+            ).id
+        }
+        @Sendable func read(_ id: String, on node: Int, client: Int64 = nodes.client.id) async throws -> Result<SignInRecords, CeremonyRefusal> {
+            try await databases[node].autocommitted { statements throws(StoreError) in
+                try await stores[node].readForSignIn(id, clientID: client, credential: [4, 5, 6], rpID: "mie.example", at: Date(), in: statements)
+            }
+        }
+        @Sendable func write(_ id: String, _ outcome: SignInOutcome, on node: Int) async throws -> SignInWrite {
+            try await databases[node].autocommitted { statements throws(StoreError) in
+                try await stores[node].writeSignIn(id, clientID: client, outcome, at: Date(), in: statements)
+            }
+        }
+        let verified = { @Sendable (count: UInt32) in SignInOutcome.verified(credential: [4, 5, 6], expected: count, new: count + 1, event: AuditEvent(action: "assertion", result: "verified")) }
         for count in UInt32(0)..<20 {
-            let ceremony = try nodes.first.credentials.open(
-                .assertion, clientID: client, holderID: "h", profile: nil, lifetime: 300, at: Date(), evidence: nil, operator: nil, rpID: "mie.example")
-            let id = ceremony.id
-            // Both nodes take the same ceremony and then move the same counter value.
-            let outcomes = try await Self.onEventLoop {
-                try await withThrowingTaskGroup(of: (taken: Bool, moved: Bool).self) { group in
+            let id = try open()
+            // Both nodes read the same ceremony, then write the same counter move at once.
+            let written = try await Self.onEventLoop {
+                try await withThrowingTaskGroup(of: SignInWrite.self) { group in
                     for node in 0..<2 {
                         group.addTask {
-                            try await databases[node].transaction { transaction throws(StoreError) in
-                                guard case .success(let records) = try await stores[node].takeForSignIn(
-                                    id, clientID: client, credential: [4, 5, 6], rpID: "mie.example", at: Date(), in: transaction)
-                                else { return (false, false) }
-                                #expect(records.credential?.signCount == count && records.holder?.id == "h")
-                                let moved = try await stores[node].recordUse(
-                                    [4, 5, 6], expectedCount: count, newCount: count + 1, event: AuditEvent(action: "assertion", result: "verified"),
-                                    at: Date(), in: transaction)
-                                return (true, moved)
-                            }
+                            // The read after the other's write: a replay, nothing written.
+                            guard case .success(let records) = try await read(id, on: node) else { return .notTaken(.replayed) }
+                            #expect(records.credential?.signCount == count && records.holder?.id == "h" && records.ceremony.id == id)
+                            return try await write(id, verified(count), on: node)
                         }
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
             }
-            #expect(outcomes.filter(\.taken).count == 1 && outcomes.filter(\.moved).count == 1, "\(outcomes)")
+            #expect(written.filter { $0 == .taken(moved: true) }.count == 1 && written.filter { $0 == .notTaken(.replayed) }.count == 1, "\(written)")
             // Once taken, the ceremony is a replay for both nodes.
-            let again = try await databases[1].transaction { transaction throws(StoreError) in
-                try await stores[1].takeForSignIn(id, clientID: client, credential: [4, 5, 6], rpID: "mie.example", at: Date(), in: transaction)
-            }
-            #expect(again.failureReason == .replayed)
+            #expect(try await read(id, on: 1).failureReason == .replayed)
         }
         #expect(try nodes.second.credentials.find(credential: [4, 5, 6])?.signCount == 20)
-        // Another client's take: unknown, whatever the ceremony is.
-        let ceremony = try nodes.first.credentials.open(
-            .assertion, clientID: client, holderID: "h", profile: nil, lifetime: 300, at: Date(), evidence: nil, operator: nil, rpID: "mie.example")
-        let stranger = try await databases[0].transaction { transaction throws(StoreError) in
-            try await stores[0].takeForSignIn(ceremony.id, clientID: client + 1000, credential: [4, 5, 6], rpID: "mie.example", at: Date(), in: transaction)
+        // Two ceremonies, one counter value: both taken, the counter moved once.
+        let (one, two) = (try open(), try open())
+        #expect(try await write(one, verified(20), on: 0) == .taken(moved: true))
+        #expect(try await write(two, verified(20), on: 1) == .taken(moved: false))
+        #expect(try await read(two, on: 0).failureReason == .replayed)
+        // A refusal's event is written with its take; an unreadable answer only takes.
+        let (refused, unread) = (try open(), try open())
+        #expect(try await write(refused, .refused(AuditEvent(action: "assertion", result: "signature.invalid")), on: 1) == .taken(moved: false))
+        #expect(try await write(refused, .refused(AuditEvent(action: "assertion", result: "signature.invalid")), on: 0) == .notTaken(.replayed))
+        #expect(try await write(unread, .unread, on: 0) == .taken(moved: false))
+        #expect(try await read(unread, on: 1).failureReason == .replayed)
+        // Another client's ceremony: unknown to the read and to the write, and not taken.
+        let ceremony = try open()
+        #expect(try await read(ceremony, on: 0, client: client + 1000).failureReason == .unknown)
+        let stranger = try await databases[0].autocommitted { statements throws(StoreError) in
+            try await stores[0].writeSignIn(ceremony, clientID: client + 1000, verified(21), at: Date(), in: statements)
         }
-        #expect(stranger.failureReason == .unknown)
-        // One event per move, one chain.
+        #expect(stranger == .notTaken(.unknown))
+        #expect(try await read(ceremony, on: 1).isSuccess)
+        // An expired one: refused by the read and by the write.
+        let expired = try nodes.first.credentials.open(
+            .assertion, clientID: client, holderID: "h", profile: nil, lifetime: 300, at: Date() - 600, evidence: nil, operator: nil, rpID: "mie.example")
+        #expect(try await read(expired.id, on: 0).failureReason == .expired)
+        #expect(try await write(expired.id, verified(21), on: 0) == .notTaken(.expired))
+        #expect(try nodes.second.credentials.find(credential: [4, 5, 6])?.signCount == 21)
+        // One event per move and one for the refusal, one chain.
         try nodes.second.audit.settle()
         #expect(try nodes.second.audit.verify().broken == nil)
-        let moves = try nodes.first.database.query("SELECT COUNT(*) FROM audit_events WHERE event LIKE '%\"action\":\"assertion\"%'") { $0.int(0) }
-        #expect(moves == [20])
+        let events = try nodes.first.database.query("SELECT event FROM audit_events WHERE event LIKE '%\"action\":\"assertion\"%'") { $0.text(0) ?? "" }
+        #expect(events.count == 22 && events.filter { $0.contains("signature.invalid") }.count == 1, "\(events.count)")
     }
 }
 
@@ -317,5 +340,10 @@ extension Result {
     fileprivate var failureReason: Failure? {
         if case .failure(let reason) = self { return reason }
         return nil
+    }
+
+    fileprivate var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
     }
 }
