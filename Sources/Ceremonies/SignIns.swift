@@ -146,9 +146,10 @@ extension ServiceOperations {
             let stored = verified.stored
             let verdict = try await judged(stored, live: verified.live, at: now, offloading: offloading)
             let (event, completion) = verified.completed(verdict: verdict, profile: profile)
+            let moved = try await write(.verified(credential: stored.id, expected: stored.signCount, new: verified.assertion.signCount, event: event))
+            // Counted once the ceremony is taken (a replay found by the write is not a sign-in).
             observer.verification("assertion", event.result)
-            guard try await write(.verified(credential: stored.id, expected: stored.signCount, new: verified.assertion.signCount, event: event))
-            else { throw Self.counterRace }
+            guard moved else { throw Self.counterRace }
             return completion
         }
     }
