@@ -100,7 +100,7 @@ final class AwaitedTransaction: AwaitedSQLTransaction {
     private let executor: LoopExecutor
     private let begun: EventLoopFuture<PostgresQueryResult>?
 
-    init(_ database: PostgresDatabase, _ connection: PostgresConnection, executor: LoopExecutor, inTransaction: Bool = true) {
+    init(_ database: PostgresDatabase, _ connection: PostgresConnection, executor: LoopExecutor, inTransaction: Bool) {
         self.database = database
         self.connection = connection
         self.executor = executor

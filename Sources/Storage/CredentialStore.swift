@@ -297,7 +297,7 @@ package struct CredentialStore: Sendable {
         return try database.transaction { () throws(StoreError) in
             let taken = try database.query(
                 "UPDATE ceremonies SET used_at = ? WHERE \(Self.takeable) RETURNING \(Self.ceremonyColumns)",
-                [.int(now), .text(id), .text(kind.rawValue), .int(clientID), .int(now)]
+                Self.taking(id, kind: kind, clientID: clientID, at: now)
             ) { row in Self.ceremony(row, kind: kind) }
             if let ceremony = taken.first { return .success(ceremony) }
             return .failure(try refusal(id, kind: kind, clientID: clientID))
@@ -321,7 +321,8 @@ package struct CredentialStore: Sendable {
                 }
             }
         }
-        let parameters = Self.signInTakeParameters(id, clientID: clientID, credential: credential, rpID: rpID, at: time)
+        let now = Int64(time.timeIntervalSince1970.rounded(.down))
+        let parameters = Self.taking(id, kind: .assertion, clientID: clientID, at: now) + [.blob(credential), .text(rpID)]
         return try database.transaction { () throws(StoreError) in
             if let records = try database.query(Self.signInTake, parameters, Self.signInRecords).first { return .success(records) }
             return .failure(try refusal(id, kind: .assertion, clientID: clientID))
@@ -353,7 +354,7 @@ package struct CredentialStore: Sendable {
         _ id: String, clientID: Int64, _ outcome: SignInOutcome, at time: Date, in statements: any AwaitedSQLTransaction
     ) async throws(StoreError) -> SignInWrite {
         let now = Int64(time.timeIntervalSince1970.rounded(.down))
-        let taking: [SQLValue] = [.int(now), .text(id), .text(CeremonyRecord.Kind.assertion.rawValue), .int(clientID), .int(now)]
+        let taking = Self.taking(id, kind: .assertion, clientID: clientID, at: now)
         let stamp = time.formatted(.iso8601)
         let row: SQLRow?
         switch outcome {
@@ -371,11 +372,6 @@ package struct CredentialStore: Sendable {
         }
         if case .verified = outcome { return .taken(moved: row.int(1) == 1) }
         return .taken(moved: false)
-    }
-
-    private static func signInTakeParameters(_ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date) -> [SQLValue] {
-        let now = Int64(time.timeIntervalSince1970.rounded(.down))
-        return [.int(now), .text(id), .text(CeremonyRecord.Kind.assertion.rawValue), .int(clientID), .int(now), .blob(credential), .text(rpID)]
     }
 
     private static func signInRecords(_ row: SQLRow) -> SignInRecords {
@@ -418,6 +414,11 @@ package struct CredentialStore: Sendable {
     /// The ceremony a take may have: this one, of this kind and client, unused and unexpired
     /// (parameters: id, kind, client, now).
     private static let takeable = "id = ? AND kind = ? AND client_id = ? AND used_at IS NULL AND expires_at > ?"
+
+    /// A take's parameters: the time it is used at, then `takeable`'s.
+    private static func taking(_ id: String, kind: CeremonyRecord.Kind, clientID: Int64, at now: Int64) -> [SQLValue] {
+        [.int(now), .text(id), .text(kind.rawValue), .int(clientID), .int(now)]
+    }
     private static let ceremonyColumns = "id, challenge, client_id, holder_id, profile, expires_at, evidence, operator, rp_id"
     private static let ceremonyColumnCount: Int32 = 9
     private static let credentialColumnCount: Int32 = 20
@@ -521,57 +522,50 @@ package struct CredentialStore: Sendable {
         [.int(Int64(newCount)), .text(stamp), .blob(id), .int(Int64(expectedCount))]
     }
 
-    /// The queued event's parameters in `moveAndQueue`, after `move`'s.
+    /// An event's parameters where a statement queues it (after `move`'s in `moveAndQueue`).
     private static func queued(_ event: AuditEvent, at stamp: String) -> [SQLValue] {
         [.text(stamp), .text(String(decoding: event.json, as: UTF8.self))]
     }
 
     /// The awaited sign-in's statements (PostgreSQL), prepared once per connection.
+    ///
+    /// The ceremony with the credential and holder, whether it is used and whether it is
+    /// unexpired (parameters: now, credential id, relying party, id, kind, client).
     private enum SignInRead: PreparedSQL {
         static let name = "mie_sign_in_read"
-        static var sql: String { CredentialStore.signInRead }
+        static let sql = """
+            SELECT \(prefixed("k", ceremonyColumns)), \(prefixed("c", credentialColumns)), \(prefixed("h", holderColumns)), \
+            k.used_at IS NOT NULL, k.expires_at > ? \
+            FROM ceremonies k LEFT JOIN credentials c ON c.id = ? LEFT JOIN holders h ON h.rp_id = ? AND h.id = c.holder_id \
+            WHERE k.id = ? AND k.kind = ? AND k.client_id = ?
+            """
     }
 
+    /// Verified: the take, the counter's compare-and-set only if taken, its event queued only if
+    /// it moved; how many were taken and queued (parameters: `taking`, `moving`, `queued`).
     private enum SignInFinish: PreparedSQL {
         static let name = "mie_sign_in_finish"
-        static var sql: String { CredentialStore.signInFinish }
+        static let sql = """
+            \(signInTaken), moved AS (\(move) AND EXISTS (SELECT 1 FROM taken) RETURNING id), \
+            queued AS (INSERT INTO audit_pending (at, event) SELECT ?, ? FROM moved RETURNING id) \
+            SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM queued)
+            """
     }
 
+    /// Refused: the take and, only if taken, its event (parameters: `taking`, `queued`).
     private enum SignInRefuse: PreparedSQL {
         static let name = "mie_sign_in_refuse"
-        static var sql: String { CredentialStore.signInRefuse }
+        static let sql = "\(signInTaken), queued AS (INSERT INTO audit_pending (at, event) SELECT ?, ? FROM taken RETURNING id) SELECT count(*) FROM taken"
     }
 
+    /// Unreadable: the take alone (parameters: `taking`).
     private enum SignInTakeOnly: PreparedSQL {
         static let name = "mie_sign_in_take_only"
-        static var sql: String { CredentialStore.signInTakeOnly }
+        static let sql = "\(signInTaken) SELECT count(*) FROM taken"
     }
 
-    /// A sign-in's ceremony with the credential and holder, and whether it is used and whether
-    /// it is unexpired (parameters: now, credential id, relying party, id, kind, client).
-    private static let signInRead = """
-        SELECT \(prefixed("k", ceremonyColumns)), \(prefixed("c", credentialColumns)), \(prefixed("h", holderColumns)), \
-        k.used_at IS NOT NULL, k.expires_at > ? \
-        FROM ceremonies k LEFT JOIN credentials c ON c.id = ? LEFT JOIN holders h ON h.rp_id = ? AND h.id = c.holder_id \
-        WHERE k.id = ? AND k.kind = ? AND k.client_id = ?
-        """
-    /// The take as a statement's first part (parameters: now, id, kind, client, now).
+    /// The take as a statement's first part.
     private static let signInTaken = "WITH taken AS (UPDATE ceremonies SET used_at = ? WHERE \(takeable) RETURNING id)"
-    /// A verified sign-in: the take, the counter's compare-and-set only if taken, its event
-    /// queued only if it moved; returns how many were taken and queued (parameters: the take's,
-    /// `move`'s, the event's time and JSON).
-    private static let signInFinish = """
-        \(signInTaken), moved AS (\(move) AND EXISTS (SELECT 1 FROM taken) RETURNING id), \
-        queued AS (INSERT INTO audit_pending (at, event) SELECT ?, ? FROM moved RETURNING id) \
-        SELECT (SELECT count(*) FROM taken), (SELECT count(*) FROM queued)
-        """
-    /// A refused sign-in: the take and, only if taken, its event (parameters: the take's, the
-    /// event's time and JSON).
-    private static let signInRefuse = """
-        \(signInTaken), queued AS (INSERT INTO audit_pending (at, event) SELECT ?, ? FROM taken RETURNING id) \
-        SELECT count(*) FROM taken
-        """
-    private static let signInTakeOnly = "\(signInTaken) SELECT count(*) FROM taken"
 
     /// A counter's compare-and-set (parameters: new count, time, credential, expected count).
     private static let move = "UPDATE credentials SET sign_count = ?, last_used_at = ? WHERE id = ? AND sign_count = ? AND deleted_at IS NULL"
