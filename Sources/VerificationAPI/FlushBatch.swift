@@ -1,11 +1,39 @@
 import NIOCore
 import NIOPosix
 
-/// A connection's handler whose answers wait in its loop's `FlushBatch`.
+/// A connection's handler whose answers wait in its loop's `FlushBatch`: it keeps whether it
+/// wrote answers not flushed yet and whether it is in the batch; the flushing is shared here.
 protocol TickFlushed: AnyObject {
+    /// Answers written since the last flush.
+    var unflushed: Bool { get set }
+    /// The connection waits in its loop's batch.
+    var batched: Bool { get set }
+    /// The handler's context while it is in the pipeline.
+    var flushContext: ChannelHandlerContext? { get }
+}
+
+extension TickFlushed {
+    /// Answers written go out with the other connections' of the loop's tick.
+    func flushAtTickEnd(context: ChannelHandlerContext) {
+        guard unflushed, !batched else { return }
+        batched = true
+        FlushBatch.current(on: context.eventLoop).add(self)
+    }
+
+    /// Answers written go out now, before what follows them (an event that may end the
+    /// connection, a close).
+    func flushNow(context: ChannelHandlerContext) {
+        guard unflushed else { return }
+        unflushed = false
+        context.flush()
+    }
+
     /// The batch is flushed: what the connection wrote goes out (unless a close or an event
     /// flushed it already, or the handler is gone).
-    func flushBatched()
+    func flushBatched() {
+        batched = false
+        if let flushContext { flushNow(context: flushContext) }
+    }
 }
 
 /// The connections of one event loop with answers written and not flushed yet: they are flushed

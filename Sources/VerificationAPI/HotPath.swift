@@ -125,11 +125,10 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler, TickF
     /// A sign-in whose answer is awaited from the writer.
     private var awaiting = false
     private var held: [Held] = []
-    /// Answers written since the last flush.
-    private var unflushed = false
-    /// The connection's written answers wait in its loop's `FlushBatch`.
-    private var batched = false
-    private var context: ChannelHandlerContext?
+    // `TickFlushed`.
+    var unflushed = false
+    var batched = false
+    private(set) var flushContext: ChannelHandlerContext?
     /// A read held back while a sign-in's answer is awaited (`LeanHTTP1Handler`, at the front,
     /// holds reads while the connection cannot take more writes).
     private var readHeld = false
@@ -141,11 +140,11 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler, TickF
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
+        flushContext = context
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
+        flushContext = nil
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -199,25 +198,6 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler, TickF
     func channelReadComplete(context: ChannelHandlerContext) {
         flushAtTickEnd(context: context)
         context.fireChannelReadComplete()
-    }
-
-    /// Answers written go out with the other connections' of the loop's tick (`FlushBatch`).
-    private func flushAtTickEnd(context: ChannelHandlerContext) {
-        guard unflushed, !batched else { return }
-        batched = true
-        FlushBatch.current(on: context.eventLoop).add(self)
-    }
-
-    func flushBatched() {
-        batched = false
-        if let context { flushNow(context: context) }
-    }
-
-    /// Answers written go out before what follows them (an event that may end the connection).
-    private func flushNow(context: ChannelHandlerContext) {
-        guard unflushed else { return }
-        unflushed = false
-        context.flush()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

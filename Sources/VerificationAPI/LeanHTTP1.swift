@@ -255,9 +255,9 @@ final class LeanHTTP1Handler: ChannelDuplexHandler, TickFlushed {
     private var timer: Scheduled<Void>?
     private var timerDeadline = NIODeadline.distantFuture
     private var quiescing = false
-    private var unflushed = false
-    /// The connection's written answers wait in its loop's `FlushBatch`.
-    private var batched = false
+    // `TickFlushed` (the context is `flushContext`).
+    var unflushed = false
+    var batched = false
     private var readHeld = false
     private var date = HTTPDate()
 
@@ -390,19 +390,11 @@ final class LeanHTTP1Handler: ChannelDuplexHandler, TickFlushed {
     func channelReadComplete(context: ChannelHandlerContext) {
         // The answers written here go out with those of the other connections read in the same
         // tick of the loop (`FlushBatch`), not one flush as each connection's read ends.
-        if unflushed, !batched {
-            batched = true
-            FlushBatch.current(on: context.eventLoop).add(self)
-        }
+        flushAtTickEnd(context: context)
         context.fireChannelReadComplete()
     }
 
-    func flushBatched() {
-        batched = false
-        guard unflushed, let context else { return }
-        unflushed = false
-        context.flush()
-    }
+    var flushContext: ChannelHandlerContext? { context }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is ChannelShouldQuiesceEvent {
@@ -412,10 +404,7 @@ final class LeanHTTP1Handler: ChannelDuplexHandler, TickFlushed {
         }
         // Answers written here go out before anything the event leads to (a half-close ends the
         // router's side of the connection).
-        if unflushed {
-            unflushed = false
-            context.flush()
-        }
+        flushNow(context: context)
         context.fireUserInboundEventTriggered(event)
     }
 
