@@ -154,9 +154,12 @@ package struct SQLRow {
 package struct SQLMigration: Sendable {
     package let version: Int
     package let sql: String
+    /// Run after `sql` on PostgreSQL only: storage settings SQLite has no word for.
+    package let postgresOnly: String
 
-    package init(_ version: Int, _ sql: String) {
+    package init(_ version: Int, _ sql: String, postgresOnly: String = "") {
         self.version = version
         self.sql = sql
+        self.postgresOnly = postgresOnly
     }
 }

@@ -62,8 +62,9 @@ package protocol AuditStoring: Sendable {
     func append(_ events: [AuditEvent], at time: Date) throws(StoreError)
     /// Events that record no state change, chained at once after what waits (`AuditLog`).
     func appendChained(_ events: [AuditEvent], at time: Date) throws(StoreError)
-    /// Chains up to `limit` queued events (PostgreSQL); returns how many.
-    func link(atMost limit: Int) throws(StoreError) -> Int
+    /// Chains up to `limit` queued events (PostgreSQL); returns how many. `recent`: only those
+    /// queued lately (`AuditLog.linkWaiting`).
+    func link(atMost limit: Int, recent: Bool) throws(StoreError) -> Int
     func verify() throws(StoreError) -> AuditLog.Verification
     func verify(against head: AuditHead) throws(StoreError) -> AuditLog.Verification
     func head(at time: Date) throws(StoreError) -> AuditHead?
@@ -73,12 +74,13 @@ package protocol AuditStoring: Sendable {
 
 extension AuditStoring {
     /// Links until nothing waits (at most `rounds` transactions): before the trail is read
-    /// whole (an export, a head to ship) and when the service stops.
+    /// whole (an export, a head to ship) and when the service stops. `recent`: only what was
+    /// queued lately (the service's frequent links; a whole read every few seconds).
     @discardableResult
-    package func settle(rounds: Int = 1_000) throws(StoreError) -> Int {
+    package func settle(rounds: Int = 1_000, recent: Bool = false) throws(StoreError) -> Int {
         var linked = 0
         for _ in 0..<rounds {
-            let now = try link(atMost: AuditLog.linkedPerTransaction)
+            let now = try link(atMost: AuditLog.linkedPerTransaction, recent: recent)
             linked += now
             if now == 0 { break }
         }

@@ -90,11 +90,18 @@ package final class AuditBuffer: AuditRecording, Sendable {
     static let eventsPerTransaction = 1_000
 
     /// Chains the events queued by every node's transactions (PostgreSQL: `AuditLog.link`,
-    /// until nothing waits), on `pool`. A failure is logged when it starts and when it ends,
-    /// not at every tick; the events stay queued for the next call.
+    /// until nothing waits), on `pool`: those queued lately, and every `wholeQueueEvery` the
+    /// whole queue (a row whose commit came late). A failure is logged when it starts and when
+    /// it ends, not at every tick; the events stay queued for the next call.
     package func link() async {
+        let now = ContinuousClock.now
+        let whole = lastWholeLink.withLock { last in
+            guard last.map({ now - $0 >= Self.wholeQueueEvery }) ?? true else { return false }
+            last = now
+            return true
+        }
         do {
-            try await pool.runIfActive { [log] in _ = try log.settle() }
+            try await pool.runIfActive { [log] in _ = try log.settle(recent: !whole) }
             if linkFailing.exchange(false, ordering: .relaxed) { logger.notice("queued audit events are linked again") }
         } catch {
             if !linkFailing.exchange(true, ordering: .relaxed) { logger.error("queued audit events could not be linked: \(error)") }
@@ -102,6 +109,8 @@ package final class AuditBuffer: AuditRecording, Sendable {
     }
 
     private let linkFailing = Atomic<Bool>(false)
+    private let lastWholeLink = Mutex<ContinuousClock.Instant?>(nil)
+    static let wholeQueueEvery: Duration = .seconds(5)
 }
 
 /// The calling thread's scheduling priority lowered to nice 10. On Linux `PRIO_PROCESS` with

@@ -202,8 +202,9 @@ struct PostgresTests {
             let stores = worker % 2 == 0 ? nodes.first : nodes.second
             do {
                 if worker >= 8 {
-                    // Two linkers, one per node, racing the writers and each other.
-                    for _ in 0..<40 { try stores.audit.link(atMost: 37) }
+                    // Two linkers, one per node, racing the writers and each other: one reads the
+                    // whole queue, the other from the last number linked.
+                    for _ in 0..<40 { try stores.audit.link(atMost: 37, recent: worker == 9) }
                     return
                 }
                 for n in 0..<25 {
@@ -292,22 +293,47 @@ struct PostgresTests {
     }
 
     /// An event queued first but committed after a later one is left for the next link, never
-    /// removed unlinked: the linker removes the rows it chained by their numbers.
-    @Test func anEventCommittedBehindALaterOneIsChainedByTheNextLink() throws {
+    /// removed unlinked: the linker removes the rows it chained by their numbers. A `recent`
+    /// link (the service's frequent one) takes it too: it is within the window read.
+    @Test(arguments: [false, true]) func anEventCommittedBehindALaterOneIsChainedByTheNextLink(recent: Bool) throws {
         let nodes = try TwoNodes()
         try nodes.first.audit.settle()
         let commit = Self.openTransaction(on: nodes.first.database) { () throws(StoreError) in
             try nodes.first.audit.append([AuditEvent(action: "test.early", result: "queued first")], at: Date())
         }
         try nodes.second.audit.append([AuditEvent(action: "test.late", result: "committed first")], at: Date())
-        #expect(try nodes.second.audit.link(atMost: 1_000) == 1)
+        #expect(try nodes.second.audit.link(atMost: 1_000, recent: recent) == 1)
         commit()
         #expect(try nodes.second.audit.verify().waiting == 1)
-        #expect(try nodes.second.audit.link(atMost: 1_000) == 1)
+        #expect(try nodes.second.audit.link(atMost: 1_000, recent: recent) == 1)
         let verification = try nodes.second.audit.verify()
         #expect(verification.broken == nil && verification.waiting == 0)
         let order = try nodes.first.database.query("SELECT event FROM audit_events WHERE event LIKE '%test.%' ORDER BY seq") { $0.text(0) ?? "" }
         #expect(order.count == 2 && order[0].contains("test.late") && order[1].contains("test.early"))
+    }
+
+    /// The service's frequent links read the queue from just before the last number linked (its
+    /// index, not the dead rows of every row linked since the last vacuum). An event committed
+    /// behind more than that window of later ones waits, counted as waiting, for a whole read
+    /// (every few seconds, and `settle`), and is never lost.
+    @Test func anEventCommittedBehindTheRecentWindowIsChainedByAWholeLink() throws {
+        let nodes = try TwoNodes()
+        try nodes.first.audit.settle()
+        let commit = Self.openTransaction(on: nodes.first.database) { () throws(StoreError) in
+            try nodes.first.audit.append([AuditEvent(action: "test.far", result: "queued first")], at: Date())
+        }
+        let window = Int(AuditLog.stragglerWindow)
+        try nodes.second.audit.append((0...window).map { AuditEvent(action: "test.after-far", result: "\($0)") }, at: Date())
+        #expect(try nodes.second.audit.settle(recent: true) == window + 1)
+        commit()
+        #expect(try nodes.second.audit.link(atMost: 1_000, recent: true) == 0)
+        #expect(try nodes.second.audit.verify().waiting == 1)
+        #expect(try nodes.first.audit.link(atMost: 1_000, recent: false) == 1)
+        let verification = try nodes.second.audit.verify()
+        #expect(verification.broken == nil && verification.waiting == 0)
+        let order = try nodes.first.database.query("SELECT event FROM audit_events WHERE event LIKE '%test.%' ORDER BY seq") { $0.text(0) ?? "" }
+        #expect(order.count == window + 2)
+        #expect(order.first?.contains("test.after-far") == true && order.last?.contains("test.far") == true)
     }
 
     @Test func aDeskSessionIsSharedAndEndsOnBothNodes() throws {

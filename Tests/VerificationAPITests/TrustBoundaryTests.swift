@@ -256,7 +256,7 @@ import Testing
     struct FailingAudit: AuditStoring {
         let inner: any AuditStoring
         func append(_ events: [AuditEvent], at time: Date) throws(StoreError) { throw StoreError(.sql, "disk I/O error (test)") }
-        func link(atMost limit: Int) throws(StoreError) -> Int { throw StoreError(.sql, "disk I/O error (test)") }
+        func link(atMost limit: Int, recent: Bool) throws(StoreError) -> Int { throw StoreError(.sql, "disk I/O error (test)") }
         func appendChained(_ events: [AuditEvent], at time: Date) throws(StoreError) { throw StoreError(.sql, "disk I/O error (test)") }
         func verify() throws(StoreError) -> AuditLog.Verification { try inner.verify() }
         func verify(against head: AuditHead) throws(StoreError) -> AuditLog.Verification { try inner.verify(against: head) }
