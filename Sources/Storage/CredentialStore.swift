@@ -228,23 +228,25 @@ package struct CredentialStore: Sendable {
         return ceremony
     }
 
-    /// A sign-in opened in an awaited transaction (PostgreSQL): `open`'s statements, after the
-    /// IDs of the named holder's live keys in `rpID` are read. Nil when a holder is named and
-    /// has none there: nothing is opened.
+    /// A sign-in opened by one awaited statement (PostgreSQL, autocommitted): `open`'s purge
+    /// and insert, the insert only if the named holder has a live key in `rpID`, whose IDs it
+    /// returns. Nil when a holder is named and has none there: nothing is opened.
     package func openSignIn(
-        holderID: String?, clientID: Int64, rpID: String, lifetime: TimeInterval, at time: Date, in transaction: any AwaitedSQLTransaction
+        holderID: String?, clientID: Int64, rpID: String, lifetime: TimeInterval, at time: Date, in statements: any AwaitedSQLTransaction
     ) async throws(StoreError) -> (ceremony: CeremonyRecord, allowed: [[UInt8]])? {
-        var allowed: [[UInt8]] = []
-        if let holderID {
-            allowed = try await transaction.rows(LiveKeys.self, [.text(rpID), .text(holderID)]).map { $0.blob(0) ?? [] }
-            guard !allowed.isEmpty else { return nil }
-        }
         let now = Int64(time.timeIntervalSince1970.rounded(.down))
         let ceremony = Self.ceremony(
             .assertion, clientID: clientID, holderID: holderID, profile: nil, lifetime: lifetime, at: now, evidence: nil, operator: nil, rpID: rpID)
-        _ = try await transaction.run(Self.purgeCeremonies, [.int(now - Self.ceremoniesKept)])
-        _ = try await transaction.rows(InsertCeremony.self, Self.inserting(ceremony, at: now))
-        return (ceremony, allowed)
+        let purge = SQLValue.int(now - Self.ceremoniesKept)
+        guard let holderID else {
+            _ = try await statements.rows(OpenDiscoverableSignIn.self, [purge] + Self.inserting(ceremony, at: now))
+            return (ceremony, [])
+        }
+        let keys = try await statements.rows(OpenNamedSignIn.self, [.text(rpID), .text(holderID), purge] + Self.inserting(ceremony, at: now))
+        guard let first = keys.first else { return nil }
+        // The insert runs only if there is a key: rows always mean an opened ceremony.
+        guard first.int64(1) == 1 else { throw StoreError(.sql, "a sign-in was not opened though \(holderID) has a key") }
+        return (ceremony, keys.map { $0.blob(0) ?? [] })
     }
 
     /// A new ceremony: a random id and challenge, expiring `lifetime` seconds (rounded up) from `now`.
@@ -269,21 +271,32 @@ package struct CredentialStore: Sendable {
         ]
     }
 
-    private static let insertCeremony = """
-        INSERT INTO ceremonies (id, kind, challenge, client_id, holder_id, profile, created_at, expires_at, evidence, operator, rp_id)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        """
+    private static let ceremonyInsertColumns = "id, kind, challenge, client_id, holder_id, profile, created_at, expires_at, evidence, operator, rp_id"
+    private static let insertCeremony = "INSERT INTO ceremonies (\(ceremonyInsertColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
-    /// A ceremony's row, prepared (returning its id: prepared statements are read for their rows).
-    private enum InsertCeremony: PreparedSQL {
-        static let name = "mie_insert_ceremony"
-        static var sql: String { CredentialStore.insertCeremony + " RETURNING id" }
+    /// A sign-in for no holder (a discoverable credential): the purge, then the ceremony's row
+    /// (parameters: the purge's bound, `inserting`). Returns its id.
+    private enum OpenDiscoverableSignIn: PreparedSQL {
+        static let name = "mie_open_discoverable_sign_in"
+        static var sql: String { "WITH purged AS (\(CredentialStore.purgeCeremonies)) \(CredentialStore.insertCeremony) RETURNING id" }
     }
 
-    /// The IDs of a holder's live keys in a relying party, oldest first (parameters: party, holder).
-    private enum LiveKeys: PreparedSQL {
-        static let name = "mie_live_keys"
-        static let sql = "SELECT id FROM credentials WHERE rp_id = ? AND holder_id = ? AND deleted_at IS NULL ORDER BY created_at, id"
+    /// A sign-in for a named holder: the IDs of their live keys in the relying party, oldest
+    /// first, each with 1 when the ceremony's row went in (only if there is one), and the purge
+    /// (parameters: party, holder, the purge's bound, `inserting`). The row's values are cast:
+    /// in a SELECT, PostgreSQL would take untyped parameters as text.
+    private enum OpenNamedSignIn: PreparedSQL {
+        static let name = "mie_open_named_sign_in"
+        static var sql: String {
+            """
+            WITH keys AS (SELECT id, created_at FROM credentials WHERE rp_id = ? AND holder_id = ? AND deleted_at IS NULL), \
+            purged AS (\(CredentialStore.purgeCeremonies)), \
+            made AS (INSERT INTO ceremonies (\(CredentialStore.ceremonyInsertColumns)) \
+            SELECT ?, ?, CAST(? AS BYTEA), CAST(? AS BIGINT), ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT), ?, ?, ? \
+            WHERE EXISTS (SELECT 1 FROM keys) RETURNING id) \
+            SELECT keys.id, (SELECT count(*) FROM made) FROM keys ORDER BY keys.created_at, keys.id
+            """
+        }
     }
 
     /// Takes the ceremony for a response: it is marked used at once, so a second response with

@@ -310,12 +310,17 @@ extension PostgresAwaitedTests {
         let client = nodes.client.id
         func open(_ holder: String?, rpID: String) async throws -> (ceremony: CeremonyRecord, allowed: [[UInt8]])? {
             try await Self.onEventLoop {
-                try await database.transaction { transaction throws(StoreError) in
-                    try await store.openSignIn(holderID: holder, clientID: client, rpID: rpID, lifetime: 300, at: Date(), in: transaction)
+                try await database.autocommitted { statements throws(StoreError) in
+                    try await store.openSignIn(holderID: holder, clientID: client, rpID: rpID, lifetime: 300, at: Date(), in: statements)
                 }
             }
         }
         let ceremonies = { try nodes.first.database.query("SELECT COUNT(*) FROM ceremonies", []) { $0.int(0) } }
+        // A ceremony expired more than a day ago goes with the next opening (the same statement).
+        let longAgo = Int64(Date().timeIntervalSince1970) - 90_000
+        _ = try nodes.first.database.run(
+            "INSERT INTO ceremonies (id, kind, challenge, client_id, created_at, expires_at) VALUES ('old', 'assertion', ?, ?, ?, ?)",
+            [.blob([1]), .int(client), .int(longAgo - 300), .int(longAgo)])
         // The holder's keys, oldest first; the ceremony is this client's, in this party, for that holder.
         let named = try #require(try await open("h", rpID: "mie.example"))
         #expect(named.allowed == [[9, 1], [9, 2]])
@@ -333,6 +338,8 @@ extension PostgresAwaitedTests {
             named.ceremony.id, clientID: client, credential: [9, 2], rpID: "mie.example", at: Date())
         guard case .success(let records) = taken else { Issue.record("\(taken)"); return }
         #expect(records.ceremony.challenge == named.ceremony.challenge && records.credential?.id == [9, 2])
+        #expect(records.ceremony.expiresAt == named.ceremony.expiresAt && records.ceremony.kind == .assertion)
+        #expect(try nodes.first.database.query("SELECT COUNT(*) FROM ceremonies WHERE id = 'old'", []) { $0.int(0) } == [0])
     }
 }
 
