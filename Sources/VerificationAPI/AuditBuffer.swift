@@ -91,12 +91,13 @@ package final class AuditBuffer: AuditRecording, Sendable {
 
     /// Chains the events queued by every node's transactions (PostgreSQL: `AuditLog.link`,
     /// until nothing waits), on `pool`: those queued lately, and every `wholeQueueEvery` the
-    /// whole queue (a row whose commit came late). A failure is logged when it starts and when
-    /// it ends, not at every tick; the events stay queued for the next call.
-    package func link() async {
+    /// whole queue (a row whose commit came late), and when `whole` says so (the service
+    /// stopping). A failure is logged when it starts and when it ends, not at every tick; the
+    /// events stay queued for the next call.
+    package func link(whole: Bool = false) async {
         let now = ContinuousClock.now
         let whole = lastWholeLink.withLock { last in
-            guard last.map({ now - $0 >= Self.wholeQueueEvery }) ?? true else { return false }
+            guard whole || last.map({ now - $0 >= Self.wholeQueueEvery }) ?? true else { return false }
             last = now
             return true
         }

@@ -93,7 +93,7 @@ struct AuditFlusher: Service {
             }
         }
         await buffer.flush()
-        await buffer.link()
+        await buffer.link(whole: true)
         _ = await exportHead(after: exported.load(ordering: .relaxed))
     }
 
