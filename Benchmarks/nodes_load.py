@@ -9,8 +9,10 @@ For each setup, with wrk on loopback (keep-alive, one thread):
     used once, each a transaction (ceremony taken, counter compare-and-set, audit event), 16
     connections.
 Nothing is pinned: the nodes, PostgreSQL, nginx and wrk share the two cores, as they would on a
-small host; the figures compare setups, they are not a node's ceiling. Run it under
-Tools/postgres/with-postgres.sh (a server of its own, fsync on).
+small host; the figures compare setups, they are not a node's ceiling. Then one node's ceiling
+on PostgreSQL as http_load.py measures SQLite's: the node pinned to core 0, PostgreSQL and wrk
+to core 1, stateful sign-ins only, with the CPU time the node and PostgreSQL spent per sign-in
+(from /proc). Run it under Tools/postgres/with-postgres.sh (a server of its own, fsync on).
 
   Tools/postgres/with-postgres.sh python3 Benchmarks/nodes_load.py [--seconds 8] [--stateful 4000]
 Results: Benchmarks/results/nodes.json (not committed).
@@ -63,6 +65,50 @@ class Node:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=30)
         self.log.close()
+
+
+def pids(name: str) -> list:
+    return [int(p) for p in subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout.split()]
+
+
+def cpu_seconds(processes: list) -> float:
+    """User and system time of `processes` so far (those gone meanwhile count as 0)."""
+    total = 0
+    for pid in processes:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def pin(processes: list, cores: str) -> None:
+    for pid in processes:
+        subprocess.run(["taskset", "-a", "-p", "-c", cores, str(pid)], capture_output=True, check=False)
+
+
+def pinned(node: "Node", key: str, work: Path, args) -> dict:
+    """Stateful sign-ins with the node on core 0, PostgreSQL (every process, and the backends
+    it forks from now on) and wrk on core 1; the two CPU costs per sign-in."""
+    print("== one node pinned to core 0, PostgreSQL and wrk on core 1")
+    bodies = work / "sign-ins-pinned.txt"
+    h.stateful_bodies(node.port, key, args.stateful, bodies)
+    pin([node.process.pid], "0")
+    pin(pids("postgres"), "1")
+    try:
+        node_before, server_before = cpu_seconds([node.process.pid]), cpu_seconds(pids("postgres"))
+        stateful = h.wrk(f"http://127.0.0.1:{node.port}/v1/assertions", bodies, key, 16, 3)
+        requests = max(stateful["requests"], 1)
+        stateful["node_cpu_us"] = (cpu_seconds([node.process.pid]) - node_before) / requests * 1e6
+        stateful["postgres_cpu_us"] = (cpu_seconds(pids("postgres")) - server_before) / requests * 1e6
+    finally:
+        pin([node.process.pid] + pids("postgres"), "0-1")
+    if stateful["requests"] > args.stateful:
+        print(f"   warning: {stateful['requests']} requests for {args.stateful} ceremonies: raise --stateful")
+    print(f"   stateful sign-in   {stateful['rps']:8.0f} req/s  p50 {stateful['p50_ms']:6.2f} ms  p99 {stateful['p99_ms']:6.2f} ms  "
+          f"errors {stateful['errors']}  CPU per sign-in: node {stateful['node_cpu_us']:.0f} us, PostgreSQL {stateful['postgres_cpu_us']:.0f} us")
+    return {"stateful": stateful}
 
 
 def measure(label: str, url: str, setup_port: int, key: str, assertion_bodies: Path, work: Path, args) -> dict:
@@ -122,6 +168,17 @@ def main() -> int:
             two.stop()
     finally:
         one.stop()
+
+    # The pinned node on a database of its own, as fresh as the first node's was.
+    subprocess.run([ctl, "createdb", "pinned"], check=True, capture_output=True)
+    fresh = {"postgres": url.rsplit("/", 1)[0] + "/pinned", "passwordFile": password_file}
+    key = subprocess.run([str(h.VERIFIER), "clients", "add", "bench", "--role", "verifier", "--role", "enrolment", "--rp-id", h.g.RP_ID,
+                          "--origin", h.g.ORIGIN, "--database", fresh["postgres"]], capture_output=True, text=True, check=True, cwd=h.ROOT).stdout.strip()
+    alone = Node(work, "pinned", fresh)
+    try:
+        results["postgres_one_node_pinned"] = pinned(alone, key, work, args)
+    finally:
+        alone.stop()
     base = results["sqlite_one_node"]["stateful"]
     pg = results["postgres_one_node"]["stateful"]
     results["stateful_ms_per_request"] = {k: 1000 / v["stateful"]["rps"] for k, v in results.items() if isinstance(v, dict) and "stateful" in v}
