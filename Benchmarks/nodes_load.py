@@ -6,15 +6,15 @@ For each setup, with wrk on loopback (keep-alive, one thread):
   - stateless ES256 assertions (`POST /v1/assertions/verify`, no database write on the request
     path: its audit events are committed in batches), 32 connections;
   - stateful sign-ins (`POST /v1/assertions`): ceremonies opened and answered beforehand, each
-    used once, each a transaction (ceremony taken, counter compare-and-set, audit event), 16
-    connections.
+    used once, each a transaction (ceremony taken, counter compare-and-set, audit event), 64
+    connections (`--connections`) as in http_load.py's stateful case.
 Nothing is pinned: the nodes, PostgreSQL, nginx and wrk share the two cores, as they would on a
 small host; the figures compare setups, they are not a node's ceiling. Then one node's ceiling
 on PostgreSQL as http_load.py measures SQLite's: the node pinned to core 0, PostgreSQL and wrk
 to core 1, stateful sign-ins only, with the CPU time the node and PostgreSQL spent per sign-in
 (from /proc). Run it under Tools/postgres/with-postgres.sh (a server of its own, fsync on).
 
-  Tools/postgres/with-postgres.sh python3 Benchmarks/nodes_load.py [--seconds 8] [--stateful 4000]
+  Tools/postgres/with-postgres.sh python3 Benchmarks/nodes_load.py [--seconds 8] [--stateful 4000] [--connections 64]
 Results: Benchmarks/results/nodes.json (not committed).
 """
 import argparse
@@ -98,7 +98,7 @@ def pinned(node: "Node", key: str, work: Path, args) -> dict:
     pin(pids("postgres"), "1")
     try:
         node_before, server_before = cpu_seconds([node.process.pid]), cpu_seconds(pids("postgres"))
-        stateful = h.wrk(f"http://127.0.0.1:{node.port}/v1/assertions", bodies, key, 16, 3)
+        stateful = h.wrk(f"http://127.0.0.1:{node.port}/v1/assertions", bodies, key, args.connections, 3)
         requests = max(stateful["requests"], 1)
         stateful["node_cpu_us"] = (cpu_seconds([node.process.pid]) - node_before) / requests * 1e6
         stateful["postgres_cpu_us"] = (cpu_seconds(pids("postgres")) - server_before) / requests * 1e6
@@ -118,7 +118,7 @@ def measure(label: str, url: str, setup_port: int, key: str, assertion_bodies: P
     print(f"   stateless verify   {stateless['rps']:8.0f} req/s  p50 {stateless['p50_ms']:6.2f} ms  p99 {stateless['p99_ms']:6.2f} ms  errors {stateless['errors']}")
     bodies = work / f"sign-ins-{label.replace(' ', '-')}.txt"
     h.stateful_bodies(setup_port, key, args.stateful, bodies)
-    stateful = h.wrk(url + "/v1/assertions", bodies, key, 16, 3)
+    stateful = h.wrk(url + "/v1/assertions", bodies, key, args.connections, 3)
     if stateful["requests"] > args.stateful:
         print(f"   warning: {stateful['requests']} requests for {args.stateful} ceremonies: raise --stateful")
     print(f"   stateful sign-in   {stateful['rps']:8.0f} req/s  p50 {stateful['p50_ms']:6.2f} ms  p99 {stateful['p99_ms']:6.2f} ms  errors {stateful['errors']}")
@@ -129,6 +129,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--stateful", type=int, default=4000)
+    # As http_load.py's stateful case: sign-ins waiting together are written together (group
+    # commit), so the rate depends on how many wait.
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections for the stateful sign-ins")
     args = parser.parse_args()
     url, ctl = t.environment()
     password_file = os.environ["MIE_POSTGRES_PASSWORD_FILE"]

@@ -105,6 +105,8 @@ extension ServiceOperations {
     /// and its event (verified), the refusal's event (refused), nothing more (unreadable). So a
     /// sign-in is one commit, all of it or none, as in the blocking call's one transaction; a
     /// second finish of the same ceremony, even at the same moment, finds it taken (a replay).
+    /// Each of the two is gathered with the other sign-ins' of the loop that wait for a
+    /// connection: one statement, one round trip and one commit for them all.
     /// A credential whose verdict must be judged again under new lists (rare: once per list
     /// change, before the batch reaches it) is judged through `offloading`, on a thread that may
     /// block: a verdict recorded stays true whatever the sign-in comes to.
@@ -115,17 +117,12 @@ extension ServiceOperations {
         let (store, database) = try awaited()
         let now = clock()
         let clientID = caller.client.id
-        let read = try await database.autocommitted { statements throws(StoreError) in
-            try await store.readForSignIn(ceremonyID, clientID: clientID, credential: response.id, rpID: caller.party.id, at: now, in: statements)
-        }
+        let read = try await store.readForSignIn(ceremonyID, clientID: clientID, credential: response.id, rpID: caller.party.id, at: now, on: database)
         let records = try taken(read, ceremonyID, .assertion, by: caller) { $0.ceremony }
         /// The ceremony taken with `outcome` (refused when it was taken since it was read);
         /// whether a verified sign-in's counter moved.
         func write(_ outcome: SignInOutcome) async throws -> Bool {
-            let written = try await database.autocommitted { statements throws(StoreError) in
-                try await store.writeSignIn(ceremonyID, clientID: clientID, outcome, at: now, in: statements)
-            }
-            switch written {
+            switch try await store.writeSignIn(ceremonyID, clientID: clientID, outcome, at: now, on: database) {
             case .notTaken(let refusal): throw Self.refused(refusal, ceremonyID, .assertion)
             case .taken(let moved): return moved
             }

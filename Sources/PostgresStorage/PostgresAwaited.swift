@@ -24,10 +24,85 @@ extension PostgresDatabase: AwaitedSQLDatabase {
         try await awaited(inTransaction: false, body)
     }
 
+    package func gathered<Batch: AwaitedBatch>(_ item: Batch.Item, into batch: Batch) async throws(StoreError) -> Batch.Answer {
+        guard let loop = MultiThreadedEventLoopGroup.currentEventLoop, ownLoops.contains(ObjectIdentifier(loop)) else {
+            return try await alone(item, batch)
+        }
+        let connections = connections(of: loop)
+        let gathering = connections.gathering(Batch.self)
+        let promise = loop.makePromise(of: Batch.Answer.self)
+        gathering.waiting.append((item, promise))
+        if gathering.running == 0 { startGathered(gathering, batch, on: connections) }
+        do {
+            return try await promise.futureResult.get()
+        } catch {
+            throw Self.storeError(error, doing: "running a batch of \(Batch.self)")
+        }
+    }
+
+    /// One item run on its own, autocommitted.
+    private func alone<Batch: AwaitedBatch>(_ item: Batch.Item, _ batch: Batch) async throws(StoreError) -> Batch.Answer {
+        try await autocommitted { statements throws(StoreError) in
+            let answers = try await batch.run([item], in: statements)
+            guard answers.count == 1 else { throw StoreError(.sql, "\(Batch.self) gave \(answers.count) answers for one item") }
+            return answers[0]
+        }
+    }
+
+    /// A run of what waits in `gathering`, on the loop. One run at a time takes the items (more
+    /// only past `Batch.limit`): those that come while it runs wait for the next, which starts
+    /// as it ends. So the busier the loop, the more items one statement carries (group commit),
+    /// and an item alone waits for nothing but its statement.
+    private func startGathered<Batch: AwaitedBatch>(_ gathering: Gathering<Batch>, _ batch: Batch, on connections: LoopConnections) {
+        gathering.running += 1
+        Task(executorPreference: connections.executor) {
+            await self.runGathered(gathering, batch, on: connections)
+            gathering.running -= 1
+            if gathering.running == 0, !gathering.waiting.isEmpty { self.startGathered(gathering, batch, on: connections) }
+        }
+    }
+
+    /// The items waiting once a connection is free, run together; each promise is completed,
+    /// whatever happens.
+    private func runGathered<Batch: AwaitedBatch>(_ gathering: Gathering<Batch>, _ batch: Batch, on connections: LoopConnections) async {
+        var items: [(item: Batch.Item, promise: EventLoopPromise<Batch.Answer>)] = []
+        do throws(StoreError) {
+            let answers = try await awaited(on: connections, inTransaction: false) { statements throws(StoreError) in
+                if items.isEmpty {
+                    items = gathering.take(Batch.limit)
+                    if !gathering.waiting.isEmpty { startGathered(gathering, batch, on: connections) }
+                }
+                return try await batch.run(items.map(\.item), in: statements)
+            }
+            guard answers.count == items.count else { throw StoreError(.sql, "\(Batch.self) gave \(answers.count) answers for \(items.count) items") }
+            for (waiting, answer) in zip(items, answers) { waiting.promise.succeed(answer) }
+        } catch {
+            // No connection came: those waiting fail with it. A batch that failed on its
+            // connection (its commit perhaps applied) fails them all, as one statement would.
+            if items.isEmpty { items = gathering.take(.max) }
+            guard items.count > 1, !error.isConnectionFailure else {
+                for waiting in items { waiting.promise.fail(error) }
+                return
+            }
+            for waiting in items {
+                do throws(StoreError) {
+                    waiting.promise.succeed(try await alone(waiting.item, batch))
+                } catch {
+                    waiting.promise.fail(error)
+                }
+            }
+        }
+    }
+
     private func awaited<T: Sendable>(
         inTransaction: Bool, _ body: (any AwaitedSQLTransaction) async throws(StoreError) -> T
     ) async throws(StoreError) -> T {
-        let connections = connections(of: MultiThreadedEventLoopGroup.currentEventLoop)
+        try await awaited(on: connections(of: MultiThreadedEventLoopGroup.currentEventLoop), inTransaction: inTransaction, body)
+    }
+
+    private func awaited<T: Sendable>(
+        on connections: LoopConnections, inTransaction: Bool, _ body: (any AwaitedSQLTransaction) async throws(StoreError) -> T
+    ) async throws(StoreError) -> T {
         var attempt = 0
         while true {
             attempt += 1
@@ -184,6 +259,20 @@ struct PreparedRows<Text: PreparedSQL>: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) -> PostgresRow { row }
 }
 
+/// The items of one kind of batch waiting on one loop for a run, and how many runs are on
+/// their way (touched only on the loop).
+final class Gathering<Batch: AwaitedBatch>: @unchecked Sendable {
+    var waiting: [(item: Batch.Item, promise: EventLoopPromise<Batch.Answer>)] = []
+    var running = 0
+
+    /// The first `limit` of those waiting, taken out.
+    func take(_ limit: Int) -> [(item: Batch.Item, promise: EventLoopPromise<Batch.Answer>)] {
+        let count = min(limit, waiting.count)
+        defer { waiting.removeFirst(count) }
+        return Array(waiting.prefix(count))
+    }
+}
+
 /// Runs tasks on one event loop (the loop of the connections a statement's task waits on).
 final class LoopExecutor: TaskExecutor {
     let loop: any EventLoop
@@ -212,6 +301,8 @@ final class LoopConnections: @unchecked Sendable {
     private var open = 0
     private var waiting: [(id: Int, promise: EventLoopPromise<PostgresConnection>, timer: Scheduled<Void>)] = []
     private var waiters = 0
+    /// The batches gathering on this loop, by their type.
+    private var gatherings: [ObjectIdentifier: AnyObject] = [:]
 
     init(loop: any EventLoop, limit: Int, timeout: Double, connect: @escaping @Sendable () -> EventLoopFuture<PostgresConnection>) {
         self.loop = loop
@@ -219,6 +310,14 @@ final class LoopConnections: @unchecked Sendable {
         self.limit = limit
         self.timeout = timeout
         self.connect = connect
+    }
+
+    /// The loop's gathering of `Batch` (called on the loop).
+    func gathering<Batch: AwaitedBatch>(_ batch: Batch.Type) -> Gathering<Batch> {
+        if let known = gatherings[ObjectIdentifier(batch)] as? Gathering<Batch> { return known }
+        let made = Gathering<Batch>()
+        gatherings[ObjectIdentifier(batch)] = made
+        return made
     }
 
     /// An idle connection, a new one under the limit, or the next one given back within

@@ -282,6 +282,9 @@ package final class PostgresDatabase: SQLDatabase, Sendable {
             case .text(let value): binds.append(value)
             case .blob(let bytes): binds.append(ByteBuffer(bytes: bytes))
             case .null: binds.appendNull()
+            case .array(.ints(let values)): binds.append(values)
+            case .array(.texts(let values)): binds.append(values)
+            case .array(.blobs(let values)): binds.append(values.map { ByteBuffer(bytes: $0) })
             }
         }
         return binds

@@ -14,6 +14,25 @@ package protocol AwaitedSQLDatabase: Sendable {
     /// commit for a statement that writes). For statements that are whole on their own; a
     /// serialisation failure or deadlock runs `body` again (twice).
     func autocommitted<T: Sendable>(_ body: (any AwaitedSQLTransaction) async throws(StoreError) -> T) async throws(StoreError) -> T
+    /// `item` run by `batch` with the items other requests of the calling event loop gave it
+    /// while the run before was on its way: one statement (one round trip, one commit) for them
+    /// all, autocommitted, and each caller answered with its own item's answer once that
+    /// statement committed. A run that throws, unless on a lost connection, is run again item by
+    /// item, so one item's failure is its own. Called from elsewhere than one of the database's
+    /// loops, `item` runs alone.
+    func gathered<Batch: AwaitedBatch>(_ item: Batch.Item, into batch: Batch) async throws(StoreError) -> Batch.Answer
+}
+
+/// Work that callers on one event loop share statements for (`AwaitedSQLDatabase.gathered`).
+package protocol AwaitedBatch: Sendable {
+    associatedtype Item: Sendable
+    associatedtype Answer: Sendable
+    /// The most items one run takes.
+    static var limit: Int { get }
+    /// One answer per item, in their order (`items` is never empty): as if each had been run
+    /// on its own, one after the other. A run that throws has written nothing (once something
+    /// is written, a failure is the answer of the items it left).
+    func run(_ items: [Item], in statements: any AwaitedSQLTransaction) async throws(StoreError) -> [Answer]
 }
 
 /// The statements of one awaited transaction, run in the order they are awaited.

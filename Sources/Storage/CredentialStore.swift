@@ -352,10 +352,7 @@ package struct CredentialStore: Sendable {
         let now = Int64(time.timeIntervalSince1970.rounded(.down))
         let parameters: [SQLValue] = [.int(now), .blob(credential), .text(rpID), .text(id), .text(CeremonyRecord.Kind.assertion.rawValue), .int(clientID)]
         guard let row = try await statements.rows(SignInRead.self, parameters).first else { return .failure(.unknown) }
-        let state = Self.ceremonyColumnCount + Self.credentialColumnCount + Self.holderColumnCount
-        if row.int(state) != 0 { return .failure(.replayed) }
-        if row.int(state + 1) == 0 { return .failure(.expired) }
-        return .success(Self.signInRecords(row))
+        return Self.signInRead(row)
     }
 
     /// A sign-in's one write (PostgreSQL, awaited, one statement on its own): its ceremony
@@ -601,5 +598,216 @@ package struct CredentialStore: Sendable {
     package static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
         return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }
+}
+
+// MARK: Sign-ins gathered (PostgreSQL)
+
+extension CredentialStore {
+    package func readForSignIn(
+        _ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date, on database: any AwaitedSQLDatabase
+    ) async throws(StoreError) -> Result<SignInRecords, CeremonyRefusal> {
+        try await database.gathered(SignInReading(id, clientID: clientID, credential: credential, rpID: rpID, at: time), into: signInReads)
+    }
+
+    package func writeSignIn(
+        _ id: String, clientID: Int64, _ outcome: SignInOutcome, at time: Date, on database: any AwaitedSQLDatabase
+    ) async throws(StoreError) -> SignInWrite {
+        try await database.gathered(SignInWriting(id, clientID: clientID, outcome, at: time), into: signInWrites).get()
+    }
+
+    /// The batches the service's sign-ins are gathered into.
+    package var signInReads: SignInReads { SignInReads(store: self) }
+    package var signInWrites: SignInWrites { SignInWrites(store: self) }
+
+    /// Sign-ins' reads: one alone is `readForSignIn`'s statement, several one `SignInReadMany`.
+    package struct SignInReads: AwaitedBatch {
+        package static let limit = 64
+        let store: CredentialStore
+
+        package func run(_ items: [SignInReading], in statements: any AwaitedSQLTransaction) async throws(StoreError) -> [Result<SignInRecords, CeremonyRefusal>] {
+            if items.count == 1, let item = items.first {
+                return [try await store.readForSignIn(item.id, clientID: item.clientID, credential: item.credential, rpID: item.rpID, at: item.time, in: statements)]
+            }
+            let parameters: [SQLValue] = [
+                .array(.texts(items.map(\.id))), .array(.ints(items.map(\.clientID))), .array(.blobs(items.map(\.credential))),
+                .array(.texts(items.map(\.rpID))), .array(.ints(items.map { CredentialStore.seconds($0.time) })),
+                .text(CeremonyRecord.Kind.assertion.rawValue),
+            ]
+            var answers = [Result<SignInRecords, CeremonyRefusal>](repeating: .failure(.unknown), count: items.count)
+            for row in try await statements.rows(SignInReadMany.self, parameters) {
+                let index = row.int(0) - 1
+                guard answers.indices.contains(index) else { throw StoreError(.corrupt, "a batched read answered for item \(index + 1) of \(items.count)") }
+                answers[index] = CredentialStore.signInRead(row.columns(from: 1))
+            }
+            return answers
+        }
+    }
+
+    /// Sign-ins' writes: one alone is `writeSignIn`'s statement, several go in rounds of
+    /// `SignInWriteMany`, each naming a ceremony and a credential at most once (so its rows are
+    /// independent of one another); an item that repeats one waits for the next round, and
+    /// meets what the first wrote, as if each had been its own statement in turn (a second take
+    /// of a ceremony is refused as a replay, a second move of a counter compares with the
+    /// first's). Within a round the items go in order of their credential: walking the list in
+    /// a nested loop (its plan for lists this short), PostgreSQL takes the counters' row locks
+    /// in that order, so two batches on two connections do not each hold a counter the other
+    /// waits for (were they to, the deadlock is detected and the batch runs again).
+    ///
+    /// Each round commits on its own: once the first has, a failure is answered to the items
+    /// not written yet, and not thrown (a batch that throws is run again, item by item, and
+    /// the items written would then meet their own takes as replays).
+    package struct SignInWrites: AwaitedBatch {
+        package static let limit = 64
+        let store: CredentialStore
+
+        package func run(_ items: [SignInWriting], in statements: any AwaitedSQLTransaction) async throws(StoreError) -> [Result<SignInWrite, StoreError>] {
+            if items.count == 1, let item = items.first {
+                return [.success(try await store.writeSignIn(item.id, clientID: item.clientID, item.outcome, at: item.time, in: statements))]
+            }
+            var answers = [Result<SignInWrite, StoreError>?](repeating: nil, count: items.count)
+            var left = Array(items.indices)
+            var written = false
+            while !left.isEmpty {
+                let (round, later) = Self.round(of: left, in: items)
+                do throws(StoreError) {
+                    let rows = try await statements.rows(SignInWriteMany.self, CredentialStore.writing(round.map { items[$0] }))
+                    written = true
+                    for row in rows {
+                        let position = row.int(0) - 1
+                        guard round.indices.contains(position) else { throw StoreError(.corrupt, "a batched write answered for item \(position + 1) of \(round.count)") }
+                        let moved: Bool
+                        if case .verified = items[round[position]].outcome { moved = row.int(1) == 1 } else { moved = false }
+                        answers[round[position]] = .success(.taken(moved: moved))
+                    }
+                    for index in round where answers[index] == nil {
+                        // Taken or expired since it was read (rare): why, as the read would have said.
+                        let item = items[index]
+                        let found = try await statements.rows(CredentialStore.refusalQuery, CredentialStore.refusalParameters(item.id, kind: .assertion, clientID: item.clientID))
+                        answers[index] = .success(.notTaken(CredentialStore.refusal(used: found.first.map { $0.int(0) != 0 })))
+                    }
+                } catch {
+                    guard written else { throw error }
+                    for index in round + later where answers[index] == nil { answers[index] = .failure(error) }
+                    break
+                }
+                left = later
+            }
+            return answers.map { $0 ?? .failure(StoreError(.sql, "a batched write was not answered")) }
+        }
+
+        /// The items of `left` that go in the next statement (in order of their credential),
+        /// and those that wait for the one after.
+        private static func round(of left: [Int], in items: [SignInWriting]) -> (round: [Int], later: [Int]) {
+            var (round, later) = ([Int](), [Int]())
+            var ceremonies = Set<String>()
+            var credentials = Set<[UInt8]>()
+            for index in left {
+                let item = items[index]
+                let credential = item.outcome.credential
+                guard !ceremonies.contains(item.id), credential.map({ !credentials.contains($0) }) ?? true else {
+                    later.append(index)
+                    continue
+                }
+                ceremonies.insert(item.id)
+                if let credential { credentials.insert(credential) }
+                round.append(index)
+            }
+            round.sort { (items[$0].outcome.credential ?? []).lexicographicallyPrecedes(items[$1].outcome.credential ?? []) }
+            return (round, later)
+        }
+    }
+
+    static func seconds(_ time: Date) -> Int64 { Int64(time.timeIntervalSince1970.rounded(.down)) }
+
+    /// `SignInWriteMany`'s parameters for `items` (their order is the list's).
+    private static func writing(_ items: [SignInWriting]) -> [SQLValue] {
+        var (ids, clients, times, outcomes, credentials) = ([String](), [Int64](), [Int64](), [String](), [[UInt8]]())
+        var (expected, new, stamps, events) = ([Int64](), [Int64](), [String](), [String]())
+        for item in items {
+            ids.append(item.id)
+            clients.append(item.clientID)
+            times.append(seconds(item.time))
+            let stamp = item.time.formatted(.iso8601)
+            stamps.append(stamp)
+            switch item.outcome {
+            case .verified(let credential, let from, let to, let event):
+                outcomes.append("verified")
+                credentials.append(credential)
+                expected.append(Int64(from))
+                new.append(Int64(to))
+                events.append(String(decoding: event.json, as: UTF8.self))
+            case .refused(let event):
+                outcomes.append("refused")
+                credentials.append([])
+                expected.append(0)
+                new.append(0)
+                events.append(String(decoding: event.json, as: UTF8.self))
+            case .unread:
+                outcomes.append("unread")
+                credentials.append([])
+                expected.append(0)
+                new.append(0)
+                events.append("")
+            }
+        }
+        return [
+            .array(.texts(ids)), .array(.ints(clients)), .array(.ints(times)), .array(.texts(outcomes)), .array(.blobs(credentials)),
+            .array(.ints(expected)), .array(.ints(new)), .array(.texts(stamps)), .array(.texts(events)), .text(CeremonyRecord.Kind.assertion.rawValue),
+        ]
+    }
+
+    /// `SignInRead`'s row (without its leading item number): the records, or why the ceremony
+    /// cannot be taken.
+    private static func signInRead(_ row: SQLRow) -> Result<SignInRecords, CeremonyRefusal> {
+        let state = ceremonyColumnCount + credentialColumnCount + holderColumnCount
+        if row.int(state) != 0 { return .failure(.replayed) }
+        if row.int(state + 1) == 0 { return .failure(.expired) }
+        return .success(signInRecords(row))
+    }
+
+    /// Several sign-ins' reads: `SignInRead`'s row for each item whose ceremony is this
+    /// client's, led by the item's number from 1 (parameters: the items' ids, clients,
+    /// credentials, parties and times as lists, then the kind).
+    private enum SignInReadMany: PreparedSQL {
+        static let name = "mie_sign_in_read_many"
+        static let sql = """
+            SELECT i.n, \(prefixed("k", ceremonyColumns)), \(prefixed("c", credentialColumns)), \(prefixed("h", holderColumns)), \
+            k.used_at IS NOT NULL, k.expires_at > i.at_time \
+            FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BYTEA[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[])) \
+            WITH ORDINALITY AS i (ceremony, client, credential, rp, at_time, n) \
+            JOIN ceremonies k ON k.id = i.ceremony AND k.kind = ? AND k.client_id = i.client \
+            LEFT JOIN credentials c ON c.id = i.credential LEFT JOIN holders h ON h.rp_id = i.rp AND h.id = c.holder_id
+            """
+    }
+
+    /// Several sign-ins' writes, each `SignInFinish`, `SignInRefuse` or `SignInTakeOnly` by its
+    /// outcome: the takes, the counters' compare-and-sets of the verified ones taken, and the
+    /// events of those that moved and of the refused ones taken, in the items' order. A row per
+    /// item taken: its number from 1 and whether its counter moved (parameters: the items' ids,
+    /// clients, times, outcomes, credentials, expected and new counts, stamps and events as
+    /// lists, then the kind).
+    private enum SignInWriteMany: PreparedSQL {
+        static let name = "mie_sign_in_write_many"
+        static let sql = """
+            WITH i AS (SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), \
+            CAST(? AS BYTEA[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[])) \
+            WITH ORDINALITY AS i (ceremony, client, at_time, outcome, credential, expected_count, new_count, stamp, event, n)), \
+            taken AS (UPDATE ceremonies k SET used_at = i.at_time FROM i \
+            WHERE k.id = i.ceremony AND k.kind = ? AND k.client_id = i.client AND k.used_at IS NULL AND k.expires_at > i.at_time RETURNING i.n), \
+            moved AS (UPDATE credentials c SET sign_count = i.new_count, last_used_at = i.stamp FROM i JOIN taken t ON t.n = i.n \
+            WHERE i.outcome = 'verified' AND c.id = i.credential AND c.sign_count = i.expected_count AND c.deleted_at IS NULL RETURNING i.n), \
+            queued AS (INSERT INTO audit_pending (at, event) SELECT i.stamp, i.event FROM i \
+            WHERE i.n IN (SELECT n FROM moved) OR (i.outcome = 'refused' AND i.n IN (SELECT n FROM taken)) ORDER BY i.n RETURNING id) \
+            SELECT t.n, t.n IN (SELECT n FROM moved) FROM taken t
+            """
+    }
+}
+
+extension SignInOutcome {
+    /// The credential a verified sign-in moves the counter of.
+    var credential: [UInt8]? {
+        if case .verified(let credential, _, _, _) = self { return credential }
+        return nil
     }
 }

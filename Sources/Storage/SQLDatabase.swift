@@ -72,9 +72,19 @@ package enum SQLValue: Sendable, Equatable {
     case text(String)
     case blob([UInt8])
     case null
+    /// One parameter that is a list (PostgreSQL only: several rows' values sent as one, read
+    /// back as rows with `unnest`). SQLite refuses it.
+    case array(SQLArray)
 
     /// Text, or NULL for nil.
     package static func optional(_ text: String?) -> SQLValue { text.map(SQLValue.text) ?? .null }
+}
+
+/// The values of one array parameter (their SQL type is named by the statement's cast).
+package enum SQLArray: Sendable, Equatable {
+    case ints([Int64])
+    case texts([String])
+    case blobs([[UInt8]])
 }
 
 /// A result row, valid while the closure it is given to runs: read in place from a SQLite
@@ -118,7 +128,7 @@ package struct SQLRow {
         switch value(column) {
         case .int(let value): return value
         case .text(let text): return Int64(text) ?? 0
-        case .blob, .null: return 0
+        case .blob, .null, .array: return 0
         }
     }
 
@@ -129,7 +139,7 @@ package struct SQLRow {
         case .text(let text): return text
         case .int(let value): return String(value)
         case .blob(let bytes): return String(decoding: bytes, as: UTF8.self)
-        case .null: return nil
+        case .null, .array: return nil
         }
     }
 
@@ -139,7 +149,7 @@ package struct SQLRow {
         switch value(column) {
         case .blob(let bytes): return bytes
         case .text(let text): return Array(text.utf8)
-        case .int, .null: return nil
+        case .int, .null, .array: return nil
         }
     }
 

@@ -470,6 +470,7 @@ package final class SQLiteDatabase: SQLDatabase, QueuedWriting, @unchecked Senda
             case .blob(let value):
                 status = value.withUnsafeBytes { sqlite3_bind_blob64(statement, index, $0.baseAddress, sqlite3_uint64($0.count), mie_sqlite_transient()) }
             case .null: status = sqlite3_bind_null(statement, index)
+            case .array: throw error(.sql, "binding parameter \(offset + 1): SQLite has no array parameters")
             }
             guard status == SQLITE_OK else { throw error(.sql, "binding parameter \(offset + 1)") }
         }

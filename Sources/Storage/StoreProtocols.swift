@@ -107,6 +107,31 @@ package enum SignInOutcome: Sendable {
     case unread
 }
 
+/// A sign-in's read as an item of a gathered batch (`readForSignIn`'s arguments).
+package struct SignInReading: Sendable {
+    package let id: String
+    package let clientID: Int64
+    package let credential: [UInt8]
+    package let rpID: String
+    package let time: Date
+
+    package init(_ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date) {
+        (self.id, self.clientID, self.credential, self.rpID, self.time) = (id, clientID, credential, rpID, time)
+    }
+}
+
+/// A sign-in's write as an item of a gathered batch (`writeSignIn`'s arguments).
+package struct SignInWriting: Sendable {
+    package let id: String
+    package let clientID: Int64
+    package let outcome: SignInOutcome
+    package let time: Date
+
+    package init(_ id: String, clientID: Int64, _ outcome: SignInOutcome, at time: Date) {
+        (self.id, self.clientID, self.outcome, self.time) = (id, clientID, outcome, time)
+    }
+}
+
 /// What an awaited sign-in's write came to.
 package enum SignInWrite: Sendable, Equatable {
     /// The ceremony was taken since it was read, or expired: nothing was written.
@@ -131,6 +156,14 @@ package protocol AwaitedSignInStoring: Sendable {
     ) async throws(StoreError) -> Result<SignInRecords, CeremonyRefusal>
     /// The ceremony taken with what the sign-in came to, in one statement.
     func writeSignIn(_ id: String, clientID: Int64, _ outcome: SignInOutcome, at time: Date, in statements: any AwaitedSQLTransaction) async throws(StoreError) -> SignInWrite
+    /// `readForSignIn`, in one statement with the other sign-ins' reads gathered on the caller's
+    /// event loop (`AwaitedSQLDatabase.gathered`).
+    func readForSignIn(
+        _ id: String, clientID: Int64, credential: [UInt8], rpID: String, at time: Date, on database: any AwaitedSQLDatabase
+    ) async throws(StoreError) -> Result<SignInRecords, CeremonyRefusal>
+    /// `writeSignIn`, in one statement (one commit) with the other sign-ins' writes gathered on
+    /// the caller's event loop; answered once that statement committed.
+    func writeSignIn(_ id: String, clientID: Int64, _ outcome: SignInOutcome, at time: Date, on database: any AwaitedSQLDatabase) async throws(StoreError) -> SignInWrite
     /// A sign-in opened: its ceremony, with the IDs of the named holder's live keys in `rpID`
     /// (nil: a holder named who has none there, and nothing opened).
     func openSignIn(

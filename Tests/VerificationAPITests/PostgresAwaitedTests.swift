@@ -354,3 +354,156 @@ extension Result {
         return false
     }
 }
+
+extension PostgresTests.TwoNodes {
+    /// The second node's credential store and its awaited database.
+    func secondAwaited() throws -> (CredentialStore, any AwaitedSQLDatabase) {
+        let store = try #require(second.credentials as? CredentialStore)
+        return (store, try #require(store.awaitedDatabase))
+    }
+
+    /// A sign-in ceremony for holder h, opened on the first node at `time`.
+    func openSignIn(at time: Date = Date()) throws -> String {
+        try first.credentials.open(
+            .assertion, clientID: client.id, holderID: "h", profile: nil, lifetime: 300, at: time, evidence: nil, operator: nil, rpID: "mie.example"
+        ).id
+    }
+}
+
+/// Several sign-ins' reads and writes in one statement (`AwaitedSQLDatabase.gathered`): each
+/// comes to what it would have on its own.
+extension PostgresAwaitedTests {
+    @Test func severalSignInsReadInOneStatementEachReadWhatItsOwnWould() async throws {
+        let nodes = try PostgresTests.TwoNodes()
+        try nodes.first.credentials.insert(nodes.credential([6, 1], count: 3), event: AuditEvent(action: "registration", result: "accepted"), at: Date())
+        let (store, database) = try nodes.secondAwaited()
+        let client = nodes.client.id
+        let open = nodes.openSignIn
+        let (fresh, used, expired, stranger) = (try open(Date()), try open(Date()), try open(Date() - 600), try open(Date()))
+        #expect(try nodes.first.credentials.take(used, kind: .assertion, clientID: client, at: Date()).isSuccess)
+        let items = [
+            SignInReading(fresh, clientID: client, credential: [6, 1], rpID: "mie.example", at: Date()),
+            SignInReading(used, clientID: client, credential: [6, 1], rpID: "mie.example", at: Date()),
+            SignInReading(expired, clientID: client, credential: [6, 1], rpID: "mie.example", at: Date()),
+            SignInReading(stranger, clientID: client + 1000, credential: [6, 1], rpID: "mie.example", at: Date()),
+            SignInReading("none", clientID: client, credential: [6, 1], rpID: "mie.example", at: Date()),
+            // Read for another party: the credential's holder is not read from there.
+            SignInReading(stranger, clientID: client, credential: [6, 1], rpID: "other.example", at: Date()),
+            SignInReading(fresh, clientID: client, credential: [6, 9], rpID: "mie.example", at: Date()),
+        ]
+        let (together, alone) = try await Self.onEventLoop {
+            try await database.autocommitted { statements throws(StoreError) in
+                let together = try await store.signInReads.run(items, in: statements)
+                var alone: [Result<SignInRecords, CeremonyRefusal>] = []
+                for item in items {
+                    alone.append(try await store.readForSignIn(item.id, clientID: item.clientID, credential: item.credential, rpID: item.rpID, at: item.time, in: statements))
+                }
+                return (together, alone)
+            }
+        }
+        func summary(_ read: Result<SignInRecords, CeremonyRefusal>) -> String {
+            switch read {
+            case .failure(let refusal): return "\(refusal)"
+            case .success(let records):
+                return "\(records.ceremony.id) \(records.ceremony.challenge) \(records.ceremony.expiresAt) "
+                    + "\(records.credential.map { "\($0.id) \($0.signCount)" } ?? "-") \(records.holder.map { "\($0.rpID) \($0.id)" } ?? "-")"
+            }
+        }
+        #expect(together.map(summary) == alone.map(summary))
+        #expect(together.map(\.failureReason) == [nil, .replayed, .expired, .unknown, .unknown, nil, nil])
+        guard case .success(let elsewhere) = together[5], case .success(let read) = together[0], case .success(let unknownKey) = together[6] else { return }
+        #expect(elsewhere.holder == nil && elsewhere.credential?.id == [6, 1])
+        #expect(read.holder?.rpID == "mie.example" && read.credential?.signCount == 3)
+        #expect(unknownKey.credential == nil && unknownKey.ceremony.id == fresh)
+    }
+
+    @Test func severalSignInsWrittenInOneStatementEachComeToWhatItsOwnWould() async throws {
+        let nodes = try PostgresTests.TwoNodes()
+        let (a, b, zero): ([UInt8], [UInt8], [UInt8]) = ([5, 1], [5, 2], [5, 3])
+        for (id, count) in [(a, 0), (b, 5), (zero, 0)] as [([UInt8], UInt32)] {
+            try nodes.first.credentials.insert(nodes.credential(id, count: count), event: AuditEvent(action: "registration", result: "accepted"), at: Date())
+        }
+        let (store, database) = try nodes.secondAwaited()
+        let client = nodes.client.id
+        let open = nodes.openSignIn
+        let ids = try (0..<9).map { _ in try open(Date()) }
+        let expired = try open(Date() - 600)
+        func verified(_ credential: [UInt8], _ from: UInt32, _ to: UInt32) -> SignInOutcome {
+            .verified(credential: credential, expected: from, new: to, event: AuditEvent(action: "assertion", holder: "h", result: "verified"))
+        }
+        let refused = SignInOutcome.refused(AuditEvent(action: "assertion", holder: "h", result: "signature.invalid"))
+        let items: [(SignInWriting, SignInWrite)] = [
+            (SignInWriting(ids[0], clientID: client, verified(a, 0, 1), at: Date()), .taken(moved: true)),
+            // The same counter value again: the first moved it.
+            (SignInWriting(ids[1], clientID: client, verified(a, 0, 1), at: Date()), .taken(moved: false)),
+            (SignInWriting(ids[2], clientID: client, verified(b, 4, 6), at: Date()), .taken(moved: false)),
+            // The first's ceremony again: a replay.
+            (SignInWriting(ids[0], clientID: client, refused, at: Date()), .notTaken(.replayed)),
+            (SignInWriting(ids[3], clientID: client, refused, at: Date()), .taken(moved: false)),
+            (SignInWriting(ids[4], clientID: client, .unread, at: Date()), .taken(moved: false)),
+            (SignInWriting(expired, clientID: client, verified(b, 5, 6), at: Date()), .notTaken(.expired)),
+            (SignInWriting(ids[5], clientID: client + 1000, verified(b, 5, 6), at: Date()), .notTaken(.unknown)),
+            // An authenticator without a counter signs twice: both move it (0 to 0).
+            (SignInWriting(ids[6], clientID: client, verified(zero, 0, 0), at: Date()), .taken(moved: true)),
+            (SignInWriting(ids[7], clientID: client, verified(zero, 0, 0), at: Date()), .taken(moved: true)),
+            (SignInWriting(ids[8], clientID: client, verified(b, 5, 7), at: Date()), .taken(moved: true)),
+        ]
+        let written = try await Self.onEventLoop {
+            try await database.autocommitted { statements throws(StoreError) in
+                try await store.signInWrites.run(items.map(\.0), in: statements)
+            }
+        }
+        #expect(written.map { try? $0.get() } == items.map(\.1))
+        #expect(try [a, b, zero].map { try nodes.first.credentials.find(credential: $0)?.signCount } == [1, 7, 0])
+        // The stranger's ceremony is still open for its client; the others are used.
+        let usedAt = try nodes.first.database.query("SELECT id FROM ceremonies WHERE used_at IS NULL ORDER BY id", []) { $0.text(0) ?? "" }
+        #expect(usedAt == [expired, ids[5]].sorted())
+        // Events: the four moves and the refusal taken, one chain.
+        try nodes.first.audit.settle()
+        #expect(try nodes.first.audit.verify().broken == nil)
+        let events = try nodes.first.database.query("SELECT event FROM audit_events WHERE event LIKE '%\"action\":\"assertion\"%'") { $0.text(0) ?? "" }
+        #expect(events.filter { $0.contains("\"verified\"") }.count == 4 && events.filter { $0.contains("signature.invalid") }.count == 1, "\(events)")
+    }
+
+    /// Many sign-ins at once on one loop, through `gathered` as the service calls it: each
+    /// ceremony taken once, each counter moved once per value, every answer its own.
+    @Test func signInsGatheredOnOneLoopEachGetTheirOwnAnswer() async throws {
+        let nodes = try PostgresTests.TwoNodes()
+        let keys: [[UInt8]] = (0..<10).map { [4, UInt8($0)] }
+        for key in keys {
+            try nodes.first.credentials.insert(nodes.credential(key, count: 0), event: AuditEvent(action: "registration", result: "accepted"), at: Date())
+        }
+        let (store, database) = try nodes.secondAwaited()
+        let client = nodes.client.id
+        let ceremonies = try (0..<40).map { _ in try nodes.openSignIn() }
+        // Each ceremony finished twice at once; ceremony k signs with key k % 10 from its stored count.
+        let outcomes = try await Self.onEventLoop {
+            try await withThrowingTaskGroup(of: (Int, SignInWrite?).self) { group in
+                for (index, ceremony) in Array(ceremonies.enumerated()) + Array(ceremonies.enumerated()) {
+                    group.addTask {
+                        let key = keys[index % keys.count]
+                        let read = try await store.readForSignIn(ceremony, clientID: client, credential: key, rpID: "mie.example", at: Date(), on: database)
+                        guard case .success(let records) = read, let stored = records.credential else { return (index, nil) }
+                        #expect(records.ceremony.id == ceremony && stored.id == key)
+                        let count = stored.signCount
+                        let outcome = SignInOutcome.verified(credential: key, expected: count, new: count + 1, event: AuditEvent(action: "assertion", result: "verified"))
+                        return (index, try await store.writeSignIn(ceremony, clientID: client, outcome, at: Date(), on: database))
+                    }
+                }
+                return try await group.reduce(into: [Int: [SignInWrite?]]()) { $0[$1.0, default: []].append($1.1) }
+            }
+        }
+        // Each ceremony was taken by exactly one of its two finishes.
+        for index in ceremonies.indices {
+            let pair = try #require(outcomes[index])
+            #expect(pair.filter { if case .taken = $0 { true } else { false } }.count == 1, "\(index): \(pair)")
+        }
+        let moves = outcomes.values.joined().filter { $0 == .taken(moved: true) }.count
+        let counts = try keys.map { try #require(try nodes.first.credentials.find(credential: $0)?.signCount) }
+        #expect(Int(counts.reduce(0, +)) == moves)
+        try nodes.first.audit.settle()
+        #expect(try nodes.first.audit.verify().broken == nil)
+        let events = try nodes.first.database.query("SELECT COUNT(*) FROM audit_events WHERE event LIKE '%\"action\":\"assertion\"%'") { $0.int(0) }
+        #expect(events == [moves])
+    }
+}
