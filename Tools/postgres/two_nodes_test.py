@@ -11,8 +11,10 @@ it), with nginx in front of them (round robin), checked for what several nodes m
 - an API key revoked on the command line stops working on both nodes within the client cache's
   lifetime;
 - the audit chain stays one chain after bursts from both nodes (`audit verify`);
-- kill -9 of one node in a burst of enrolments: every acknowledged enrolment and its audit event
-  is stored, and the other node keeps answering;
+- kill -9 of one node in a burst of enrolments and sign-ins: every acknowledged enrolment and
+  its audit event is stored, every acknowledged sign-in's counter move and audit event too
+  (sign-ins waiting together on a node are written in one statement), and the other node keeps
+  answering;
 - PostgreSQL stopped under load: 503 `unavailable` within the database timeout, never a 500 nor
   a hang; readiness says not ready; the nodes recover by themselves when it is back.
 
@@ -435,12 +437,31 @@ def run_checks(args, checks, one, two, proxy_port, key, code, database, ctl, wor
     audit = cli(args.binary, "audit", "verify", "--database", database)
     checks.expect(audit.returncode == 0, f"audit verify after bursts from both nodes: {audit.stdout.strip()} {audit.stderr.strip()[-300:]}")
 
-    # 8. kill -9 of node 1 in a burst of enrolments on both nodes.
+    # 8. kill -9 of node 1 in a burst of enrolments on both nodes and of sign-ins on node 1.
     acknowledged = {}
     lock = threading.Lock()
     stop = threading.Event()
     after_kill = {"node2": 0}
     killed = threading.Event()
+    # Each signer's credential: the highest counter a verified answer acknowledged, and how many.
+    signers = []
+    for i in range(6):
+        credential = softclient.Credential(origin=RP_ORIGIN)
+        status, _ = enrol(one.port, one.port, key, f"signer-{i}", credential)
+        checks.expect(status == 200, f"signer {i} enrolled before the kill ({status})")
+        signers.append((f"signer-{i}", credential))
+    signed = {softclient.g.b64u(credential.id): {"highest": 0, "count": 0} for _, credential in signers}
+
+    def sign_ins(holder, credential):
+        while not stop.is_set():
+            try:
+                status, answer = sign_in(one.port, key, holder, credential)
+            except (OSError, http.client.HTTPException):
+                return
+            if status == 200 and answer.get("verified") is True:
+                with lock:
+                    mark = signed[softclient.g.b64u(credential.id)]
+                    mark["highest"], mark["count"] = credential.count, mark["count"] + 1
 
     def enrolments(node, worker):
         n = 0
@@ -459,6 +480,7 @@ def run_checks(args, checks, one, two, proxy_port, key, code, database, ctl, wor
                     if node is two and killed.is_set():
                         after_kill["node2"] += 1
     workers = [threading.Thread(target=enrolments, args=(node, w)) for node in (one, two) for w in range(2)]
+    workers += [threading.Thread(target=sign_ins, args=signer) for signer in signers]
     for worker in workers:
         worker.start()
     time.sleep(2)
@@ -478,6 +500,17 @@ def run_checks(args, checks, one, two, proxy_port, key, code, database, ctl, wor
     missing = set(acknowledged) - stored
     checks.expect(len(acknowledged) > 10 and not missing, f"kill -9 of node 1: all {len(acknowledged)} acknowledged enrolments are stored ({len(missing)} missing)")
     checks.expect(not (set(acknowledged) - audited), "each acknowledged enrolment has its audit event")
+    rows = subprocess.run([ctl, "psql", "-At", "-F", " ", "-c", "SELECT encode(id, 'base64'), sign_count FROM credentials"],
+                          capture_output=True, text=True).stdout.splitlines()
+    counters = {softclient.g.b64u(__import__("base64").b64decode(r.split()[0])): int(r.split()[1]) for r in rows if r.strip()}
+    verified = [json.loads(e) for e in events if e.strip()]
+    verified = [e.get("credentialId") for e in verified if e.get("action") == "assertion" and e.get("result") == "verified"]
+    behind = {c: (counters.get(c), m["highest"]) for c, m in signed.items() if (counters.get(c) or 0) < m["highest"]}
+    unaudited = {c: (verified.count(c), m["count"]) for c, m in signed.items() if verified.count(c) < m["count"]}
+    acked = sum(m["count"] for m in signed.values())
+    checks.expect(acked > 10 and not behind,
+                  f"kill -9 of node 1: all {acked} acknowledged sign-ins moved their counter ({len(behind)} credentials behind: {behind})")
+    checks.expect(not unaudited, f"each acknowledged sign-in has its audit event ({unaudited})")
     checks.expect(after_kill["node2"] > 0, f"node 2 kept answering after node 1 died ({after_kill['node2']} enrolments)")
     # What node 1 had queued when it died is chained by node 2 (it links every 100 ms).
     deadline = time.time() + 5
