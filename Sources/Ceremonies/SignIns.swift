@@ -39,13 +39,12 @@ extension ServiceOperations {
         return opened(ceremony, allowed: allowed, by: caller)
     }
 
-    /// `openSignIn` as one statement awaited on the caller's event loop (when `awaitsSignIns`).
+    /// `openSignIn` as one statement awaited on the caller's event loop (when `awaitsSignIns`),
+    /// gathered with the other openings waiting on that loop.
     package func openSignIn(holder holderID: String?, by caller: Caller) async throws -> SignInOpened {
         let (store, database) = try awaited()
         let (lifetime, now) = (settings.challengeLifetime, clock())
-        let found = try await database.autocommitted { statements throws(StoreError) in
-            try await store.openSignIn(holderID: holderID, clientID: caller.client.id, rpID: caller.party.id, lifetime: lifetime, at: now, in: statements)
-        }
+        let found = try await store.openSignIn(holderID: holderID, clientID: caller.client.id, rpID: caller.party.id, lifetime: lifetime, at: now, on: database)
         guard let found else { throw Self.noKey(holderID ?? "", caller) }
         return opened(found.ceremony, allowed: found.allowed, by: caller)
     }

@@ -234,15 +234,20 @@ package struct CredentialStore: Sendable {
     package func openSignIn(
         holderID: String?, clientID: Int64, rpID: String, lifetime: TimeInterval, at time: Date, in statements: any AwaitedSQLTransaction
     ) async throws(StoreError) -> (ceremony: CeremonyRecord, allowed: [[UInt8]])? {
-        let now = Int64(time.timeIntervalSince1970.rounded(.down))
-        let ceremony = Self.ceremony(
-            .assertion, clientID: clientID, holderID: holderID, profile: nil, lifetime: lifetime, at: now, evidence: nil, operator: nil, rpID: rpID)
+        let opening = Self.signInOpening(holderID: holderID, clientID: clientID, rpID: rpID, lifetime: lifetime, at: time)
+        return try await Self.openSignIn(opening.ceremony, at: opening.now, in: statements)
+    }
+
+    /// `openSignIn`'s statement for `ceremony`, made at `now`.
+    private static func openSignIn(
+        _ ceremony: CeremonyRecord, at now: Int64, in statements: any AwaitedSQLTransaction
+    ) async throws(StoreError) -> (ceremony: CeremonyRecord, allowed: [[UInt8]])? {
         let purge = SQLValue.int(now - Self.ceremoniesKept)
-        guard let holderID else {
+        guard let holderID = ceremony.holderID else {
             _ = try await statements.rows(OpenDiscoverableSignIn.self, [purge] + Self.inserting(ceremony, at: now))
             return (ceremony, [])
         }
-        let keys = try await statements.rows(OpenNamedSignIn.self, [.text(rpID), .text(holderID), purge] + Self.inserting(ceremony, at: now))
+        let keys = try await statements.rows(OpenNamedSignIn.self, [.optional(ceremony.rpID), .text(holderID), purge] + Self.inserting(ceremony, at: now))
         // The insert ran if and only if there is a key.
         return keys.isEmpty ? nil : (ceremony, keys.map { $0.blob(0) ?? [] })
     }
@@ -616,9 +621,82 @@ extension CredentialStore {
         try await database.gathered(SignInWriting(id, clientID: clientID, outcome, at: time), into: signInWrites).get()
     }
 
+    /// `openSignIn`, in one statement with the other openings gathered on the caller's event
+    /// loop (`AwaitedSQLDatabase.gathered`).
+    package func openSignIn(
+        holderID: String?, clientID: Int64, rpID: String, lifetime: TimeInterval, at time: Date, on database: any AwaitedSQLDatabase
+    ) async throws(StoreError) -> (ceremony: CeremonyRecord, allowed: [[UInt8]])? {
+        try await database.gathered(Self.signInOpening(holderID: holderID, clientID: clientID, rpID: rpID, lifetime: lifetime, at: time), into: SignInOpenings())
+    }
+
+    /// A sign-in's ceremony to open (made before it is gathered), and the second it was made in.
+    package struct SignInOpening: Sendable {
+        let ceremony: CeremonyRecord
+        let now: Int64
+    }
+
+    package static func signInOpening(holderID: String?, clientID: Int64, rpID: String, lifetime: TimeInterval, at time: Date) -> SignInOpening {
+        let now = seconds(time)
+        return SignInOpening(
+            ceremony: ceremony(
+                .assertion, clientID: clientID, holderID: holderID, profile: nil, lifetime: lifetime, at: now, evidence: nil, operator: nil, rpID: rpID),
+            now: now)
+    }
+
     /// The batches the service's sign-ins are gathered into.
     package var signInReads: SignInReads { SignInReads(store: self) }
     package var signInWrites: SignInWrites { SignInWrites(store: self) }
+
+    /// Sign-ins' openings: one alone is `openSignIn`'s statement, several one `OpenSignIns`.
+    package struct SignInOpenings: AwaitedBatch {
+        package static let limit = 64
+
+        package init() {}
+
+        package func run(
+            _ items: [SignInOpening], in statements: any AwaitedSQLTransaction
+        ) async throws(StoreError) -> [(ceremony: CeremonyRecord, allowed: [[UInt8]])?] {
+            if items.count == 1, let item = items.first { return [try await CredentialStore.openSignIn(item.ceremony, at: item.now, in: statements)] }
+            let ceremonies = items.map(\.ceremony)
+            let parameters: [SQLValue] = [
+                .array(.texts(ceremonies.map(\.id))), .array(.texts(ceremonies.map { $0.holderID ?? "" })),
+                .array(.ints(ceremonies.map { $0.holderID == nil ? 0 : 1 })), .array(.blobs(ceremonies.map(\.challenge))),
+                .array(.ints(ceremonies.map(\.clientID))), .array(.texts(ceremonies.map { $0.rpID ?? "" })), .array(.ints(items.map(\.now))),
+                .array(.ints(ceremonies.map(\.expiresAt))), .int((items.map(\.now).min() ?? 0) - CredentialStore.ceremoniesKept),
+                .text(CeremonyRecord.Kind.assertion.rawValue),
+            ]
+            var keys = [[[UInt8]]](repeating: [], count: items.count)
+            for row in try await statements.rows(OpenSignIns.self, parameters) {
+                let index = row.int(0) - 1
+                guard keys.indices.contains(index) else { throw StoreError(.corrupt, "a batched opening answered for item \(index + 1) of \(items.count)") }
+                keys[index].append(row.blob(1) ?? [])
+            }
+            // A named holder's ceremony was inserted if and only if the holder has a key.
+            return zip(ceremonies, keys).map { ceremony, keys in ceremony.holderID != nil && keys.isEmpty ? nil : (ceremony, keys) }
+        }
+    }
+
+    /// Several sign-ins opened: the purge, each ceremony's row (a named holder's only if it has
+    /// a live key in the relying party), and the IDs of those keys led by their item's number
+    /// from 1, oldest first (parameters: the items' ids, holders, whether named, challenges,
+    /// clients, parties, times and expiries as lists, the purge's bound, the kind).
+    private enum OpenSignIns: PreparedSQL {
+        static let name = "mie_open_sign_ins"
+        static var sql: String {
+            """
+            WITH i AS (SELECT * FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BYTEA[]), \
+            CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS BIGINT[]), CAST(? AS BIGINT[])) \
+            WITH ORDINALITY AS i (id, holder, named, challenge, client, rp, made_at, expires, n)), \
+            keys AS (SELECT i.n, c.id, c.created_at FROM i JOIN credentials c \
+            ON i.named = 1 AND c.rp_id = i.rp AND c.holder_id = i.holder AND c.deleted_at IS NULL), \
+            purged AS (\(CredentialStore.purgeCeremonies)), \
+            made AS (INSERT INTO ceremonies (\(CredentialStore.ceremonyInsertColumns)) \
+            SELECT i.id, ?, i.challenge, i.client, CASE WHEN i.named = 1 THEN i.holder END, NULL, i.made_at, i.expires, NULL, NULL, i.rp \
+            FROM i WHERE i.named = 0 OR EXISTS (SELECT 1 FROM keys k WHERE k.n = i.n)) \
+            SELECT n, id FROM keys ORDER BY n, created_at, id
+            """
+        }
+    }
 
     /// Sign-ins' reads: one alone is `readForSignIn`'s statement, several one `SignInReadMany`.
     package struct SignInReads: AwaitedBatch {

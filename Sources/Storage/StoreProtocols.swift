@@ -156,6 +156,10 @@ package protocol AwaitedSignInStoring: Sendable {
     ) async throws(StoreError) -> Result<SignInRecords, CeremonyRefusal>
     /// The ceremony taken with what the sign-in came to, in one statement.
     func writeSignIn(_ id: String, clientID: Int64, _ outcome: SignInOutcome, at time: Date, in statements: any AwaitedSQLTransaction) async throws(StoreError) -> SignInWrite
+    /// `openSignIn`, in one statement with the other openings gathered on the caller's event loop.
+    func openSignIn(
+        holderID: String?, clientID: Int64, rpID: String, lifetime: TimeInterval, at time: Date, on database: any AwaitedSQLDatabase
+    ) async throws(StoreError) -> (ceremony: CeremonyRecord, allowed: [[UInt8]])?
     /// `readForSignIn`, in one statement with the other sign-ins' reads gathered on the caller's
     /// event loop (`AwaitedSQLDatabase.gathered`).
     func readForSignIn(

@@ -507,3 +507,38 @@ extension PostgresAwaitedTests {
         #expect(events == [moves])
     }
 }
+
+extension PostgresAwaitedTests {
+    /// Several sign-ins opened in one statement: each opened (or not) as it would be alone.
+    @Test func severalSignInsOpenedInOneStatementEachOpenAsItsOwnWould() async throws {
+        let nodes = try PostgresTests.TwoNodes()
+        for id in [[8, 1], [8, 2]] as [[UInt8]] {
+            try nodes.first.credentials.insert(nodes.credential(id, count: 0), event: AuditEvent(action: "registration", result: "accepted"), at: Date())
+        }
+        let client = nodes.client.id
+        let longAgo = Int64(Date().timeIntervalSince1970) - 90_000
+        _ = try nodes.first.database.run(
+            "INSERT INTO ceremonies (id, kind, challenge, client_id, created_at, expires_at) VALUES ('old', 'assertion', ?, ?, ?, ?)",
+            [.blob([1]), .int(client), .int(longAgo - 300), .int(longAgo)])
+        let asked: [(String?, String)] = [("h", "mie.example"), ("h", "other.example"), ("nobody", "mie.example"), (nil, "mie.example"), ("h", "mie.example")]
+        let items = asked.map { CredentialStore.signInOpening(holderID: $0.0, clientID: client, rpID: $0.1, lifetime: 300, at: Date()) }
+        let (_, database) = try nodes.secondAwaited()
+        let opened = try await Self.onEventLoop {
+            try await database.autocommitted { statements throws(StoreError) in try await CredentialStore.SignInOpenings().run(items, in: statements) }
+        }
+        #expect(opened.map { $0?.allowed } == [[[8, 1], [8, 2]], nil, nil, [], [[8, 1], [8, 2]]])
+        // The rows written are the ceremonies answered, as written: the two named and the discoverable one.
+        let rows = try nodes.first.database.query("SELECT id, holder_id, rp_id, client_id, expires_at, challenge, kind FROM ceremonies ORDER BY id", []) {
+            "\($0.text(0) ?? "") \($0.text(1) ?? "-") \($0.text(2) ?? "-") \($0.int64(3)) \($0.int64(4)) \($0.blob(5) ?? []) \($0.text(6) ?? "")"
+        }
+        let answered = opened.compactMap { $0?.ceremony }.sorted { $0.id < $1.id }.map {
+            "\($0.id) \($0.holderID ?? "-") \($0.rpID ?? "-") \($0.clientID) \($0.expiresAt) \($0.challenge) assertion"
+        }
+        #expect(rows == answered && answered.count == 3)
+        // Each is taken on the other node as it would be had it been opened alone.
+        for ceremony in opened.compactMap({ $0?.ceremony }) {
+            let taken = try nodes.first.credentials.takeForSignIn(ceremony.id, clientID: client, credential: [8, 1], rpID: "mie.example", at: Date())
+            #expect(taken.isSuccess)
+        }
+    }
+}
