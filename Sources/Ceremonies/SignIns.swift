@@ -104,8 +104,9 @@ extension ServiceOperations {
     /// and its event (verified), the refusal's event (refused), nothing more (unreadable). So a
     /// sign-in is one commit, all of it or none, as in the blocking call's one transaction; a
     /// second finish of the same ceremony, even at the same moment, finds it taken (a replay).
-    /// Each of the two is gathered with the other sign-ins' of the loop that wait for a
-    /// connection: one statement, one round trip and one commit for them all.
+    /// Each of the two is gathered with those of the other sign-ins on the same event loop
+    /// that came while its previous one ran: one statement, one round trip and one commit for
+    /// them all.
     /// A credential whose verdict must be judged again under new lists (rare: once per list
     /// change, before the batch reaches it) is judged through `offloading`, on a thread that may
     /// block: a verdict recorded stays true whatever the sign-in comes to.
