@@ -798,36 +798,27 @@ extension CredentialStore {
 
     static func seconds(_ time: Date) -> Int64 { Int64(time.timeIntervalSince1970.rounded(.down)) }
 
-    /// `SignInWriteMany`'s parameters for `items` (their order is the list's).
+    /// `SignInWriteMany`'s parameters for `items` (their order is the list's): a refused or
+    /// unread item moves no counter (no credential, counts 0), an unread one queues no event.
     private static func writing(_ items: [SignInWriting]) -> [SQLValue] {
         var (ids, clients, times, outcomes, credentials) = ([String](), [Int64](), [Int64](), [String](), [[UInt8]]())
         var (expected, new, stamps, events) = ([Int64](), [Int64](), [String](), [String]())
         for item in items {
+            let (outcome, credential, from, to, event): (String, [UInt8], UInt32, UInt32, AuditEvent?) =
+                switch item.outcome {
+                case .verified(let credential, let from, let to, let event): ("verified", credential, from, to, event)
+                case .refused(let event): ("refused", [], 0, 0, event)
+                case .unread: ("unread", [], 0, 0, nil)
+                }
             ids.append(item.id)
             clients.append(item.clientID)
             times.append(seconds(item.time))
-            let stamp = item.time.formatted(.iso8601)
-            stamps.append(stamp)
-            switch item.outcome {
-            case .verified(let credential, let from, let to, let event):
-                outcomes.append("verified")
-                credentials.append(credential)
-                expected.append(Int64(from))
-                new.append(Int64(to))
-                events.append(String(decoding: event.json, as: UTF8.self))
-            case .refused(let event):
-                outcomes.append("refused")
-                credentials.append([])
-                expected.append(0)
-                new.append(0)
-                events.append(String(decoding: event.json, as: UTF8.self))
-            case .unread:
-                outcomes.append("unread")
-                credentials.append([])
-                expected.append(0)
-                new.append(0)
-                events.append("")
-            }
+            stamps.append(item.time.formatted(.iso8601))
+            outcomes.append(outcome)
+            credentials.append(credential)
+            expected.append(Int64(from))
+            new.append(Int64(to))
+            events.append(event.map { String(decoding: $0.json, as: UTF8.self) } ?? "")
         }
         return [
             .array(.texts(ids)), .array(.ints(clients)), .array(.ints(times)), .array(.texts(outcomes)), .array(.blobs(credentials)),
@@ -876,7 +867,7 @@ extension CredentialStore {
             moved AS (UPDATE credentials c SET sign_count = i.new_count, last_used_at = i.stamp FROM i JOIN taken t ON t.n = i.n \
             WHERE i.outcome = 'verified' AND c.id = i.credential AND c.sign_count = i.expected_count AND c.deleted_at IS NULL RETURNING i.n), \
             queued AS (INSERT INTO audit_pending (at, event) SELECT i.stamp, i.event FROM i \
-            WHERE i.n IN (SELECT n FROM moved) OR (i.outcome = 'refused' AND i.n IN (SELECT n FROM taken)) ORDER BY i.n RETURNING id) \
+            WHERE i.n IN (SELECT n FROM moved) OR (i.outcome = 'refused' AND i.n IN (SELECT n FROM taken)) ORDER BY i.n) \
             SELECT t.n, t.n IN (SELECT n FROM moved) FROM taken t
             """
     }
