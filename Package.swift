@@ -158,10 +158,12 @@ let package = Package(
             ],
             swiftSettings: strict),
         // The HTTP floors Benchmarks/http_load.py measures the service against: a bare
-        // Hummingbird app and raw SwiftNIO answering a fixed body.
+        // Hummingbird app and raw SwiftNIO answering a fixed body, and raw SwiftNIO answering
+        // with the offline verifier's outcome (the ceiling of any HTTP stack around the core).
         .executableTarget(
             name: "mie-http-floor",
             dependencies: [
+                "VerificationRequests",
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

@@ -5,6 +5,10 @@ The release `mie-verifier serve` runs pinned to core 0 and `wrk` (keep-alive, on
 core 1. In one run:
   - the floors: `mie-http-floor` answering a 1 KB POST with a fixed body, as a bare Hummingbird 2
     app (the framework's ceiling) and as raw SwiftNIO HTTP/1 (the transport's), on core 0;
+  - the ceilings: raw SwiftNIO answering each offline request line (the `--jsonl` input) with the
+    core's outcome, as it is read (`nio-core`) and with the others of its loop's tick
+    (`nio-core-batched`): what an HTTP/1 stack around the core reaches here before any of the
+    service's own work (caller, audit event, metrics);
   - the service's cheapest answers: `GET /health/live`, and a refused 1 KB POST (a cached key
     without the verifier role: 403, authentication and a problem document, no verification);
   - stateless ES256 assertions (`POST /v1/assertions/verify`), distinct signed requests from
@@ -211,13 +215,15 @@ def pinned(command: list, port: int, cwd: Path = ROOT) -> subprocess.Popen:
     return process
 
 
-def floor_rate(kind: str, body: Path, seconds: int) -> dict:
-    """`mie-http-floor hummingbird|nio`: a 1 KB POST read and answered with a fixed body."""
+def floor_rate(kind: str, body: Path, seconds: int, connections=(8,)) -> dict:
+    """`mie-http-floor hummingbird|nio`: a 1 KB POST read and answered with a fixed body;
+    `nio-core|nio-core-batched`: each offline request line verified by the core, answered with
+    its outcome."""
     port = free_port()
     process = pinned([str(FLOOR), kind, str(port)], port)
     try:
         wrk(f"http://127.0.0.1:{port}/floor", body, "unused", 8, 1)
-        return wrk(f"http://127.0.0.1:{port}/floor", body, "unused", 8, seconds)
+        return peak(f"http://127.0.0.1:{port}/floor", body, "unused", seconds, connections=connections)
     finally:
         process.terminate()
         process.wait()
@@ -377,6 +383,10 @@ def main() -> int:
     print(line("bare Hummingbird 2 app", results["floor_hummingbird"]))
     results["floor_nio"] = floor_rate("nio", bodies["padding"], args.seconds)
     print(line("raw SwiftNIO HTTP/1", results["floor_nio"]))
+    print("== ceilings: the core behind raw SwiftNIO, each offline request line answered with its outcome, core 0")
+    for kind in ("nio-core", "nio-core-batched"):
+        results[f"ceiling_{kind}"] = floor_rate(kind, requests / "assertion-es256.jsonl", args.seconds, connections=(8, 32))
+        print(line(f"{kind} ({results[f'ceiling_{kind}']['connections']} conns)", results[f"ceiling_{kind}"]))
 
     database = work / "mie.sqlite"
     key = add_client(database, ["verifier", "enrolment"])
@@ -445,6 +455,10 @@ def main() -> int:
     rows = [
         ("bare Hummingbird 2, 1 KB POST, fixed body", results["floor_hummingbird"]["rps"], ""),
         ("raw SwiftNIO HTTP/1, same", results["floor_nio"]["rps"], ""),
+        ("ceiling: the core behind raw SwiftNIO, each assertion answered as it is read", results["ceiling_nio-core"]["rps"],
+         f"{results['ceiling_nio-core']['rps'] / results['jsonl_rps']:.2f} of `--jsonl`"),
+        ("ceiling: same, the assertions of a loop's tick answered together, then flushed", results["ceiling_nio-core-batched"]["rps"],
+         f"{results['ceiling_nio-core-batched']['rps'] / results['jsonl_rps']:.2f} of `--jsonl`; lean path {one / results['ceiling_nio-core-batched']['rps']:.2f} of it"),
         ("`GET /health/live`", hot["health_live"]["rps"], ""),
         ("1 KB POST refused (403), lean path / typed hot path / router", hot["refused_post"]["rps"],
          f"typed {typed['refused_post']['rps']:.0f}, router {routed['refused_post']['rps']:.0f}"),
