@@ -5,10 +5,11 @@ The release `mie-verifier serve` runs pinned to core 0 and `wrk` (keep-alive, on
 core 1. In one run:
   - the floors: `mie-http-floor` answering a 1 KB POST with a fixed body, as a bare Hummingbird 2
     app (the framework's ceiling) and as raw SwiftNIO HTTP/1 (the transport's), on core 0;
-  - the ceilings: raw SwiftNIO answering each offline request line (the `--jsonl` input) with the
-    core's outcome, as it is read (`nio-core`) and with the others of its loop's tick
-    (`nio-core-batched`): what an HTTP/1 stack around the core reaches here before any of the
-    service's own work (caller, audit event, metrics);
+  - the ceilings: raw SwiftNIO answering each offline request line (the `--jsonl` input) as the
+    offline path does (`nio-core`: an assertion's outcome; `nio-evaluate`: a registration's
+    verdict and report), as it is read and, with `-batched`, with the others of its loop's tick:
+    what an HTTP/1 stack around the core reaches here before any of the service's own work
+    (caller, audit event, metrics);
   - the service's cheapest answers: `GET /health/live`, and a refused 1 KB POST (a cached key
     without the verifier role: 403, authentication and a problem document, no verification);
   - stateless ES256 assertions (`POST /v1/assertions/verify`), distinct signed requests from
@@ -215,12 +216,13 @@ def pinned(command: list, port: int, cwd: Path = ROOT) -> subprocess.Popen:
     return process
 
 
-def floor_rate(kind: str, body: Path, seconds: int, connections=(8,)) -> dict:
+def floor_rate(kind: str, body: Path, seconds: int, connections=(8,), extra=()) -> dict:
     """`mie-http-floor hummingbird|nio`: a 1 KB POST read and answered with a fixed body;
-    `nio-core|nio-core-batched`: each offline request line verified by the core, answered with
-    its outcome."""
+    `nio-core[-batched]`: each offline assertion line verified by the core, answered with its
+    outcome; `nio-evaluate[-batched] DATABASE`: each offline registration line verified and
+    judged with the lists of DATABASE, answered with its report."""
     port = free_port()
-    process = pinned([str(FLOOR), kind, str(port)], port)
+    process = pinned([str(FLOOR), kind, str(port), *extra], port)
     try:
         wrk(f"http://127.0.0.1:{port}/floor", body, "unused", 8, 1)
         return peak(f"http://127.0.0.1:{port}/floor", body, "unused", seconds, connections=connections)
@@ -436,6 +438,10 @@ def main() -> int:
     print(f"   {results['jsonl_registration_rps']:9.0f} packed registrations/s (verify registration --jsonl: no PSC verdict)")
     results["jsonl_evaluation_rps"] = jsonl_rate(requests / "registration-packed.jsonl", evaluate_with=database)
     print(f"   {results['jsonl_evaluation_rps']:9.0f} packed registrations/s with the PSC verdict and report (evaluate --jsonl, the service's lists)")
+    print("== ceilings: packed registrations verified and judged behind raw SwiftNIO (the service's lists), core 0")
+    for kind in ("nio-evaluate", "nio-evaluate-batched"):
+        results[f"ceiling_{kind}"] = floor_rate(kind, requests / "registration-packed.jsonl", args.seconds, connections=(8, 32), extra=[str(database)])
+        print(line(f"{kind} ({results[f'ceiling_{kind}']['connections']} conns)", results[f"ceiling_{kind}"]))
     print("== raw limit: OpenSSL P-256 verify over the same signatures, core 0")
     results["raw_p256_rps"] = raw_p256_rate(bodies["assertion"])
     print(f"   {results['raw_p256_rps']:9.0f} verifies/s")
@@ -459,6 +465,11 @@ def main() -> int:
          f"{results['ceiling_nio-core']['rps'] / results['jsonl_rps']:.2f} of `--jsonl`"),
         ("ceiling: same, the assertions of a loop's tick answered together, then flushed", results["ceiling_nio-core-batched"]["rps"],
          f"{results['ceiling_nio-core-batched']['rps'] / results['jsonl_rps']:.2f} of `--jsonl`; lean path {one / results['ceiling_nio-core-batched']['rps']:.2f} of it"),
+        ("ceiling: packed registrations verified and judged behind raw SwiftNIO, each as it is read", results["ceiling_nio-evaluate"]["rps"],
+         f"{results['ceiling_nio-evaluate']['rps'] / results['jsonl_evaluation_rps']:.2f} of `evaluate --jsonl`"),
+        ("ceiling: same, a tick's registrations answered together, then flushed", results["ceiling_nio-evaluate-batched"]["rps"],
+         f"{results['ceiling_nio-evaluate-batched']['rps'] / results['jsonl_evaluation_rps']:.2f} of `evaluate --jsonl`; "
+         f"lean path {hot['registration_packed']['rps'] / results['ceiling_nio-evaluate-batched']['rps']:.2f} of it"),
         ("`GET /health/live`", hot["health_live"]["rps"], ""),
         ("1 KB POST refused (403), lean path / typed hot path / router", hot["refused_post"]["rps"],
          f"typed {typed['refused_post']['rps']:.0f}, router {routed['refused_post']['rps']:.0f}"),

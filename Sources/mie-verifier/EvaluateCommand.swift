@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthenticatorCatalog
 import AuthenticatorVerification
+import Ceremonies
 import Foundation
 import PostgresStorage
 import PSCPolicy
@@ -63,7 +64,7 @@ struct Evaluate: ParsableCommand {
             let policyProfile = try readProfile()
             let catalog = try readCatalog()
             let judged = bytes.withUnsafeBytes { line in
-                Self.evaluate(line, service: VerificationService(trust: catalog), catalog: catalog, profile: policyProfile, at: fixed, otherwise: Date())
+                OfflineEvaluation.evaluate(line, service: VerificationService(trust: catalog), catalog: catalog, profile: policyProfile, at: fixed, otherwise: Date())
             }
             let outcome: VerificationOutcome, evaluation: Evaluation
             switch judged {
@@ -76,7 +77,7 @@ struct Evaluate: ParsableCommand {
             switch format {
             case .json:
                 var writer = JSONWriter()
-                Self.writeReport(outcome, evaluation, to: &writer)
+                OfflineEvaluation.writeReport(outcome, evaluation, to: &writer)
                 report = writer.bytes + [0x0A]
             case .html, .markdown:
                 do {
@@ -106,66 +107,6 @@ struct Evaluate: ParsableCommand {
         }
     }
 
-    /// A registration request verified with the catalog and judged by the profile, or why not.
-    enum Judged {
-        case rejected(VerificationOutcome)
-        case evaluated(VerificationOutcome, Evaluation)
-
-        /// The exit status: 0 accepted, 1 refused, indeterminate or not verified, 2 malformed.
-        var disposition: VerificationOutcome.Disposition {
-            switch self {
-            case .rejected(let outcome): outcome.disposition == .badRequest ? .badRequest : .rejected
-            case .evaluated(_, let evaluation): evaluation.verdict == .accepted ? .verified : .rejected
-            }
-        }
-    }
-
-    /// One request as `evaluate` judges it, alone or as a line of `--jsonl`: read, verified at
-    /// `fixed`, else the request's `at`, else `otherwise`, then evaluated.
-    static func evaluate(
-        _ bytes: UnsafeRawBufferPointer, service: VerificationService, catalog: CatalogSnapshot, profile: Profile, at fixed: Date?,
-        otherwise: Date
-    ) -> Judged {
-        var parsed: VerificationRequest
-        do throws(RequestError) {
-            parsed = try VerificationRequest.read(bytes, ceremony: .registration)
-        } catch {
-            return .rejected(
-                VerificationOutcome(
-                    disposition: .badRequest,
-                    result: .rejected(code: RequestFailureCode.malformedRequest.rawValue, message: error.message, ceremony: .registration)))
-        }
-        let time = fixed ?? parsed.at ?? otherwise
-        parsed.at = time
-        let outcome = service.verify(.registration, request: parsed, now: time)
-        guard case .registration(let registration) = outcome.result else { return .rejected(outcome) }
-        return .evaluated(outcome, PolicyEngine.evaluate(.fido(FIDOFacts(registration: registration)), catalog: catalog, profile: profile, at: time))
-    }
-
-    /// The JSON report: the verification, then the evaluation (the service's
-    /// `/v1/registrations/verify` answer has the same members).
-    static func writeReport(_ outcome: VerificationOutcome, _ evaluation: Evaluation, to writer: inout JSONWriter) {
-        writer.object { w in
-            w.key("verification")
-            outcome.write(to: &w)
-            evaluation.writeMembers(to: &w)
-        }
-    }
-
-    /// A registration that did not verify: the verification result, no verdict but refused.
-    static func writeRejected(_ outcome: VerificationOutcome, to writer: inout JSONWriter) {
-        writer.object { w in
-            w.key("verification")
-            outcome.write(to: &w)
-            w.key("verdict")
-            w.string("refused")
-            w.key("reason")
-            w.string(outcome.disposition == .badRequest ? "the request is malformed" : "the registration does not verify")
-            w.key("amr")
-            w.array { _ in }
-        }
-    }
-
     /// `--jsonl`: each line verified and evaluated as one request would be, at `--at`, else the
     /// line's `at`, else the run's start. Never returns: exits with the worst status.
     func evaluateLines(profile: Profile, catalog: CatalogSnapshot, at fixed: Date?) throws -> Never {
@@ -174,13 +115,13 @@ struct Evaluate: ParsableCommand {
         let start = Date()
         let bulk = BulkVerifier { line, out in
             guard let line else {
-                Self.writeRejected(BulkVerifier.oversize(.registration), to: &out)
+                OfflineEvaluation.writeRejected(BulkVerifier.oversize(.registration), to: &out)
                 return .badRequest
             }
-            let judged = Self.evaluate(line, service: service, catalog: catalog, profile: profile, at: fixed, otherwise: start)
+            let judged = OfflineEvaluation.evaluate(line, service: service, catalog: catalog, profile: profile, at: fixed, otherwise: start)
             switch judged {
-            case .rejected(let outcome): Self.writeRejected(outcome, to: &out)
-            case .evaluated(let outcome, let evaluation): Self.writeReport(outcome, evaluation, to: &out)
+            case .rejected(let outcome): OfflineEvaluation.writeRejected(outcome, to: &out)
+            case .evaluated(let outcome, let evaluation): OfflineEvaluation.writeReport(outcome, evaluation, to: &out)
             }
             return judged.disposition
         }
@@ -200,7 +141,7 @@ struct Evaluate: ParsableCommand {
     /// line on standard error (no report in HTML or Markdown).
     func emit(rejected outcome: VerificationOutcome) {
         var writer = JSONWriter()
-        Self.writeRejected(outcome, to: &writer)
+        OfflineEvaluation.writeRejected(outcome, to: &writer)
         if format == .json {
             try? write(writer.bytes + [0x0A])
         } else {

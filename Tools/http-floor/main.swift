@@ -1,30 +1,84 @@
 // The floors the service is measured against (Benchmarks/http_load.py): an HTTP/1 server
 // that reads a POST's body and answers a fixed JSON body, once as a bare Hummingbird 2 app
-// (the framework's own ceiling) and once as raw SwiftNIO (the transport's); and raw SwiftNIO
-// answering each body, a request in the offline format (a line of `verify assertion --jsonl`),
-// with the core's outcome as `--jsonl` writes it: each request answered as it is read
-// (`nio-core`, SwiftNIO's idiom), or the requests of a loop's tick answered together and
-// flushed back to back (`nio-core-batched`, the best arrangement measured). They are the
-// ceiling of an HTTP/1 stack around the core on this machine, with nothing of the service's
-// own (no caller, no audit event, no metrics, no problem documents). One event loop.
+// (the framework's own ceiling) and once as raw SwiftNIO (the transport's).
+//
+// And the ceilings: raw SwiftNIO answering each body, a request in the offline format (a line
+// of the `--jsonl` input), as the offline path answers it: an assertion verified by the core
+// (`nio-core`, as `verify assertion --jsonl`), or a registration verified and judged with the
+// referencing lists of DATABASE and the bundled profile (`nio-evaluate`, as `evaluate --jsonl`).
+// Each request is answered as it is read (SwiftNIO's idiom), or, with `-batched`, the requests
+// of a loop's tick are answered together once it has read them all, then flushed back to back
+// (the best arrangement measured). They are what an HTTP/1 stack around the core reaches on
+// this machine with nothing of the service's own (no caller, no audit event, no metrics, no
+// problem documents). Anything but a verified assertion or an accepted registration is
+// answered with a non-2xx status, which the load generator counts as an error. One event loop.
 //
 //   mie-http-floor hummingbird|nio|nio-core|nio-core-batched PORT
+//   mie-http-floor nio-evaluate|nio-evaluate-batched PORT DATABASE
+import AuthenticatorCatalog
+import Ceremonies
 import Foundation
 import Hummingbird
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import PSCPolicy
+import Storage
 import VerificationRequests
+import WireFormat
 
 let fixedAnswer = Array(#"{"verification":{"verified":true},"amr":["hwk"]}"#.utf8)
 let arguments = CommandLine.arguments
-guard arguments.count == 3, let port = Int(arguments[2]), ["hummingbird", "nio", "nio-core", "nio-core-batched"].contains(arguments[1]) else {
-    FileHandle.standardError.write(Data("usage: mie-http-floor hummingbird|nio|nio-core|nio-core-batched PORT\n".utf8))
+let kinds = ["hummingbird", "nio", "nio-core", "nio-core-batched", "nio-evaluate", "nio-evaluate-batched"]
+guard arguments.count >= 3, let port = Int(arguments[2]), kinds.contains(arguments[1]),
+    arguments.count == (arguments[1].hasPrefix("nio-evaluate") ? 4 : 3)
+else {
+    FileHandle.standardError.write(
+        Data("usage: mie-http-floor hummingbird|nio|nio-core|nio-core-batched PORT\n       mie-http-floor nio-evaluate|nio-evaluate-batched PORT DATABASE\n".utf8))
     exit(64)
 }
+let kind = arguments[1]
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
-if arguments[1] == "hummingbird" {
+/// A request's body answered: the status (2xx only for what the offline path counts as a
+/// success) and the body.
+typealias Answering = @Sendable (UnsafeRawBufferPointer) -> (HTTPResponseStatus, [UInt8])
+
+extension HTTPResponseStatus {
+    init(_ disposition: VerificationOutcome.Disposition) {
+        switch disposition {
+        case .verified: self = .ok
+        case .rejected: self = .unprocessableEntity
+        case .badRequest: self = .badRequest
+        }
+    }
+}
+
+/// The offline path's answer to one request line, for the `nio-core` and `nio-evaluate` kinds.
+func offlineAnswering() throws -> Answering? {
+    if kind.hasPrefix("nio-core") {
+        let verifier = VerificationService()
+        return { body in
+            let outcome = verifier.verify(.assertion, requestJSON: body)
+            return (HTTPResponseStatus(outcome.disposition), outcome.json())
+        }
+    }
+    guard kind.hasPrefix("nio-evaluate") else { return nil }
+    let catalog = try ReferencingStore(database: try SQLiteDatabase(path: arguments[3], migrations: StorageSchema.migrations)).snapshot()
+    let profile = try Profile.bundled()
+    let verifier = VerificationService(trust: catalog)
+    return { body in
+        let judged = OfflineEvaluation.evaluate(body, service: verifier, catalog: catalog, profile: profile, at: nil, otherwise: Date())
+        var writer = JSONWriter()
+        switch judged {
+        case .rejected(let outcome): OfflineEvaluation.writeRejected(outcome, to: &writer)
+        case .evaluated(let outcome, let evaluation): OfflineEvaluation.writeReport(outcome, evaluation, to: &writer)
+        }
+        return (HTTPResponseStatus(judged.disposition), writer.bytes)
+    }
+}
+
+if kind == "hummingbird" {
     let router = Router()
     router.post("/floor") { request, _ -> Response in
         let body = try await request.body.collect(upTo: 256 * 1024)
@@ -38,20 +92,20 @@ if arguments[1] == "hummingbird" {
         eventLoopGroupProvider: .shared(group))
     try await application.runService()
 } else {
-    /// Reads the request's body and, when it has ended, answers the fixed body or, with the core
-    /// (`verifier`), the outcome of verifying the body as an assertion, as `--jsonl` writes it.
-    /// Without a batch, each request is answered as it is read and flushed when its connection's
-    /// read ends (SwiftNIO's idiom); with one, it is answered with the others of its tick.
+    /// Reads the request's body and, when it has ended, answers the fixed body or, with
+    /// `answering`, the offline path's answer to it. Without a batch, each request is answered
+    /// as it is read and flushed when its connection's read ends; with one, it is answered with
+    /// the others of its tick.
     final class FloorHandler: ChannelInboundHandler {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
-        private let verifier: VerificationService?
+        private let answering: Answering?
         private let batch: TickBatch?
         private var body: ByteBuffer?
         private var keepAlive = true
 
-        init(verifier: VerificationService?, batch: TickBatch?) {
-            self.verifier = verifier
+        init(answering: Answering?, batch: TickBatch?) {
+            self.answering = answering
             self.batch = batch
         }
 
@@ -68,19 +122,8 @@ if arguments[1] == "hummingbird" {
         }
 
         func answer(context: ChannelHandlerContext) {
-            var status = HTTPResponseStatus.ok
-            var out = fixedAnswer
-            if let verifier, let body {
-                let outcome = body.withUnsafeReadableBytes { verifier.verify(.assertion, requestJSON: $0) }
-                out = outcome.json()
-                // Anything but a verified assertion is an error to the load generator: a ceiling
-                // measured on cheap refusals would mean nothing.
-                switch outcome.disposition {
-                case .verified: break
-                case .rejected: status = .unprocessableEntity
-                case .badRequest: status = .badRequest
-                }
-            }
+            var (status, out) = (HTTPResponseStatus.ok, fixedAnswer)
+            if let answering, let body { (status, out) = body.withUnsafeReadableBytes(answering) }
             if (body?.readableBytes ?? 0) == 0 { status = .badRequest }
             var headers = HTTPHeaders()
             headers.add(name: "Content-Type", value: "application/json")
@@ -96,10 +139,10 @@ if arguments[1] == "hummingbird" {
         }
     }
 
-    /// `nio-core-batched`: the requests read in one tick of the loop, verified and answered once
-    /// the loop has read them all (a task queued on the loop runs after its I/O), then flushed
-    /// back to back. `@unchecked Sendable` only to be captured by the channel initializer: it is
-    /// used on its one loop's thread alone.
+    /// `-batched`: the requests read in one tick of the loop, answered once the loop has read
+    /// them all (a task queued on the loop runs after its I/O), then flushed back to back.
+    /// `@unchecked Sendable` only to be captured by the channel initializer: it is used on its
+    /// one loop's thread alone.
     final class TickBatch: @unchecked Sendable {
         private let loop: any EventLoop
         private var waiting: [(FloorHandler, ChannelHandlerContext)] = []
@@ -120,15 +163,15 @@ if arguments[1] == "hummingbird" {
         }
     }
 
-    let verifier = arguments[1].hasPrefix("nio-core") ? VerificationService() : nil
-    let batch = arguments[1] == "nio-core-batched" ? TickBatch(loop: group.next()) : nil
+    let answering = try offlineAnswering()
+    let batch = kind.hasSuffix("-batched") ? TickBatch(loop: group.next()) : nil
     let channel = try await ServerBootstrap(group: group)
         .serverChannelOption(.backlog, value: 256)
         .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         .childChannelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
                 try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                try channel.pipeline.syncOperations.addHandler(FloorHandler(verifier: verifier, batch: batch))
+                try channel.pipeline.syncOperations.addHandler(FloorHandler(answering: answering, batch: batch))
             }
         }
         .bind(host: "127.0.0.1", port: port).get()
