@@ -626,7 +626,7 @@ extension CredentialStore {
     package func openSignIn(
         holderID: String?, clientID: Int64, rpID: String, lifetime: TimeInterval, at time: Date, on database: any AwaitedSQLDatabase
     ) async throws(StoreError) -> (ceremony: CeremonyRecord, allowed: [[UInt8]])? {
-        try await database.gathered(Self.signInOpening(holderID: holderID, clientID: clientID, rpID: rpID, lifetime: lifetime, at: time), into: SignInOpenings())
+        try await database.gathered(Self.signInOpening(holderID: holderID, clientID: clientID, rpID: rpID, lifetime: lifetime, at: time), into: signInOpenings)
     }
 
     /// A sign-in's ceremony to open (made before it is gathered), and the second it was made in.
@@ -644,14 +644,13 @@ extension CredentialStore {
     }
 
     /// The batches the service's sign-ins are gathered into.
+    package var signInOpenings: SignInOpenings { SignInOpenings() }
     package var signInReads: SignInReads { SignInReads(store: self) }
     package var signInWrites: SignInWrites { SignInWrites(store: self) }
 
     /// Sign-ins' openings: one alone is `openSignIn`'s statement, several one `OpenSignIns`.
     package struct SignInOpenings: AwaitedBatch {
         package static let limit = 64
-
-        package init() {}
 
         package func run(
             _ items: [SignInOpening], in statements: any AwaitedSQLTransaction

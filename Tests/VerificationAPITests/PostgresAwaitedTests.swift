@@ -522,9 +522,9 @@ extension PostgresAwaitedTests {
             [.blob([1]), .int(client), .int(longAgo - 300), .int(longAgo)])
         let asked: [(String?, String)] = [("h", "mie.example"), ("h", "other.example"), ("nobody", "mie.example"), (nil, "mie.example"), ("h", "mie.example")]
         let items = asked.map { CredentialStore.signInOpening(holderID: $0.0, clientID: client, rpID: $0.1, lifetime: 300, at: Date()) }
-        let (_, database) = try nodes.secondAwaited()
+        let (store, database) = try nodes.secondAwaited()
         let opened = try await Self.onEventLoop {
-            try await database.autocommitted { statements throws(StoreError) in try await CredentialStore.SignInOpenings().run(items, in: statements) }
+            try await database.autocommitted { statements throws(StoreError) in try await store.signInOpenings.run(items, in: statements) }
         }
         #expect(opened.map { $0?.allowed } == [[[8, 1], [8, 2]], nil, nil, [], [[8, 1], [8, 2]]])
         // The rows written are the ceremonies answered, as written: the two named and the discoverable one.
