@@ -10,6 +10,8 @@ protocol TickFlushed: AnyObject {
     var batched: Bool { get set }
     /// The handler's context while it is in the pipeline.
     var flushContext: ChannelHandlerContext? { get }
+    /// The longest its answers wait for the others (`flushHoldMicroseconds`).
+    var flushHold: TimeAmount { get }
 }
 
 extension TickFlushed {
@@ -17,7 +19,7 @@ extension TickFlushed {
     func flushAtTickEnd(context: ChannelHandlerContext) {
         guard unflushed, !batched else { return }
         batched = true
-        FlushBatch.current(on: context.eventLoop).add(self)
+        FlushBatch.current(on: context.eventLoop).add(self, hold: flushHold)
     }
 
     /// Answers written go out now, before what follows them (an event that may end the
@@ -38,10 +40,12 @@ extension TickFlushed {
 
 /// The connections of one event loop with answers written and not flushed yet: they are flushed
 /// together once the loop has handled every read (or every task) of its tick, by a task queued
-/// on the loop, which runs after them, or as soon as the first has waited `hold`. Each flush is
-/// a `write` to a socket. Written back to back, rather than one after each connection's
-/// computation, the first wakes the client and the others find it awake: on loopback the
-/// writer pays for waking its reader (about a tenth of a verified assertion's CPU, `perf`).
+/// on the loop, which runs after them, or as soon as one has waited its hold
+/// (`flushHoldMicroseconds`, 100 µs unless configured; 0 flushes each answer at once). Each
+/// flush is a `write` to a socket. Written back to back, rather than one after each
+/// connection's computation, the first wakes the client and the others find it awake: on
+/// loopback the writer pays for waking its reader (about a tenth of a verified assertion's CPU,
+/// `perf`).
 ///
 /// `@unchecked Sendable` only to sit in a thread-specific variable: each batch is made, read
 /// and changed on its own loop's thread alone.
@@ -50,13 +54,9 @@ final class FlushBatch: @unchecked Sendable {
 
     private let loop: any EventLoop
     private var waiting: [any TickFlushed] = []
-    /// When the first of `waiting` was added.
-    private var since = NIODeadline.distantPast
+    /// When the earliest hold of `waiting` ends.
+    private var due = NIODeadline.distantFuture
     private var scheduled = false
-    /// The longest an answer waits for the others: about one verified assertion's CPU. Measured
-    /// against flushing each at once and against waiting for the tick's end (a tick of bursty
-    /// arrivals is milliseconds long): most of the gain in throughput, the same paced latency.
-    static let hold = TimeAmount.microseconds(100)
 
     private init(loop: any EventLoop) {
         self.loop = loop
@@ -71,13 +71,13 @@ final class FlushBatch: @unchecked Sendable {
     }
 
     /// `handler` is flushed at the end of this tick (once, however many times it is added
-    /// before then: the handler keeps that count), or sooner, with the others waiting, once the
-    /// first of them has waited `hold`.
-    func add(_ handler: any TickFlushed) {
+    /// before then: the handler keeps that count), or sooner, with the others waiting, once one
+    /// of them has waited its hold.
+    func add(_ handler: any TickFlushed, hold: TimeAmount) {
         let now = NIODeadline.now()
-        if waiting.isEmpty { since = now }
+        due = min(due, now + hold)
         waiting.append(handler)
-        if now - since >= Self.hold { return flush() }
+        if now >= due { return flush() }
         guard !scheduled else { return }
         scheduled = true
         loop.assumeIsolated().execute {
@@ -89,6 +89,7 @@ final class FlushBatch: @unchecked Sendable {
     private func flush() {
         let handlers = waiting
         waiting.removeAll(keepingCapacity: true)
+        due = .distantFuture
         for handler in handlers { handler.flushBatched() }
     }
 }

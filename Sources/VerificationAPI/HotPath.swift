@@ -128,6 +128,7 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler, TickF
     // `TickFlushed`.
     var unflushed = false
     var batched = false
+    let flushHold: TimeAmount
     private(set) var flushContext: ChannelHandlerContext?
     /// A read held back while a sign-in's answer is awaited (`LeanHTTP1Handler`, at the front,
     /// holds reads while the connection cannot take more writes).
@@ -137,6 +138,7 @@ final class HotPathHandler: ChannelDuplexHandler, RemovableChannelHandler, TickF
     init(state: ServiceState, logger: Logger) {
         self.state = state
         self.logger = logger
+        flushHold = .microseconds(state.configuration.flushHoldMicroseconds)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

@@ -258,12 +258,14 @@ final class LeanHTTP1Handler: ChannelDuplexHandler, TickFlushed {
     // `TickFlushed` (the context is `flushContext`).
     var unflushed = false
     var batched = false
+    let flushHold: TimeAmount
     private var readHeld = false
     private var date = HTTPDate()
 
     init(state: ServiceState, logger: Logger) {
         self.state = state
         self.logger = logger
+        flushHold = .microseconds(state.configuration.flushHoldMicroseconds)
         takes = state.configuration.hotPath && state.configuration.leanPath
         idleTimeout = .seconds(state.configuration.idleTimeoutSeconds)
         headTimeout = .seconds(state.configuration.headerTimeoutSeconds)

@@ -27,7 +27,7 @@ struct Serve: AsyncParsableCommand {
             "enrolsUnacceptableKeys", "listPollSeconds", "mdsRefresh": {"url", "roots", "crls", "timeoutSeconds", \
             "checkIntervalSeconds", "minimumRetrySeconds", "maximumRetrySeconds"}, "webhook": {"url", "secretFile", "timeoutSeconds", \
             "maximumRetrySeconds"}, "rejudgeBatchSize", "rejudgePercent", "oidc": {"issuer", "idTokenLifetimeSeconds", \
-            "accessTokenLifetimeSeconds", "codeLifetimeSeconds", "requestLifetimeSeconds", "keyRotationDays"}, "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "hotPath", "leanPath", "storeThreads", "cardAnchors", "cardCRLs", "cardCRLCheckSeconds", "tls": {"certificate", \
+            "accessTokenLifetimeSeconds", "codeLifetimeSeconds", "requestLifetimeSeconds", "keyRotationDays"}, "auditHeads", "auditHeadIntervalSeconds", "auditKey", "auditQueueLimit", "trustedProxies", "idleTimeoutSeconds", "headerTimeoutSeconds", "deskIdleTimeoutSeconds", "deskSessionLifetimeSeconds", "eventLoopThreads", "tasksOnEventLoops", "hotPath", "leanPath", "flushHoldMicroseconds", "storeThreads", "cardAnchors", "cardCRLs", "cardCRLCheckSeconds", "tls": {"certificate", \
             "privateKey", "clientCAs"}}, every object read strictly (an unknown member is refused with its path); MIE_HOST, MIE_PORT and MIE_DATABASE override \
             it, and options override both. SIGTERM or SIGINT: in-flight requests finish, pending \
             audit events are committed, the database is closed.
@@ -203,6 +203,7 @@ enum ServiceConfigurationFile {
             case "leanPath":
                 guard let flag = item.bool else { throw CLIFailure("\(key) must be true or false") }
                 configuration.leanPath = flag
+            case "flushHoldMicroseconds": configuration.flushHoldMicroseconds = Int64(try integer(item, key, 0...5_000))
             case "storeThreads": configuration.storeThreads = try integer(item, key, 2...1024)
             case "idleTimeoutSeconds": configuration.idleTimeoutSeconds = Int64(try integer(item, key, 1...3600))
             case "headerTimeoutSeconds": configuration.headerTimeoutSeconds = Int64(try integer(item, key, 1...600))

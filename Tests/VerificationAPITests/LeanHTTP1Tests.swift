@@ -233,8 +233,15 @@ import Testing
     /// Answers wait for the others of the loop's tick to be flushed with them (`FlushBatch`);
     /// they still all go out: on many connections at once, and before the client's half-close
     /// that arrived with them, on the lean path and on the typed hot path alike.
-    @Test(arguments: [true, false]) func answersFlushedAtTheTicksEndAllGoOut(lean: Bool) async throws {
-        try await Self.live({ $0.leanPath = lean }) { client, port, key, head, body in
+    /// Whatever the hold (each at once, the default, the longest allowed), every answer goes out.
+    /// One case at a time: the loops' batches are per thread, and another case's tick-end flush
+    /// would flush this one's answers too.
+    @Test(.serialized, arguments: [true, false], [0, 100, 5_000] as [Int64])
+    func answersFlushedAtTheTicksEndAllGoOut(lean: Bool, hold: Int64) async throws {
+        try await Self.live({
+            $0.leanPath = lean
+            $0.flushHoldMicroseconds = hold
+        }) { client, port, key, head, body in
             let request = head + body
             let taken = try await Self.metric(client, lean ? "mie_http_lean_path_answers_total" : "mie_http_hot_path_answers_total")
             // Sixteen connections, three requests each in one write: the loop reads several
